@@ -1,0 +1,7 @@
+"""`python -m vaxflow`."""
+
+import sys
+
+from vaxflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The `vaxflow` command: thin shells over the areas, one module per subcommand group."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+#: Subcommand modules; each has `register(subparsers)` adding its commands with a `func`.
+_MODULES = (
+    "vaxflow.cli.config_cmd",
+    "vaxflow.cli.server_cmd",
+    "vaxflow.cli.demo_cmd",
+    "vaxflow.cli.decode_cmd",
+    "vaxflow.cli.idcard_cmd",
+    "vaxflow.cli.ticket_cmd",
+    "vaxflow.cli.devices_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vaxflow", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Typed site settings: one schema, loaded from TOML, with errors that name the file, key and line."""
+
+from vaxflow.config.errors import ConfigError
+from vaxflow.config.load import load_settings, load_settings_text
+from vaxflow.config.schema import (
+    DEVICE_SCHEMES,
+    ROLES,
+    Lane,
+    LaneKind,
+    Product,
+    Settings,
+    Station,
+)
+
+__all__ = [
+    "DEVICE_SCHEMES",
+    "ROLES",
+    "ConfigError",
+    "Lane",
+    "LaneKind",
+    "Product",
+    "Settings",
+    "Station",
+    "load_settings",
+    "load_settings_text",
+]

@@ -1,0 +1,296 @@
+"""The site schema: every setting an operator can put in a site TOML file, with units."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+Role = Literal["kiosk", "station", "observer", "marshal", "board", "admin"]
+ROLES: tuple[Role, ...] = ("kiosk", "station", "observer", "marshal", "board", "admin")
+
+#: Which URL schemes each kind of device accepts; `vaxflow.hardware.urls` maps them to classes.
+DEVICE_SCHEMES: dict[str, frozenset[str]] = {
+    "scanner": frozenset({"camera", "serial", "hid", "sim"}),
+    "idcard": frozenset({"serial", "sim"}),
+    "printer": frozenset({"tcp", "usb", "serial", "file", "sim"}),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class LaneKind(StrEnum):
+    """What a lane is for; check-in picks the lane by kind."""
+
+    REGULAR = "regular"
+    PRIORITY = "priority"
+    WALK_IN = "walk_in"
+    REVIEW = "review"
+
+
+class Lane(_Strict):
+    prefix: Annotated[str, Field(pattern=r"^[A-Z]$")]
+    """The ticket letter for this lane, e.g. "A" gives A001, A002, ..."""
+    name: str
+    """Shown on tickets and boards."""
+    kind: LaneKind = LaneKind.REGULAR
+    """regular, priority (elderly, disabled), walk_in (no booking) or review (doctor review)."""
+    weight: Annotated[float, Field(gt=0, le=100)] = 1.0
+    """Priority weight: a waiting minute in this lane counts `weight` minutes when calling next."""
+
+
+class Product(_Strict):
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+    """Short product code used in bookings, stations and lots."""
+    name: str
+    """Product name as printed on certificates."""
+    manufacturer: str
+    """Manufacturer; later doses of a series must be from the same one."""
+    doses_in_series: Annotated[int, Field(ge=1, le=10)] = 2
+    """Number of doses in the primary series."""
+    min_interval_days: Annotated[int, Field(ge=0)] = 21
+    """Minimum days between two doses of the series."""
+    max_interval_days: Annotated[int, Field(ge=0)] | None = 56
+    """Maximum days between two doses, or none for no upper limit."""
+    observation_minutes: Annotated[int, Field(ge=0, le=240)] = 30
+    """Observation after the dose, in minutes."""
+    min_age_years: Annotated[int, Field(ge=0, le=130)] | None = None
+    """Youngest age this product is licensed for, in years; none uses the site's age rules."""
+    max_age_years: Annotated[int, Field(ge=0, le=130)] | None = None
+    """Oldest age this product is licensed for, in years; none for no limit."""
+
+    @model_validator(mode="after")
+    def _intervals(self) -> Product:
+        if self.max_interval_days is not None and self.max_interval_days < self.min_interval_days:
+            raise ValueError(
+                f"max_interval_days ({self.max_interval_days}) is shorter than "
+                f"min_interval_days ({self.min_interval_days})"
+            )
+        return self
+
+
+class Station(_Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")]
+    """Station identifier used by consoles and in URLs, e.g. "S05"."""
+    name: str
+    """What the call board says: "Station 5"."""
+    zone: str
+    """Where the station is, so the board can say where to go: "Hall B"."""
+    products: list[str]
+    """Product codes this station can give."""
+
+
+class AgeRules(_Strict):
+    min_age_years: Annotated[int, Field(ge=0, le=130)] = 18
+    """Youngest person served, in whole years on the visit day."""
+    review_age_years: Annotated[int, Field(ge=0, le=130)] | None = 60
+    """From this age (in years) people are routed to the doctor-review or priority lane."""
+    max_age_years: Annotated[int, Field(ge=0, le=130)] | None = None
+    """Oldest person served, in years; none for no limit."""
+
+
+class BookingRules(_Strict):
+    early_tolerance_minutes: Annotated[int, Field(ge=0, le=720)] = 30
+    """How early before the booked window a person is still checked in, in minutes."""
+    late_tolerance_minutes: Annotated[int, Field(ge=0, le=720)] = 60
+    """How late after the booked window a person is still checked in, in minutes."""
+
+
+class WalkInRules(_Strict):
+    daily_capacity: Annotated[int, Field(ge=0)] = 0
+    """Walk-in tickets the site may issue per site day (0: no walk-ins)."""
+    default_product: str | None = None
+    """Product code given to walk-ins when they do not choose one."""
+
+
+class ObservationRules(_Strict):
+    seats: Annotated[int, Field(ge=1)] = 100
+    """Chairs in the observation area."""
+    last_minutes: Annotated[int, Field(ge=0, le=60)] = 5
+    """Boards highlight people with fewer than this many minutes left."""
+
+
+class QueueRules(_Strict):
+    call_repeat_limit: Annotated[int, Field(ge=1, le=20)] = 3
+    """Calls without the person appearing before a skip becomes a no-show."""
+    default_service_minutes: Annotated[float, Field(gt=0, le=120)] = 3.0
+    """Assumed minutes at an injection station until real service times are known."""
+    service_sample_size: Annotated[int, Field(ge=1, le=1000)] = 30
+    """How many recent services the wait estimate averages over."""
+
+
+def _device_url(kind: str) -> AfterValidator:
+    def check(url: str) -> str:
+        scheme = urlsplit(url).scheme
+        if not scheme:
+            raise ValueError(f"{url!r} is not a device URL (expected e.g. sim:// or tcp://host:9100)")
+        allowed = DEVICE_SCHEMES[kind]
+        if scheme not in allowed:
+            raise ValueError(
+                f"unknown {kind} scheme {scheme!r}; use one of: {', '.join(sorted(allowed))}"
+            )
+        return url
+
+    return AfterValidator(check)
+
+
+class Devices(_Strict):
+    scanner: Annotated[str, _device_url("scanner")] = "sim://"
+    """QR scanner: camera://0, serial:///dev/ttyACM0?baudrate=9600, hid://, sim://."""
+    idcard: Annotated[str, _device_url("idcard")] = "sim://"
+    """ID-card reader: serial:///dev/ttyUSB0?baudrate=115200 or sim://."""
+    printer: Annotated[str, _device_url("printer")] = "sim://"
+    """Ticket printer: tcp://host:9100, usb://0x0416:0x5011, serial://..., file:///dev/usb/lp0, sim://."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    """Longest any single device call may take, in seconds."""
+
+
+class SiteInfo(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+    """Site identifier stored on every row; lowercase letters, digits, - and _."""
+    name: str
+    """Site name as printed on tickets and certificates."""
+    timezone: str = "Asia/Shanghai"
+    """IANA time zone of the site; a site day runs midnight to midnight here."""
+    languages: list[Literal["zh-CN", "zh-TW", "en"]] = ["zh-CN", "en"]
+    """Languages offered on screens; the first is the default."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"{value!r} is not a known time zone (e.g. Asia/Shanghai)") from err
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _langs(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one language")
+        return value
+
+
+class ServerSettings(_Strict):
+    host: str = "127.0.0.1"
+    """Address the site server listens on."""
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    """TCP port of the site server."""
+    db: str = "var/site.sqlite"
+    """SQLite file path or a database URL (postgresql://...)."""
+    allowed_origins: list[str] = []
+    """Extra browser origins allowed to open the event WebSocket (same origin is always allowed)."""
+    max_body_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 64 * 1024
+    """Largest request body accepted, in bytes."""
+
+
+class DemoSettings(_Strict):
+    bookings: Annotated[int, Field(ge=0, le=100_000)] = 2000
+    """How many demo bookings to seed (codes DEMO0001...)."""
+    visit_date: date | None = None
+    """Booking date for demo bookings; none means today."""
+
+
+class Settings(_Strict):
+    """One vaccination site."""
+
+    site: SiteInfo
+    lanes: list[Lane]
+    stations: list[Station]
+    products: list[Product]
+    age: AgeRules = AgeRules()
+    booking: BookingRules = BookingRules()
+    walk_in: WalkInRules = WalkInRules()
+    observation: ObservationRules = ObservationRules()
+    queue: QueueRules = QueueRules()
+    devices: Devices = Devices()
+    tokens: dict[Role, list[str]]
+    """Bearer tokens per role: `kiosk = ["token1", "token2"]`; each device or person its own."""
+    server: ServerSettings = ServerSettings()
+    demo: DemoSettings = DemoSettings()
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _tokens_as_lists(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens_strong(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        seen: dict[str, str] = {}
+        for role, tokens in value.items():
+            for token in tokens:
+                if len(token) < 12:
+                    raise ValueError(f"the {role} token {token[:3]}... is shorter than 12 characters")
+                if token in seen:
+                    raise ValueError(f"the same token is given to both {seen[token]} and {role}")
+                seen[token] = role
+        return value
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> Settings:
+        if not self.lanes:
+            raise ValueError("lanes: define at least one lane")
+        prefixes = [lane.prefix for lane in self.lanes]
+        dup = {p for p in prefixes if prefixes.count(p) > 1}
+        if dup:
+            raise ValueError(f"lanes: prefix {sorted(dup)[0]} is used by two lanes")
+        codes = [p.code for p in self.products]
+        if len(set(codes)) != len(codes):
+            raise ValueError("products: two products share one code")
+        ids = [s.id for s in self.stations]
+        if len(set(ids)) != len(ids):
+            raise ValueError("stations: two stations share one id")
+        for station in self.stations:
+            for code in station.products:
+                if code not in codes:
+                    raise ValueError(
+                        f"stations: station {station.id} gives product {code!r}, "
+                        f"which is not in [[products]]"
+                    )
+        if self.walk_in.default_product and self.walk_in.default_product not in codes:
+            raise ValueError(
+                f"walk_in.default_product {self.walk_in.default_product!r} is not in [[products]]"
+            )
+        if self.walk_in.daily_capacity and not self.lane_of_kind(LaneKind.WALK_IN):
+            raise ValueError("walk_in.daily_capacity is set but no lane has kind = \"walk_in\"")
+        if not self.lane_of_kind(LaneKind.REGULAR):
+            raise ValueError("lanes: one lane must have kind = \"regular\"")
+        return self
+
+    def lane_of_kind(self, kind: LaneKind) -> Lane | None:
+        """The first lane of a kind (lanes are listed in the order operators prefer)."""
+        return next((lane for lane in self.lanes if lane.kind == kind), None)
+
+    def lane(self, prefix: str) -> Lane:
+        return next(lane for lane in self.lanes if lane.prefix == prefix)
+
+    def product(self, code: str) -> Product | None:
+        return next((p for p in self.products if p.code == code), None)
+
+    def station(self, station_id: str) -> Station | None:
+        return next((s for s in self.stations if s.id == station_id), None)
+
+    def role_of(self, token: str) -> Role | None:
+        """The role a bearer token grants, or None for an unknown token."""
+        for role, tokens in self.tokens.items():
+            if token in tokens:
+                return role
+        return None

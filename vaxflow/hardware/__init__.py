@@ -1,0 +1,1 @@
+"""Devices behind small async interfaces; the only place that imports device libraries."""

@@ -1,0 +1,1 @@
+"""The check-in flow as a pure state machine, and the app shell that wires it up."""

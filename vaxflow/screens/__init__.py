@@ -1,0 +1,1 @@
+"""What people see: Kivy screens, web boards and translations."""
