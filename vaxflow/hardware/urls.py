@@ -13,14 +13,14 @@ DEVICE_TABLE: dict[tuple[str, str], str] = {
     ("scanner", "camera"): "vaxflow.hardware.camera:CameraScanner",
     ("scanner", "serial"): "vaxflow.hardware.serial_scanner:SerialScanner",
     ("scanner", "hid"): "vaxflow.hardware.hid_scanner:HidScanner",
-    ("scanner", "sim"): "vaxflow.hardware.sim:SimScanner",
+    ("scanner", "sim"): "vaxflow.hardware.sim_scanner:SimScanner",
     ("idcard", "serial"): "vaxflow.hardware.idcard_reader:SerialIdCardReader",
-    ("idcard", "sim"): "vaxflow.hardware.sim:SimIdCardReader",
+    ("idcard", "sim"): "vaxflow.hardware.sim_idcard:SimIdCardReader",
     ("printer", "tcp"): "vaxflow.hardware.printer:EscposPrinter",
     ("printer", "usb"): "vaxflow.hardware.printer:EscposPrinter",
     ("printer", "serial"): "vaxflow.hardware.printer:EscposPrinter",
     ("printer", "file"): "vaxflow.hardware.printer:EscposPrinter",
-    ("printer", "sim"): "vaxflow.hardware.sim:SimPrinter",
+    ("printer", "sim"): "vaxflow.hardware.sim_printer:SimPrinter",
 }
 
 

@@ -1,0 +1,1 @@
+"""The site's state: domain model, engine, store, server and client."""

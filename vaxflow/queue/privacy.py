@@ -1,0 +1,25 @@
+"""Masking of personal data: full ID numbers appear only on the verifying staff console."""
+
+from __future__ import annotations
+
+
+def mask_id_number(number: str) -> str:
+    """Keep the first 4 and last 4 characters: 450102199001011234 -> 4501**********1234."""
+    number = number.strip()
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_name(name: str) -> str:
+    """Hide the middle of a name: 张小明 -> 张*明, 张三 -> 张*, John Smith -> J*** S****."""
+    name = name.strip()
+    if not name:
+        return ""
+    if " " in name:
+        return " ".join(part[0] + "*" * (len(part) - 1) for part in name.split() if part)
+    if len(name) == 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
