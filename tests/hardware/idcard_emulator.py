@@ -33,7 +33,11 @@ from vaxflow.hardware.idcard_protocol import (
 )
 from vaxflow.hardware.interfaces import IdCard
 
-SAM_ID = bytes.fromhex("0500 0100 92b93201 4e614bbc d2029649")
+#: The security module id the emulator reports: 05.01-20101010-0012345678-1234567890.
+SAM_ID = b"".join(
+    n.to_bytes(size, "little")
+    for n, size in [(5, 2), (1, 2), (20101010, 4), (12345678, 4), (1234567890, 4)]
+)
 
 
 def ric_check_digit(first17: str) -> str:
@@ -85,7 +89,7 @@ class IdCardEmulator:
         self.activated_quirk = False
         self._card = card
         self._activated = False
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._fds: tuple[int, int] | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -104,6 +108,12 @@ class IdCardEmulator:
     def count(self, command: Command) -> int:
         with self._lock:
             return self.requests.count(command)
+
+    def wait_for(self, command: Command, times: int, timeout: float = 5.0) -> None:
+        """Block until the reader has received `command` `times` times (run it in a thread)."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self.requests.count(command) >= times, timeout):
+                raise TimeoutError(f"{command.name} was not sent {times} times")
 
     @property
     def plugged(self) -> bool:
@@ -169,6 +179,7 @@ class IdCardEmulator:
                 request = parse_request(body)
                 with self._lock:
                     self.requests.append(request.command)
+                    self._lock.notify_all()
                     answer = self._answer(request.command)
                     frame = None if answer is None or self.silent else self._shape(answer)
                 if frame is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import assume, given
@@ -284,8 +285,9 @@ def test_basic_info_photo_is_opaque() -> None:
     [("name", "张" * 16), ("address", "路" * 36), ("nation", "火星")],
 )
 def test_encoding_refuses_what_a_card_cannot_hold(field: str, value: str) -> None:
+    changes: dict[str, Any] = {field: value}
     with pytest.raises(ValueError, match=field):
-        encode_text_block(dataclasses.replace(DEMO_CARDS["zhang"], **{field: value}))
+        encode_text_block(dataclasses.replace(DEMO_CARDS["zhang"], **changes))
 
 
 def test_nation_table_is_complete() -> None:
