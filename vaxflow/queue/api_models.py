@@ -1,0 +1,199 @@
+"""Request and response bodies of the site API; the OpenAPI document is built from them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vaxflow.queue.model import AdverseOutcome, VisitState
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class WalkInBody(_Body):
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(min_length=1, max_length=40)
+    birth_date: date | None = None
+    product: str | None = Field(default=None, max_length=40)
+    dose_number: int = Field(default=1, ge=1, le=10)
+
+
+class CheckInRequest(_Body):
+    """Either a booking code (from the booking QR) or a walk-in person."""
+
+    booking_code: str | None = Field(default=None, min_length=1, max_length=64)
+    walk_in: WalkInBody | None = None
+
+
+class CancelRequest(_Body):
+    reason: str = Field(default="cancelled", max_length=200)
+
+
+class PrintStatusRequest(_Body):
+    ok: bool
+    reason: str = Field(default="", max_length=60)
+
+
+class OpenStationRequest(_Body):
+    product: str = Field(min_length=1, max_length=40)
+    lot: str = Field(min_length=1, max_length=40)
+    vaccinator: str = Field(min_length=1, max_length=100)
+
+
+class RecallRequest(_Body):
+    visit_id: int | None = Field(default=None, ge=1)
+
+
+class TicketScanRequest(_Body):
+    """A scanned ticket QR payload or a typed ticket number such as A023."""
+
+    code: str = Field(min_length=1, max_length=120)
+
+
+class DoseRequest(_Body):
+    visit_id: int = Field(ge=1)
+    observation_minutes: int | None = Field(default=None, ge=0, le=240)
+
+
+class StationOutcomeRequest(_Body):
+    visit_id: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class FlagRequest(_Body):
+    kind: str = Field(min_length=1, max_length=60)
+    severity: Literal["mild", "moderate", "severe"]
+    notes: str = Field(default="", max_length=1000)
+
+
+class ResolveRequest(_Body):
+    outcome: AdverseOutcome
+
+
+class LeftEarlyRequest(_Body):
+    reason: str = Field(default="left before the end of observation", max_length=200)
+
+
+class DeviceHealthRequest(_Body):
+    device_id: str = Field(min_length=1, max_length=64)
+    kind: Literal["scanner", "idcard", "printer"]
+    url: str = Field(max_length=200)
+    state: Literal["ok", "warning", "fault", "offline", "unknown"]
+    reason: str = Field(default="", max_length=60)
+    detail: str = Field(default="", max_length=300)
+
+
+class EmptyRequest(_Body):
+    pass
+
+
+# --- responses (documented; handlers build plain dicts of the same shape) ----------------
+
+
+class ErrorBody(BaseModel):
+    reason: str
+    message: str
+    details: dict[str, object] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class VisitResponse(BaseModel):
+    visit_id: int
+    ticket: str
+    lane: str
+    state: VisitState
+    product: str
+    name: str
+    station_id: str | None
+    station_name: str | None
+    zone: str | None
+    call_count: int
+    ends_at: str | None
+    adverse_open: bool
+    print_failed: bool
+    site_day: str
+    dose_number: int
+    walk_in: bool
+    checked_in_at: str
+    id_number: str
+    age: int | None
+    dosed_at: str | None
+    finished_at: str | None
+    reason: str | None
+    qr: str
+
+
+class TicketResponse(VisitResponse):
+    lane_name: str
+    site_name: str
+    estimated_wait_minutes: int
+
+
+class CallResponse(BaseModel):
+    called: VisitResponse | None
+
+
+class ExitScanResponse(BaseModel):
+    may_leave: bool
+    remaining_seconds: int | None
+    reason: str | None = None
+    visit: VisitResponse
+
+
+class StationResponse(BaseModel):
+    station_id: str
+    name: str
+    zone: str
+    products: list[str]
+    state: str
+    product: str | None
+    lot: str | None
+    vaccinator: str | None
+    visit_id: int | None
+
+
+class LaneStats(BaseModel):
+    prefix: str
+    name: str
+    waiting: int
+    estimated_wait_minutes: int
+
+
+class StatsResponse(BaseModel):
+    site_id: str
+    site_day: str
+    at: str
+    checked_in: int
+    tickets_issued: int
+    waiting: int
+    called: int
+    skipped: int
+    in_service: int
+    observing: int
+    released: int
+    finished: int
+    by_state: dict[str, int]
+    waiting_by_lane: dict[str, int]
+    lanes: list[LaneStats]
+    stations_open: int
+    observation_seats: int
+
+
+class TimeResponse(BaseModel):
+    now: str
+    epoch_ms: int
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+class OkResponse(BaseModel):
+    ok: bool

@@ -1,0 +1,19 @@
+"""Typed application keys of the site server, declared in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from vaxflow.clock import Clock
+from vaxflow.config import Settings
+from vaxflow.queue.auth import TokenTable
+from vaxflow.queue.estimates import WaitEstimates
+from vaxflow.queue.feed import EventHub
+from vaxflow.queue.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+STORE = web.AppKey("store", Store)
+HUB = web.AppKey("hub", EventHub)
+ESTIMATES = web.AppKey("estimates", WaitEstimates)
+TOKENS = web.AppKey("tokens", TokenTable)

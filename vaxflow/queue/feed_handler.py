@@ -1,0 +1,52 @@
+"""GET /ws/events?since=N: the WebSocket shell around `feed.stream`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from vaxflow.queue import feed
+from vaxflow.queue.appkeys import HUB, SETTINGS, STORE
+from vaxflow.queue.auth import WS_PROTOCOL_PREFIX
+from vaxflow.queue.errors import Invalid, QueueError
+
+
+class OriginRefused(QueueError):
+    status = 403
+
+
+def _check_origin(request: web.Request) -> None:
+    """Browsers send Origin: only the server's own origin and configured ones may subscribe."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return  # not a browser (kiosk, station app, tests)
+    own = f"{request.scheme}://{request.host}"
+    allowed = {own, *request.app[SETTINGS].server.allowed_origins}
+    if origin not in allowed:
+        raise OriginRefused(
+            "origin_refused", f"WebSocket connections from {origin} are not allowed."
+        )
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    _check_origin(request)
+    try:
+        since = int(request.query.get("since", "0"))
+    except ValueError:
+        raise Invalid("bad_since", "since must be an event number.") from None
+    if since < 0:
+        raise Invalid("bad_since", "since must be 0 or more.")
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    protocols = ("vaxflow",) if "vaxflow" in offered else ()
+    ws = web.WebSocketResponse(heartbeat=20, protocols=protocols)
+    await ws.prepare(request)
+    hub = request.app[HUB]
+    hub.sockets.add(ws)
+    try:
+        await feed.stream(ws, hub, request.app[STORE], since)
+    finally:
+        hub.sockets.discard(ws)
+        await ws.close()
+    return ws
+
+
+__all__ = ["WS_PROTOCOL_PREFIX", "events"]

@@ -1,0 +1,406 @@
+"""HTTP handlers: parse, run one operation in the store, answer JSON. No decisions here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import insert, select
+
+from vaxflow.queue import api_models as m
+from vaxflow.queue import service
+from vaxflow.queue import tables as t
+from vaxflow.queue.appkeys import CLOCK, ESTIMATES, SETTINGS, STORE
+from vaxflow.queue.auth import Principal
+from vaxflow.queue.errors import Invalid, QueueError
+from vaxflow.queue.model import StationState, VisitState
+from vaxflow.queue.store import Tx
+
+B = TypeVar("B", bound=BaseModel)
+
+PRINCIPAL = "vaxflow.principal"
+MAX_IDEMPOTENCY_KEY = 128
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def principal(request: web.Request) -> Principal:
+    value = request[PRINCIPAL]
+    assert isinstance(value, Principal)
+    return value
+
+
+async def parse_body(request: web.Request, model: type[B]) -> tuple[B, bytes]:
+    raw = await request.read()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("invalid_json", "The request body is not valid JSON.") from None
+    try:
+        return model.model_validate(data), raw
+    except ValidationError as err:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
+            for e in err.errors(include_url=False, include_input=False)
+        ]
+        raise Invalid(
+            "invalid_body", "Some fields are missing or wrong.", problems=problems
+        ) from None
+
+
+async def mutate(request: web.Request, model: type[B], op: Callable[[Tx, B], Any]) -> web.Response:
+    """Run a change once: a replay with the same Idempotency-Key gets the first answer."""
+    body, raw = await parse_body(request, model)
+    who = principal(request)
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise Invalid("bad_idempotency_key", "The Idempotency-Key header is too long.")
+    request_hash = hashlib.sha256(
+        request.method.encode() + b" " + request.path.encode() + b"\n" + raw
+    ).hexdigest()
+
+    def run(tx: Tx) -> tuple[int, Any]:
+        if key is not None:
+            row = tx.conn.execute(
+                select(
+                    t.idempotency.c.request_hash, t.idempotency.c.status, t.idempotency.c.response
+                ).where(
+                    t.idempotency.c.site_id == tx.site_id,
+                    t.idempotency.c.actor == tx.actor,
+                    t.idempotency.c.key == key,
+                )
+            ).first()
+            if row is not None:
+                if row.request_hash != request_hash:
+                    raise Invalid(
+                        "idempotency_key_reused",
+                        "This Idempotency-Key was used for a different request.",
+                    )
+                return row.status, json.loads(row.response)
+        savepoint = tx.conn.begin_nested()
+        try:
+            status, answer = 200, op(tx, body)
+            savepoint.commit()
+        except QueueError as err:
+            savepoint.rollback()
+            tx.events.clear()
+            status, answer = err.status, err.to_json()
+        if key is not None:
+            tx.conn.execute(
+                insert(t.idempotency).values(
+                    site_id=tx.site_id,
+                    actor=tx.actor,
+                    key=key,
+                    request_hash=request_hash,
+                    status=status,
+                    response=_dumps(answer),
+                    created_at=tx.now,
+                )
+            )
+        return status, answer
+
+    store = request.app[STORE]
+    status, answer = await store.write(run, actor=who.actor, device=who.device)
+    return json_response(answer, status)
+
+
+def _int_param(request: web.Request, name: str) -> int:
+    try:
+        value = int(request.match_info[name])
+    except ValueError:
+        raise Invalid("bad_path", f"{name} must be a number.") from None
+    if value < 1:
+        raise Invalid("bad_path", f"{name} must be positive.")
+    return value
+
+
+# --- public ------------------------------------------------------------------------------
+
+
+async def health(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def server_time(request: web.Request) -> web.Response:
+    now = request.app[CLOCK].now()
+    return json_response({"now": now.isoformat(), "epoch_ms": int(now.timestamp() * 1000)})
+
+
+# --- kiosk -------------------------------------------------------------------------------
+
+
+async def check_in(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+
+    def op(tx: Tx, body: m.CheckInRequest) -> dict[str, Any]:
+        walk_in = (
+            service.WalkInPerson(
+                body.walk_in.name,
+                body.walk_in.id_number,
+                body.walk_in.birth_date,
+                body.walk_in.product,
+                body.walk_in.dose_number,
+            )
+            if body.walk_in
+            else None
+        )
+        visit = service.check_in(tx, settings, booking_code=body.booking_code, walk_in=walk_in)
+        view = service.visit_view(visit, settings)
+        view["lane_name"] = settings.lane(visit.lane).name
+        view["site_name"] = settings.site.name
+        return view
+
+    response = await mutate(request, m.CheckInRequest, op)
+    if response.status == 200:
+        # The estimate is read after the commit from a short-lived cache (estimates.py).
+        assert isinstance(response.body, bytes)
+        view = json.loads(response.body)
+        view["estimated_wait_minutes"] = await request.app[ESTIMATES].minutes(view["lane"])
+        return json_response(view)
+    return response
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    code = request.match_info["ticket"]
+    who = principal(request)
+    visit = await store.read(
+        lambda conn: service.resolve_ticket(conn, settings, store.site_id, clock.now(), code)
+    )
+    return json_response(service.visit_view(visit, settings, full_id=who.role == "station"))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
+    return await mutate(
+        request,
+        m.CancelRequest,
+        lambda tx, body: service.visit_view(
+            service.cancel(tx, settings, visit_id, body.reason), settings
+        ),
+    )
+
+
+async def print_status(request: web.Request) -> web.Response:
+    settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
+    return await mutate(
+        request,
+        m.PrintStatusRequest,
+        lambda tx, body: service.visit_view(
+            service.print_status(tx, settings, visit_id, body.ok, body.reason), settings
+        ),
+    )
+
+
+async def report_device(request: web.Request) -> web.Response:
+    def op(tx: Tx, body: m.DeviceHealthRequest) -> dict[str, Any]:
+        service.report_device_health(tx, body.model_dump())
+        return {"ok": True}
+
+    return await mutate(request, m.DeviceHealthRequest, op)
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    return json_response(await store.read(lambda conn: service.device_list(conn, store.site_id)))
+
+
+# --- stations ----------------------------------------------------------------------------
+
+
+async def list_stations(request: web.Request) -> web.Response:
+    settings, store = request.app[SETTINGS], request.app[STORE]
+    return json_response(
+        await store.read(lambda conn: service.station_list(conn, settings, store.site_id))
+    )
+
+
+def _station_answer(settings_station: Any) -> dict[str, Any]:
+    return {
+        "station_id": settings_station.station_id,
+        "state": settings_station.state.value,
+        "product": settings_station.product,
+        "lot": settings_station.lot,
+        "vaccinator": settings_station.vaccinator,
+        "visit_id": settings_station.visit_id,
+    }
+
+
+async def open_station(request: web.Request) -> web.Response:
+    settings, sid = request.app[SETTINGS], request.match_info["station_id"]
+    return await mutate(
+        request,
+        m.OpenStationRequest,
+        lambda tx, b: _station_answer(
+            service.open_station(tx, settings, sid, b.product, b.lot, b.vaccinator)
+        ),
+    )
+
+
+def _station_state_handler(state: StationState) -> Callable[[web.Request], Any]:
+    async def handler(request: web.Request) -> web.Response:
+        settings, sid = request.app[SETTINGS], request.match_info["station_id"]
+        return await mutate(
+            request,
+            m.EmptyRequest,
+            lambda tx, _b: _station_answer(service.set_station_state(tx, settings, sid, state)),
+        )
+
+    handler.__name__ = f"station_{state.value}"
+    return handler
+
+
+pause_station = _station_state_handler(StationState.PAUSED)
+resume_station = _station_state_handler(StationState.OPEN)
+close_station = _station_state_handler(StationState.CLOSED)
+
+
+async def call_next(request: web.Request) -> web.Response:
+    settings, sid = request.app[SETTINGS], request.match_info["station_id"]
+
+    def op(tx: Tx, _body: m.EmptyRequest) -> dict[str, Any]:
+        visit = service.call_next(tx, settings, sid)
+        return {"called": service.visit_view(visit, settings) if visit else None}
+
+    return await mutate(request, m.EmptyRequest, op)
+
+
+async def recall(request: web.Request) -> web.Response:
+    settings, sid = request.app[SETTINGS], request.match_info["station_id"]
+    return await mutate(
+        request,
+        m.RecallRequest,
+        lambda tx, b: service.visit_view(service.recall(tx, settings, sid, b.visit_id), settings),
+    )
+
+
+async def skip(request: web.Request) -> web.Response:
+    settings, sid = request.app[SETTINGS], request.match_info["station_id"]
+    return await mutate(
+        request,
+        m.EmptyRequest,
+        lambda tx, _b: service.visit_view(service.skip(tx, settings, sid), settings),
+    )
+
+
+async def start_service(request: web.Request) -> web.Response:
+    settings, sid = request.app[SETTINGS], request.match_info["station_id"]
+    return await mutate(
+        request,
+        m.TicketScanRequest,
+        lambda tx, b: service.visit_view(
+            service.start_service(tx, settings, sid, b.code), settings, full_id=True
+        ),
+    )
+
+
+async def record_dose(request: web.Request) -> web.Response:
+    settings, sid = request.app[SETTINGS], request.match_info["station_id"]
+    return await mutate(
+        request,
+        m.DoseRequest,
+        lambda tx, b: service.visit_view(
+            service.record_dose(tx, settings, sid, b.visit_id, b.observation_minutes), settings
+        ),
+    )
+
+
+def _outcome_handler(state: VisitState) -> Callable[[web.Request], Any]:
+    async def handler(request: web.Request) -> web.Response:
+        settings, sid = request.app[SETTINGS], request.match_info["station_id"]
+        return await mutate(
+            request,
+            m.StationOutcomeRequest,
+            lambda tx, b: service.visit_view(
+                service.end_at_station(tx, settings, sid, b.visit_id, state, b.reason), settings
+            ),
+        )
+
+    handler.__name__ = state.value
+    return handler
+
+
+defer = _outcome_handler(VisitState.DEFERRED)
+refer = _outcome_handler(VisitState.REFERRED)
+
+
+# --- observation -------------------------------------------------------------------------
+
+
+async def observation(request: web.Request) -> web.Response:
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    now = clock.now()
+    people = await store.read(
+        lambda conn: service.observation_list(conn, settings, store.site_id, now)
+    )
+    return json_response({"at": now.isoformat(), "people": people})
+
+
+async def flag(request: web.Request) -> web.Response:
+    settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
+    return await mutate(
+        request,
+        m.FlagRequest,
+        lambda tx, b: service.visit_view(
+            service.flag_adverse(tx, settings, visit_id, b.kind, b.severity, b.notes), settings
+        ),
+    )
+
+
+async def resolve(request: web.Request) -> web.Response:
+    settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
+    return await mutate(
+        request,
+        m.ResolveRequest,
+        lambda tx, b: service.visit_view(
+            service.resolve_adverse(tx, settings, visit_id, b.outcome), settings
+        ),
+    )
+
+
+async def release(request: web.Request) -> web.Response:
+    settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
+    return await mutate(
+        request,
+        m.EmptyRequest,
+        lambda tx, _b: service.visit_view(service.release(tx, settings, visit_id), settings),
+    )
+
+
+async def left_early(request: web.Request) -> web.Response:
+    settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
+    return await mutate(
+        request,
+        m.LeftEarlyRequest,
+        lambda tx, b: service.visit_view(
+            service.leave_early(tx, settings, visit_id, b.reason), settings
+        ),
+    )
+
+
+async def exit_scan(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return await mutate(
+        request, m.TicketScanRequest, lambda tx, b: service.exit_scan(tx, settings, b.code)
+    )
+
+
+# --- marshal -----------------------------------------------------------------------------
+
+
+async def stats(request: web.Request) -> web.Response:
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    now = clock.now()
+    return json_response(
+        await store.read(lambda conn: service.stats(conn, settings, store.site_id, now))
+    )

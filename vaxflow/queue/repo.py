@@ -1,0 +1,240 @@
+"""Rows to records and back, and the queries the operations need; no decisions here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
+
+from vaxflow.queue import tables as t
+from vaxflow.queue.errors import NotFound
+from vaxflow.queue.model import (
+    LaneHead,
+    StationState,
+    StationStatus,
+    Visit,
+    VisitState,
+)
+
+_VISIT_FIELDS = [f.name for f in fields(Visit)]
+
+
+def visit_from_row(row: Row[Any]) -> Visit:
+    data = {name: getattr(row, name) for name in _VISIT_FIELDS}
+    data["state"] = VisitState(data["state"])
+    return Visit(**data)
+
+
+# Hot statements are built once with bind parameters: SQLAlchemy then reuses the compiled
+# form without rebuilding cache keys, which measured about twice as fast per check-in.
+_GET_VISIT = select(t.visits).where(
+    t.visits.c.site_id == bindparam("site_id"), t.visits.c.id == bindparam("visit_id")
+)
+_FIND_TICKET = select(t.visits).where(
+    t.visits.c.site_id == bindparam("site_id"),
+    t.visits.c.site_day == bindparam("day"),
+    t.visits.c.ticket == bindparam("ticket"),
+)
+_INSERT_VISIT = insert(t.visits)
+_BUMP_COUNTER = (
+    update(t.ticket_counters)
+    .where(
+        t.ticket_counters.c.site_id == bindparam("k_site"),
+        t.ticket_counters.c.site_day == bindparam("k_day"),
+        t.ticket_counters.c.lane == bindparam("k_lane"),
+    )
+    .values(last_number=t.ticket_counters.c.last_number + 1)
+    .returning(t.ticket_counters.c.last_number)
+)
+_INSERT_COUNTER = insert(t.ticket_counters)
+_READ_COUNTER = select(t.ticket_counters.c.last_number).where(
+    t.ticket_counters.c.site_id == bindparam("site_id"),
+    t.ticket_counters.c.site_day == bindparam("day"),
+    t.ticket_counters.c.lane == bindparam("lane"),
+)
+_ACTIVE_FOR_BOOKING = (
+    select(t.visits)
+    .where(
+        t.visits.c.site_id == bindparam("site_id"),
+        t.visits.c.booking_code == bindparam("code"),
+        t.visits.c.state != VisitState.CANCELLED.value,
+    )
+    .order_by(t.visits.c.id.desc())
+    .limit(1)
+)
+_GET_BOOKING = select(t.bookings).where(
+    t.bookings.c.site_id == bindparam("site_id"), t.bookings.c.code == bindparam("code")
+)
+
+
+def get_visit(conn: Connection, site_id: str, visit_id: int) -> Visit:
+    row = conn.execute(_GET_VISIT, {"site_id": site_id, "visit_id": visit_id}).first()
+    if row is None:
+        raise NotFound("unknown_visit", f"There is no visit {visit_id}.")
+    return visit_from_row(row)
+
+
+def find_ticket(conn: Connection, site_id: str, day: date, ticket: str) -> Visit:
+    row = conn.execute(
+        _FIND_TICKET, {"site_id": site_id, "day": day, "ticket": ticket.upper()}
+    ).first()
+    if row is None:
+        raise NotFound("unknown_ticket", f"There is no ticket {ticket} today.")
+    return visit_from_row(row)
+
+
+def insert_visit(conn: Connection, values: dict[str, Any]) -> int:
+    result = conn.execute(_INSERT_VISIT, values)
+    key = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    assert isinstance(key, int)
+    return key
+
+
+def save_visit(conn: Connection, before: Visit, after: Visit) -> None:
+    """Write the fields that changed."""
+    changed = {
+        name: value
+        for name, value in asdict(after).items()
+        if value != getattr(before, name) and name != "id"
+    }
+    if changed:
+        conn.execute(update(t.visits).where(t.visits.c.id == after.id).values(**changed))
+
+
+def allocate_number(conn: Connection, site_id: str, day: date, lane: str) -> int:
+    """The next ticket number of a lane for a site day; the counter never goes back."""
+    key = {"k_site": site_id, "k_day": day, "k_lane": lane}
+    number = conn.execute(_BUMP_COUNTER, key).scalar()
+    if number is None:
+        conn.execute(
+            _INSERT_COUNTER, {"site_id": site_id, "site_day": day, "lane": lane, "last_number": 1}
+        )
+        return 1
+    return int(number)
+
+
+def issued_in_lane(conn: Connection, site_id: str, day: date, lane: str) -> int:
+    """Tickets a lane has issued today (its counter: cancelled tickets still count)."""
+    number = conn.execute(_READ_COUNTER, {"site_id": site_id, "day": day, "lane": lane}).scalar()
+    return int(number or 0)
+
+
+def lane_heads(
+    conn: Connection, site_id: str, day: date, product: str, lanes: list[str]
+) -> list[LaneHead]:
+    """The oldest waiting person of each lane who wants `product`."""
+    heads = []
+    for lane in lanes:
+        row = conn.execute(
+            select(t.visits.c.id, t.visits.c.checked_in_at)
+            .where(
+                t.visits.c.site_id == site_id,
+                t.visits.c.site_day == day,
+                t.visits.c.state == VisitState.CHECKED_IN.value,
+                t.visits.c.lane == lane,
+                t.visits.c.product == product,
+            )
+            .order_by(t.visits.c.checked_in_at, t.visits.c.id)
+            .limit(1)
+        ).first()
+        if row is not None:
+            heads.append(LaneHead(row.id, lane, row.checked_in_at))
+    return heads
+
+
+def active_visit_for_booking(conn: Connection, site_id: str, booking_code: str) -> Visit | None:
+    """A visit of this booking that is not cancelled (one person, one ticket)."""
+    row = conn.execute(_ACTIVE_FOR_BOOKING, {"site_id": site_id, "code": booking_code}).first()
+    return visit_from_row(row) if row is not None else None
+
+
+def get_booking(conn: Connection, site_id: str, code: str) -> Row[Any]:
+    row = conn.execute(_GET_BOOKING, {"site_id": site_id, "code": code}).first()
+    if row is None:
+        raise NotFound("unknown_booking", "This booking code is not on today's list.")
+    return row
+
+
+# --- stations ----------------------------------------------------------------------------
+
+
+def get_station(conn: Connection, site_id: str, station_id: str) -> StationStatus:
+    row = conn.execute(
+        select(t.stations).where(
+            t.stations.c.site_id == site_id, t.stations.c.station_id == station_id
+        )
+    ).first()
+    if row is None:
+        return StationStatus(site_id, station_id, StationState.CLOSED)
+    return _station_from_row(row)
+
+
+def all_stations(conn: Connection, site_id: str) -> dict[str, StationStatus]:
+    rows = conn.execute(select(t.stations).where(t.stations.c.site_id == site_id))
+    return {row.station_id: _station_from_row(row) for row in rows}
+
+
+def _station_from_row(row: Row[Any]) -> StationStatus:
+    return StationStatus(
+        row.site_id,
+        row.station_id,
+        StationState(row.state),
+        row.product,
+        row.lot,
+        row.vaccinator,
+        row.visit_id,
+        row.changed_at,
+    )
+
+
+def save_station(conn: Connection, station: StationStatus) -> None:
+    values = asdict(station)
+    values["state"] = station.state.value
+    key = (t.stations.c.site_id == station.site_id) & (
+        t.stations.c.station_id == station.station_id
+    )
+    result = conn.execute(update(t.stations).where(key).values(**values))
+    if result.rowcount == 0:
+        conn.execute(insert(t.stations).values(**values))
+
+
+def recent_service_minutes(
+    conn: Connection, site_id: str, since: datetime, limit: int
+) -> list[float]:
+    """Minutes from call to dose of the latest doses: what a station really takes per person."""
+    rows = conn.execute(
+        select(t.visits.c.called_at, t.visits.c.dosed_at)
+        .where(
+            t.visits.c.site_id == site_id,
+            t.visits.c.dosed_at.is_not(None),
+            t.visits.c.dosed_at >= since,
+        )
+        .order_by(t.visits.c.dosed_at.desc())
+        .limit(limit)
+    )
+    return [
+        (row.dosed_at - row.called_at).total_seconds() / 60
+        for row in rows
+        if row.called_at is not None
+    ]
+
+
+_LINK_BOOKING = (
+    update(t.bookings)
+    .where(t.bookings.c.site_id == bindparam("k_site"), t.bookings.c.code == bindparam("k_code"))
+    .values(visit_id=bindparam("new_visit_id"))
+)
+
+
+def link_booking(conn: Connection, site_id: str, code: str, visit_id: int) -> None:
+    conn.execute(_LINK_BOOKING, {"k_site": site_id, "k_code": code, "new_visit_id": visit_id})
+
+
+def visit_from_values(visit_id: int, values: dict[str, Any]) -> Visit:
+    """The record just inserted, without reading it back."""
+    data: dict[str, Any] = {name: values.get(name) for name in _VISIT_FIELDS}
+    data["id"] = visit_id
+    data["state"] = VisitState(values["state"])
+    return Visit(**data)

@@ -1,0 +1,281 @@
+"""Every route of the site server in one table: path, roles, body. Auth and OpenAPI read it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from vaxflow.config.schema import Role
+from vaxflow.queue import api_models as m
+from vaxflow.queue import handlers as h
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+KIOSK: frozenset[Role] = frozenset({"kiosk"})
+STATION: frozenset[Role] = frozenset({"station"})
+OBSERVER: frozenset[Role] = frozenset({"observer"})
+STAFF_STATION: frozenset[Role] = frozenset({"station", "marshal", "admin"})
+READERS: frozenset[Role] = frozenset({"kiosk", "station", "observer", "marshal", "admin"})
+BOARDS: frozenset[Role] = frozenset({"board", "marshal", "admin"})
+FEED: frozenset[Role] = frozenset({"station", "observer", "marshal", "board", "admin"})
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint; `roles` None means public (health, time, the API description)."""
+
+    method: str
+    path: str
+    handler: Handler
+    roles: frozenset[Role] | None
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    response_is_list: bool = False
+    websocket: bool = False
+
+
+def _routes() -> list[Route]:
+    from vaxflow.queue import feed_handler, openapi
+
+    return [
+        Route("GET", "/api/health", h.health, None, "Liveness", response=m.HealthResponse),
+        Route(
+            "GET",
+            "/api/time",
+            h.server_time,
+            None,
+            "Server time for clock-offset correction",
+            response=m.TimeResponse,
+        ),
+        Route("GET", "/api/openapi.json", openapi.handler, None, "This API description"),
+        Route(
+            "GET",
+            "/api/stats",
+            h.stats,
+            BOARDS,
+            "Counts by state, per-lane waits",
+            response=m.StatsResponse,
+        ),
+        Route(
+            "POST",
+            "/api/checkins",
+            h.check_in,
+            KIOSK | {"admin"},
+            "Check in with a booking code or as a walk-in; issues a ticket",
+            body=m.CheckInRequest,
+            response=m.TicketResponse,
+        ),
+        Route(
+            "GET",
+            "/api/tickets/{ticket}",
+            h.get_ticket,
+            READERS,
+            "Look up a ticket number or ticket QR payload",
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/visits/{visit_id}/cancel",
+            h.cancel,
+            frozenset({"kiosk", "marshal", "admin"}),
+            "Withdraw a check-in before the dose",
+            body=m.CancelRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/visits/{visit_id}/print-status",
+            h.print_status,
+            KIOSK | {"admin"},
+            "Report whether the ticket printed",
+            body=m.PrintStatusRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "GET",
+            "/api/stations",
+            h.list_stations,
+            frozenset({"station", "marshal", "board", "admin"}),
+            "Stations and what they are doing",
+            response=m.StationResponse,
+            response_is_list=True,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/open",
+            h.open_station,
+            STATION | {"admin"},
+            "Open a station with a product and lot",
+            body=m.OpenStationRequest,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/pause",
+            h.pause_station,
+            STAFF_STATION,
+            "Pause a station",
+            body=m.EmptyRequest,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/resume",
+            h.resume_station,
+            STAFF_STATION,
+            "Resume a paused station",
+            body=m.EmptyRequest,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/close",
+            h.close_station,
+            STAFF_STATION,
+            "Close a station",
+            body=m.EmptyRequest,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/call-next",
+            h.call_next,
+            STATION,
+            "Call the next person this station can serve",
+            body=m.EmptyRequest,
+            response=m.CallResponse,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/recall",
+            h.recall,
+            frozenset({"station", "marshal"}),
+            "Repeat the call, or recall a skipped person",
+            body=m.RecallRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/skip",
+            h.skip,
+            frozenset({"station", "marshal"}),
+            "The called person did not come",
+            body=m.EmptyRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/start-service",
+            h.start_service,
+            STATION,
+            "Scan the ticket of the person who arrived",
+            body=m.TicketScanRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/record-dose",
+            h.record_dose,
+            STATION,
+            "Record the dose; observation starts",
+            body=m.DoseRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/defer",
+            h.defer,
+            STATION,
+            "Defer the person (come back later)",
+            body=m.StationOutcomeRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/stations/{station_id}/refer",
+            h.refer,
+            STATION,
+            "Refer the person to doctor review",
+            body=m.StationOutcomeRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "GET",
+            "/api/observation",
+            h.observation,
+            frozenset({"observer", "board", "marshal", "admin"}),
+            "Everyone in observation with their end time",
+        ),
+        Route(
+            "POST",
+            "/api/observation/{visit_id}/flag",
+            h.flag,
+            OBSERVER,
+            "Flag an adverse reaction: release is held",
+            body=m.FlagRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/observation/{visit_id}/resolve",
+            h.resolve,
+            OBSERVER,
+            "Record the outcome of an adverse reaction",
+            body=m.ResolveRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/observation/{visit_id}/release",
+            h.release,
+            OBSERVER,
+            "Release a person whose observation has ended",
+            body=m.EmptyRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/observation/{visit_id}/left-early",
+            h.left_early,
+            frozenset({"observer", "marshal"}),
+            "Record that a person left before the end",
+            body=m.LeftEarlyRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/exit-scan",
+            h.exit_scan,
+            OBSERVER,
+            "Scan a ticket at the exit: released, or minutes left",
+            body=m.TicketScanRequest,
+            response=m.ExitScanResponse,
+        ),
+        Route(
+            "POST",
+            "/api/devices/health",
+            h.report_device,
+            frozenset({"kiosk", "station", "admin"}),
+            "Report a device's state",
+            body=m.DeviceHealthRequest,
+            response=m.OkResponse,
+        ),
+        Route(
+            "GET",
+            "/api/devices",
+            h.list_devices,
+            frozenset({"marshal", "admin"}),
+            "Latest state of every device",
+        ),
+        Route(
+            "GET",
+            "/ws/events",
+            feed_handler.events,
+            FEED,
+            "WebSocket: events after ?since=N, then live",
+            websocket=True,
+        ),
+    ]
+
+
+ROUTES: list[Route] = _routes()

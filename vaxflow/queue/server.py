@@ -1,0 +1,128 @@
+"""The site server: `create_app(settings)` builds the aiohttp application the CLI and tests run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from vaxflow.clock import Clock, SystemClock
+from vaxflow.config import Settings
+from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HUB, SETTINGS, STORE, TOKENS
+from vaxflow.queue.auth import TokenTable, bearer_token, device_name
+from vaxflow.queue.db import database_url
+from vaxflow.queue.errors import QueueError
+from vaxflow.queue.estimates import WaitEstimates
+from vaxflow.queue.feed import EventHub
+from vaxflow.queue.handlers import PRINCIPAL, json_response
+from vaxflow.queue.routes import ROUTES, Route
+from vaxflow.queue.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_REASONS = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
+
+INDEX = Path(__file__).with_name("index.html")
+
+
+def create_app(
+    settings: Settings, *, db: str | None = None, clock: Clock | None = None
+) -> web.Application:
+    """The whole server; `db` overrides the site file's database (path or URL)."""
+    app = web.Application(middlewares=[_errors], client_max_size=settings.server.max_body_bytes)
+    clock = clock or SystemClock()
+    store = Store(database_url(db or settings.server.db), site_id=settings.site.id, clock=clock)
+    hub = EventHub()
+    store.subscribe(hub.publish)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[STORE] = store
+    app[HUB] = hub
+    app[ESTIMATES] = WaitEstimates(store, settings, clock)
+    app[TOKENS] = TokenTable(settings)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, _guard(route), name=_name(route))
+    app.router.add_get("/", _index)
+    app.cleanup_ctx.append(_store_lifetime)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+def _name(route: Route) -> str:
+    return f"{route.method.lower()}_{route.handler.__name__}"
+
+
+def _guard(route: Route) -> Handler:
+    """Refuse callers whose role the route is not for; remember who called."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if route.roles is not None:
+            token = bearer_token(request)
+            who = request.app[TOKENS].principal(token, device_name(request)) if token else None
+            if who is None:
+                raise _Unauthorized("unauthorized", "A valid bearer token is required.")
+            if who.role not in route.roles:
+                raise _Forbidden("forbidden", f"The {who.role} role may not use this.")
+            request[PRINCIPAL] = who
+        return await route.handler(request)
+
+    return guarded
+
+
+class _Unauthorized(QueueError):
+    status = 401
+
+
+class _Forbidden(QueueError):
+    status = 403
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a JSON error with a reason code; no stack traces to clients."""
+    try:
+        return await handler(request)
+    except QueueError as err:
+        return json_response(err.to_json(), err.status)
+    except StoreUnavailable as err:
+        log.error("store unavailable: %s", err)
+        return json_response(
+            {
+                "error": {
+                    "reason": "store_unavailable",
+                    "message": "The site database cannot save "
+                    "changes right now; try again shortly.",
+                }
+            },
+            503,
+        )
+    except web.HTTPException as err:
+        if err.status < 400:
+            raise
+        reason = _HTTP_REASONS.get(err.status, "http_error")
+        return json_response({"error": {"reason": reason, "message": err.reason}}, err.status)
+
+
+async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE]
+    await store.start()
+    log.info("store open: %s", store.url)
+    yield
+    await store.stop()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[HUB].close_all()
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(INDEX)

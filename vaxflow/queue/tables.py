@@ -1,0 +1,205 @@
+"""The store's tables (SQLAlchemy Core). Every row carries its site; migrations create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached the store; pass timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(40), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("person_name", String(100), nullable=False),
+    Column("id_type", String(20), nullable=False),
+    Column("id_number", String(40), nullable=False),
+    Column("birth_date", Date, nullable=True),
+    Column("sex", String(10), nullable=True),
+    Column("product", String(40), nullable=False),
+    Column("dose_number", Integer, nullable=False),
+    Column("visit_date", Date, nullable=False),
+    Column("window_start", UTCDateTime, nullable=True),
+    Column("window_end", UTCDateTime, nullable=True),
+    Column("visit_id", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("site_id", "code"),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(40), nullable=False),
+    Column("site_day", Date, nullable=False),
+    Column("ticket", String(10), nullable=False),
+    Column("lane", String(1), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("product", String(40), nullable=False),
+    Column("dose_number", Integer, nullable=False),
+    Column("person_name", String(100), nullable=False),
+    Column("id_number", String(40), nullable=False),
+    Column("birth_date", Date, nullable=True),
+    Column("booking_code", String(64), nullable=True),
+    Column("walk_in", Boolean, nullable=False),
+    Column("checked_in_at", UTCDateTime, nullable=False),
+    Column("call_count", Integer, nullable=False),
+    Column("called_at", UTCDateTime, nullable=True),
+    Column("station_id", String(20), nullable=True),
+    Column("service_started_at", UTCDateTime, nullable=True),
+    Column("dosed_at", UTCDateTime, nullable=True),
+    Column("observation_minutes", Integer, nullable=True),
+    Column("observation_ends_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("adverse_open", Boolean, nullable=False),
+    Column("print_failed", Boolean, nullable=False),
+    Column("reason", String(200), nullable=True),
+    Column("device", String(64), nullable=True),
+    UniqueConstraint("site_id", "site_day", "ticket"),
+    Index(None, "site_id", "site_day", "state", "lane", "product", "checked_in_at"),
+    Index(None, "site_id", "booking_code"),
+    Index(None, "site_id", "state", "dosed_at"),
+)
+
+ticket_counters = Table(
+    "ticket_counters",
+    metadata,
+    Column("site_id", String(40), primary_key=True),
+    Column("site_day", Date, primary_key=True),
+    Column("lane", String(1), primary_key=True),
+    Column("last_number", Integer, nullable=False),
+)
+
+stations = Table(
+    "stations",
+    metadata,
+    Column("site_id", String(40), primary_key=True),
+    Column("station_id", String(20), primary_key=True),
+    Column("state", String(10), nullable=False),
+    Column("product", String(40), nullable=True),
+    Column("lot", String(40), nullable=True),
+    Column("vaccinator", String(100), nullable=True),
+    Column("visit_id", Integer, nullable=True),
+    Column("changed_at", UTCDateTime, nullable=True),
+)
+
+doses = Table(
+    "doses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(40), nullable=False),
+    Column("visit_id", Integer, ForeignKey("visits.id"), nullable=False, unique=True),
+    Column("product", String(40), nullable=False),
+    Column("manufacturer", String(100), nullable=False),
+    Column("lot", String(40), nullable=False),
+    Column("dose_number", Integer, nullable=False),
+    Column("vaccinator", String(100), nullable=False),
+    Column("station_id", String(20), nullable=False),
+    Column("given_at", UTCDateTime, nullable=False),
+)
+
+adverse_events = Table(
+    "adverse_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(40), nullable=False),
+    Column("visit_id", Integer, ForeignKey("visits.id"), nullable=False),
+    Column("kind", String(60), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("notes", Text, nullable=True),
+    Column("flagged_at", UTCDateTime, nullable=False),
+    Column("flagged_by", String(64), nullable=False),
+    Column("outcome", String(20), nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("resolved_by", String(64), nullable=True),
+    Index(None, "site_id", "visit_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(40), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("device", String(64), nullable=True),
+    Column("kind", String(40), nullable=False),
+    Column("visit_id", Integer, nullable=True),
+    Column("payload", Text, nullable=False),
+    Index(None, "site_id", "seq"),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("site_id", String(40), primary_key=True),
+    Column("actor", String(64), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+device_health = Table(
+    "device_health",
+    metadata,
+    Column("site_id", String(40), primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("url", String(200), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("reason", String(60), nullable=False),
+    Column("detail", String(300), nullable=False),
+    Column("reported_by", String(64), nullable=False),
+    Column("reported_at", UTCDateTime, nullable=False),
+)
