@@ -162,8 +162,9 @@ class SerialIdCardReader:
         limit = self.command_timeout if budget is None else min(self.command_timeout, budget)
         frame = encode_request(Request(command))
         try:
-            # The worker honours `limit` itself; this outer deadline only guards a wedged thread.
-            async with asyncio.timeout(limit + 2.0):
+            # The worker honours `limit` itself (after finishing any command a cancelled caller
+            # left running); this outer deadline only guards against a wedged thread.
+            async with asyncio.timeout(limit + self.command_timeout + 1.0):
                 return await self._run(lambda: self._exchange_blocking(frame, limit))
         except TimeoutError as err:
             raise DeviceTimeout(f"{self.url}: worker thread did not return") from err
