@@ -89,6 +89,28 @@ async def test_card_lifted_during_read_is_retried(
     assert await reader.read_card(1.0) == CARD
 
 
+async def test_photo_bytes_that_look_like_frames_are_data(
+    emulator: IdCardEmulator, reader: SerialIdCardReader
+) -> None:
+    card = dataclasses.replace(CARD, photo=(b"\xaa\xaa\xaa\x96\x69\x00\x04\x00\x00\x80\x84") * 93)
+    emulator.present(card)
+    assert await reader.read_card(1.0) == card
+
+
+async def test_a_cancelled_read_does_not_disturb_the_next(
+    emulator: IdCardEmulator, reader: SerialIdCardReader
+) -> None:
+    emulator.silent = True
+    task = asyncio.create_task(reader.read_card(5.0))
+    await asyncio.to_thread(emulator.wait_for, Command.FIND_CARD, 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    emulator.silent = False
+    emulator.present(CARD)
+    assert await reader.read_card(1.0) == CARD  # waits for the abandoned command first
+
+
 # --- line faults ------------------------------------------------------------------------
 
 
