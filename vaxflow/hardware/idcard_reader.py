@@ -59,7 +59,11 @@ _QUIET_GAP = 0.2
 
 
 class SerialIdCardReader:
-    """A resident ID-card reader on a serial port: ``serial:///dev/ttyUSB0?baudrate=115200``."""
+    """A resident ID-card reader on a serial port: ``serial:///dev/ttyUSB0?baudrate=115200``.
+
+    URL query: ``baudrate`` (default 115200) and ``timeout``, the deadline of one command
+    in seconds (default 1.0). ``poll_interval`` is the pause between two find-card polls.
+    """
 
     def __init__(
         self,
