@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from stdnum.cn import ric
 
 from tests.hardware.idcard_emulator import make_card, ric_check_digit
 from vaxflow.hardware.errors import DeviceProtocolError
@@ -259,7 +260,16 @@ def test_text_block_must_be_256_bytes() -> None:
 def test_demo_cards_round_trip_and_have_valid_id_numbers(name: str) -> None:
     card = DEMO_CARDS[name]
     assert parse_basic_info(encode_basic_info(card)) == card
-    assert ric_check_digit(card.id_number[:17]) == card.id_number[17]
+    assert ric.is_valid(card.id_number)
+
+
+@pytest.mark.parametrize("sex", ["male", "female"])
+# python-stdnum also checks the area code existed on the birth date (天河区: from 1985).
+@pytest.mark.parametrize("born", [date(1985, 5, 17), date(2000, 2, 29), date(2012, 7, 20)])
+def test_emulator_cards_have_valid_id_numbers(sex: str, born: date) -> None:
+    number = make_card(sex=sex, birth_date=born).id_number
+    assert ric.is_valid(number)
+    assert ric_check_digit(number[:17]) == ric.calc_check_digit(number)
 
 
 @pytest.mark.parametrize(
