@@ -33,21 +33,22 @@ class PrinterEmulator:
         self.queries: list[bytes] = []
         self.connections = 0
         self._server: asyncio.Server | None = None
+        self._port = 0
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._arrived = asyncio.Event()
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
+        """The listening port (kept after closing, so a test can connect to a dead printer)."""
+        return self._port
 
     def url(self, query: str = "") -> str:
         return f"tcp://127.0.0.1:{self.port}" + (f"?{query}" if query else "")
 
     async def __aenter__(self) -> PrinterEmulator:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self._port = int(self._server.sockets[0].getsockname()[1])
         return self
 
     async def __aexit__(

@@ -289,7 +289,9 @@ def parse_escpos(data: bytes) -> Layout:
     def flush(newline: bool) -> None:
         text = "".join(_decode(chinese, raw) for chinese, raw in runs)
         runs.clear()
-        if text:
+        if len(text) >= 16 and len(set(text)) == 1 and text[0] in "-=_*":
+            blocks.append(Separator(text[0]))
+        elif text:
             blocks.append(TextLine(text, state["size"], state["bold"], state["align"]))
         elif newline:
             blocks.append(Feed())
