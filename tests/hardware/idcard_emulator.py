@@ -56,7 +56,7 @@ def make_card(
     valid_until: date | None = date(2030, 1, 2),
     photo: bytes = bytes(range(256)) * 4,
 ) -> IdCard:
-    """A test card whose ID number (born in Guangzhou Tianhe) has a valid check digit."""
+    """A test card with a valid ID number (area 440106, Tianhe: born 1985 or later)."""
     sequence = "013" if sex == "male" else "024"
     first17 = f"440106{birth_date:%Y%m%d}{sequence}"
     return IdCard(
