@@ -75,7 +75,7 @@ class SimScanner:
     def fault(self) -> SimFault | None:
         return self._fault
 
-    async def read(self, timeout: float) -> Scan | None:
+    async def read(self, timeout: float) -> Scan | None:  # noqa: ASYNC109 (protocol)
         try:
             async with asyncio.timeout(timeout):
                 while True:
