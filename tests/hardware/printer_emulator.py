@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from collections.abc import AsyncIterator
 from types import TracebackType
 
 from vaxflow.hardware.escpos_render import split_commands
@@ -123,28 +125,59 @@ class PrinterEmulator:
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
+    def feed(self, pending: bytes, data: bytes) -> tuple[bytes, bytes]:
+        """Take bytes from a client; return (reply bytes, incomplete command kept for later)."""
+        commands, pending = split_commands(pending + data)
+        replies = bytearray()
+        job = False
+        for command in commands:
+            raw = command.head + command.args
+            if command.head in (DLE_EOT, GS_R):
+                self.queries.append(raw)
+                if self.no_reply:
+                    continue
+                if self.garble:
+                    replies.append(0xFF)
+                elif command.head == DLE_EOT:
+                    replies.append(self.status_byte(command.args[0]))
+                else:
+                    replies.append(self.paper_sensor_byte() if command.args[0] in (1, 49) else 0)
+            else:
+                self.received += raw
+                self._arrived.set()
+                job = True
+        if job and self.run_out_after_job:
+            self.paper_out = True
+        return bytes(replies), pending
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         pending = b""
         while data := await reader.read(65536):
-            commands, pending = split_commands(pending + data)
-            job = False
-            for command in commands:
-                raw = command.head + command.args
-                if command.head in (DLE_EOT, GS_R):
-                    self.queries.append(raw)
-                    if self.no_reply:
-                        continue
-                    if self.garble:
-                        reply = 0xFF
-                    elif command.head == DLE_EOT:
-                        reply = self.status_byte(command.args[0])
-                    else:
-                        reply = self.paper_sensor_byte() if command.args[0] in (1, 49) else 0
-                    writer.write(bytes([reply]))
-                else:
-                    self.received += raw
-                    self._arrived.set()
-                    job = True
-            if job and self.run_out_after_job:
-                self.paper_out = True
+            reply, pending = self.feed(pending, data)
+            writer.write(reply)
             await writer.drain()
+
+    @contextlib.asynccontextmanager
+    async def serial_port(self) -> AsyncIterator[str]:
+        """A pseudo-terminal standing in for the printer's serial port; yields its path."""
+        master, slave = os.openpty()
+        loop = asyncio.get_running_loop()
+        pending = b""
+
+        def readable() -> None:
+            nonlocal pending
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the other side closed; it may reopen
+                return
+            reply, pending = self.feed(pending, data)
+            if reply:
+                os.write(master, reply)
+
+        loop.add_reader(master, readable)
+        try:
+            yield os.ttyname(slave)
+        finally:
+            loop.remove_reader(master)
+            os.close(slave)
+            os.close(master)

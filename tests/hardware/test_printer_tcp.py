@@ -194,6 +194,10 @@ async def test_missing_device_file_is_unavailable(tmp_path: Path) -> None:
             PrinterTarget("serial", path="/dev/ttyUSB0", baudrate=115200),
         ),
         ("file:///dev/usb/lp0", PrinterTarget("file", path="/dev/usb/lp0")),
+        (
+            "serial:///dev/ttyS1?flow=rtscts",
+            PrinterTarget("serial", path="/dev/ttyS1", flow="rtscts"),
+        ),
     ],
 )
 def test_parse_printer_url(url: str, target: PrinterTarget) -> None:
@@ -210,6 +214,7 @@ def test_parse_printer_url(url: str, target: PrinterTarget) -> None:
         ("usb://zz:01", "VID:PID in hex"),
         ("serial://", "give a device path"),
         ("serial:///dev/ttyS0?baudrate=fast", "baudrate must be a number"),
+        ("serial:///dev/ttyS0?flow=dtr", "flow must be rtscts or xonxoff"),
         ("lp://x", "not a printer URL"),
     ],
 )
@@ -273,3 +278,19 @@ def test_health_json_matches_the_server_body() -> None:
         "reason": "paper_out",
         "detail": "load paper",
     }
+
+
+async def test_serial_printer_on_a_pseudo_terminal(emulator: PrinterEmulator) -> None:
+    async with emulator.serial_port() as path:
+        device = EscposPrinter(f"serial://{path}?baudrate=115200", **FAST)
+        try:
+            await device.print_bytes(TICKET, timeout=5)
+            assert await emulator.wait_received(len(TICKET)) == TICKET
+            emulator.cover_open = True
+            health = await device.health()
+            assert (health.state, health.reason) == (DeviceState.FAULT, "cover_open")
+            with pytest.raises(PrinterNotReady):
+                await device.print_bytes(TICKET, timeout=5)
+        finally:
+            await device.close()
+    assert emulator.queries == QUERIES * 4  # print: before+after, health, refused print

@@ -4,8 +4,10 @@ A transport only ships bytes rendered elsewhere (`escpos_render`) and asks the p
 its status around each job. TCP uses asyncio streams rather than python-escpos' `Network`:
 measured on python-escpos 3.1, `Network` has one socket timeout for connect, write and
 read, `_read()` is a single `recv(16)` that returns whatever late reply is queued, and
-`paper_status()` reports "paper adequate" when the printer does not answer at all. USB,
-serial and file use python-escpos' `Usb`, `Serial` and `File` classes in a worker thread.
+`paper_status()` reports "paper adequate" when the printer does not answer at all. Serial
+uses pyserial directly: `Serial._read()` is `read(16)`, which waits out the whole timeout
+unless 16 bytes arrive, so each one-byte status reply would cost the full timeout. USB and
+file use python-escpos' `Usb` and `File` classes in a worker thread.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class PrinterTarget:
     product_id: int = 0
     path: str = ""
     baudrate: int = 9600
+    flow: str = ""  # serial flow control: "", "rtscts" or "xonxoff"
 
 
 def parse_printer_url(url: str) -> PrinterTarget:
@@ -80,7 +83,10 @@ def parse_printer_url(url: str) -> PrinterTarget:
         baudrate = query.get("baudrate", "9600")
         if not baudrate.isdigit():
             raise ValueError(f"{url!r}: baudrate must be a number, e.g. 9600")
-        return PrinterTarget(parts.scheme, path=path, baudrate=int(baudrate))
+        flow = query.get("flow", "")
+        if flow not in ("", "rtscts", "xonxoff"):
+            raise ValueError(f"{url!r}: flow must be rtscts or xonxoff")
+        return PrinterTarget(parts.scheme, path=path, baudrate=int(baudrate), flow=flow)
     raise ValueError(f"{url!r} is not a printer URL (tcp, usb, serial or file)")
 
 
@@ -144,8 +150,55 @@ class _TcpLink:
             logger.debug("closing printer connection: %s", err)
 
 
+class _SerialLink:
+    """A serial printer through pyserial, each blocking call in a worker thread."""
+
+    can_read = True
+
+    def __init__(self, port: Any) -> None:
+        self._port = port
+
+    @classmethod
+    async def connect(cls, target: PrinterTarget) -> _SerialLink:
+        import serial
+
+        def open_port() -> Any:
+            return serial.Serial(
+                target.path,
+                target.baudrate,
+                timeout=0.5,
+                write_timeout=60,  # a raster ticket at 9600 baud takes ~25 s
+                rtscts=target.flow == "rtscts",
+                xonxoff=target.flow == "xonxoff",
+            )
+
+        return cls(await asyncio.to_thread(open_port))
+
+    async def write(self, data: bytes) -> None:
+        await asyncio.to_thread(self._write, data)
+
+    def _write(self, data: bytes) -> None:
+        self._port.write(data)
+        self._port.flush()
+
+    async def read_byte(self, wait: float) -> int | None:
+        data: bytes = await asyncio.to_thread(self._read, wait)
+        return data[0] if data else None
+
+    def _read(self, wait: float) -> bytes:
+        self._port.timeout = wait
+        data: bytes = self._port.read(1)
+        return data
+
+    async def discard_input(self) -> None:
+        await asyncio.to_thread(self._port.reset_input_buffer)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._port.close)
+
+
 class _EscposLink:
-    """python-escpos Usb/Serial/File in a worker thread (their I/O is blocking)."""
+    """python-escpos Usb/File in a worker thread (their I/O is blocking)."""
 
     def __init__(self, device: Any, can_read: bool) -> None:
         self._device = device
@@ -161,10 +214,6 @@ class _EscposLink:
                 raise DeviceUnavailable("USB printing needs pyusb (pip install pyusb)")
             device = escpos_printer.Usb(
                 target.vendor_id, target.product_id, timeout=int(status_timeout * 1000)
-            )
-        elif target.scheme == "serial":
-            device = escpos_printer.Serial(
-                devfile=target.path, baudrate=target.baudrate, timeout=status_timeout
             )
         else:
             device = escpos_printer.File(devfile=target.path)
@@ -193,7 +242,7 @@ class _EscposLink:
 def _library_errors() -> tuple[type[BaseException], ...]:
     from escpos.exceptions import Error as EscposError
 
-    return (OSError, EscposError, RuntimeError)
+    return (OSError, ValueError, EscposError, RuntimeError)
 
 
 class EscposPrinter:
@@ -277,6 +326,8 @@ class EscposPrinter:
             if self.target.scheme == "tcp":
                 async with asyncio.timeout(self._connect_timeout):
                     self._link = await _TcpLink.connect(self.target.host, self.target.port)
+            elif self.target.scheme == "serial":
+                self._link = await _SerialLink.connect(self.target)
             else:
                 self._link = await _EscposLink.connect(self.target, self._status_timeout)
             self._answers_status = None
