@@ -54,6 +54,7 @@ CP437 = b"\x1bt\x00"
             + CP437
             + b"\n",
         ),
+        (TextLine("a\x1bd\x05\x10\x04b"), STYLE_PLAIN_LEFT + CP437 + b"a d   b\n"),
         (Separator(), STYLE_PLAIN_LEFT + CP437 + b"-" * 48 + b"\n"),
         (Feed(2), CP437 + b"\n\n"),
         (Cut(), b"\x1bd\x06\x1dV\x00"),
@@ -67,7 +68,17 @@ CP437 = b"\x1bt\x00"
             b"\x1d(k\x03\x001Q0" + CP437 + b"\n",  # print it
         ),
     ],
-    ids=["ascii", "big", "gb18030", "fullwidth-punct", "separator", "feed", "cut", "native-qr"],
+    ids=[
+        "ascii",
+        "big",
+        "gb18030",
+        "fullwidth-punct",
+        "controls-blanked",
+        "separator",
+        "feed",
+        "cut",
+        "native-qr",
+    ],
 )
 def test_block_bytes(block: Block, expected: bytes) -> None:
     assert render_escpos((block,), PrinterProfile(qr="native")) == INIT + expected

@@ -16,7 +16,7 @@ Two things are emitted through `_raw` instead, because python-escpos 3.1 gets th
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -43,6 +43,9 @@ ESC, GS, FS, DLE, EOT = b"\x1b", b"\x1d", b"\x1c", b"\x10", b"\x04"
 INIT = ESC + b"@"
 CHINESE_ON = FS + b"&"
 CHINESE_OFF = FS + b"."
+
+#: C0 controls and DEL print as spaces.
+_CONTROLS = {code: " " for code in [*range(0x20), 0x7F]}
 
 ChineseMode = Literal["gb18030", "raster"]
 QrMode = Literal["auto", "native", "raster"]
@@ -170,6 +173,8 @@ def _render_block(printer: Any, block: Block, profile: PrinterProfile, native_qr
 
 def _render_text(printer: Any, line: TextLine, profile: PrinterProfile) -> None:
     size = min(8, max(1, line.size))
+    # Text comes from config files and ID cards: a control byte in it must not become a command.
+    line = replace(line, text=line.text.translate(_CONTROLS))
     if not line.text.isascii() and profile.chinese == "raster":
         printer.image(_one_bit(text_image(line, profile.width)))
         return
@@ -260,18 +265,6 @@ def split_commands(data: bytes) -> tuple[list[Command], bytes]:
         out.append(Command(head, data[i + len(head) : end]))
         i = end
     return out, data[i:]
-
-
-def iter_text_runs(commands: list[Command]) -> Iterator[tuple[bool, bytes]]:
-    """(chinese_mode, bytes) for each run of printable bytes, tracking FS & / FS ."""
-    chinese = False
-    for command in commands:
-        if command.head == CHINESE_ON:
-            chinese = True
-        elif command.head in (CHINESE_OFF, INIT):
-            chinese = False
-        elif command.head == b"":
-            yield chinese, command.args
 
 
 def parse_escpos(data: bytes) -> Layout:
