@@ -380,6 +380,8 @@ class EscposPrinter:
         link, self._link = self._link, None
         if link is not None:
             try:
-                await link.close()
-            except _library_errors() as err:
-                logger.debug("closing %s: %s", self.url, err)
+                # Bounded: a worker thread stuck in a blocking write must not hang us too.
+                async with asyncio.timeout(2.0):
+                    await link.close()
+            except (TimeoutError, *_library_errors()) as err:
+                logger.debug("closing %s: %r", self.url, err)
