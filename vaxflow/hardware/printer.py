@@ -379,9 +379,10 @@ class EscposPrinter:
     async def _drop(self) -> None:
         link, self._link = self._link, None
         if link is not None:
+            expected: tuple[type[BaseException], ...] = (TimeoutError, *_library_errors())
             try:
                 # Bounded: a worker thread stuck in a blocking write must not hang us too.
                 async with asyncio.timeout(2.0):
                     await link.close()
-            except (TimeoutError, *_library_errors()) as err:
+            except expected as err:
                 logger.debug("closing %s: %r", self.url, err)
