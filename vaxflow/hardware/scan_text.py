@@ -99,7 +99,7 @@ class LineFramer:
                 break
             line = bytes(self._buffer[:end])
             del self._buffer[: end + len(self.terminator)]
-            if self._overflowing:
+            if self._overflowing or len(line) > self.max_line:
                 out.append(Overflow(self._overflowing + len(line)))
                 self._overflowing = 0
             else:
