@@ -6,7 +6,7 @@ from aiohttp import web
 
 from vaxflow.clock import Clock
 from vaxflow.config import Settings
-from vaxflow.queue.auth import TokenTable
+from vaxflow.queue.auth import Principal, TokenTable
 from vaxflow.queue.estimates import WaitEstimates
 from vaxflow.queue.feed import EventHub
 from vaxflow.queue.store import Store
@@ -17,3 +17,4 @@ STORE = web.AppKey("store", Store)
 HUB = web.AppKey("hub", EventHub)
 ESTIMATES = web.AppKey("estimates", WaitEstimates)
 TOKENS = web.AppKey("tokens", TokenTable)
+PRINCIPAL = web.RequestKey("principal", Principal)

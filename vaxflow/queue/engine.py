@@ -306,15 +306,16 @@ def estimate_waits(
     """Minutes a newcomer to each lane would wait, from recent service times.
 
     Stations share their calls between lanes roughly in proportion to weight x people
-    waiting, so a lane's throughput is that share of all open stations.
+    waiting, so a newcomer's lane gets that share of all open stations' throughput.
     """
     samples = [m for m in service_minutes if m > 0]
     mean = sum(samples) / len(samples) if samples else default_service_minutes
     stations = max(open_stations, 1)
-    pressure = {lane: weights.get(lane, 1.0) * (count + 1) for lane, count in waiting.items()}
-    total = sum(pressure.values()) or 1.0
+    pressure = {lane: weights.get(lane, 1.0) * count for lane, count in waiting.items()}
+    total = sum(pressure.values())
     out: dict[str, int] = {}
     for lane, count in waiting.items():
-        share = pressure[lane] / total
-        out[lane] = math.ceil((count + 1) * mean / (stations * share)) if count else 0
+        mine = weights.get(lane, 1.0) * (count + 1)
+        share = mine / (total - pressure[lane] + mine)
+        out[lane] = math.ceil((count + 1) * mean / (stations * share))
     return out

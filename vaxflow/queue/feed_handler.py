@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiohttp import web
 
 from vaxflow.queue import feed
@@ -41,9 +44,14 @@ async def events(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     hub = request.app[HUB]
     hub.sockets.add(ws)
+    sender = asyncio.create_task(feed.stream(ws, hub, request.app[STORE], since))
     try:
-        await feed.stream(ws, hub, request.app[STORE], since)
+        async for _message in ws:  # clients send nothing; this ends when they close
+            pass
     finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
         hub.sockets.discard(ws)
         await ws.close()
     return ws

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 from vaxflow.queue import api_models as m
 from vaxflow.queue import service
 from vaxflow.queue import tables as t
-from vaxflow.queue.appkeys import CLOCK, ESTIMATES, SETTINGS, STORE
+from vaxflow.queue.appkeys import CLOCK, ESTIMATES, PRINCIPAL, SETTINGS, STORE
 from vaxflow.queue.auth import Principal
 from vaxflow.queue.errors import Invalid, QueueError
 from vaxflow.queue.model import StationState, VisitState
@@ -22,7 +22,6 @@ from vaxflow.queue.store import Tx
 
 B = TypeVar("B", bound=BaseModel)
 
-PRINCIPAL = "vaxflow.principal"
 MAX_IDEMPOTENCY_KEY = 128
 
 
@@ -35,9 +34,7 @@ def _dumps(value: Any) -> str:
 
 
 def principal(request: web.Request) -> Principal:
-    value = request[PRINCIPAL]
-    assert isinstance(value, Principal)
-    return value
+    return request[PRINCIPAL]
 
 
 async def parse_body(request: web.Request, model: type[B]) -> tuple[B, bytes]:

@@ -10,13 +10,13 @@ from aiohttp import web
 
 from vaxflow.clock import Clock, SystemClock
 from vaxflow.config import Settings
-from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HUB, SETTINGS, STORE, TOKENS
+from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HUB, PRINCIPAL, SETTINGS, STORE, TOKENS
 from vaxflow.queue.auth import TokenTable, bearer_token, device_name
 from vaxflow.queue.db import database_url
 from vaxflow.queue.errors import QueueError
 from vaxflow.queue.estimates import WaitEstimates
 from vaxflow.queue.feed import EventHub
-from vaxflow.queue.handlers import PRINCIPAL, json_response
+from vaxflow.queue.handlers import json_response
 from vaxflow.queue.routes import ROUTES, Route
 from vaxflow.queue.store import Store, StoreUnavailable
 

@@ -1,0 +1,93 @@
+"""A real site server (the app factory) on a temporary SQLite file, with a frozen clock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from vaxflow.clock import FrozenClock
+from vaxflow.config import Settings
+from vaxflow.queue import engine
+from vaxflow.queue.appkeys import STORE
+from vaxflow.queue.demo_data import make_people, seed_bookings
+from vaxflow.queue.server import create_app
+
+AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer demo-{role}-token"}
+
+
+class Site:
+    """The test's handle on a running server: its HTTP client, clock and settings."""
+
+    def __init__(self, client: TestClient[Any, Any], clock: FrozenClock, settings: Settings):
+        self.client = client
+        self.clock = clock
+        self.settings = settings
+
+    @property
+    def app(self) -> web.Application:
+        return self.client.server.app  # type: ignore[no-any-return]
+
+    async def post(
+        self,
+        role: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        expect: int = 200,
+    ) -> Any:
+        headers = auth(role)
+        if key:
+            headers["Idempotency-Key"] = key
+        response = await self.client.post(path, json=body or {}, headers=headers)
+        data = await response.json()
+        assert response.status == expect, data
+        return data
+
+    async def get(self, role: str, path: str, *, expect: int = 200) -> Any:
+        response = await self.client.get(path, headers=auth(role))
+        data = await response.json()
+        assert response.status == expect, data
+        return data
+
+    async def check_in(self, code: str) -> Any:
+        return await self.post("kiosk", "/api/checkins", {"booking_code": code})
+
+    async def open(self, station: str, product: str = "CORONAVAC") -> Any:
+        return await self.post(
+            "station",
+            f"/api/stations/{station}/open",
+            {"product": product, "lot": "LOT-2611", "vaccinator": "Nurse Li"},
+        )
+
+
+@pytest.fixture
+async def site(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> Site:
+    app = create_app(settings, db=str(tmp_path / "site.sqlite"), clock=clock)
+    client = await aiohttp_client(app)
+    day = engine.site_day(clock.now(), settings.site.timezone)
+    await app[STORE].write(lambda tx: seed_bookings(tx, settings, day, 200), actor="test")
+    return Site(client, clock, settings)
+
+
+def booking_codes(
+    settings: Settings, clock: FrozenClock, *, product: str, elderly: bool
+) -> list[str]:
+    """Demo booking codes for a product, of people under or over the review age."""
+    day = engine.site_day(clock.now(), settings.site.timezone)
+    return [
+        p.code
+        for p in make_people(settings, day, 200)
+        if p.product == product and (engine.age_on(p.birth_date, day) >= 60) == elderly
+    ]

@@ -1,0 +1,121 @@
+"""The site server's client: kiosks, stations, boards and the demo talk to the server through it.
+
+Every call has a deadline; every change carries an Idempotency-Key, so a retry after a timeout
+never issues a second ticket or records a second dose.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import aiohttp
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class ServerUnreachable(ConnectionError):
+    """No answer from the site server within the deadline, or no connection at all."""
+
+
+class ServerRefused(Exception):
+    """The server answered with an error: a reason code and a message for people."""
+
+    def __init__(self, status: int, reason: str, message: str, details: Any = None) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.details = details or {}
+
+
+def new_request_id() -> str:
+    """A fresh idempotency key; keep it and reuse it when retrying the same request."""
+    return uuid.uuid4().hex
+
+
+class SiteClient:
+    """A session with the site server for one device and its token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        device: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+        if device:
+            self._headers["X-Device-Id"] = device
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session = session
+        self._own_session = session is None
+
+    async def __aenter__(self) -> SiteClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> Any:
+        """One call; POSTs get an Idempotency-Key (the given one when retrying)."""
+        headers = dict(self._headers)
+        if method == "POST":
+            headers["Idempotency-Key"] = request_id or new_request_id()
+        try:
+            async with self._http().request(
+                method, self.base_url + path, json=body, headers=headers, timeout=self._timeout
+            ) as response:
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientConnectionError, TimeoutError) as err:
+            raise ServerUnreachable(f"{method} {path}: {err or type(err).__name__}") from err
+        except aiohttp.ContentTypeError as err:
+            raise ServerUnreachable(f"{method} {path}: not a JSON answer") from err
+        if response.status >= 400:
+            error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
+            raise ServerRefused(
+                response.status,
+                str(error.get("reason", "http_error")),
+                str(error.get("message", response.reason)),
+                error.get("details"),
+            )
+        return data
+
+    async def get(self, path: str) -> Any:
+        return await self.request("GET", path)
+
+    async def post(
+        self, path: str, body: dict[str, Any] | None = None, *, request_id: str | None = None
+    ) -> Any:
+        return await self.request("POST", path, body or {}, request_id=request_id)
+
+    # --- the calls clients make ------------------------------------------------------------
+
+    async def check_in(self, body: dict[str, Any], *, request_id: str | None = None) -> Any:
+        return await self.post("/api/checkins", body, request_id=request_id)
+
+    async def server_time(self) -> Any:
+        return await self.get("/api/time")
+
+    async def stats(self) -> Any:
+        return await self.get("/api/stats")

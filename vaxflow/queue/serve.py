@@ -1,0 +1,38 @@
+"""Run an aiohttp application until interrupted, and say where it listens."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+
+async def serve(
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    started: Callable[[str], Awaitable[None]] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM; `started` gets the base URL (the real port when port is 0)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    assert server is not None
+    sockets = getattr(server, "sockets", None) or []
+    real_port = sockets[0].getsockname()[1] if sockets else port
+    url = f"http://{host}:{real_port}"
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if started is not None:
+            await started(url)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
