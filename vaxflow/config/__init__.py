@@ -1,4 +1,4 @@
-"""Typed site settings: one schema, loaded from TOML, with errors that name the file, key and line."""
+"""Typed site settings: one schema, loaded from TOML, with errors naming file, key and line."""
 
 from vaxflow.config.errors import ConfigError
 from vaxflow.config.load import load_settings, load_settings_text

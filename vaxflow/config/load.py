@@ -1,4 +1,4 @@
-"""Read a site TOML file into `Settings`, turning every failure into file, line, key and a sentence."""
+"""Read a site TOML file into `Settings`; every failure names the file, line and key."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from vaxflow.config.errors import ConfigError, ConfigProblem
 from vaxflow.config.schema import Settings
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
+_KEYED_MESSAGE = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+)?): (.+)$", re.S)
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=")
 
 _PLAIN: dict[str, str] = {
@@ -39,7 +40,9 @@ def load_settings_text(text: str, path: str = "<text>") -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         line = _toml_error_line(str(err))
-        raise ConfigError(path, [ConfigProblem("(syntax)", f"not valid TOML: {err}", line)]) from err
+        raise ConfigError(
+            path, [ConfigProblem("(syntax)", f"not valid TOML: {err}", line)]
+        ) from err
     try:
         return Settings.model_validate(data)
     except ValidationError as err:
@@ -57,6 +60,12 @@ def _problem(text: str, data: dict[str, Any], error: Any) -> ConfigProblem:
         message = str(error["msg"]).removeprefix("Value error, ")
         if "input" in error and kind not in ("value_error", "assertion_error"):
             message = f"{message} (got {error['input']!r})"
+    if not loc:
+        # Cross-field checks name their key at the start of the message: "stations[2].products: ..."
+        match = _KEYED_MESSAGE.match(message)
+        if match:
+            key, message = match.group(1), match.group(2)
+            loc = tuple(p for p in re.split(r"[.\[\]]+", key) if p)
     return ConfigProblem(key or "(top level)", message, _locate(text, loc))
 
 

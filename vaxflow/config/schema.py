@@ -135,7 +135,9 @@ def _device_url(kind: str) -> AfterValidator:
     def check(url: str) -> str:
         scheme = urlsplit(url).scheme
         if not scheme:
-            raise ValueError(f"{url!r} is not a device URL (expected e.g. sim:// or tcp://host:9100)")
+            raise ValueError(
+                f"{url!r} is not a device URL (expected e.g. sim:// or tcp://host:9100)"
+            )
         allowed = DEVICE_SCHEMES[kind]
         if scheme not in allowed:
             raise ValueError(
@@ -238,7 +240,9 @@ class Settings(_Strict):
         for role, tokens in value.items():
             for token in tokens:
                 if len(token) < 12:
-                    raise ValueError(f"the {role} token {token[:3]}... is shorter than 12 characters")
+                    raise ValueError(
+                        f"the {role} token {token[:3]}... is shorter than 12 characters"
+                    )
                 if token in seen:
                     raise ValueError(f"the same token is given to both {seen[token]} and {role}")
                 seen[token] = role
@@ -258,21 +262,23 @@ class Settings(_Strict):
         ids = [s.id for s in self.stations]
         if len(set(ids)) != len(ids):
             raise ValueError("stations: two stations share one id")
-        for station in self.stations:
+        for index, station in enumerate(self.stations):
             for code in station.products:
                 if code not in codes:
                     raise ValueError(
-                        f"stations: station {station.id} gives product {code!r}, "
+                        f"stations[{index}].products: station {station.id} gives {code!r}, "
                         f"which is not in [[products]]"
                     )
         if self.walk_in.default_product and self.walk_in.default_product not in codes:
             raise ValueError(
-                f"walk_in.default_product {self.walk_in.default_product!r} is not in [[products]]"
+                f"walk_in.default_product: {self.walk_in.default_product!r} is not in [[products]]"
             )
         if self.walk_in.daily_capacity and not self.lane_of_kind(LaneKind.WALK_IN):
-            raise ValueError("walk_in.daily_capacity is set but no lane has kind = \"walk_in\"")
+            raise ValueError(
+                'walk_in.daily_capacity: walk-ins are allowed but no lane has kind = "walk_in"'
+            )
         if not self.lane_of_kind(LaneKind.REGULAR):
-            raise ValueError("lanes: one lane must have kind = \"regular\"")
+            raise ValueError('lanes: one lane must have kind = "regular"')
         return self
 
     def lane_of_kind(self, kind: LaneKind) -> Lane | None:
