@@ -9,7 +9,7 @@ from datetime import date
 from vaxflow.queue.errors import Invalid
 
 PREFIX = "VXF1"
-_PLAIN = re.compile(r"^[A-Z]\d{3,5}$")
+_PLAIN = re.compile(r"^[A-Z][0-9]{3,5}$", re.ASCII)
 
 
 @dataclass(frozen=True)

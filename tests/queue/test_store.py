@@ -1,0 +1,136 @@
+"""The store on a real SQLite file: migrations, group commit, events in the same transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from vaxflow.clock import FrozenClock
+from vaxflow.config import Settings
+from vaxflow.queue import service
+from vaxflow.queue import tables as t
+from vaxflow.queue.db import database_url, make_engine, migrate
+from vaxflow.queue.errors import Refused
+from vaxflow.queue.store import Event, Store, Tx, events_after
+
+PERSON = service.WalkInPerson("王芳", "110101199003074514", date(1990, 3, 7))
+
+
+@pytest.fixture
+async def store(tmp_path: Path, settings: Settings, clock: FrozenClock) -> Store:
+    store = Store(database_url(str(tmp_path / "s.sqlite")), site_id=settings.site.id, clock=clock)
+    await store.start()
+    yield store  # type: ignore[misc]
+    await store.stop()
+
+
+def test_migrations_build_exactly_the_tables_the_code_uses(tmp_path: Path) -> None:
+    engine = make_engine(database_url(str(tmp_path / "m.sqlite")), writer=True)
+    migrate(engine)
+    migrate(engine)  # idempotent
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), t.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
+    engine = make_engine(database_url(str(tmp_path / "w.sqlite")), writer=True)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    engine.dispose()
+
+
+async def test_a_refused_operation_changes_nothing_and_spares_its_batch(
+    store: Store, settings: Settings
+) -> None:
+    def refused(tx: Tx) -> None:
+        service.check_in(tx, settings, walk_in=PERSON)  # allocates W-number, emits an event
+        raise Refused("nope", "changed my mind")
+
+    results = await asyncio.gather(
+        *(
+            store.write(
+                refused
+                if i % 3 == 0
+                else (lambda tx: service.check_in(tx, settings, walk_in=PERSON)),
+                actor="kiosk:test",
+            )
+            for i in range(30)
+        ),
+        return_exceptions=True,
+    )
+    refusals = [r for r in results if isinstance(r, Refused)]
+    tickets = sorted(r.ticket for r in results if not isinstance(r, BaseException))
+    assert len(refusals) == 10
+    # the refused ones consumed no number: the 20 issued are W001..W020
+    assert tickets == [f"W{n:03d}" for n in range(1, 21)]
+
+    def counts(conn: object) -> tuple[int, int]:
+        visits = conn.execute(select(func.count()).select_from(t.visits)).scalar_one()  # type: ignore[attr-defined]
+        events = conn.execute(select(func.count()).select_from(t.events)).scalar_one()  # type: ignore[attr-defined]
+        return visits, events
+
+    assert await store.read(counts) == (20, 20)
+
+
+async def test_events_are_published_after_commit_in_order(store: Store, settings: Settings) -> None:
+    seen: list[Event] = []
+    store.subscribe(seen.extend)
+    visits = await asyncio.gather(
+        *(
+            store.write(lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k")
+            for _ in range(10)
+        )
+    )
+    await asyncio.sleep(0)  # publication is scheduled on the loop right after the commit
+    assert [e.visit_id for e in seen] == [v.id for v in sorted(visits, key=lambda v: v.id)]
+    stored = await store.read(lambda conn: events_after(conn, store.site_id, 0))
+    assert [e.seq for e in stored] == [e.seq for e in seen]
+    assert all(e.actor == "k" and e.kind == "checked_in" for e in stored)
+
+
+async def test_an_unexpected_error_fails_one_request_not_the_writer(
+    store: Store, settings: Settings
+) -> None:
+    def broken(tx: Tx) -> None:
+        raise RuntimeError("bug")
+
+    with pytest.raises(RuntimeError):
+        await store.write(broken, actor="k")
+    visit = await store.write(lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k")
+    assert visit.ticket == "W001"
+
+
+async def test_acknowledged_writes_are_on_disk(
+    tmp_path: Path, settings: Settings, clock: FrozenClock
+) -> None:
+    path = tmp_path / "d.sqlite"
+    store = Store(database_url(str(path)), site_id=settings.site.id, clock=clock)
+    await store.start()
+    visit = await store.write(lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k")
+    # another connection, as another process would see it, before the store is closed
+    with sqlite3.connect(path) as other:
+        row = other.execute("SELECT ticket, state FROM visits WHERE id = ?", (visit.id,)).fetchone()
+    await store.stop()
+    assert row == ("W001", "checked_in")
+
+
+async def test_ticket_numbers_restart_each_site_day(
+    store: Store, settings: Settings, clock: FrozenClock
+) -> None:
+    first = await store.write(lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k")
+    clock.advance(minutes=24 * 60)
+    next_day = await store.write(
+        lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k"
+    )
+    assert (first.ticket, next_day.ticket) == ("W001", "W001")
+    assert first.site_day != next_day.site_day
