@@ -1,0 +1,340 @@
+"""Kill -9 in the middle of sustained check-ins: nothing acknowledged is lost, no ticket twice.
+
+A real `vaxflow server` process runs on a SQLite file while several kiosks check people in
+(bookings and walk-ins, each request with its own Idempotency-Key). After about a second of
+load the server gets SIGKILL; it is restarted on the same file and every request is accounted
+for: acknowledged ones still exist with the same ticket and visit, requests whose answer was
+lost are retried with their key and give exactly one ticket, and numbering continues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from vaxflow.clock import SystemClock
+from vaxflow.config import load_settings
+from vaxflow.queue import engine
+from vaxflow.queue.db import database_url
+from vaxflow.queue.demo_data import seed_bookings
+from vaxflow.queue.store import Store
+
+pytestmark = pytest.mark.slow
+
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+KIOSK = {"Authorization": "Bearer demo-kiosk-token"}
+MARSHAL = {"Authorization": "Bearer demo-marshal-token"}
+KIOSKS = 8
+BOOKINGS = 4000
+LOAD_SECONDS = 1.0
+MIN_ACKED = 30
+TICKET = re.compile(r"^([A-Z])(\d+)$")
+
+
+# --- a real server process ---------------------------------------------------------------
+
+
+def _vaxflow() -> list[str]:
+    script = Path(sys.executable).with_name("vaxflow")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "vaxflow"]
+
+
+class ServerProcess:
+    """`vaxflow server` on a free port; stdout and stderr go to files in the test's folder."""
+
+    def __init__(self, config: Path, db: Path, folder: Path, name: str) -> None:
+        self.out = folder / f"{name}.out"
+        self.err = folder / f"{name}.err"
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [*_vaxflow(), "server", "--config", str(config), "--port", "0", "--db", str(db)],
+                stdout=out,
+                stderr=err,
+            )
+        self.url = ""
+
+    def wait_url(self, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(r"listening on (http://\S+)", self.out.read_text(errors="replace"))
+            if match:
+                self.url = match.group(1)
+                return self.url
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"the server did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.err.read_text(errors="replace")[-3000:]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        """SIGINT, as an operator's Ctrl-C; SIGKILL if it does not go within 10 s."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                return self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError(f"the server ignored SIGINT:\n{self.log()}") from None
+        return self.proc.returncode
+
+
+def _site_file(folder: Path) -> Path:
+    """The demo site, with walk-in capacity for the whole test."""
+    text, count = re.subn(
+        r"(?m)^daily_capacity\s*=\s*\d+",
+        "daily_capacity = 100000",
+        DEMO_CONFIG.read_text(encoding="utf-8"),
+    )
+    assert count == 1
+    path = folder / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def _seed(config: Path, db: Path, count: int) -> None:
+    settings = load_settings(config)
+    clock = SystemClock()
+    store = Store(database_url(str(db)), site_id=settings.site.id, clock=clock)
+    await store.start()
+    try:
+        day = engine.site_day(clock.now(), settings.site.timezone)
+        await store.write(lambda tx: seed_bookings(tx, settings, day, count), actor="test")
+    finally:
+        await store.stop()
+
+
+# --- the kiosks ------------------------------------------------------------------------
+
+
+@dataclass
+class Ledger:
+    """Every check-in request made, by Idempotency-Key."""
+
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    acked: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unacked: list[str] = field(default_factory=list)
+    refused: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    next_booking: int = 1
+
+
+def _body(ledger: Ledger, n: int) -> dict[str, Any]:
+    if n % 3 == 2:  # a third walk-ins: only the Idempotency-Key stops a second ticket
+        return {
+            "walk_in": {
+                "name": "王芳",
+                "id_number": "110101199003074514",
+                "birth_date": "1990-03-07",
+            }
+        }
+    code = f"DEMO{ledger.next_booking:04d}"
+    ledger.next_booking += 1
+    return {"booking_code": code}
+
+
+async def _kiosk(session: aiohttp.ClientSession, url: str, index: int, ledger: Ledger) -> None:
+    """Check people in back to back until the server goes away."""
+    n = 0
+    while True:
+        key = f"kiosk{index}-{n}"
+        body = _body(ledger, n)
+        n += 1
+        ledger.bodies[key] = body
+        headers = {**KIOSK, "Idempotency-Key": key, "X-Device-Id": f"kiosk-{index}"}
+        try:
+            async with session.post(f"{url}/api/checkins", json=body, headers=headers) as r:
+                data = await r.json()
+                status = r.status
+        except (aiohttp.ClientError, TimeoutError):
+            ledger.unacked.append(key)  # in flight at the kill: the answer is lost
+            return
+        if status == 200:
+            ledger.acked[key] = data
+        else:
+            ledger.refused[key] = (status, data)
+
+
+async def _post(
+    session: aiohttp.ClientSession, url: str, key: str, body: dict[str, Any]
+) -> tuple[int, Any]:
+    headers = {**KIOSK, "Idempotency-Key": key}
+    async with session.post(f"{url}/api/checkins", json=body, headers=headers) as r:
+        return r.status, await r.json()
+
+
+async def _get(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> Any:
+    async with session.get(url, headers=headers) as r:
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+
+async def _bounded(jobs: list[Any], limit: int = 8) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(job: Any) -> Any:
+        async with gate:
+            return await job
+
+    return await asyncio.gather(*(one(job) for job in jobs))
+
+
+def _lane_number(ticket: str) -> tuple[str, int]:
+    match = TICKET.match(ticket)
+    assert match, ticket
+    return match.group(1), int(match.group(2))
+
+
+# --- the test --------------------------------------------------------------------------
+
+
+async def test_sigkill_under_load_loses_no_acknowledged_check_in(tmp_path: Path) -> None:
+    config = _site_file(tmp_path)
+    db = tmp_path / "site.sqlite"
+    await _seed(config, db, BOOKINGS)
+    ledger = Ledger()
+    servers: list[ServerProcess] = []
+    timeout = aiohttp.ClientTimeout(total=10)
+    try:
+        # 1. Sustained check-ins, then SIGKILL.
+        first = ServerProcess(config, db, tmp_path, "first")
+        servers.append(first)
+        url = await asyncio.to_thread(first.wait_url)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            kiosks = [asyncio.create_task(_kiosk(session, url, i, ledger)) for i in range(KIOSKS)]
+            started = time.monotonic()
+            while time.monotonic() - started < LOAD_SECONDS or len(ledger.acked) < MIN_ACKED:
+                assert time.monotonic() - started < 10, "too few check-ins answered"
+                assert not any(k.done() for k in kiosks), f"a kiosk stopped:\n{first.log()}"
+                await asyncio.sleep(0.02)
+            os.kill(first.proc.pid, signal.SIGKILL)
+            killed_at = datetime.now().astimezone()
+            await asyncio.wait_for(asyncio.gather(*kiosks), 15)
+            first.kill()  # reap it
+        assert first.proc.returncode == -signal.SIGKILL
+        assert not ledger.refused, f"refused during the load: {ledger.refused}"
+        assert len(ledger.unacked) == KIOSKS  # every kiosk had exactly one request in flight
+        acked_before = dict(ledger.acked)
+
+        # 2. Restart on the same file and account for every request.
+        second = ServerProcess(config, db, tmp_path, "second")
+        servers.append(second)
+        url = await asyncio.to_thread(second.wait_url)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            # Every acknowledged ticket is there, with the same visit.
+            found = await _bounded(
+                [
+                    _get(session, f"{url}/api/tickets/{answer['ticket']}", KIOSK)
+                    for answer in acked_before.values()
+                ]
+            )
+            for answer, visit in zip(acked_before.values(), found, strict=True):
+                assert (visit["visit_id"], visit["ticket"]) == (
+                    answer["visit_id"],
+                    answer["ticket"],
+                )
+                assert visit["state"] == "checked_in"
+            # Replaying an acknowledged request gives its first answer, not a second ticket.
+            replays = await _bounded(
+                [_post(session, url, key, ledger.bodies[key]) for key in acked_before]
+            )
+            for (key, answer), (status, again) in zip(acked_before.items(), replays, strict=True):
+                assert status == 200, again
+                assert (again["visit_id"], again["ticket"]) == (
+                    answer["visit_id"],
+                    answer["ticket"],
+                ), key
+            # Requests whose answer was lost: retried with their key, they give one ticket.
+            # Committed before the kill -> the stored answer; not committed -> a new ticket.
+            committed_before_kill, made_now = 0, 0
+            for key in ledger.unacked:
+                status, answer = await _post(session, url, key, ledger.bodies[key])
+                assert status == 200, (key, answer)
+                status, again = await _post(session, url, key, ledger.bodies[key])
+                assert (status, again["visit_id"], again["ticket"]) == (
+                    200,
+                    answer["visit_id"],
+                    answer["ticket"],
+                ), key
+                if datetime.fromisoformat(answer["checked_in_at"]) < killed_at:
+                    committed_before_kill += 1
+                else:
+                    made_now += 1
+                ledger.acked[key] = answer
+            # Check-ins go on after the restart.
+            fresh: dict[str, dict[str, Any]] = {}
+            for n in range(30):
+                key = f"after-{n}"
+                body = _body(ledger, n)
+                ledger.bodies[key] = body
+                status, answer = await _post(session, url, key, body)
+                assert status == 200, answer
+                fresh[key] = answer
+            ledger.acked.update(fresh)
+            stats = await _get(session, f"{url}/api/stats", MARSHAL)
+        assert second.stop() == 0, second.log()
+    finally:
+        for server in servers:
+            with contextlib.suppress(Exception):
+                server.kill()
+
+    # 3. One ticket per request, none twice, numbers 1..N per lane with no reuse.
+    tickets = [answer["ticket"] for answer in ledger.acked.values()]
+    visits = [answer["visit_id"] for answer in ledger.acked.values()]
+    assert len(set(tickets)) == len(tickets), Counter(tickets).most_common(3)
+    assert len(set(visits)) == len(visits)
+    assert stats["tickets_issued"] == len(tickets) == stats["checked_in"]
+    uri = f"file:{db}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        rows = conn.execute("SELECT id, ticket, lane, number FROM visits").fetchall()
+        doubles = conn.execute(
+            "SELECT site_day, ticket, COUNT(*) FROM visits GROUP BY site_day, ticket"
+            " HAVING COUNT(*) > 1"
+        ).fetchall()
+        counters = dict(conn.execute("SELECT lane, last_number FROM ticket_counters").fetchall())
+    assert not doubles
+    # Every visit in the database is the answer to exactly one of the requests made.
+    assert sorted((vid, t) for vid, t, _lane, _n in rows) == sorted(
+        zip(visits, tickets, strict=True)
+    )
+    by_lane: dict[str, list[int]] = defaultdict(list)
+    for _vid, ticket, lane, number in rows:
+        assert _lane_number(ticket) == (lane, number)
+        by_lane[lane].append(number)
+    for lane, numbers in by_lane.items():
+        assert sorted(numbers) == list(range(1, counters[lane] + 1)), lane
+    # Numbers after the restart continue above everything issued before the kill.
+    before: dict[str, int] = defaultdict(int)
+    for key, answer in ledger.acked.items():
+        if key not in fresh and datetime.fromisoformat(answer["checked_in_at"]) < killed_at:
+            lane, number = _lane_number(answer["ticket"])
+            before[lane] = max(before[lane], number)
+    for answer in fresh.values():
+        lane, number = _lane_number(answer["ticket"])
+        assert number > before[lane], (answer["ticket"], before)
+    print(
+        f"acknowledged before the kill: {len(acked_before)}; in flight: {len(ledger.unacked)} "
+        f"({committed_before_kill} had committed, {made_now} made on retry); "
+        f"after restart: {len(fresh)}; lanes {dict(counters)}"
+    )
