@@ -242,7 +242,7 @@ def available_backends() -> list[str]:
 
 
 def make_decoder(name: str = "default") -> Decoder:
-    """A decoder by backend name, "default", or a chain "zxing+opencv".
+    """A decoder by backend name, "default", or a chain "zxing+opencv" (or "zxing,opencv").
 
     In "default", members whose library is missing are skipped (zbar without libzbar);
     an explicitly named backend that is missing raises DecoderUnavailable.
@@ -255,7 +255,7 @@ def make_decoder(name: str = "default") -> Decoder:
             except DecoderUnavailable as err:
                 log.info("default decoder chain: skipping %s (%s)", member, err)
         return members[0] if len(members) == 1 else ChainDecoder(members)
-    parts = name.split("+")
+    parts = name.replace(",", "+").split("+")  # "," for URLs, where "+" means a space
     unknown = [p for p in parts if p not in BACKENDS]
     if unknown:
         raise ValueError(

@@ -1,0 +1,164 @@
+"""QR decoders on generated codes and on zxing-cpp's real blackbox samples; `vaxflow decode`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zxingcpp
+
+from benchmarks.decode import Sample, iter_samples, paste_on_canvas
+from tests.conftest import QR_SAMPLES
+from vaxflow.cli import main
+from vaxflow.hardware.decoders import (
+    BACKENDS,
+    DEFAULT_CHAIN,
+    ChainDecoder,
+    Gray,
+    ImageUnreadable,
+    available_backends,
+    load_image,
+    make_decoder,
+)
+
+AVAILABLE = available_backends()
+needs_samples = pytest.mark.skipif(
+    not QR_SAMPLES.is_dir(),
+    reason=f"zxing-cpp sample images not found at {QR_SAMPLES} (shared test data, not in the repo)",
+)
+
+
+def qr_image(text: str, scale: int = 4, border: int = 40) -> Gray:
+    """A clean QR code on a white page, as a printed booking code would be."""
+    code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode)
+    image = np.asarray(code.to_image(scale=scale), dtype=np.uint8)
+    return np.pad(image, border, constant_values=255)
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[Sample]:
+    return list(iter_samples(QR_SAMPLES))
+
+
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_each_decoder_reads_a_booking_code(backend: str) -> None:
+    decoder = make_decoder(backend)
+    assert decoder.decode(qr_image("BK-20261121-0042")) == ["BK-20261121-0042"]
+    # zxing-cpp writes Chinese in Hanzi mode, which OpenCV's decoder does not implement
+    hanzi = [] if backend.startswith("opencv") else ["预约 0042"]
+    assert decoder.decode(qr_image("预约 0042", scale=6)) == hanzi
+    blank = np.full((480, 640), 200, dtype=np.uint8)
+    assert decoder.decode(blank) == []
+
+
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_each_decoder_takes_colour_and_tiny_images(backend: str) -> None:
+    decoder = make_decoder(backend)
+    colour = np.repeat(qr_image("COLOUR1")[:, :, None], 3, axis=2)
+    assert decoder.decode(colour) == ["COLOUR1"]
+    assert decoder.decode(np.zeros((1, 1), dtype=np.uint8)) == []
+    assert decoder.decode(np.zeros((1, 100), dtype=np.uint8)) == []
+    with pytest.raises(ValueError):
+        decoder.decode(np.zeros((40, 40), dtype=np.float32))  # type: ignore[arg-type]
+
+
+def test_default_and_chains() -> None:
+    default = make_decoder()
+    assert default.name == "+".join(n for n in DEFAULT_CHAIN if n in AVAILABLE)
+    chain = make_decoder("opencv+zxing")
+    assert isinstance(chain, ChainDecoder) and chain.name == "opencv+zxing"
+    assert chain.decode(qr_image("CHAIN")) == ["CHAIN"]
+    with pytest.raises(ValueError, match="unknown decoder 'qrmagic'"):
+        make_decoder("zxing+qrmagic")
+    with pytest.raises(ValueError):
+        ChainDecoder([])
+    assert set(AVAILABLE) <= set(BACKENDS)
+    assert {"zxing", "opencv"} <= set(AVAILABLE)
+
+
+@needs_samples
+def test_default_on_real_samples(samples: list[Sample]) -> None:
+    """The shipped default: as many as zxing-cpp alone, no misreads, no false positives."""
+    default = make_decoder()
+    zxing = make_decoder("zxing")
+    decoded = misread = false_positive = zxing_decoded = 0
+    for sample in samples:
+        image = load_image(sample.path)
+        texts = default.decode(image)
+        if sample.expected is None:
+            false_positive += bool(texts)
+            continue
+        decoded += sample.expected in texts
+        misread += bool(texts) and sample.expected not in texts
+        zxing_decoded += sample.expected in zxing.decode(image)
+    positives = sum(s.expected is not None for s in samples)
+    assert positives >= 100 and len(samples) - positives >= 40
+    assert (misread, false_positive) == (0, 0)
+    assert decoded >= zxing_decoded >= 0.85 * positives
+
+
+@needs_samples
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_no_false_positives_on_negative_samples(backend: str, samples: list[Sample]) -> None:
+    decoder = make_decoder(backend)
+    hits = [
+        s.path.name for s in samples if s.expected is None and decoder.decode(load_image(s.path))
+    ]
+    assert hits == []
+
+
+@needs_samples
+def test_default_in_camera_sized_frames(samples: list[Sample]) -> None:
+    """Samples pasted into a 640x480 noisy frame, as the camera path sees them."""
+    default = make_decoder()
+    positives = [s for s in samples if s.expected is not None][:40]
+    found = 0
+    for i, sample in enumerate(positives):
+        frame = paste_on_canvas(load_image(sample.path), (640, 480), seed=i)
+        texts = default.decode(frame)
+        assert not texts or sample.expected in texts, sample.path
+        found += sample.expected in texts
+    assert found >= 0.75 * len(positives)
+
+
+def test_load_image_errors(tmp_path: Path) -> None:
+    with pytest.raises(ImageUnreadable, match="No such file"):
+        load_image(tmp_path / "missing.png")
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(ImageUnreadable, match="not an image"):
+        load_image(text)
+
+
+def _write_png(path: Path, image: Gray) -> None:
+    from PIL import Image
+
+    Image.fromarray(image).save(path)
+
+
+def test_cli_json_lines_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "ticket.png"
+    _write_png(good, qr_image("A023"))
+    blank = tmp_path / "blank.png"
+    _write_png(blank, np.full((64, 64), 255, dtype=np.uint8))
+    broken = tmp_path / "broken.webp"
+    broken.write_bytes(b"RIFF\x00\x00")
+    code = main(["decode", "--json", str(good), str(broken), str(blank)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    assert [line["path"] for line in lines] == [str(good), str(broken), str(blank)]
+    assert lines[0]["texts"] == ["A023"] and lines[0]["ms"] >= 0
+    assert "error" in lines[1] and "texts" not in lines[1]
+    assert lines[2]["texts"] == []
+
+
+def test_cli_plain_and_backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "ticket.png"
+    _write_png(good, qr_image("B117"))
+    assert main(["decode", "--backend", "opencv", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f'{good}: "B117" (') and out.endswith(" ms)\n")
+    assert main(["decode", "--backend", "nope", str(good)]) == 2
+    assert "unknown decoder" in capsys.readouterr().err
