@@ -84,14 +84,21 @@ async def test_a_refused_operation_changes_nothing_and_spares_its_batch(
 
 async def test_events_are_published_after_commit_in_order(store: Store, settings: Settings) -> None:
     seen: list[Event] = []
-    store.subscribe(seen.extend)
+    all_seen = asyncio.Event()
+
+    def listen(events: list[Event]) -> None:
+        seen.extend(events)
+        if len(seen) == 10:
+            all_seen.set()
+
+    store.subscribe(listen)
     visits = await asyncio.gather(
         *(
             store.write(lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k")
             for _ in range(10)
         )
     )
-    await asyncio.sleep(0)  # publication is scheduled on the loop right after the commit
+    await asyncio.wait_for(all_seen.wait(), 5)
     assert [e.visit_id for e in seen] == [v.id for v in sorted(visits, key=lambda v: v.id)]
     stored = await store.read(lambda conn: events_after(conn, store.site_id, 0))
     assert [e.seq for e in stored] == [e.seq for e in seen]

@@ -1,4 +1,4 @@
-"""The small async protocols every device implements, real or simulated, and the data they return."""
+"""The small async protocols every device implements, real or simulated, and what they return."""
 
 from __future__ import annotations
 
