@@ -38,7 +38,6 @@ def _check(args: argparse.Namespace) -> int:
         if any(t.startswith(_DEMO_TOKEN_PREFIX) for t in tokens)
     ]
     if demo_roles:
-        print(
-            f"  warning: demo tokens in use for {', '.join(demo_roles)}; replace them on a real site"
-        )
+        roles = ", ".join(demo_roles)
+        print(f"  warning: demo tokens in use for {roles}; replace them on a real site")
     return 0

@@ -58,7 +58,7 @@ class Scanner(Protocol):
 
     async def open(self) -> None: ...
 
-    async def read(self, timeout: float) -> Scan | None:
+    async def read(self, timeout: float) -> Scan | None:  # noqa: ASYNC109
         """The next code, or None when nothing was scanned within `timeout` seconds."""
         ...
 
@@ -72,7 +72,7 @@ class IdCardReader(Protocol):
 
     async def open(self) -> None: ...
 
-    async def read_card(self, timeout: float) -> IdCard | None:
+    async def read_card(self, timeout: float) -> IdCard | None:  # noqa: ASYNC109
         """The card on the reader, or None when no card appeared within `timeout` seconds."""
         ...
 
@@ -86,7 +86,7 @@ class TicketPrinter(Protocol):
 
     async def open(self) -> None: ...
 
-    async def print_bytes(self, data: bytes, timeout: float) -> None:
+    async def print_bytes(self, data: bytes, timeout: float) -> None:  # noqa: ASYNC109
         """Send a rendered ticket; raise PrinterNotReady/DeviceTimeout/DeviceUnavailable."""
         ...
 
