@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
 
 from vaxflow.hardware.decoders import (  # noqa: E402
     BACKENDS,
+    Decoder,
     DecoderUnavailable,
     Gray,
     make_decoder,
@@ -107,7 +108,16 @@ class Score:
 
 def score(backend: str, images: list[tuple[Sample, Gray]]) -> Score:
     decoder = make_decoder(backend)
+    decoder.decode(images[0][1])  # start a worker process (isolated zbar) outside the timing
     result = Score()
+    try:
+        _score_into(result, decoder, images)
+    finally:
+        decoder.close()
+    return result
+
+
+def _score_into(result: Score, decoder: Decoder, images: list[tuple[Sample, Gray]]) -> None:
     for sample, image in images:
         t0 = time.perf_counter()
         texts = decoder.decode(image)
@@ -125,7 +135,6 @@ def score(backend: str, images: list[tuple[Sample, Gray]]) -> Score:
             result.misreads += 1
         else:
             result.missed.append(str(sample.path))
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,11 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[tuple[str, str], Score] = {}
     for backend in backends:
         try:
-            name = make_decoder(backend).name
+            probe = make_decoder(backend)
         except DecoderUnavailable as err:
             print(f"# {backend}: unavailable ({err})", file=sys.stderr)
             continue
-        label = backend if backend != "default" else f"default ({name})"
+        probe.close()
+        label = backend if backend != "default" else f"default ({probe.name})"
         for set_name, images in sets.items():
             rows[(label, set_name)] = score(backend, images)
     positives = sum(s.expected is not None for s in samples)

@@ -74,7 +74,7 @@ async def read_text(scanner: Scanner, within: float = 5.0) -> str:
 
 
 async def test_video_file_reads_each_code_once(video: Path) -> None:
-    scanner = open_device("scanner", f"camera://{video}?fps=200&dedupe_seconds=3")
+    scanner = open_device("scanner", f"camera://{video}?fps=25&dedupe_seconds=3")
     assert isinstance(scanner, CameraScanner)
     await scanner.open()
     try:

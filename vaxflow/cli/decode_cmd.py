@@ -10,6 +10,7 @@ from typing import Any
 
 from vaxflow.hardware.decoders import (
     BACKENDS,
+    Decoder,
     DecoderUnavailable,
     ImageUnreadable,
     load_image,
@@ -42,8 +43,15 @@ def _decode(args: argparse.Namespace) -> int:
     except (ValueError, DecoderUnavailable) as err:
         print(f"vaxflow decode: {err}", file=sys.stderr)
         return 2
+    try:
+        return _decode_all(decoder, args.images, as_json=args.json)
+    finally:
+        decoder.close()
+
+
+def _decode_all(decoder: Decoder, paths: list[str], *, as_json: bool) -> int:
     failures = 0
-    for path in args.images:
+    for path in paths:
         try:
             image = load_image(path)
             started = time.perf_counter()
@@ -51,9 +59,9 @@ def _decode(args: argparse.Namespace) -> int:
             ms = round(1000 * (time.perf_counter() - started), 1)
         except (ImageUnreadable, ValueError) as err:
             failures += 1
-            _report_error(path, str(err), as_json=args.json)
+            _report_error(path, str(err), as_json=as_json)
             continue
-        if args.json:
+        if as_json:
             print(json.dumps({"path": path, "texts": texts, "ms": ms}, ensure_ascii=False))
         elif texts:
             shown = " | ".join(json.dumps(t, ensure_ascii=False) for t in texts)

@@ -74,6 +74,7 @@ class CameraScanner:
             raise ValueError(f"{url}: {err}") from None
         self.loop_file = str(query.get("loop", "false")).lower() in ("1", "true", "yes")
         name = decoder if decoder is not None else query.get("decoder", "default")
+        self._owns_decoder = isinstance(name, str)
         self.decoder: Decoder = make_decoder(name) if isinstance(name, str) else name
         self._clock = clock
         self._dedupe = Deduper(dedupe_seconds)
@@ -92,6 +93,14 @@ class CameraScanner:
         """Start capturing; a camera that is missing now is retried in the background."""
         if self._thread is not None:
             return
+        # Warm the decoder first (the isolated zbar worker takes ~0.4 s to start), so the
+        # first person's scan is not the one that waits for it.
+        blank = np.full((64, 64), 255, dtype=np.uint8)
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                await asyncio.to_thread(self.decoder.decode, blank)
+        except TimeoutError:
+            log.warning("%s: decoder warm-up took over %.1f s", self.url, self.call_timeout)
         self._loop = asyncio.get_running_loop()
         self._new_frame = asyncio.Event()
         self._stop.clear()
@@ -126,6 +135,8 @@ class CameraScanner:
             log.error("%s: capture thread did not stop within %.1f s", self.url, self.call_timeout)
         self._state = (DeviceState.UNKNOWN, "not_open", "")
         self._frame = None
+        if self._owns_decoder:
+            await asyncio.to_thread(self.decoder.close)  # stops a decoder worker process
 
     async def read(self, timeout: float) -> Scan | None:  # noqa: ASYNC109 (protocol)
         """The next new code in view; None after `timeout` seconds without one.
