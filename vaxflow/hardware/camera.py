@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from vaxflow.hardware.decoders import Decoder, make_decoder
+from vaxflow.hardware.decoders import Decoder, DecoderUnavailable, make_decoder
 from vaxflow.hardware.dedupe import Deduper
 from vaxflow.hardware.errors import DeviceUnavailable
 from vaxflow.hardware.interfaces import DeviceHealth, DeviceState, Scan
@@ -75,7 +75,10 @@ class CameraScanner:
         self.loop_file = str(query.get("loop", "false")).lower() in ("1", "true", "yes")
         name = decoder if decoder is not None else query.get("decoder", "default")
         self._owns_decoder = isinstance(name, str)
-        self.decoder: Decoder = make_decoder(name) if isinstance(name, str) else name
+        try:
+            self.decoder: Decoder = make_decoder(name) if isinstance(name, str) else name
+        except DecoderUnavailable as err:  # a config problem on this machine, like a bad URL
+            raise ValueError(f"{url}: {err}") from err
         self._clock = clock
         self._dedupe = Deduper(dedupe_seconds)
         self._state = (DeviceState.UNKNOWN, "not_open", "")

@@ -108,7 +108,8 @@ class HidScanner:
     """A keyboard-wedge scanner fed by the app shell's key events (see the module docstring).
 
     URL: `hid://?max_gap_ms=50&min_length=4`. Options: `on_release(text)` receives typing that
-    was held back; `clock()` gives the time in seconds for key events fed without a timestamp
+    was held back (without it, held-back typing is dropped: set it wherever people type);
+    `clock()` gives the time in seconds for key events fed without a timestamp
     (default time.monotonic; it must be the clock the timestamps come from).
     """
 
