@@ -167,6 +167,7 @@ async def test_missing_port_does_not_fail_open(tmp_path: Path) -> None:
     await scanner.open()
     health = await scanner.health()
     assert (health.state, health.reason) == (DeviceState.OFFLINE, "not_found")
+    assert "serial ports present:" in health.detail
     with pytest.raises(DeviceUnavailable):
         await scanner.read(0.1)
     port = PtyScanner(link)  # plugged in later

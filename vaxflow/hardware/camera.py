@@ -221,6 +221,9 @@ class CameraScanner:
             self._stop.wait(self.reconnect_interval)
 
     def _configure(self, capture: cv2.VideoCapture) -> None:
+        if not self.is_file:
+            # Keep the driver from queueing stale frames: we only ever want the newest one.
+            capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         if self.width:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
         if self.height:

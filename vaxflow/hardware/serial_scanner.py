@@ -175,8 +175,17 @@ class SerialScanner:
         return DeviceUnavailable(f"{self.url}: scanner {link.reason or 'offline'} {link.detail}")
 
     async def health(self) -> DeviceHealth:
+        """The port's state; when the port is missing, the detail lists the ports that exist."""
         link = self._link
-        return DeviceHealth("scanner", self.url, link.state, link.reason, link.detail)
+        detail = link.detail
+        if link.reason == "not_found":
+            try:
+                async with asyncio.timeout(self.call_timeout):
+                    ports = await asyncio.to_thread(_present_ports)
+            except TimeoutError:
+                ports = []
+            detail = f"{detail}; serial ports present: {', '.join(ports) or 'none'}"
+        return DeviceHealth("scanner", self.url, link.state, link.reason, detail)
 
     # --- the reader thread -------------------------------------------------------------
 
@@ -229,3 +238,10 @@ class SerialScanner:
             if data:
                 for frame in framer.feed(data):
                     self._post(frame)
+
+
+def _present_ports() -> list[str]:
+    """Serial ports the OS lists now (blocking: it walks sysfs), to help staff fix a bad path."""
+    from serial.tools import list_ports
+
+    return sorted(port.device for port in list_ports.comports())
