@@ -113,9 +113,19 @@ def vaxflow_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "vaxflow"]
 
 
-def start_server(config: Path, db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    config: Path, db: Path, log: Path, switch_interval: float | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """`vaxflow server` on a free port; its URL from the line it prints."""
-    command = [*vaxflow_command(), "server", "--config", str(config), "--port", "0"]
+    program = vaxflow_command()
+    if switch_interval is not None:  # an experiment: the same CLI, another GIL switch interval
+        program = [
+            sys.executable,
+            "-c",
+            f"import sys; sys.setswitchinterval({switch_interval!r}); "
+            "from vaxflow.cli import main; sys.exit(main(sys.argv[1:]))",
+        ]
+    command = [*program, "server", "--config", str(config), "--port", "0"]
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [*command, "--db", str(db)], stdout=subprocess.PIPE, stderr=err, cwd=ROOT
@@ -161,6 +171,16 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all CPUs have spent busy since boot (Linux /proc/stat)."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return float("nan")
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 # --- the plan every worker follows -------------------------------------------------------
@@ -282,7 +302,7 @@ async def _kiosk(plan: Plan, kiosk: int, result: KioskResult) -> None:
                 elif len(result.errors) < 20:
                     result.errors.append(f"HTTP {status}: {raw[:200]!r}")
                 rows.append((sent, answered, visit_id, status))
-            result.late_starts[name] = late
+            result.late_starts[name] = result.late_starts.get(name, 0) + late
 
 
 async def _station(plan: Plan, station_id: str, product: str, result: KioskResult) -> None:
@@ -542,7 +562,8 @@ def print_table(report: dict[str, Any]) -> None:
     cpu = report["cpu_seconds"]
     print(
         f"  CPU seconds over {report['wall_seconds']:.1f} s: server {cpu['server']:.1f}, "
-        f"kiosk workers {cpu['kiosks']:.1f}, subscriber workers {cpu['subscribers']:.1f}"
+        f"kiosk workers {cpu['kiosks']:.1f}, subscriber workers {cpu['subscribers']:.1f}; "
+        f"whole machine {cpu['whole_machine']:.1f} of {report['cpu_capacity_seconds']:.0f}"
     )
     for error in report["errors"][:10]:
         print(f"  error: {error}")
@@ -573,6 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bookings", type=int, default=30000, help="bookings seeded")
     parser.add_argument("--keep", help="keep the database and server log in this folder")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="experiment: run the server with sys.setswitchinterval(this) (default 0.005)",
+    )
     parser.add_argument("--py-spy-gil", action="store_true", help="sample only the GIL holder")
     parser.add_argument(
         "--py-spy",
@@ -597,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(config)
         stations = [(s.id, s.products[0]) for s in settings.stations][: args.stations]
         seed(config, db, args.bookings)
-        proc, url = start_server(config, db, folder / "server.log")
+        proc, url = start_server(config, db, folder / "server.log", args.switch_interval)
         ctx = mp.get_context("spawn")
         try:
             return _run(args, url, proc, stations, ctx)
@@ -688,12 +714,14 @@ def _run(
         )
     loadavg_before = os.getloadavg()[0]
     cpu_before = cpu_seconds(proc.pid)
+    busy_before = machine_busy_seconds()
     wall_before = time.monotonic()
     kiosk_results: list[KioskResult] = []
     for pipe in kiosk_pipes:
         if pipe.poll(plan.end - time.monotonic() + 30):
             kiosk_results.append(pipe.recv())
     cpu_server = cpu_seconds(proc.pid) - cpu_before
+    busy = machine_busy_seconds() - busy_before
     wall = time.monotonic() - wall_before
     sub_results: list[SubscriberResult] = []
     for pipe in sub_pipes:
@@ -753,10 +781,12 @@ def _run(
         "doses": sum(k.doses for k in kiosk_results),
         "station_ms": summarize(station_ms),
         "wall_seconds": wall,
+        "cpu_capacity_seconds": wall * (os.cpu_count() or 1),
         "cpu_seconds": {
             "server": cpu_server,
             "kiosks": sum(k.cpu for k in kiosk_results),
             "subscribers": sum(s.cpu for s in sub_results),
+            "whole_machine": busy,
         },
         "errors": [e for k in kiosk_results for e in k.errors]
         + [e for s in sub_results for e in s.errors]
