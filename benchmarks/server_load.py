@@ -41,10 +41,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from stdnum.cn import ric
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -82,8 +84,8 @@ def site_file(directory: Path, walk_in_capacity: int) -> Path:
     return path
 
 
-def seed(config: Path, db: Path, bookings: int) -> None:
-    """Today's bookings DEMO0001... in the database, before the server opens it."""
+def seed(config: Path, db: Path, bookings: int) -> date:
+    """Today's bookings DEMO0001... in the database, before the server opens it; the day."""
     from vaxflow.clock import SystemClock
     from vaxflow.config import load_settings
     from vaxflow.queue import engine
@@ -93,12 +95,12 @@ def seed(config: Path, db: Path, bookings: int) -> None:
 
     settings = load_settings(config)
     clock = SystemClock()
+    day = engine.site_day(clock.now(), settings.site.timezone)
 
     async def run() -> None:
         store = Store(database_url(str(db)), site_id=settings.site.id, clock=clock)
         await store.start()
         try:
-            day = engine.site_day(clock.now(), settings.site.timezone)
             await store.write(
                 lambda tx: seed_bookings(tx, settings, day, bookings), actor="benchmark"
             )
@@ -106,6 +108,76 @@ def seed(config: Path, db: Path, bookings: int) -> None:
             await store.stop()
 
     asyncio.run(run())
+    return day
+
+
+# Check-in bodies are built from the fields the API models have (ID card, health answers,
+# consent when the API asks for them), so the benchmark follows the API as it grows.
+
+
+def screening(settings: Any) -> dict[str, Any]:
+    """What every check-in adds: "no" to each health question, the consent version."""
+    from vaxflow.queue import api_models
+
+    fields = set(api_models.CheckInRequest.model_fields)
+    extra: dict[str, Any] = {}
+    questions = getattr(settings, "questions", None)
+    if "answers" in fields and questions:
+        extra["answers"] = {q.id: False for q in questions}
+    consent = getattr(settings, "consent", None)
+    if "consent_version" in fields and consent is not None and consent.text:
+        extra["consent_version"] = consent.version
+    return extra
+
+
+def booking_bodies(settings: Any, day: date, count: int) -> list[dict[str, Any]]:
+    """Check-ins for the seeded bookings (with the ID card read, if the API has it)."""
+    from vaxflow.queue import api_models
+    from vaxflow.queue.demo_data import make_people
+
+    fields = set(api_models.CheckInRequest.model_fields)
+    card_model = getattr(api_models, "IdCardBody", None)
+    card_fields = set(card_model.model_fields) if card_model is not None else set()
+    extra = screening(settings)
+    bodies = []
+    people: list[Any] = list(make_people(settings, day, count))  # its record type varies
+    for person in people:
+        body: dict[str, Any] = {"booking_code": person.code, **extra}
+        if "id_card" in fields:
+            card = {
+                "id_type": "cn_resident",
+                "id_number": person.id_number,
+                "name": getattr(person, "person_name", None) or person.name,
+                "birth_date": person.birth_date.isoformat(),
+                "sex": person.sex,
+            }
+            body["id_card"] = {k: v for k, v in card.items() if k in card_fields}
+        bodies.append(body)
+    return bodies
+
+
+def walk_in_fields() -> tuple[str, ...]:
+    from vaxflow.queue import api_models
+
+    return tuple(api_models.WalkInBody.model_fields)
+
+
+NAMES = ("王芳", "李强", "张伟", "刘洋", "陈静", "杨秀英", "赵磊")
+
+
+def walk_in_body(index: int, fields: tuple[str, ...], extra: dict[str, Any]) -> dict[str, Any]:
+    """A walk-in adult with a valid resident ID number of their own (one ticket per person)."""
+    birth = date(1970, 1, 1) + timedelta(days=index // 499)
+    order = (index % 499) * 2 + 1
+    body17 = f"110101{birth:%Y%m%d}{order:03d}"
+    person = {
+        "name": NAMES[index % len(NAMES)],
+        # python-stdnum's calc_check_digit wants the number with a placeholder check digit
+        "id_number": body17 + ric.calc_check_digit(body17 + "0"),
+        "birth_date": birth.isoformat(),
+        "sex": "male",
+    }
+    return {"walk_in": {k: v for k, v in person.items() if k in fields}, **extra}
 
 
 def vaxflow_command() -> list[str]:
@@ -196,7 +268,9 @@ class Plan:
     probe_seconds: float  # quiet phase first: one kiosk, PROBE_RATE a second, no stations
     service_seconds: float  # a station's pause after each dose
     total_kiosks: int
-    bookings: int
+    bookings: list[dict[str, Any]]  # check-in bodies, used once each
+    walk_in_fields: tuple[str, ...]
+    screening: dict[str, Any]
     walk_in_share: float
 
     def phases(self) -> list[tuple[str, float, float]]:
@@ -228,22 +302,25 @@ class KioskResult:
     late_starts: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     station_ms: list[float] = field(default_factory=list)
+    refusals: dict[str, int] = field(default_factory=dict)  # check-ins refused, by reason
     doses: int = 0
     cpu: float = 0.0
 
 
-def _body(plan: Plan, kiosk: int, n: int, walk_in: bool) -> dict[str, Any]:
+def _body(plan: Plan, kiosk: int, n: int, booked: int, walk_in: bool) -> dict[str, Any]:
+    """The n-th check-in of a kiosk; its `booked`-th booking unless a walk-in comes."""
     if not walk_in:
-        code = kiosk + 1 + n * plan.total_kiosks  # disjoint code ranges per kiosk
-        if code <= plan.bookings:
-            return {"booking_code": f"DEMO{code:04d}"}
-    return {
-        "walk_in": {
-            "name": "王芳",
-            "id_number": "110101199003074514",
-            "birth_date": "1990-03-07",
-        }
-    }
+        index = kiosk + booked * plan.total_kiosks  # disjoint bookings per kiosk
+        if index < len(plan.bookings):
+            return plan.bookings[index]
+    return walk_in_body(kiosk + n * plan.total_kiosks, plan.walk_in_fields, plan.screening)
+
+
+def _reason(raw: bytes) -> str:
+    try:
+        return str(json.loads(raw)["error"]["reason"])
+    except (ValueError, KeyError, TypeError):
+        return "not_json"
 
 
 async def _sleep_until(when: float) -> None:
@@ -255,7 +332,7 @@ async def _sleep_until(when: float) -> None:
 async def _kiosk(plan: Plan, kiosk: int, result: KioskResult) -> None:
     connector = aiohttp.TCPConnector(limit=1)
     timeout = aiohttp.ClientTimeout(total=10)
-    n = 0
+    n = booked = 0
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         for name, begin, end in plan.phases():
             rows = result.requests.setdefault(name, [])
@@ -282,7 +359,8 @@ async def _kiosk(plan: Plan, kiosk: int, result: KioskResult) -> None:
                 if sent >= end:
                     break
                 walk_in = (n * 7919 + kiosk) % 1000 < plan.walk_in_share * 1000
-                body = _body(plan, kiosk, n, walk_in)
+                body = _body(plan, kiosk, n, booked, walk_in)
+                booked += "booking_code" in body
                 headers = {**KIOSK, "Idempotency-Key": f"bench-{kiosk}-{n}"}
                 n += 1
                 try:
@@ -299,8 +377,11 @@ async def _kiosk(plan: Plan, kiosk: int, result: KioskResult) -> None:
                 visit_id = -1
                 if status == 200:
                     visit_id = int(json.loads(raw)["visit_id"])
-                elif len(result.errors) < 20:
-                    result.errors.append(f"HTTP {status}: {raw[:200]!r}")
+                else:
+                    reason = _reason(raw)
+                    result.refusals[reason] = result.refusals.get(reason, 0) + 1
+                    if len(result.errors) < 5:
+                        result.errors.append(f"HTTP {status}: {raw[:300]!r}")
                 rows.append((sent, answered, visit_id, status))
             result.late_starts[name] = result.late_starts.get(name, 0) + late
 
@@ -565,6 +646,8 @@ def print_table(report: dict[str, Any]) -> None:
         f"kiosk workers {cpu['kiosks']:.1f}, subscriber workers {cpu['subscribers']:.1f}; "
         f"whole machine {cpu['whole_machine']:.1f} of {report['cpu_capacity_seconds']:.0f}"
     )
+    if report["refusals"]:
+        print(f"  check-ins refused, by reason: {report['refusals']}")
     for error in report["errors"][:10]:
         print(f"  error: {error}")
     print("targets:")
@@ -622,11 +705,12 @@ def main(argv: list[str] | None = None) -> int:
         config = site_file(folder, walk_in_capacity=1_000_000)
         settings = load_settings(config)
         stations = [(s.id, s.products[0]) for s in settings.stations][: args.stations]
-        seed(config, db, args.bookings)
+        day = seed(config, db, args.bookings)
+        bodies = booking_bodies(settings, day, args.bookings)
         proc, url = start_server(config, db, folder / "server.log", args.switch_interval)
         ctx = mp.get_context("spawn")
         try:
-            return _run(args, url, proc, stations, ctx)
+            return _run(args, url, proc, stations, ctx, bodies, screening(settings))
         finally:
             stop_server(proc)
 
@@ -637,6 +721,8 @@ def _run(
     proc: subprocess.Popen[bytes],
     stations: list[tuple[str, str]],
     ctx: Any,
+    bodies: list[dict[str, Any]],
+    extra: dict[str, Any],
 ) -> int:
     sub_procs, sub_pipes, ready_pipes = [], [], []
     shares = [
@@ -670,7 +756,9 @@ def _run(
         probe_seconds=args.probe_seconds,
         service_seconds=args.service_seconds,
         total_kiosks=args.kiosks,
-        bookings=args.bookings,
+        bookings=bodies,
+        walk_in_fields=walk_in_fields(),
+        screening=extra,
         walk_in_share=args.walk_in_share,
     )
     for pipe in plan_pipes:
@@ -779,6 +867,10 @@ def _run(
         "phases": phases,
         "station_ops": len(station_ms),
         "doses": sum(k.doses for k in kiosk_results),
+        "refusals": {
+            reason: sum(k.refusals.get(reason, 0) for k in kiosk_results)
+            for reason in sorted({r for k in kiosk_results for r in k.refusals})
+        },
         "station_ms": summarize(station_ms),
         "wall_seconds": wall,
         "cpu_capacity_seconds": wall * (os.cpu_count() or 1),
