@@ -9,6 +9,8 @@ import pytest
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings, load_settings
 
+from .postgres import db_url, postgres_module_db, postgres_server  # noqa: F401  (fixtures)
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "config" / "demo.toml"
 QR_SAMPLES = ROOT.parent / "shared" / "data" / "qr-samples"

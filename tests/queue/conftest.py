@@ -1,9 +1,8 @@
-"""A real site server (the app factory) on a temporary SQLite file, with a frozen clock."""
+"""A real site server (the app factory) on a fresh SQLite or PostgreSQL database, frozen clock."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,9 +71,9 @@ class Site:
 
 @pytest.fixture
 async def site(
-    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Path
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, db_url: str
 ) -> Site:
-    app = create_app(settings, db=str(tmp_path / "site.sqlite"), clock=clock)
+    app = create_app(settings, db=db_url, clock=clock)
     client = await aiohttp_client(app)
     day = engine.site_day(clock.now(), settings.site.timezone)
     await app[STORE].write(lambda tx: seed_bookings(tx, settings, day, 200), actor="test")

@@ -1,4 +1,4 @@
-"""The store on a real SQLite file: migrations, group commit, events in the same transaction."""
+"""The store on real SQLite and PostgreSQL: migrations, group commit, events in one transaction."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
+from tests.postgres import DB_KINDS, PostgresServer
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.queue import service
@@ -24,15 +25,25 @@ PERSON = service.WalkInPerson("王芳", "110101199003074514", date(1990, 3, 7))
 
 
 @pytest.fixture
-async def store(tmp_path: Path, settings: Settings, clock: FrozenClock) -> Store:
-    store = Store(database_url(str(tmp_path / "s.sqlite")), site_id=settings.site.id, clock=clock)
+async def store(db_url: str, settings: Settings, clock: FrozenClock) -> Store:
+    store = Store(database_url(db_url), site_id=settings.site.id, clock=clock)
     await store.start()
     yield store  # type: ignore[misc]
     await store.stop()
 
 
-def test_migrations_build_exactly_the_tables_the_code_uses(tmp_path: Path) -> None:
-    engine = make_engine(database_url(str(tmp_path / "m.sqlite")), writer=True)
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_migrations_build_exactly_the_tables_the_code_uses(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if kind == "sqlite":
+        url = database_url(str(tmp_path / "m.sqlite"))
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        name = server.create_database(migrated=False)
+        request.addfinalizer(lambda: server.drop_database(name))
+        url = server.url(name)
+    engine = make_engine(url, writer=True)
     migrate(engine)
     migrate(engine)  # idempotent
     with engine.connect() as conn:

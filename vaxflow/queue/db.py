@@ -18,6 +18,10 @@ MIGRATIONS = "vaxflow.queue:migrations"
 def database_url(db: str) -> str:
     """A database URL from a path or a URL; relative SQLite paths get their folder created."""
     if "://" in db:
+        # PostgreSQL through psycopg 3 (SQLAlchemy 2.0 would pick psycopg2 for a bare scheme).
+        for bare in ("postgresql://", "postgres://"):
+            if db.startswith(bare):
+                return "postgresql+psycopg://" + db[len(bare) :]
         return db
     path = Path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,7 +31,9 @@ def database_url(db: str) -> str:
 def make_engine(url: str, *, writer: bool) -> Engine:
     """An engine; on SQLite, the writer's transactions take the write lock up front."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        # Readers see one snapshot per read, as on SQLite; the writer commits in READ COMMITTED.
+        isolation = "READ COMMITTED" if writer else "REPEATABLE READ"
+        return create_engine(url, pool_pre_ping=True, isolation_level=isolation)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
