@@ -11,12 +11,14 @@ from collections.abc import Sequence
 #: Subcommand modules; each has `register(subparsers)` adding its commands with a `func`.
 _MODULES = (
     "vaxflow.cli.config_cmd",
+    "vaxflow.cli.bookings_cmd",
     "vaxflow.cli.server_cmd",
     "vaxflow.cli.demo_cmd",
     "vaxflow.cli.decode_cmd",
     "vaxflow.cli.idcard_cmd",
     "vaxflow.cli.ticket_cmd",
     "vaxflow.cli.devices_cmd",
+    "vaxflow.cli.simulate_cmd",
 )
 
 
