@@ -13,6 +13,7 @@ from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.queue import engine
 from vaxflow.queue.appkeys import STORE
+from vaxflow.queue.bookings.model import Booking
 from vaxflow.queue.demo_data import make_people, seed_bookings
 from vaxflow.queue.server import create_app
 
@@ -58,8 +59,29 @@ class Site:
         assert response.status == expect, data
         return data
 
-    async def check_in(self, code: str) -> Any:
-        return await self.post("kiosk", "/api/checkins", {"booking_code": code})
+    def person(self, code: str) -> Booking:
+        day = engine.site_day(self.clock.now(), self.settings.site.timezone)
+        return next(p for p in make_people(self.settings, day, 200) if p.code == code)
+
+    def card(self, code: str) -> dict[str, Any]:
+        """The ID card of the person who made booking `code`."""
+        person = self.person(code)
+        return {"id_type": "cn_resident", "id_number": person.id_number, "name": person.person_name}
+
+    def answers(self, **yes: bool) -> dict[str, bool]:
+        return {q.id: yes.get(q.id, False) for q in self.settings.questions}
+
+    def check_in_body(self, code: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "booking_code": code,
+            "id_card": self.card(code),
+            "answers": self.answers(),
+            "consent_version": self.settings.consent.version,
+            **extra,
+        }
+
+    async def check_in(self, code: str, **extra: Any) -> Any:
+        return await self.post("kiosk", "/api/checkins", self.check_in_body(code, **extra))
 
     async def open(self, station: str, product: str = "CORONAVAC") -> Any:
         return await self.post(

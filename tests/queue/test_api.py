@@ -17,6 +17,7 @@ from vaxflow.config import Settings
 from vaxflow.queue.server import create_app
 
 from .conftest import AiohttpClient, Site, auth, booking_codes
+from .people import walk_in_body
 
 ID_NUMBER = re.compile(r"\d{17}[\dXx]")
 
@@ -51,15 +52,23 @@ async def test_elderly_people_go_to_the_priority_lane(site: Site) -> None:
 async def test_refusals_carry_a_reason_code_and_a_message(site: Site) -> None:
     code = booking_codes(site.settings, site.clock, product="BBIBP", elderly=False)[0]
     first = await site.check_in(code)
-    again = await site.post("kiosk", "/api/checkins", {"booking_code": code}, expect=409)
+    again = await site.post("kiosk", "/api/checkins", site.check_in_body(code), expect=409)
     assert again["error"]["reason"] == "already_checked_in"
     assert again["error"]["details"]["ticket"] == first["ticket"]
-    unknown = await site.post("kiosk", "/api/checkins", {"booking_code": "NOPE"}, expect=404)
+    assert again["error"]["messages"]["zh-CN"] == f"您已签到，您的号码是 {first['ticket']}。"
+    assert (
+        again["error"]["messages"]["en"]
+        == f"You are already checked in: your number is {first['ticket']}."
+    )
+    assert again["error"]["hints"]["en"]
+    unknown = await site.post(
+        "kiosk", "/api/checkins", site.check_in_body(code, booking_code="NOPE"), expect=404
+    )
     assert unknown["error"]["reason"] == "unknown_booking"
     both = await site.post(
         "kiosk",
         "/api/checkins",
-        {"booking_code": code, "walk_in": {"name": "王芳", "id_number": "x"}},
+        site.check_in_body(code, walk_in={"name": "王芳", "id_number": "x"}),
         expect=422,
     )
     assert both["error"]["reason"] == "booking_or_walk_in"
@@ -67,8 +76,9 @@ async def test_refusals_carry_a_reason_code_and_a_message(site: Site) -> None:
 
 async def test_booking_for_another_day_is_refused(site: Site) -> None:
     code = booking_codes(site.settings, site.clock, product="BBIBP", elderly=False)[0]
+    body = site.check_in_body(code)
     site.clock.advance(minutes=24 * 60)
-    refused = await site.post("kiosk", "/api/checkins", {"booking_code": code}, expect=409)
+    refused = await site.post("kiosk", "/api/checkins", body, expect=409)
     assert refused["error"]["reason"] == "wrong_day"
 
 
@@ -108,9 +118,9 @@ async def test_walk_ins_until_capacity(
         update={"walk_in": settings.walk_in.model_copy(update={"daily_capacity": 2})}
     )
     client = await aiohttp_client(create_app(small, db=str(tmp_path / "w.sqlite"), clock=clock))
-    person = {"walk_in": {"name": "王芳", "id_number": "110101199003074514"}}
     tickets = []
-    for _ in range(3):
+    for n in range(3):
+        person = walk_in_body(settings, n)
         response = await client.post("/api/checkins", json=person, headers=auth("kiosk"))
         tickets.append((response.status, await response.json()))
     assert [t[1]["ticket"] for t in tickets[:2]] == ["W001", "W002"]
@@ -119,19 +129,20 @@ async def test_walk_ins_until_capacity(
 
 
 async def test_a_replayed_request_returns_the_first_answer(site: Site) -> None:
-    person = {"walk_in": {"name": "王芳", "id_number": "110101199003074514"}}
+    person = walk_in_body(site.settings, 1)
     first = await site.post("kiosk", "/api/checkins", person, key="req-1")
     replay = await site.post("kiosk", "/api/checkins", person, key="req-1")
     assert replay["ticket"] == first["ticket"] == "W001"
     assert replay["visit_id"] == first["visit_id"]
     stats = await site.get("marshal", "/api/stats")
     assert stats["tickets_issued"] == 1
-    other = {"walk_in": {"name": "李强", "id_number": "110101199003074514"}}
+    other = walk_in_body(site.settings, 2)
     clash = await site.post("kiosk", "/api/checkins", other, key="req-1", expect=422)
     assert clash["error"]["reason"] == "idempotency_key_reused"
     # a refusal is remembered too: the replay does not slip through later
-    await site.post("kiosk", "/api/checkins", {"booking_code": "NOPE"}, key="r2", expect=404)
-    await site.post("kiosk", "/api/checkins", {"booking_code": "NOPE"}, key="r2", expect=404)
+    unknown = {"booking_code": "NOPE", "id_card": site.card("DEMO0001")}
+    await site.post("kiosk", "/api/checkins", unknown, key="r2", expect=404)
+    await site.post("kiosk", "/api/checkins", unknown, key="r2", expect=404)
 
 
 async def test_concurrent_kiosks_get_distinct_consecutive_numbers(site: Site) -> None:
@@ -319,7 +330,7 @@ async def test_event_feed_replays_then_streams_and_resumes(site: Site) -> None:
     async with site.client.ws_connect("/ws/events?since=0", headers=auth("board")) as ws:
         backlog = await _read_until_live(ws)
         kinds = [e["kind"] for e in backlog]
-        assert kinds == ["bookings_seeded", "checked_in"]
+        assert kinds == ["bookings_imported", "checked_in"]
         seqs = [e["seq"] for e in backlog]
         assert seqs == sorted(seqs)
         second = await site.check_in(codes[1])
@@ -337,7 +348,7 @@ async def test_event_feed_accepts_a_token_subprotocol_and_checks_origin(site: Si
     async with site.client.ws_connect(
         "/ws/events", protocols=("vaxflow", "bearer.demo-board-token")
     ) as ws:
-        assert (await _read_until_live(ws))[0]["kind"] == "bookings_seeded"
+        assert (await _read_until_live(ws))[0]["kind"] == "bookings_imported"
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
         await site.client.ws_connect(
             "/ws/events", headers={**auth("board"), "Origin": "https://evil.example"}

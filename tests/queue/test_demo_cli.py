@@ -138,7 +138,7 @@ async def test_demo_runs_a_live_site_and_stops_on_ctrl_c(tmp_path: Path) -> None
         assert numbered == sorted(set(numbered)), "event numbers must strictly increase"
         assert numbered[0] == 1
         kinds = {e["kind"] for e in events}
-        assert {"bookings_seeded", "checked_in", "called", "dosed", "released", "live"} <= kinds
+        assert {"bookings_imported", "checked_in", "called", "dosed", "released", "live"} <= kinds
         for text in messages:
             assert not FULL_ID.search(text), text
         names = [e["payload"]["name"] for e in events if "name" in e.get("payload", {})]

@@ -83,11 +83,11 @@ def test_age_on(birth: date, day: date, age: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("walk_in", "age", "lane"),
-    [(False, 30, "A"), (False, 59, "A"), (False, 60, "E"), (False, None, "A"), (True, 70, "W")],
+    ("walk_in", "review", "lane"),
+    [(False, False, "A"), (False, True, "E"), (True, False, "W"), (True, True, "W")],
 )
-def test_lane_for_check_in(settings: Settings, walk_in: bool, age: int | None, lane: str) -> None:
-    assert engine.lane_for_check_in(settings, walk_in=walk_in, age=age) == lane
+def test_lane_for_check_in(settings: Settings, walk_in: bool, review: bool, lane: str) -> None:
+    assert engine.lane_for_check_in(settings, walk_in=walk_in, review=review) == lane
 
 
 def _head(visit_id: int, lane: str, minutes_ago: float) -> LaneHead:

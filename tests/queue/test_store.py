@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,9 +19,14 @@ from vaxflow.queue import service
 from vaxflow.queue import tables as t
 from vaxflow.queue.db import database_url, make_engine, migrate
 from vaxflow.queue.errors import Refused
+from vaxflow.queue.model import Visit
 from vaxflow.queue.store import Event, Store, Tx, events_after
 
-PERSON = service.WalkInPerson("王芳", "110101199003074514", date(1990, 3, 7))
+from .people import walk_in_request
+
+
+def _check_in(settings: Settings, n: int) -> Callable[[Tx], Visit]:
+    return lambda tx: service.check_in(tx, settings, walk_in_request(settings, n))
 
 
 @pytest.fixture
@@ -63,20 +68,17 @@ def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
 async def test_a_refused_operation_changes_nothing_and_spares_its_batch(
     store: Store, settings: Settings
 ) -> None:
-    def refused(tx: Tx) -> None:
-        service.check_in(tx, settings, walk_in=PERSON)  # allocates W-number, emits an event
-        raise Refused("nope", "changed my mind")
+    def attempt(n: int) -> Callable[[Tx], Visit]:
+        def op(tx: Tx) -> Visit:
+            visit = service.check_in(tx, settings, walk_in_request(settings, n))
+            if n % 3 == 0:  # it allocated a number and emitted an event, then is refused
+                raise Refused("nope", "changed my mind")
+            return visit
+
+        return op
 
     results = await asyncio.gather(
-        *(
-            store.write(
-                refused
-                if i % 3 == 0
-                else (lambda tx: service.check_in(tx, settings, walk_in=PERSON)),
-                actor="kiosk:test",
-            )
-            for i in range(30)
-        ),
+        *(store.write(attempt(n), actor="kiosk:test") for n in range(30)),
         return_exceptions=True,
     )
     refusals = [r for r in results if isinstance(r, Refused)]
@@ -104,10 +106,7 @@ async def test_events_are_published_after_commit_in_order(store: Store, settings
 
     store.subscribe(listen)
     visits = await asyncio.gather(
-        *(
-            store.write(lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k")
-            for _ in range(10)
-        )
+        *(store.write(_check_in(settings, n), actor="k") for n in range(10))
     )
     await asyncio.wait_for(all_seen.wait(), 5)
     assert [e.visit_id for e in seen] == [v.id for v in sorted(visits, key=lambda v: v.id)]
@@ -124,7 +123,7 @@ async def test_an_unexpected_error_fails_one_request_not_the_writer(
 
     with pytest.raises(RuntimeError):
         await store.write(broken, actor="k")
-    visit = await store.write(lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k")
+    visit = await store.write(_check_in(settings, 1), actor="k")
     assert visit.ticket == "W001"
 
 
@@ -134,7 +133,7 @@ async def test_acknowledged_writes_are_on_disk(
     path = tmp_path / "d.sqlite"
     store = Store(database_url(str(path)), site_id=settings.site.id, clock=clock)
     await store.start()
-    visit = await store.write(lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k")
+    visit = await store.write(_check_in(settings, 1), actor="k")
     # another connection, as another process would see it, before the store is closed
     with sqlite3.connect(path) as other:
         row = other.execute("SELECT ticket, state FROM visits WHERE id = ?", (visit.id,)).fetchone()
@@ -145,10 +144,8 @@ async def test_acknowledged_writes_are_on_disk(
 async def test_ticket_numbers_restart_each_site_day(
     store: Store, settings: Settings, clock: FrozenClock
 ) -> None:
-    first = await store.write(lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k")
+    first = await store.write(_check_in(settings, 1), actor="k")
     clock.advance(minutes=24 * 60)
-    next_day = await store.write(
-        lambda tx: service.check_in(tx, settings, walk_in=PERSON), actor="k"
-    )
+    next_day = await store.write(_check_in(settings, 2), actor="k")
     assert (first.ticket, next_day.ticket) == ("W001", "W001")
     assert first.site_day != next_day.site_day

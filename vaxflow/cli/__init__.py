@@ -12,12 +12,16 @@ from collections.abc import Sequence
 _MODULES = (
     "vaxflow.cli.config_cmd",
     "vaxflow.cli.bookings_cmd",
+    "vaxflow.cli.bookings_cmd",
     "vaxflow.cli.server_cmd",
     "vaxflow.cli.demo_cmd",
     "vaxflow.cli.decode_cmd",
     "vaxflow.cli.idcard_cmd",
     "vaxflow.cli.ticket_cmd",
     "vaxflow.cli.devices_cmd",
+    "vaxflow.cli.report_cmd",
+    "vaxflow.cli.export_cmd",
+    "vaxflow.cli.db_cmd",
     "vaxflow.cli.simulate_cmd",
 )
 

@@ -5,19 +5,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import sys
+from dataclasses import replace
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from vaxflow.clock import ScaledClock
 from vaxflow.config import ConfigError, Settings, load_settings
 from vaxflow.queue import engine
 from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.demo_data import seed_bookings
+from vaxflow.queue.bookings import signed_qr
+from vaxflow.queue.bookings.csv_import import check_csv, to_csv
+from vaxflow.queue.bookings.store_ops import import_bookings
+from vaxflow.queue.demo_data import make_people
 from vaxflow.queue.serve import serve
 from vaxflow.queue.server import create_app
-from vaxflow.queue.simulated_site import SimulatedSite, Traffic
+from vaxflow.queue.simulated_site import Arrivals, SimulatedSite, Traffic
 
+_BOOKING_URL = "https://booking.vaxflow.invalid/b"
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 
 
@@ -54,21 +62,56 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_people(settings: Settings, day: date, count: int) -> tuple[Settings, Arrivals, str]:
+    """The day's people: a CSV day list, signed booking QRs (a key made for this run), walk-ins.
+
+    Returns the settings with the run's public key added, the arrivals, and the CSV text.
+    """
+    listed = make_people(settings, day, count)
+    private, public = signed_qr.new_key()
+    booking = settings.booking.model_copy(
+        update={"public_keys": {**settings.booking.public_keys, "demo-run": public}}
+    )
+    settings = settings.model_copy(update={"booking": booking})
+    zone = ZoneInfo(settings.site.timezone)
+    opens = datetime.combine(day, time(0, 0), zone)
+    closes = datetime.combine(day, time(23, 59), zone)
+    signed = [
+        replace(person, code=f"SQR{n:04d}", window_start=opens, window_end=closes)
+        for n, person in enumerate(make_people(settings, day, count // 4, seed=11), start=1)
+    ]
+    rng = random.Random(5)
+    booked = [
+        (person, person.code if rng.random() < 0.7 else f"{_BOOKING_URL}?code={person.code}")
+        for person in listed
+    ]
+    booked += [
+        (person, signed_qr.sign(person, private, "demo-run", settings.site.timezone))
+        for person in signed
+    ]
+    rng.shuffle(booked)
+    walk_ins = make_people(settings, day, count // 5, seed=23)
+    return settings, Arrivals(booked, walk_ins), to_csv(listed, settings.site.timezone)
+
+
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     clock = ScaledClock(args.speed)
+    day = settings.demo.visit_date or engine.site_day(clock.now(), settings.site.timezone)
+    settings, people, day_list = _demo_people(settings, day, settings.demo.bookings)
     app = create_app(settings, db=args.db, clock=clock)
-    traffic = Traffic(arrivals_per_hour=args.arrivals, bookings=settings.demo.bookings)
+    traffic = Traffic(arrivals_per_hour=args.arrivals)
     tasks: list[asyncio.Task[None]] = []
 
     async def started(url: str) -> None:
         store = app[STORE]
-        day = settings.demo.visit_date or engine.site_day(clock.now(), settings.site.timezone)
-        added = await store.write(
-            lambda tx: seed_bookings(tx, settings, day, settings.demo.bookings), actor="demo"
+        checked = check_csv(day_list.encode("utf-8"), settings, day)
+        assert not checked.problems, checked.problems[:3]
+        result = await store.write(
+            lambda tx: import_bookings(tx, checked.bookings), actor="demo:import"
         )
-        _banner(settings, url, args, added)
+        _banner(settings, url, args, result.added + result.unchanged, len(people.booked))
         if not args.no_traffic:
-            site = SimulatedSite(url, settings, clock, traffic)
+            site = SimulatedSite(url, settings, clock, traffic, people)
             tasks.append(asyncio.create_task(site.run()))
 
     try:
@@ -80,7 +123,9 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
                 await task
 
 
-def _banner(settings: Settings, url: str, args: argparse.Namespace, added: int) -> None:
+def _banner(
+    settings: Settings, url: str, args: argparse.Namespace, listed: int, booked: int
+) -> None:
     lines = [
         f"vaxflow demo — {settings.site.name}",
         f"  server      {url}/",
@@ -88,8 +133,9 @@ def _banner(settings: Settings, url: str, args: argparse.Namespace, added: int) 
         f"  stats       {url}/api/stats      (Authorization: Bearer <marshal token>)",
         f"  API         {url}/api/openapi.json",
         f"  events      {url.replace('http', 'ws', 1)}/ws/events?since=0",
-        f"  speed       {args.speed:g} site minutes per minute; {added} demo bookings added "
-        f"(codes DEMO0001...)",
+        f"  speed       {args.speed:g} site minutes per minute",
+        f"  bookings    {listed} on the imported day list (DEMO0001...), "
+        f"{booked - listed} as signed QR codes (SQR0001...)",
         "  tokens:",
         *(f"    {role:9} {tokens[0]}" for role, tokens in settings.tokens.items()),
         "  Ctrl-C stops the demo.",

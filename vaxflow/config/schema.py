@@ -106,6 +106,50 @@ class BookingRules(_Strict):
     """How early before the booked window a person is still checked in, in minutes."""
     late_tolerance_minutes: Annotated[int, Field(ge=0, le=720)] = 60
     """How late after the booked window a person is still checked in, in minutes."""
+    public_keys: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")], str] = {}
+    """Ed25519 public keys (base64) of booking QR issuers, by key id."""
+    service_url: str | None = None
+    """Booking service asked for codes not on the imported list (http://host/...), or none."""
+    service_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 3.0
+    """Longest a booking-service lookup may take, in seconds."""
+    url_code_params: list[str] = ["code", "booking", "b"]
+    """Query parameters that carry the booking code when a booking QR holds a URL."""
+    require_id_card: bool = True
+    """A booked check-in needs the person's ID card read and matched to the booking."""
+
+    @field_validator("public_keys")
+    @classmethod
+    def _keys(cls, value: dict[str, str]) -> dict[str, str]:
+        import base64
+        import binascii
+
+        for kid, key in value.items():
+            try:
+                raw = base64.b64decode(key, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(f"public key {kid!r} is not base64") from None
+            if len(raw) != 32:
+                raise ValueError(f"public key {kid!r} is not a 32-byte Ed25519 key")
+        return value
+
+
+Language = Literal["zh-CN", "zh-TW", "en"]
+
+
+class Question(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
+    """Stable identifier stored with the answers."""
+    effect: Literal["pass", "defer", "refer"]
+    """What a "yes" does: pass (note it), defer (not today), refer (doctor review)."""
+    text: dict[Language, str]
+    """The question in every language the site offers."""
+
+
+class Consent(_Strict):
+    version: Annotated[str, Field(min_length=1, max_length=40)] = "none"
+    """Version of the consent text; stored with each visit that agreed to it."""
+    text: dict[Language, str] = {}
+    """The informed-consent text in every language the site offers."""
 
 
 class WalkInRules(_Strict):
@@ -221,6 +265,9 @@ class Settings(_Strict):
     observation: ObservationRules = ObservationRules()
     queue: QueueRules = QueueRules()
     devices: Devices = Devices()
+    questions: list[Question] = []
+    """Contraindication questions asked before a ticket, one per screen."""
+    consent: Consent = Consent()
     tokens: dict[Role, list[str]]
     """Bearer tokens per role: `kiosk = ["token1", "token2"]`; each device or person its own."""
     server: ServerSettings = ServerSettings()
@@ -277,6 +324,13 @@ class Settings(_Strict):
             raise ValueError(
                 'walk_in.daily_capacity: walk-ins are allowed but no lane has kind = "walk_in"'
             )
+        for index, question in enumerate(self.questions):
+            missing = [lang for lang in self.site.languages if lang not in question.text]
+            if missing:
+                raise ValueError(f"questions[{index}].text: no text for {', '.join(missing)}")
+        missing = [lang for lang in self.site.languages if lang not in self.consent.text]
+        if self.consent.text and missing:
+            raise ValueError(f"consent.text: no text for {', '.join(missing)}")
         if not self.lane_of_kind(LaneKind.REGULAR):
             raise ValueError('lanes: one lane must have kind = "regular"')
         return self

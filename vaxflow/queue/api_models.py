@@ -15,18 +15,53 @@ class _Body(BaseModel):
 
 
 class WalkInBody(_Body):
+    """A person without a booking, from their ID card."""
+
     name: str = Field(min_length=1, max_length=100)
     id_number: str = Field(min_length=1, max_length=40)
+    id_type: str = Field(default="cn_resident", max_length=20)
     birth_date: date | None = None
+    sex: Literal["male", "female", "unknown"] | None = None
     product: str | None = Field(default=None, max_length=40)
     dose_number: int = Field(default=1, ge=1, le=10)
 
 
-class CheckInRequest(_Body):
-    """Either a booking code (from the booking QR) or a walk-in person."""
+class IdCardBody(_Body):
+    """What the ID-card reader read (or staff typed from a passport)."""
 
-    booking_code: str | None = Field(default=None, min_length=1, max_length=64)
+    id_type: str = Field(default="cn_resident", max_length=20)
+    id_number: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    birth_date: date | None = None
+    sex: Literal["male", "female", "unknown"] | None = None
+
+
+class PrecheckRequest(_Body):
+    """A booking (scanned QR text, or a code) with the ID card, or a walk-in person."""
+
+    booking_qr: str | None = Field(default=None, min_length=1, max_length=2000)
+    booking_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    id_card: IdCardBody | None = None
     walk_in: WalkInBody | None = None
+
+
+class CheckInRequest(PrecheckRequest):
+    """The precheck's fields plus the health answers and the consent version agreed to."""
+
+    answers: dict[str, bool] | None = Field(default=None, max_length=50)
+    consent_version: str | None = Field(default=None, max_length=40)
+
+
+class PrecheckResponse(BaseModel):
+    eligible: bool
+    person: dict[str, object]
+    product: str
+    product_name: str
+    dose_number: int
+    walk_in: bool
+    review: list[dict[str, object]]
+    questions: list[dict[str, object]]
+    consent: dict[str, object]
 
 
 class CancelRequest(_Body):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from aiohttp import web
 
 from vaxflow.clock import Clock
@@ -18,3 +19,4 @@ HUB = web.AppKey("hub", EventHub)
 ESTIMATES = web.AppKey("estimates", WaitEstimates)
 TOKENS = web.AppKey("tokens", TokenTable)
 PRINCIPAL = web.RequestKey("principal", Principal)
+HTTP = web.AppKey("http", aiohttp.ClientSession)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import insert, select
 from stdnum.cn import ric
 
 from vaxflow.config import Settings
-from vaxflow.queue import tables as t
+from vaxflow.queue.bookings.model import Booking, PriorDose
+from vaxflow.queue.bookings.store_ops import import_bookings
 from vaxflow.queue.store import Tx
 
 _SURNAMES = (
@@ -22,29 +21,21 @@ _GIVEN = (
     "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬飞鑫波宁建"
     "国建华志强海燕春梅丹凤桂兰雪梅晓东小红子涵一诺欣怡浩然梓涵雨桐"
 )
-_REGIONS = ("110101", "310104", "440106", "450102", "510104", "330106", "420102", "320102")
-
-
-@dataclass(frozen=True)
-class DemoPerson:
-    code: str
-    name: str
-    id_number: str
-    birth_date: date
-    sex: str
-    product: str
-    dose_number: int
+# District codes that existed for every birth year we generate (python-stdnum checks that).
+_REGIONS = ("110101", "110102", "110105", "110108", "310101", "310104", "120101")
 
 
 def demo_code(index: int) -> str:
     return f"DEMO{index:04d}"
 
 
-def make_people(settings: Settings, day: date, count: int, seed: int = 7) -> list[DemoPerson]:
-    """Deterministic people for a site day: mostly adults, a fifth of them 60 or older."""
+def make_people(settings: Settings, day: date, count: int, seed: int = 7) -> list[Booking]:
+    """Deterministic bookings for a site day: mostly adults, a fifth 60 or older; later doses
+    carry the earlier dose (same manufacturer, inside the interval) as the booking app would."""
     rng = random.Random(seed)
-    products = [p.code for p in settings.products]
-    weights = [5, 3.5, 1.5][: len(products)] + [1] * max(0, len(products) - 3)
+    products = {p.code: p for p in settings.products}
+    codes = list(products)
+    weights = [5, 3.5, 1.5][: len(codes)] + [1] * max(0, len(codes) - 3)
     people = []
     for index in range(1, count + 1):
         age = rng.randint(60, 85) if rng.random() < 0.2 else rng.randint(18, 59)
@@ -55,17 +46,31 @@ def make_people(settings: Settings, day: date, count: int, seed: int = 7) -> lis
         name = rng.choice(_SURNAMES) + "".join(
             rng.choice(_GIVEN) for _ in range(rng.choice((1, 2)))
         )
-        product = rng.choices(products, weights)[0]
-        series = next(p.doses_in_series for p in settings.products if p.code == product)
+        product = products[rng.choices(codes, weights)[0]]
+        dose_number = rng.randint(1, product.doses_in_series)
+        prior = tuple(
+            PriorDose(
+                day - timedelta(days=(dose_number - n) * (product.min_interval_days + 7)),
+                product.code,
+                product.manufacturer,
+                n,
+            )
+            for n in range(1, dose_number)
+        )
         people.append(
-            DemoPerson(
-                demo_code(index),
-                name,
-                body + ric.calc_check_digit(body),
-                birth,
-                sex,
-                product,
-                rng.randint(1, series),
+            Booking(
+                code=demo_code(index),
+                person_name=name,
+                id_type="cn_resident",
+                id_number=body + ric.calc_check_digit(body + "0"),
+                site_id=settings.site.id,
+                visit_date=day,
+                product=product.code,
+                dose_number=dose_number,
+                birth_date=birth,
+                sex=sex,
+                prior_doses=prior,
+                source="demo",
             )
         )
     return people
@@ -73,29 +78,4 @@ def make_people(settings: Settings, day: date, count: int, seed: int = 7) -> lis
 
 def seed_bookings(tx: Tx, settings: Settings, day: date, count: int) -> int:
     """Insert the demo bookings for `day` that are not there yet; returns how many were added."""
-    existing = set(
-        tx.conn.execute(
-            select(t.bookings.c.code).where(t.bookings.c.site_id == tx.site_id)
-        ).scalars()
-    )
-    rows = [
-        {
-            "site_id": tx.site_id,
-            "code": person.code,
-            "person_name": person.name,
-            "id_type": "cn_resident",
-            "id_number": person.id_number,
-            "birth_date": person.birth_date,
-            "sex": person.sex,
-            "product": person.product,
-            "dose_number": person.dose_number,
-            "visit_date": day,
-            "created_at": tx.now,
-        }
-        for person in make_people(settings, day, count)
-        if person.code not in existing
-    ]
-    if rows:
-        tx.conn.execute(insert(t.bookings), rows)
-        tx.emit("bookings_seeded", None, {"count": len(rows), "visit_date": day.isoformat()})
-    return len(rows)
+    return import_bookings(tx, make_people(settings, day, count)).added

@@ -44,15 +44,14 @@ def age_on(birth_date: date, day: date) -> int:
     return years
 
 
-def lane_for_check_in(settings: Settings, *, walk_in: bool, age: int | None) -> str:
-    """Walk-ins to the walk-in lane; people at the review age to the priority or review lane."""
+def lane_for_check_in(settings: Settings, *, walk_in: bool, review: bool) -> str:
+    """Walk-ins to the walk-in lane; people a doctor must see to the review or priority lane."""
     if walk_in:
         lane = settings.lane_of_kind(LaneKind.WALK_IN)
         if lane is None:
             raise Refused("walk_in_closed", "This site takes no walk-ins.")
         return lane.prefix
-    review_age = settings.age.review_age_years
-    if age is not None and review_age is not None and age >= review_age:
+    if review:
         lane = settings.lane_of_kind(LaneKind.REVIEW) or settings.lane_of_kind(LaneKind.PRIORITY)
         if lane is not None:
             return lane.prefix

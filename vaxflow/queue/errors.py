@@ -17,9 +17,13 @@ class QueueError(Exception):
         self.details = details
 
     def to_json(self) -> dict[str, Any]:
+        """The error body: code, English message, every language's message and staff hints."""
+        from vaxflow.queue import reasons
+
         body: dict[str, Any] = {"reason": self.reason, "message": self.message}
         if self.details:
             body["details"] = self.details
+        body.update(reasons.describe(self.reason, self.details, self.message))
         return {"error": body}
 
 

@@ -12,11 +12,15 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, select
 
 from vaxflow.queue import api_models as m
-from vaxflow.queue import service
+from vaxflow.queue import checkin, engine, service
 from vaxflow.queue import tables as t
-from vaxflow.queue.appkeys import CLOCK, ESTIMATES, PRINCIPAL, SETTINGS, STORE
+from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, STORE
 from vaxflow.queue.auth import Principal
-from vaxflow.queue.errors import Invalid, QueueError
+from vaxflow.queue.bookings import signed_qr
+from vaxflow.queue.bookings.codes import read_booking_scan
+from vaxflow.queue.bookings.service_client import fetch_booking
+from vaxflow.queue.bookings.store_ops import find_booking
+from vaxflow.queue.errors import Invalid, NotFound, QueueError
 from vaxflow.queue.model import StationState, VisitState
 from vaxflow.queue.store import Tx
 
@@ -136,22 +140,57 @@ async def server_time(request: web.Request) -> web.Response:
 # --- kiosk -------------------------------------------------------------------------------
 
 
+async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> checkin.CheckInRequest:
+    """Resolve the booking outside the transaction: verify a signed QR, ask the booking service."""
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    rules = settings.booking
+    booking = None
+    code = body.booking_code
+    if body.booking_qr is not None:
+        scanned = read_booking_scan(body.booking_qr, rules.url_code_params)
+        if scanned.signed is not None:
+            today = engine.site_day(clock.now(), settings.site.timezone)
+            booking = signed_qr.verify(
+                scanned.signed, rules.public_keys, settings.site.id, settings.site.timezone, today
+            )
+        code = scanned.code
+    if booking is None and code is not None and rules.service_url:
+        listed = await store.read(lambda conn: find_booking(conn, store.site_id, code))
+        if listed is None:
+            booking = await fetch_booking(
+                request.app[HTTP], rules.service_url, code, rules.service_timeout_seconds
+            )
+            if booking is None:
+                raise NotFound("unknown_booking", "The booking service does not know this code.")
+    answers = getattr(body, "answers", None)
+    return checkin.CheckInRequest(
+        booking=booking,
+        booking_code=code if booking is None else None,
+        id_card=checkin.IdCardData(**body.id_card.model_dump()) if body.id_card else None,
+        walk_in=checkin.WalkInPerson(**body.walk_in.model_dump()) if body.walk_in else None,
+        answers=answers,
+        consent_version=getattr(body, "consent_version", None),
+    )
+
+
+async def precheck(request: web.Request) -> web.Response:
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    body, _raw = await parse_body(request, m.PrecheckRequest)
+    wanted = await _checkin_request(request, body)
+    now = clock.now()
+    answer = await store.read(
+        lambda conn: checkin.precheck(conn, settings, store.site_id, wanted, now)
+    )
+    return json_response(answer)
+
+
 async def check_in(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    body, _raw = await parse_body(request, m.CheckInRequest)
+    wanted = await _checkin_request(request, body)
 
-    def op(tx: Tx, body: m.CheckInRequest) -> dict[str, Any]:
-        walk_in = (
-            service.WalkInPerson(
-                body.walk_in.name,
-                body.walk_in.id_number,
-                body.walk_in.birth_date,
-                body.walk_in.product,
-                body.walk_in.dose_number,
-            )
-            if body.walk_in
-            else None
-        )
-        visit = service.check_in(tx, settings, booking_code=body.booking_code, walk_in=walk_in)
+    def op(tx: Tx, _body: m.CheckInRequest) -> dict[str, Any]:
+        visit = service.check_in(tx, settings, wanted)
         view = service.visit_view(visit, settings)
         view["lane_name"] = settings.lane(visit.lane).name
         view["site_name"] = settings.site.name

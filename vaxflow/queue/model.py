@@ -99,6 +99,11 @@ class Visit:
     adverse_open: bool = False
     print_failed: bool = False
     reason: str | None = None
+    id_type: str | None = None
+    sex: str | None = None
+    screening: str | None = None  # JSON: {question id: answer}
+    consent_version: str | None = None
+    review_reasons: str | None = None  # JSON: [reason codes] that sent them to review
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,15 @@ def _routes() -> list[Route]:
         ),
         Route(
             "POST",
+            "/api/checkins/precheck",
+            h.precheck,
+            KIOSK | {"admin"},
+            "Check a booking or walk-in before the health questions; returns the questions",
+            body=m.PrecheckRequest,
+            response=m.PrecheckResponse,
+        ),
+        Route(
+            "POST",
             "/api/checkins",
             h.check_in,
             KIOSK | {"admin"},
@@ -279,3 +288,16 @@ def _routes() -> list[Route]:
 
 
 ROUTES: list[Route] = _routes()
+
+# Records out: the daily report for the marshal (vaxflow/queue/report_handlers.py).
+from vaxflow.queue import report_handlers  # noqa: E402
+
+ROUTES.append(
+    Route(
+        "GET",
+        "/api/reports/daily",
+        report_handlers.daily,
+        frozenset({"marshal", "admin"}),
+        "The daily report of ?date=YYYY-MM-DD (default today) as an HTML page with charts",
+    )
+)

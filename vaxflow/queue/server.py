@@ -6,11 +6,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from vaxflow.clock import Clock, SystemClock
 from vaxflow.config import Settings
-from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HUB, PRINCIPAL, SETTINGS, STORE, TOKENS
+from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HTTP, HUB, PRINCIPAL, SETTINGS, STORE, TOKENS
 from vaxflow.queue.auth import TokenTable, bearer_token, device_name
 from vaxflow.queue.db import database_url
 from vaxflow.queue.errors import QueueError
@@ -116,7 +117,9 @@ async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     await store.start()
     log.info("store open: %s", store.url)
-    yield
+    async with aiohttp.ClientSession() as http:  # outgoing calls: the booking service
+        app[HTTP] = http
+        yield
     await store.stop()
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from vaxflow.config import Settings
-from vaxflow.queue import engine, repo, ticket_code
+from vaxflow.queue import checkin, engine, repo, ticket_code
 from vaxflow.queue import tables as t
+from vaxflow.queue.checkin import CheckInRequest
 from vaxflow.queue.errors import Invalid, NotFound, Refused
 from vaxflow.queue.model import (
     AT_STATION_STATES,
@@ -27,18 +28,6 @@ from vaxflow.queue.model import (
 )
 from vaxflow.queue.privacy import mask_id_number, mask_name
 from vaxflow.queue.store import Tx
-
-
-@dataclass(frozen=True)
-class WalkInPerson:
-    """What a walk-in gives at the kiosk (from the ID card)."""
-
-    name: str
-    id_number: str
-    birth_date: date | None = None
-    product: str | None = None
-    dose_number: int = 1
-
 
 # --- views -------------------------------------------------------------------------------
 
@@ -96,73 +85,9 @@ def _update(
 # --- check-in ----------------------------------------------------------------------------
 
 
-def check_in(
-    tx: Tx,
-    settings: Settings,
-    *,
-    booking_code: str | None = None,
-    walk_in: WalkInPerson | None = None,
-) -> Visit:
-    """Issue a ticket: allocate the lane's next number and create the visit, in one transaction."""
-    if (booking_code is None) == (walk_in is None):
-        raise Invalid("booking_or_walk_in", "Give either a booking code or a walk-in person.")
-    day = engine.site_day(tx.now, settings.site.timezone)
-    if booking_code is not None:
-        booking = repo.get_booking(tx.conn, tx.site_id, booking_code)
-        if booking.visit_date != day:
-            raise Refused(
-                "wrong_day",
-                f"This booking is for {booking.visit_date.isoformat()}, not today.",
-                booking_date=booking.visit_date.isoformat(),
-            )
-        existing = repo.active_visit_for_booking(tx.conn, tx.site_id, booking_code)
-        if existing is not None:
-            raise Refused(
-                "already_checked_in",
-                f"This booking already has ticket {existing.ticket}.",
-                ticket=existing.ticket,
-                visit_id=existing.id,
-            )
-        name, id_number, birth = booking.person_name, booking.id_number, booking.birth_date
-        product, dose_number, is_walk_in = booking.product, booking.dose_number, False
-    else:
-        assert walk_in is not None
-        capacity = settings.walk_in.daily_capacity
-        walk_in_lane = engine.lane_for_check_in(settings, walk_in=True, age=None)
-        if repo.issued_in_lane(tx.conn, tx.site_id, day, walk_in_lane) >= capacity:
-            raise Refused("walk_in_full", "There are no walk-in places left today.")
-        product = walk_in.product or settings.walk_in.default_product or settings.products[0].code
-        if settings.product(product) is None:
-            raise Invalid("unknown_product", f"This site does not give {product}.")
-        name, id_number, birth = walk_in.name, walk_in.id_number, walk_in.birth_date
-        dose_number, is_walk_in = walk_in.dose_number, True
-    age = engine.age_on(birth, day) if birth else None
-    lane = engine.lane_for_check_in(settings, walk_in=is_walk_in, age=age)
-    number = repo.allocate_number(tx.conn, tx.site_id, day, lane)
-    values: dict[str, Any] = {
-        "site_id": tx.site_id,
-        "site_day": day,
-        "ticket": engine.format_ticket(lane, number),
-        "lane": lane,
-        "number": number,
-        "state": VisitState.CHECKED_IN.value,
-        "product": product,
-        "dose_number": dose_number,
-        "person_name": name,
-        "id_number": id_number,
-        "birth_date": birth,
-        "booking_code": booking_code,
-        "walk_in": is_walk_in,
-        "checked_in_at": tx.now,
-        "call_count": 0,
-        "adverse_open": False,
-        "print_failed": False,
-        "device": tx.device,
-    }
-    visit_id = repo.insert_visit(tx.conn, values)
-    if booking_code is not None:
-        repo.link_booking(tx.conn, tx.site_id, booking_code, visit_id)
-    visit = repo.visit_from_values(visit_id, values)
+def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
+    """Issue a ticket (rules in `checkin`) and record the event in the same transaction."""
+    visit = checkin.check_in(tx, settings, request)
     _emit_visit(tx, "checked_in", visit, settings)
     return visit
 

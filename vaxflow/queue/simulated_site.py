@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings
+from vaxflow.queue.bookings.model import Booking
 from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient, new_request_id
-from vaxflow.queue.demo_data import demo_code
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,18 @@ class Traffic:
     defer_share: float = 0.01
     adverse_share: float = 0.005
     print_failure_share: float = 0.02
+    fever_share: float = 0.01
     service_minutes: float = 3.0
     walk_minutes: float = 1.0
-    bookings: int = 2000
     seed: int = 1
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Who will come: booked people with what their booking QR holds, and walk-ins."""
+
+    booked: Sequence[tuple[Booking, str]]
+    walk_ins: Sequence[Booking]
 
 
 @dataclass
@@ -56,15 +65,22 @@ class SimulatedSite:
     """Runs arrivals, every station and the exit until cancelled."""
 
     def __init__(
-        self, base_url: str, settings: Settings, clock: ScaledClock, traffic: Traffic
+        self,
+        base_url: str,
+        settings: Settings,
+        clock: ScaledClock,
+        traffic: Traffic,
+        people: Arrivals,
     ) -> None:
         self.base_url = base_url
         self.settings = settings
         self.clock = clock
         self.traffic = traffic
+        self.people = people
         self.tally = Tally()
         self._rng = random.Random(traffic.seed)
-        self._next_booking = 1
+        self._booked = iter(people.booked)
+        self._walk_ins = iter(people.walk_ins)
 
     def _token(self, role: str) -> str:
         return self.settings.tokens[role][0]  # type: ignore[index]
@@ -91,20 +107,36 @@ class SimulatedSite:
                 await self._sleep_site_minutes(gap_hours * 60)
                 people.create_task(self._one_check_in(kiosk))
 
+    def _card(self, person: Booking) -> dict[str, Any]:
+        return {
+            "id_type": person.id_type,
+            "id_number": person.id_number,
+            "name": person.person_name,
+            "sex": person.sex,
+        }
+
+    def _answers(self) -> dict[str, Any]:
+        fever = self._rng.random() < self.traffic.fever_share
+        return {
+            "answers": {q.id: fever and q.id == "fever" for q in self.settings.questions},
+            "consent_version": self.settings.consent.version,
+        }
+
+    def _next_body(self) -> dict[str, Any] | None:
+        """The next arrival: a walk-in, or a booked person showing their QR and ID card."""
+        if self._rng.random() < self.traffic.walk_in_share:
+            walker = next(self._walk_ins, None)
+            if walker is not None:
+                return {"walk_in": {**self._card(walker), "dose_number": 1}, **self._answers()}
+        person, qr = next(self._booked, (None, ""))
+        if person is None:
+            return None
+        return {"booking_qr": qr, "id_card": self._card(person), **self._answers()}
+
     async def _one_check_in(self, kiosk: SiteClient) -> None:
-        if self._rng.random() < self.traffic.walk_in_share or (
-            self._next_booking > self.traffic.bookings
-        ):
-            body: dict[str, Any] = {
-                "walk_in": {
-                    "name": self._rng.choice(["王芳", "李强", "张伟", "刘洋", "陈静"]),
-                    "id_number": "110101199003074514",
-                    "birth_date": "1990-03-07",
-                }
-            }
-        else:
-            body = {"booking_code": demo_code(self._next_booking)}
-            self._next_booking += 1
+        body = self._next_body()
+        if body is None:
+            return
         request_id = new_request_id()
         for _attempt in range(3):  # retries reuse the request id: never a second ticket
             try:

@@ -71,6 +71,8 @@ bookings = Table(
     Column("window_end", UTCDateTime, nullable=True),
     Column("visit_id", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("prior_doses", Text, nullable=True),
+    Column("source", String(20), nullable=True),
     UniqueConstraint("site_id", "code"),
 )
 
@@ -104,7 +106,13 @@ visits = Table(
     Column("print_failed", Boolean, nullable=False),
     Column("reason", String(200), nullable=True),
     Column("device", String(64), nullable=True),
+    Column("id_type", String(20), nullable=True),
+    Column("sex", String(10), nullable=True),
+    Column("screening", Text, nullable=True),
+    Column("consent_version", String(40), nullable=True),
+    Column("review_reasons", Text, nullable=True),
     UniqueConstraint("site_id", "site_day", "ticket"),
+    Index(None, "site_id", "id_number"),
     Index(None, "site_id", "site_day", "state", "lane", "product", "checked_in_at"),
     Index(None, "site_id", "booking_code"),
     Index(None, "site_id", "state", "dosed_at"),

@@ -1,0 +1,177 @@
+"""`vaxflow bookings import|keygen|sign`: the day's list, and signed booking QR codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from vaxflow.clock import SystemClock
+from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.queue.bookings import signed_qr
+from vaxflow.queue.bookings.csv_import import BadFile, check_csv
+from vaxflow.queue.bookings.model import Booking
+from vaxflow.queue.bookings.store_ops import ImportResult, import_bookings
+from vaxflow.queue.db import database_url
+from vaxflow.queue.errors import QueueError
+from vaxflow.queue.identity import parse_id_type, validate_id
+from vaxflow.queue.store import Store
+
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("bookings", help="import bookings, issue signed booking QR codes")
+    actions = parser.add_subparsers(dest="bookings_command", required=True, metavar="ACTION")
+
+    imp = actions.add_parser("import", help="import the day's bookings from a CSV file")
+    imp.add_argument("file", help="CSV file (see vaxflow/queue/bookings/csv_import.py)")
+    imp.add_argument("--site-day", type=date.fromisoformat, help="the day (YYYY-MM-DD)")
+    imp.add_argument("--skip-bad", action="store_true", help="import the good rows anyway")
+    imp.add_argument("--config", default=str(DEMO_CONFIG), help="site file")
+    imp.add_argument("--db", help="database (default: the site file's)")
+    imp.set_defaults(func=_import)
+
+    keygen = actions.add_parser("keygen", help="make an Ed25519 key pair for booking QR codes")
+    keygen.add_argument("--out", required=True, help="file for the private key (kept secret)")
+    keygen.add_argument("--kid", default="k1", help="key id to list in [booking].public_keys")
+    keygen.set_defaults(func=_keygen)
+
+    sign = actions.add_parser("sign", help="issue a signed booking QR code")
+    sign.add_argument("--key", required=True, help="private key file from keygen")
+    sign.add_argument("--kid", required=True)
+    sign.add_argument("--code", required=True, help="booking id")
+    sign.add_argument("--name", required=True)
+    sign.add_argument("--id-type", default="cn_resident")
+    sign.add_argument("--id-number", required=True)
+    sign.add_argument("--date", type=date.fromisoformat, required=True)
+    sign.add_argument("--window", required=True, help="HH:MM-HH:MM, site time")
+    sign.add_argument("--product", required=True)
+    sign.add_argument("--dose", type=int, default=1)
+    sign.add_argument("--config", default=str(DEMO_CONFIG), help="site file (site id, time zone)")
+    sign.add_argument("--png", help="also write the QR code as a PNG")
+    sign.set_defaults(func=_sign)
+
+
+def _settings(path: str) -> Settings | None:
+    try:
+        return load_settings(path)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return None
+
+
+def _import(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    if settings is None:
+        return 1
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as err:
+        print(f"{args.file}: cannot be read: {err.strerror}", file=sys.stderr)
+        return 1
+
+    def progress(rows: int) -> None:
+        print(f"  checked {rows} rows...", file=sys.stderr, flush=True)
+
+    try:
+        checked = check_csv(data, settings, args.site_day, progress)
+    except BadFile as err:
+        print(f"{args.file}: {err}; nothing imported", file=sys.stderr)
+        return 1
+    for problem in checked.problems:
+        print(f"{args.file}: {problem}", file=sys.stderr)
+    if checked.problems and not args.skip_bad:
+        print(
+            f"{len(checked.problems)} bad row(s); nothing imported "
+            "(fix them, or use --skip-bad to import the good rows)",
+            file=sys.stderr,
+        )
+        return 1
+    result = asyncio.run(_store_bookings(settings, args.db, checked.bookings))
+    if result.conflicts:
+        for code in result.conflicts:
+            print(f"{args.file}: {code}: already imported with different details", file=sys.stderr)
+        print("nothing imported", file=sys.stderr)
+        return 1
+    print(
+        f"{result.added} booking(s) imported, {result.unchanged} already there"
+        + (f", {len(checked.problems)} bad row(s) skipped" if checked.problems else "")
+    )
+    return 0
+
+
+async def _store_bookings(
+    settings: Settings, db: str | None, bookings: list[Booking]
+) -> ImportResult:
+    store = Store(
+        database_url(db or settings.server.db), site_id=settings.site.id, clock=SystemClock()
+    )
+    await store.start()
+    try:
+        return await store.write(lambda tx: import_bookings(tx, bookings), actor="cli:import")
+    finally:
+        await store.stop()
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    private, public = signed_qr.new_key()
+    out = Path(args.out)
+    if out.exists():
+        print(f"{out} exists; not overwriting a key", file=sys.stderr)
+        return 1
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(private + "\n")
+    print(f"private key written to {out} (keep it secret)")
+    print("add to the site file:")
+    print("[booking]")
+    print(f'public_keys = {{ {args.kid} = "{public}" }}')
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    if settings is None:
+        return 1
+    try:
+        start_text, end_text = args.window.split("-")
+        zone = ZoneInfo(settings.site.timezone)
+        start = datetime.combine(args.date, time.fromisoformat(start_text), zone)
+        end = datetime.combine(args.date, time.fromisoformat(end_text), zone)
+        key = Path(args.key).read_text().strip()
+    except ValueError:
+        print(f"--window {args.window!r} is not HH:MM-HH:MM", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"{args.key}: cannot be read: {err.strerror}", file=sys.stderr)
+        return 1
+    booking = Booking(
+        code=args.code,
+        person_name=args.name,
+        id_type=args.id_type,
+        id_number=args.id_number,
+        site_id=settings.site.id,
+        visit_date=args.date,
+        product=args.product,
+        dose_number=args.dose,
+        window_start=start,
+        window_end=end,
+    )
+    try:
+        validate_id(parse_id_type(args.id_type), args.id_number)
+        text = signed_qr.sign(booking, key, args.kid, settings.site.timezone)
+    except QueueError as err:
+        print(err.message, file=sys.stderr)
+        return 1
+    print(text)
+    if args.png:
+        import qrcode
+
+        qrcode.make(text).save(args.png)
+    return 0

@@ -1,0 +1,91 @@
+"""Identity documents: validation per ID type, and matching the card read to the booking."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError as StdnumError
+
+from vaxflow.queue.errors import Invalid, Refused
+
+
+class IdType(StrEnum):
+    """Documents a person may check in with."""
+
+    CN_RESIDENT = "cn_resident"  # 居民身份证, 18 characters with a check digit
+    PASSPORT = "passport"
+    HK_MACAU_PERMIT = "hk_macau_permit"  # 港澳居民来往内地通行证 (H/M + 8 or 10 digits)
+    TAIWAN_PERMIT = "taiwan_permit"  # 台湾居民来往大陆通行证 (8 digits)
+
+
+# Formats as printed on the documents; python-stdnum has no module for the permits or
+# passports, so these are the published number layouts.
+_PATTERNS = {
+    IdType.PASSPORT: re.compile(r"^[A-Z0-9]{5,17}$"),
+    IdType.HK_MACAU_PERMIT: re.compile(r"^[HM](\d{8}|\d{10})$"),
+    IdType.TAIWAN_PERMIT: re.compile(r"^\d{8}$"),
+}
+
+
+@dataclass(frozen=True)
+class IdDocument:
+    """A checked document number; `birth_date` when the number itself carries one."""
+
+    id_type: IdType
+    number: str
+    birth_date: date | None = None
+
+
+def parse_id_type(value: str) -> IdType:
+    try:
+        return IdType(value)
+    except ValueError:
+        known = ", ".join(t.value for t in IdType)
+        raise Invalid(
+            "unknown_id_type", f"Unknown ID type {value!r}; use one of {known}."
+        ) from None
+
+
+def validate_id(id_type: IdType, number: str) -> IdDocument:
+    """Normalise and check a document number; a resident ID's check digit and birth date too."""
+    compact = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", number)).upper()
+    if id_type is IdType.CN_RESIDENT:
+        try:
+            valid = ric.validate(compact)
+            born = ric.get_birth_date(valid)
+        except StdnumError as err:
+            raise Invalid(
+                "bad_id_number", "This resident ID number is not valid.", problem=str(err)
+            ) from None
+        return IdDocument(id_type, valid, born)
+    if not _PATTERNS[id_type].match(compact):
+        raise Invalid("bad_id_number", f"This {id_type.value} number is not valid.")
+    return IdDocument(id_type, compact)
+
+
+def normalise_name(name: str) -> str:
+    """Compare names as people write them: width, case and spacing do not matter, order does."""
+    text = unicodedata.normalize("NFKC", name).casefold()
+    return re.sub(r"[\s·•.]+", " ", text).strip()
+
+
+def match_card_to_booking(
+    card_type: IdType,
+    card_number: str,
+    card_name: str,
+    booking_type: IdType,
+    booking_number: str,
+    booking_name: str,
+) -> None:
+    """The ID card at the kiosk must be the booked person's: same document, same name."""
+    card = validate_id(card_type, card_number)
+    booked = validate_id(booking_type, booking_number)
+    if (card.id_type, card.number) != (booked.id_type, booked.number):
+        raise Refused("id_mismatch", "This ID card does not belong to this booking.")
+    if normalise_name(card_name) != normalise_name(booking_name):
+        raise Refused("name_mismatch", "The name on the ID card differs from the booking.")
