@@ -12,7 +12,6 @@ from collections.abc import Sequence
 _MODULES = (
     "vaxflow.cli.config_cmd",
     "vaxflow.cli.bookings_cmd",
-    "vaxflow.cli.bookings_cmd",
     "vaxflow.cli.server_cmd",
     "vaxflow.cli.demo_cmd",
     "vaxflow.cli.decode_cmd",
