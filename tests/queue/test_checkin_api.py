@@ -81,6 +81,11 @@ async def test_screening_defers_or_refers(site: Site) -> None:
     allergy = site.check_in_body(second, answers=site.answers(severe_allergy=True))
     ticket = await site.post("kiosk", "/api/checkins", allergy)
     assert ticket["lane"] == "E"  # the doctor-review (priority) lane
+    assert "screening" not in ticket  # health answers are for the verifying station only
+    for_station = await site.get("station", f"/api/tickets/{ticket['ticket']}")
+    assert for_station["screening"]["severe_allergy"] is True
+    assert for_station["review_reasons"] == ["screening_review"]
+    assert for_station["consent_version"] == site.settings.consent.version
     missing = site.check_in_body(code, answers={"fever": False})
     refused = await site.post("kiosk", "/api/checkins", missing, expect=422)
     assert refused["error"]["reason"] == "answers_missing"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -67,6 +68,12 @@ def visit_view(visit: Visit, settings: Settings, *, full_id: bool = False) -> di
         reason=visit.reason,
         qr=ticket_code.encode(visit.site_id, visit.site_day, visit.ticket),
     )
+    if full_id:  # the verifying station also sees the health answers and why a doctor is needed
+        view.update(
+            screening=json.loads(visit.screening) if visit.screening else {},
+            review_reasons=json.loads(visit.review_reasons) if visit.review_reasons else [],
+            consent_version=visit.consent_version,
+        )
     return view
 
 
