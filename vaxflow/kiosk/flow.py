@@ -1,0 +1,691 @@
+"""The check-in flow as a pure state machine: (state, event) -> (state, effects, timeout).
+
+Inputs are scans, ID-card reads, touches, inactivity timeouts and server answers; outputs
+are the next state (which names the screen to show) and the effects the app shell runs
+(server calls, printing, staff alerts, spoken prompts). Nothing here does I/O, reads a
+clock or imports Kivy or aiohttp; time arrives inside the events.
+
+Decisions:
+- The booking QR and the ID card come in either order; precheck runs once both are there.
+- A ticket exists only after POST /api/checkins answered. Inactivity cancels on the server
+  only when that call was sent and its answer never arrived (`Abandon`): the person never
+  saw a ticket, so the shell replays the call with the same idempotency key and cancels the
+  visit it names. A ticket that was on screen is never cancelled: the person has its number.
+- Server unreachable: the same call is retried with backoff; a check-in keeps its request id.
+- A failed print shows the ticket on screen, tells the server (`ReportPrint`) and staff
+  (`AlertStaff`), and offers a reprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
+from typing import Any, Literal
+
+Language = Literal["zh-CN", "zh-TW", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh-CN", "zh-TW", "en")
+DEFAULT_LANGUAGE: Language = "zh-CN"
+
+
+class Screen(StrEnum):
+    """What the kiosk shows; one Kivy screen each."""
+
+    ATTRACT = "attract"
+    WAIT_CARD = "wait_card"  # booking scanned, waiting for the ID card
+    WAIT_BOOKING = "wait_booking"  # ID card read first: scan the booking, or walk in
+    WALK_IN = "walk_in"  # no booking: offer a walk-in ticket
+    CHECKING = "checking"  # precheck in flight
+    QUESTION = "question"
+    CONSENT = "consent"
+    ISSUING = "issuing"  # check-in in flight
+    OFFLINE = "offline"  # server unreachable, retrying
+    PRINTING = "printing"
+    TICKET = "ticket"
+    PROBLEM = "problem"
+
+
+#: Screens that wait on a server or device call (which has its own deadline).
+BUSY_SCREENS = frozenset({Screen.CHECKING, Screen.ISSUING, Screen.PRINTING})
+#: Screens where a person is in the middle of checking in.
+IN_PROGRESS_SCREENS = frozenset(Screen) - {Screen.ATTRACT, Screen.TICKET, Screen.PROBLEM}
+
+
+class Desk(StrEnum):
+    """Where a refused person is sent; the screens translate the names."""
+
+    INFO = "info"  # information desk: booking, QR, ID card problems
+    MEDICAL = "medical"  # doctor's desk: health questions, dose schedule, age review
+    WALK_IN = "walk_in"  # registration desk for people without a booking
+
+
+#: Reason code -> desk. Unknown codes go to the information desk.
+DESKS: dict[str, Desk] = {
+    **dict.fromkeys(
+        (
+            "too_young",
+            "too_old",
+            "product_age_limit",
+            "review_age",
+            "already_vaccinated_today",
+            "series_complete",
+            "manufacturer_mismatch",
+            "interval_too_short",
+            "interval_too_long",
+            "prior_dose_unverified",
+            "dose_number_mismatch",
+            "deferred_by_screening",
+            "screening_review",
+            "consent_declined",
+        ),
+        Desk.MEDICAL,
+    ),
+    **dict.fromkeys(("walk_in_full", "walk_in_closed"), Desk.WALK_IN),
+}
+
+
+def desk_for(reason: str) -> Desk:
+    """Which desk helps with a refusal."""
+    return DESKS.get(reason, Desk.INFO)
+
+
+class Action(StrEnum):
+    """Touches on the screens."""
+
+    LANGUAGE = "language"  # value: a language
+    ELDERLY = "elderly"  # value: "on" | "off"
+    WALK_IN = "walk_in"
+    YES = "yes"
+    NO = "no"
+    BACK = "back"
+    AGREE = "agree"
+    DECLINE = "decline"
+    RETRY_NOW = "retry_now"
+    REPRINT = "reprint"
+    ANOTHER = "another"  # check in another person (families)
+    DONE = "done"
+    START_OVER = "start_over"
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    """What the ID-card reader read."""
+
+    id_number: str
+    name: str
+    birth_date: date | None = None
+    sex: str | None = None
+    id_type: str = "cn_resident"
+
+    def body(self) -> dict[str, Any]:
+        """The `id_card` body of precheck and check-in."""
+        body: dict[str, Any] = {"id_type": self.id_type, "id_number": self.id_number}
+        body["name"] = self.name
+        if self.birth_date is not None:
+            body["birth_date"] = self.birth_date.isoformat()
+        if self.sex is not None:
+            body["sex"] = self.sex
+        return body
+
+    def age_on(self, day: date) -> int | None:
+        if self.birth_date is None:
+            return None
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class Question:
+    """One health question, in every language the server sent."""
+
+    id: str
+    text: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Precheck:
+    """The server's answer to precheck: who, what dose, what to ask."""
+
+    person_name: str
+    product_name: str
+    dose_number: int
+    walk_in: bool
+    questions: tuple[Question, ...]
+    consent_version: str | None
+    consent_text: Mapping[str, str]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Precheck:
+        person = data.get("person") or {}
+        consent = data.get("consent") or {}
+        questions = tuple(
+            Question(str(q["id"]), dict(q.get("text") or {})) for q in data.get("questions") or ()
+        )
+        text = dict(consent.get("text") or {})
+        return cls(
+            person_name=str(person.get("name", "")),
+            product_name=str(data.get("product_name", "")),
+            dose_number=int(data.get("dose_number", 1)),
+            walk_in=bool(data.get("walk_in", False)),
+            questions=questions,
+            consent_version=str(consent["version"]) if text and consent.get("version") else None,
+            consent_text=text,
+        )
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """The issued ticket as the server answered it."""
+
+    visit_id: int
+    number: str
+    lane: str
+    lane_name: str
+    site_name: str
+    qr: str
+    estimated_wait_minutes: int | None
+    walk_in: bool = False
+    zone: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Ticket:
+        wait = data.get("estimated_wait_minutes")
+        return cls(
+            visit_id=int(data["visit_id"]),
+            number=str(data["ticket"]),
+            lane=str(data.get("lane", "")),
+            lane_name=str(data.get("lane_name", "")),
+            site_name=str(data.get("site_name", "")),
+            qr=str(data.get("qr", "")),
+            estimated_wait_minutes=int(wait) if wait is not None else None,
+            walk_in=bool(data.get("walk_in", False)),
+            zone=data.get("zone"),
+        )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the check-in stopped: a reason code, the server's words (if any), the desk."""
+
+    reason: str
+    messages: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def desk(self) -> Desk:
+        return desk_for(self.reason)
+
+    def message(self, language: str) -> str | None:
+        """The server's message in `language`, or None (the screens use their catalogue)."""
+        return self.messages.get(language) or None
+
+
+class PrintState(StrEnum):
+    NONE = "none"
+    PRINTING = "printing"
+    PRINTED = "printed"
+    FAILED = "failed"
+
+
+# --- calls, events, effects -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """A server call the flow waits for; `id` ties its answer to it."""
+
+    id: int
+    kind: Literal["precheck", "check_in"]
+    body: Mapping[str, Any]
+    request_id: str | None = None  # the check-in's idempotency key, reused on every retry
+
+
+@dataclass(frozen=True)
+class Scanned:
+    text: str
+
+
+@dataclass(frozen=True)
+class CardRead:
+    card: Card
+    today: date
+
+
+@dataclass(frozen=True)
+class CardUnreadable:
+    """The reader answered garbage or timed out: ask to place the card again."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Touched:
+    action: Action
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Idle:
+    """The inactivity timer of transition `seq` ran out."""
+
+    seq: int
+
+
+@dataclass(frozen=True)
+class RetryDue:
+    seq: int
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A server call succeeded."""
+
+    call: int
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The server refused: its error body's reason, messages and hints."""
+
+    call: int
+    reason: str
+    messages: Mapping[str, str] = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    call: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Printed:
+    pass
+
+
+@dataclass(frozen=True)
+class PrintFailed:
+    reason: str  # paper_out, cover_open, timeout, unavailable, ...
+
+
+Event = (
+    Scanned
+    | CardRead
+    | CardUnreadable
+    | Touched
+    | Idle
+    | RetryDue
+    | Answered
+    | Refused
+    | Unreachable
+    | Printed
+    | PrintFailed
+)
+
+
+@dataclass(frozen=True)
+class ServerCall:
+    """Run this call; answer with Answered/Refused/Unreachable carrying `call.id`."""
+
+    call: Call
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Send RetryDue(seq) after `seconds`."""
+
+    seconds: float
+    seq: int
+
+
+@dataclass(frozen=True)
+class PrintTicket:
+    ticket: Ticket
+    language: Language
+    reprint: bool = False
+
+
+@dataclass(frozen=True)
+class ReportPrint:
+    visit_id: int
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AlertStaff:
+    """Tell the marshal (device health report)."""
+
+    kind: str  # printer | idcard | scanner | server
+    reason: str
+
+
+@dataclass(frozen=True)
+class Abandon:
+    """A check-in was sent but its answer never came: finish it quietly and cancel the visit."""
+
+    call: Call
+
+
+@dataclass(frozen=True)
+class Speak:
+    """A spoken prompt (elderly mode), by catalogue key."""
+
+    key: str
+    language: Language
+
+
+Effect = ServerCall | RetryLater | PrintTicket | ReportPrint | AlertStaff | Abandon | Speak
+
+
+# --- the state and its timing ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Inactivity timeouts in seconds (elderly mode multiplies them) and retry backoff."""
+
+    waiting: float = 45.0  # for the ID card, the booking, the walk-in choice
+    answering: float = 60.0  # a health question, the consent
+    busy: float = 60.0  # safety net over a server or print call (each has its own deadline)
+    offline: float = 120.0
+    ticket: float = 30.0
+    ticket_print_failed: float = 90.0
+    problem: float = 40.0
+    elderly_factor: float = 2.0
+    elderly_age: int = 60
+    retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 5.0)
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything the screens show and the flow needs to go on."""
+
+    screen: Screen = Screen.ATTRACT
+    language: Language = DEFAULT_LANGUAGE
+    elderly: bool = False
+    elderly_auto: bool = False  # switched on by the ID card's age
+    booking_qr: str | None = None
+    card: Card | None = None
+    walk_in: bool = False
+    precheck: Precheck | None = None
+    answers: tuple[tuple[str, bool], ...] = ()
+    question_index: int = 0
+    pending: Call | None = None
+    retries: int = 0
+    ticket: Ticket | None = None
+    print_state: PrintState = PrintState.NONE
+    print_reason: str = ""
+    problem: Problem | None = None
+    notice: str = ""  # a short hint on the current screen, by catalogue key
+    seq: int = 0  # bumped on every transition; timers and retries carry it
+    calls: int = 0  # call ids handed out so far
+    served: int = 0  # people checked in since start
+
+    @property
+    def question(self) -> Question | None:
+        if self.screen is not Screen.QUESTION or self.precheck is None:
+            return None
+        return self.precheck.questions[self.question_index]
+
+
+@dataclass(frozen=True)
+class Step:
+    """The new state, the effects to run, and the inactivity timeout to arm (None: none)."""
+
+    state: State
+    effects: tuple[Effect, ...] = ()
+    timeout: float | None = None
+
+
+#: Screen -> prompt key spoken when it appears (elderly mode).
+PROMPTS: dict[Screen, str] = {
+    Screen.WAIT_CARD: "prompt.place_card",
+    Screen.WAIT_BOOKING: "prompt.scan_or_walk_in",
+    Screen.QUESTION: "prompt.answer",
+    Screen.CONSENT: "prompt.consent",
+    Screen.TICKET: "prompt.take_ticket",
+    Screen.PROBLEM: "prompt.problem",
+    Screen.OFFLINE: "prompt.offline",
+}
+
+
+class Flow:
+    """The check-in flow. `new_request_id` makes idempotency keys (uuid in the app)."""
+
+    def __init__(self, new_request_id: Callable[[], str], timing: Timing | None = None) -> None:
+        self.new_request_id = new_request_id
+        self.timing = timing or Timing()
+
+    def start(self, language: Language = DEFAULT_LANGUAGE) -> Step:
+        return self._out(State(language=language), State(language=language), [])
+
+    def handle(self, state: State, event: Event) -> Step:
+        """One transition. Unknown or stale events leave the state as it is."""
+        before = state
+        effects: list[Effect] = []
+        state = self._transition(state, event, effects)
+        if state is before:
+            return Step(state, (), None)
+        return self._out(before, state, effects)
+
+    def timeout_for(self, state: State) -> float | None:
+        t = self.timing
+        table: dict[Screen, float | None] = {
+            Screen.ATTRACT: None,
+            Screen.WAIT_CARD: t.waiting,
+            Screen.WAIT_BOOKING: t.waiting,
+            Screen.WALK_IN: t.waiting,
+            Screen.CHECKING: t.busy,
+            Screen.ISSUING: t.busy,
+            Screen.PRINTING: t.busy,
+            Screen.QUESTION: t.answering,
+            Screen.CONSENT: t.answering,
+            Screen.OFFLINE: t.offline,
+            Screen.TICKET: t.ticket_print_failed
+            if state.print_state is PrintState.FAILED
+            else t.ticket,
+            Screen.PROBLEM: t.problem,
+        }
+        seconds = table[state.screen]
+        if seconds is not None and state.elderly:
+            seconds *= t.elderly_factor
+        return seconds
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _out(self, before: State, state: State, effects: list[Effect]) -> Step:
+        state = replace(state, seq=before.seq + 1)
+        effects = [
+            RetryLater(e.seconds, state.seq) if isinstance(e, RetryLater) else e for e in effects
+        ]
+        prompt = PROMPTS.get(state.screen)
+        if state.elderly and prompt and state.screen is not before.screen:
+            effects.append(Speak(prompt, state.language))
+        return Step(state, tuple(effects), self.timeout_for(state))
+
+    def _transition(self, s: State, event: Event, fx: list[Effect]) -> State:
+        screen = s.screen
+        match event:
+            case Touched(Action.LANGUAGE, value) if value in LANGUAGES:
+                return replace(s, language=_language(value))
+            case Touched(Action.ELDERLY, value):
+                return replace(s, elderly=value == "on", elderly_auto=False)
+            case Idle(seq) if seq == s.seq:
+                return self._idle(s, fx)
+            case Idle():
+                return s
+            case Touched(Action.START_OVER) if screen is not Screen.ATTRACT:
+                return self._reset(s, fx, keep_person=False)
+            case Scanned(text) if screen in (
+                Screen.ATTRACT,
+                Screen.WAIT_CARD,
+                Screen.WAIT_BOOKING,
+                Screen.WALK_IN,
+            ):
+                return self._have(replace(s, booking_qr=text, walk_in=False, notice=""), fx)
+            case CardRead(card, today) if screen in (
+                Screen.ATTRACT,
+                Screen.WAIT_CARD,
+                Screen.WAIT_BOOKING,
+            ):
+                age = card.age_on(today)
+                s = replace(s, card=card, notice="")
+                if age is not None and age >= self.timing.elderly_age and not s.elderly:
+                    s = replace(s, elderly=True, elderly_auto=True)
+                return self._have(s, fx)
+            case CardUnreadable() if screen in (Screen.ATTRACT, Screen.WAIT_CARD):
+                return replace(s, notice="notice.card_again")
+            case Touched(Action.WALK_IN) if screen is Screen.WAIT_BOOKING:
+                return replace(s, screen=Screen.WALK_IN)
+            case Touched(Action.AGREE) if screen is Screen.WALK_IN and s.card is not None:
+                return self._call(replace(s, walk_in=True, booking_qr=None), "precheck", fx)
+            case Touched(Action.BACK) if screen is Screen.WALK_IN:
+                return replace(s, screen=Screen.WAIT_BOOKING)
+            case Answered(call, data) if s.pending is not None and call == s.pending.id:
+                return self._answered(s, data, fx)
+            case Refused(call, reason, messages, hints) if (
+                s.pending is not None and call == s.pending.id
+            ):
+                problem = Problem(reason, dict(messages), dict(hints))
+                return replace(s, screen=Screen.PROBLEM, pending=None, problem=problem)
+            case Unreachable(call) if s.pending is not None and call == s.pending.id:
+                delays = self.timing.retry_delays
+                delay = delays[min(s.retries, len(delays) - 1)]
+                fx.append(RetryLater(delay, 0))  # seq filled in by _out
+                return replace(s, screen=Screen.OFFLINE, retries=s.retries + 1)
+            case RetryDue(seq) if seq == s.seq and screen is Screen.OFFLINE and s.pending:
+                fx.append(ServerCall(s.pending))
+                return replace(s, notice="notice.retrying")
+            case Touched(Action.RETRY_NOW) if screen is Screen.OFFLINE and s.pending:
+                fx.append(ServerCall(s.pending))
+                return replace(s, notice="notice.retrying")
+            case Touched(Action.YES | Action.NO as action) if screen is Screen.QUESTION:
+                return self._answer(s, action is Action.YES, fx)
+            case Touched(Action.BACK) if screen is Screen.QUESTION and s.question_index > 0:
+                return replace(s, question_index=s.question_index - 1)
+            case Touched(Action.BACK) if screen is Screen.CONSENT and s.answers:
+                return replace(s, screen=Screen.QUESTION, question_index=len(s.answers) - 1)
+            case Touched(Action.AGREE) if screen is Screen.CONSENT:
+                return self._issue(s, fx)
+            case Touched(Action.DECLINE) if screen is Screen.CONSENT:
+                return replace(s, screen=Screen.PROBLEM, problem=Problem("consent_declined"))
+            case Printed() if s.print_state is PrintState.PRINTING and s.ticket:
+                fx.append(ReportPrint(s.ticket.visit_id, True))
+                return replace(s, screen=Screen.TICKET, print_state=PrintState.PRINTED)
+            case PrintFailed(reason) if s.print_state is PrintState.PRINTING and s.ticket:
+                fx.append(ReportPrint(s.ticket.visit_id, False, reason))
+                fx.append(AlertStaff("printer", reason))
+                return replace(
+                    s, screen=Screen.TICKET, print_state=PrintState.FAILED, print_reason=reason
+                )
+            case Touched(Action.REPRINT) if screen is Screen.TICKET and s.ticket:
+                fx.append(PrintTicket(s.ticket, s.language, reprint=True))
+                return replace(s, print_state=PrintState.PRINTING)
+            case Touched(Action.ANOTHER) if screen in (Screen.TICKET, Screen.PROBLEM):
+                return self._reset(s, fx, keep_person=True)
+            case Touched(Action.DONE) if screen in (Screen.TICKET, Screen.PROBLEM):
+                return self._reset(s, fx, keep_person=False)
+        return s
+
+    def _have(self, s: State, fx: list[Effect]) -> State:
+        """After a scan or a card: precheck when both are there, else wait for the other."""
+        if s.booking_qr is not None and s.card is not None:
+            return self._call(s, "precheck", fx)
+        if s.booking_qr is not None:
+            return replace(s, screen=Screen.WAIT_CARD)
+        return replace(s, screen=Screen.WAIT_BOOKING)
+
+    def _body(self, s: State) -> dict[str, Any]:
+        assert s.card is not None
+        if s.walk_in:
+            card = s.card.body()
+            return {"walk_in": card}
+        return {"booking_qr": s.booking_qr, "id_card": s.card.body()}
+
+    def _call(self, s: State, kind: Literal["precheck", "check_in"], fx: list[Effect]) -> State:
+        body = self._body(s)
+        request_id = None
+        if kind == "check_in":
+            body["answers"] = dict(s.answers)
+            if s.precheck is not None and s.precheck.consent_version is not None:
+                body["consent_version"] = s.precheck.consent_version
+            request_id = self.new_request_id()
+        call = Call(s.calls + 1, kind, body, request_id)
+        fx.append(ServerCall(call))
+        screen = Screen.CHECKING if kind == "precheck" else Screen.ISSUING
+        return replace(s, screen=screen, pending=call, calls=call.id, retries=0, notice="")
+
+    def _answered(self, s: State, data: Mapping[str, Any], fx: list[Effect]) -> State:
+        pending = s.pending
+        assert pending is not None
+        s = replace(s, retries=0, notice="")
+        if pending.kind == "precheck":
+            pre = Precheck.from_json(data)
+            s = replace(s, pending=None, precheck=pre, answers=(), question_index=0)
+            if pre.questions:
+                return replace(s, screen=Screen.QUESTION)
+            return self._after_questions(s, fx)
+        ticket = Ticket.from_json(data)
+        fx.append(PrintTicket(ticket, s.language))
+        return replace(
+            s,
+            pending=None,
+            ticket=ticket,
+            screen=Screen.PRINTING,
+            print_state=PrintState.PRINTING,
+            served=s.served + 1,
+        )
+
+    def _answer(self, s: State, yes: bool, fx: list[Effect]) -> State:
+        question, precheck = s.question, s.precheck
+        assert question is not None and precheck is not None
+        answers = dict(s.answers[: s.question_index])
+        answers[question.id] = yes
+        s = replace(s, answers=tuple(answers.items()))
+        if s.question_index + 1 < len(precheck.questions):
+            return replace(s, question_index=s.question_index + 1)
+        return self._after_questions(s, fx)
+
+    def _after_questions(self, s: State, fx: list[Effect]) -> State:
+        assert s.precheck is not None
+        if s.precheck.consent_version is not None:
+            return replace(s, screen=Screen.CONSENT)
+        return self._issue(s, fx)
+
+    def _issue(self, s: State, fx: list[Effect]) -> State:
+        return self._call(s, "check_in", fx)
+
+    def _idle(self, s: State, fx: list[Effect]) -> State:
+        if s.screen is Screen.ATTRACT:
+            return s
+        if s.screen is Screen.PRINTING and s.ticket is not None:
+            # The printer never answered within the safety net: treat as a failed print.
+            fx.append(ReportPrint(s.ticket.visit_id, False, "timeout"))
+            fx.append(AlertStaff("printer", "timeout"))
+            return replace(
+                s, screen=Screen.TICKET, print_state=PrintState.FAILED, print_reason="timeout"
+            )
+        return self._reset(s, fx, keep_person=False)
+
+    def _reset(self, s: State, fx: list[Effect], *, keep_person: bool) -> State:
+        """Back to the attract screen; a check-in sent but never answered is abandoned."""
+        if s.pending is not None and s.pending.kind == "check_in":
+            fx.append(Abandon(s.pending))
+        fresh = State(calls=s.calls, served=s.served)
+        if keep_person:  # a family member: same language and elderly choice
+            return replace(fresh, language=s.language, elderly=s.elderly and not s.elderly_auto)
+        return fresh
+
+
+def _language(value: str) -> Language:
+    for language in LANGUAGES:
+        if language == value:
+            return language
+    return DEFAULT_LANGUAGE
