@@ -21,12 +21,23 @@ class ServerUnreachable(ConnectionError):
 class ServerRefused(Exception):
     """The server answered with an error: a reason code and a message for people."""
 
-    def __init__(self, status: int, reason: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        details: Any = None,
+        *,
+        messages: dict[str, str] | None = None,
+        hints: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
         self.details = details or {}
+        self.messages = dict(messages or {})  # the message in every language, when given
+        self.hints = dict(hints or {})  # staff hints in every language, when given
 
 
 def new_request_id() -> str:
@@ -98,6 +109,8 @@ class SiteClient:
                 str(error.get("reason", "http_error")),
                 str(error.get("message", response.reason)),
                 error.get("details"),
+                messages=error.get("messages") if isinstance(error.get("messages"), dict) else None,
+                hints=error.get("hints") if isinstance(error.get("hints"), dict) else None,
             )
         return data
 

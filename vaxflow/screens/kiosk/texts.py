@@ -1,0 +1,154 @@
+"""What each kiosk screen says, from the flow's state: pure functions over the catalogues.
+
+The screens bind to the dict `screen_texts` returns; the printed ticket's labels come from
+`ticket_view`, in the person's language.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from vaxflow.hardware.layout import TicketView
+from vaxflow.kiosk.flow import PrintState, Screen, State, Ticket
+from vaxflow.queue.privacy import mask_name
+from vaxflow.screens.kiosk.i18n import LANGUAGE_NAMES, text
+
+BUTTONS = (
+    "walk_in",
+    "get_walk_in",
+    "back",
+    "yes",
+    "no",
+    "agree",
+    "decline",
+    "retry_now",
+    "reprint",
+    "another",
+    "done",
+    "start_over",
+)
+
+
+def screen_texts(state: State) -> dict[str, str]:
+    """Every string the current screen shows, translated; missing ones are ""."""
+    lang = state.language
+
+    def t(key: str, **params: object) -> str:
+        return text(key, lang, **params)
+
+    out: dict[str, str] = {f"b_{name}": t(f"button.{name}") for name in BUTTONS}
+    out.update({f"lang_{code}": name for code, name in LANGUAGE_NAMES.items()})
+    out["elderly"] = t("attract.elderly")
+    out["notice"] = t(state.notice) if state.notice else ""
+    screen = state.screen
+    if screen is Screen.ATTRACT:
+        out.update(
+            title=t("attract.title"),
+            body=t("attract.scan"),
+            sub=t("attract.scan_help"),
+            card=t("attract.card"),
+        )
+    elif screen is Screen.WAIT_CARD:
+        out.update(title=t("wait_card.title"), sub=t("wait_card.got_booking"))
+    elif screen is Screen.WAIT_BOOKING:
+        name = mask_name(state.card.name) if state.card else ""
+        out.update(
+            title=t("wait_booking.title"),
+            sub=t("wait_booking.got_card", name=name),
+            body=t("wait_booking.no_booking"),
+        )
+    elif screen is Screen.WALK_IN:
+        out.update(title=t("walk_in.title"), body=t("walk_in.body"))
+    elif screen is Screen.CHECKING:
+        out.update(title=t("checking.title"))
+    elif screen is Screen.ISSUING:
+        out.update(title=t("issuing.title"))
+    elif screen is Screen.QUESTION and state.question is not None and state.precheck:
+        pre = state.precheck
+        question = state.question
+        out.update(
+            progress=t("question.progress", n=state.question_index + 1, total=len(pre.questions)),
+            person=t(
+                "question.person",
+                name=pre.person_name,
+                product=pre.product_name,
+                dose=pre.dose_number,
+            ),
+            question=question.text.get(lang) or question.text.get("en") or question.id,
+        )
+    elif screen is Screen.CONSENT and state.precheck is not None:
+        consent = state.precheck.consent_text
+        out.update(title=t("consent.title"), body=consent.get(lang) or consent.get("en", ""))
+    elif screen is Screen.OFFLINE:
+        out.update(title=t("offline.title"), body=t("offline.body"))
+    elif screen in (Screen.PRINTING, Screen.TICKET) and state.ticket is not None:
+        out.update(_ticket_texts(state, state.ticket))
+    elif screen is Screen.PROBLEM and state.problem is not None:
+        problem = state.problem
+        message = problem.message(lang)
+        if message is None:
+            key = f"reason.{problem.reason}"
+            message = t(key) if _known(key, lang) else t("reason.unknown")
+        out.update(
+            title=t("problem.title"),
+            body=message,
+            go_to=t("problem.go_to", desk=t(f"desk.{problem.desk.value}")),
+        )
+    return out
+
+
+def _known(key: str, language: str) -> bool:
+    return text(key, language) != key
+
+
+def _ticket_texts(state: State, ticket: Ticket) -> dict[str, str]:
+    lang = state.language
+
+    def t(key: str, **params: object) -> str:
+        return text(key, lang, **params)
+
+    if ticket.estimated_wait_minutes is None:
+        wait = t("ticket.wait_unknown")
+    else:
+        wait = t("ticket.wait", n=ticket.estimated_wait_minutes)
+    status = {
+        PrintState.PRINTED: t("ticket.printed"),
+        PrintState.FAILED: t("ticket.print_failed"),
+        PrintState.PRINTING: t("ticket.reprinting") if state.screen is Screen.TICKET else "",
+        PrintState.NONE: "",
+    }[state.print_state]
+    title = t("printing.title") if state.screen is Screen.PRINTING else t("ticket.title")
+    return {
+        "title": title,
+        "number": ticket.number,
+        "lane": t("ticket.lane", lane=ticket.lane_name or ticket.lane),
+        "go_to": t("ticket.go_to", place=ticket.zone or t("ticket.waiting_area")),
+        "wait": wait,
+        "status": status,
+        "print_failed": "1" if state.print_state is PrintState.FAILED else "",
+    }
+
+
+def ticket_view(ticket: Ticket, language: str, issued_at: datetime) -> TicketView:
+    """The printed ticket in the person's language."""
+
+    def t(key: str) -> str:
+        return text(key, language)
+
+    return TicketView(
+        site_name=ticket.site_name,
+        number=ticket.number,
+        lane_name=ticket.lane_name or ticket.lane,
+        go_to=ticket.zone or t("print.waiting_area"),
+        estimated_wait_minutes=ticket.estimated_wait_minutes,
+        issued_at=issued_at.strftime("%Y-%m-%d %H:%M"),
+        qr_payload=ticket.qr,
+        label_title=t("print.title"),
+        label_lane=t("print.lane"),
+        label_go_to=t("print.go_to"),
+        label_wait=t("print.wait"),
+        label_minutes=t("print.minutes"),
+        label_wait_unknown=t("print.wait_unknown"),
+        label_issued=t("print.issued"),
+        label_footer=t("print.footer"),
+    )
