@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from vaxflow.config import LaneKind, Settings
 from vaxflow.config.schema import Product
@@ -164,21 +164,30 @@ def identify(
     )
 
 
+_VISITS_OF_PERSON = select(
+    t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day
+).where(t.visits.c.id_number == bindparam("id_number"), t.visits.c.site_id == bindparam("site_id"))
+_VISITS_OF_BOOKING = select(
+    t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day
+).where(t.visits.c.site_id == bindparam("site_id"), t.visits.c.booking_code == bindparam("code"))
+_FINAL = frozenset(s.value for s in FINAL_STATES)
+
+
 def _already_here(conn: Connection, site_id: str, day: date, applicant: Applicant) -> None:
-    """One person, one ticket: an unfinished visit today (or this booking's) is reused."""
-    clauses = [t.visits.c.id_number == applicant.id_number]
+    """One person, one ticket: an unfinished visit today (or this booking's) is reused.
+
+    Both look-ups go by their own index (person, booking) and filter the few rows here:
+    filtering by day and state in SQL made SQLite scan the whole day's visits.
+    """
+    rows = list(
+        conn.execute(_VISITS_OF_PERSON, {"id_number": applicant.id_number, "site_id": site_id})
+    )
     if applicant.booking is not None:
-        clauses.append(t.visits.c.booking_code == applicant.booking.code)
-    for clause in clauses:
-        row = conn.execute(
-            select(t.visits.c.id, t.visits.c.ticket, t.visits.c.state).where(
-                t.visits.c.site_id == site_id,
-                t.visits.c.site_day == day,
-                clause,
-                t.visits.c.state.not_in([s.value for s in FINAL_STATES]),
-            )
-        ).first()
-        if row is not None:
+        rows += conn.execute(
+            _VISITS_OF_BOOKING, {"site_id": site_id, "code": applicant.booking.code}
+        ).all()
+    for row in rows:
+        if row.site_day == day and row.state not in _FINAL:
             raise Refused(
                 "already_checked_in",
                 f"Already checked in with ticket {row.ticket}.",
@@ -207,7 +216,10 @@ def decide(
             decision = decision + Decision((Reason("walk_in_closed"),))
         else:
             issued = repo.issued_in_lane(conn, site_id, day, lane.prefix)
-            decision = decision + check_walk_in_capacity(issued, settings.walk_in.daily_capacity)
+            from vaxflow.queue.boards import walk_in_capacity  # the marshal may override it
+
+            capacity = walk_in_capacity(conn, settings, site_id, day)
+            decision = decision + check_walk_in_capacity(issued, capacity)
     return decision
 
 

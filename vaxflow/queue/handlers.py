@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from vaxflow.queue import api_models as m
-from vaxflow.queue import checkin, engine, service
+from vaxflow.queue import boards, checkin, engine, service
 from vaxflow.queue import tables as t
 from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, STORE
 from vaxflow.queue.auth import Principal
@@ -27,6 +27,15 @@ from vaxflow.queue.store import Tx
 B = TypeVar("B", bound=BaseModel)
 
 MAX_IDEMPOTENCY_KEY = 128
+# Built once with bind parameters (see repo.py): they run on every write request.
+_FIND_REPLY = select(
+    t.idempotency.c.request_hash, t.idempotency.c.status, t.idempotency.c.response
+).where(
+    t.idempotency.c.site_id == bindparam("site_id"),
+    t.idempotency.c.actor == bindparam("actor"),
+    t.idempotency.c.key == bindparam("key"),
+)
+_SAVE_REPLY = insert(t.idempotency)
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -73,13 +82,7 @@ async def mutate(request: web.Request, model: type[B], op: Callable[[Tx, B], Any
     def run(tx: Tx) -> tuple[int, Any]:
         if key is not None:
             row = tx.conn.execute(
-                select(
-                    t.idempotency.c.request_hash, t.idempotency.c.status, t.idempotency.c.response
-                ).where(
-                    t.idempotency.c.site_id == tx.site_id,
-                    t.idempotency.c.actor == tx.actor,
-                    t.idempotency.c.key == key,
-                )
+                _FIND_REPLY, {"site_id": tx.site_id, "actor": tx.actor, "key": key}
             ).first()
             if row is not None:
                 if row.request_hash != request_hash:
@@ -98,15 +101,16 @@ async def mutate(request: web.Request, model: type[B], op: Callable[[Tx, B], Any
             status, answer = err.status, err.to_json()
         if key is not None:
             tx.conn.execute(
-                insert(t.idempotency).values(
-                    site_id=tx.site_id,
-                    actor=tx.actor,
-                    key=key,
-                    request_hash=request_hash,
-                    status=status,
-                    response=_dumps(answer),
-                    created_at=tx.now,
-                )
+                _SAVE_REPLY,
+                {
+                    "site_id": tx.site_id,
+                    "actor": tx.actor,
+                    "key": key,
+                    "request_hash": request_hash,
+                    "status": status,
+                    "response": _dumps(answer),
+                    "created_at": tx.now,
+                },
             )
         return status, answer
 
@@ -306,7 +310,16 @@ async def call_next(request: web.Request) -> web.Response:
 
     def op(tx: Tx, _body: m.EmptyRequest) -> dict[str, Any]:
         visit = service.call_next(tx, settings, sid)
-        return {"called": service.visit_view(visit, settings) if visit else None}
+        answer: dict[str, Any] = {
+            "called": service.visit_view(visit, settings) if visit else None
+        }
+        # The observation area is the bottleneck: warn when its seats are nearly full.
+        warning = boards.seat_warning(
+            boards.observing_count(tx.conn, tx.site_id), settings.observation.seats
+        )
+        if warning is not None:
+            answer["warning"] = warning
+        return answer
 
     return await mutate(request, m.EmptyRequest, op)
 

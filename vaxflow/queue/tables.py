@@ -112,7 +112,7 @@ visits = Table(
     Column("consent_version", String(40), nullable=True),
     Column("review_reasons", Text, nullable=True),
     UniqueConstraint("site_id", "site_day", "ticket"),
-    Index(None, "site_id", "id_number"),
+    Index(None, "id_number", "site_id"),
     Index(None, "site_id", "site_day", "state", "lane", "product", "checked_in_at"),
     Index(None, "site_id", "booking_code"),
     Index(None, "site_id", "state", "dosed_at"),

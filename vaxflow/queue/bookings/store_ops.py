@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from vaxflow.queue import tables as t
 from vaxflow.queue.bookings.model import Booking, PriorDose
@@ -71,9 +71,7 @@ def _values(booking: Booking) -> dict[str, Any]:
 
 
 def find_booking(conn: Connection, site_id: str, code: str) -> Booking | None:
-    row = conn.execute(
-        select(t.bookings).where(t.bookings.c.site_id == site_id, t.bookings.c.code == code)
-    ).first()
+    row = conn.execute(_FIND_BOOKING, {"site_id": site_id, "code": code}).first()
     return booking_from_row(row) if row is not None else None
 
 
@@ -137,15 +135,21 @@ def import_bookings(
     return result
 
 
+_PRIOR_DOSES = (
+    select(t.doses.c.given_at, t.doses.c.product, t.doses.c.manufacturer, t.doses.c.dose_number)
+    .join(t.visits, t.visits.c.id == t.doses.c.visit_id)
+    .where(t.visits.c.id_number == bindparam("id_number"))
+    .order_by(t.doses.c.given_at)
+)
+_FIND_BOOKING = select(t.bookings).where(
+    t.bookings.c.site_id == bindparam("site_id"), t.bookings.c.code == bindparam("code")
+)
+
+
 def prior_doses_here(conn: Connection, id_number: str, timezone: str) -> list[PriorDose]:
     """Doses this database already holds for the person (any site of a regional database)."""
     zone = ZoneInfo(timezone)
-    rows = conn.execute(
-        select(t.doses.c.given_at, t.doses.c.product, t.doses.c.manufacturer, t.doses.c.dose_number)
-        .join(t.visits, t.visits.c.id == t.doses.c.visit_id)
-        .where(t.visits.c.id_number == id_number)
-        .order_by(t.doses.c.given_at)
-    )
+    rows = conn.execute(_PRIOR_DOSES, {"id_number": id_number})
     return [
         PriorDose(r.given_at.astimezone(zone).date(), r.product, r.manufacturer, r.dose_number)
         for r in rows

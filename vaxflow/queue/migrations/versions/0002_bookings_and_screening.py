@@ -27,13 +27,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("consent_version", sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column("review_reasons", sa.Text(), nullable=True))
         batch_op.create_index(
-            batch_op.f("ix_visits_site_id_id_number"), ["site_id", "id_number"], unique=False
+            batch_op.f("ix_visits_id_number_site_id"), ["id_number", "site_id"], unique=False
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("visits", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_visits_site_id_id_number"))
+        batch_op.drop_index(batch_op.f("ix_visits_id_number_site_id"))
         batch_op.drop_column("review_reasons")
         batch_op.drop_column("consent_version")
         batch_op.drop_column("screening")
