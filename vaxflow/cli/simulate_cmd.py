@@ -560,7 +560,10 @@ def render(result: SimulationResult, seconds: float) -> str:
         ),
         ("minutes stations waited for a seat", _fmt(s["observation_full_minutes"])),
         ("time on site, released (min)", _fmt(s["time_on_site_mean_min"])),
-        ("closing (last person out)", f"{s['closing']} ({_fmt(s['day_hours'])} h after opening)"),
+        (
+            "closing (doors shut, last one out)",
+            f"{s['closing']} ({_fmt(s['day_hours'])} h after opening)",
+        ),
         (
             "events / engine transitions",
             f"{s['events_processed']} / {s['engine_transitions']} in {seconds:.2f} s",

@@ -13,7 +13,8 @@ dose (no-show, deferred). While the chairs are full, stations stand idle even wi
 waiting; `blocked` measures that time. Nobody is ever dosed without a chair.
 
 Closing: the doors close `hours` after opening; nobody arrives after that, and everyone inside
-is served to a final state. The day closes at the last event (usually the last release).
+is served to a final state. The day closes when the doors have closed and the last person is
+out (the last event, usually a release), whichever is later.
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ class DayLoop:
             trace.events += 1
             if progress is not None and not trace.events & 0xFFF:
                 progress(min(at_us / doors_close, 1.0))
+        self.now_us = max(self.now_us, doors_close)  # closing: doors shut and last one out
+        self.now = start + timedelta(microseconds=self.now_us)
         trace.closing_us = self.now_us
         self._close()
         if progress is not None:

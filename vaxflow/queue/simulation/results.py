@@ -1,7 +1,7 @@
 """Turn a day's trace into the figures a planner reads: a summary and per-hour rows.
 
 Day-level rates and time averages are taken over the whole day, from opening to closing
-(the last person out), so that Little's law holds exactly in the output:
+(doors shut and the last person out), so that Little's law holds exactly in the output:
 observation_occupancy_mean = throughput_per_hour / 60 x observation_minutes_mean.
 """
 
