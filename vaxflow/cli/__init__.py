@@ -22,6 +22,7 @@ _MODULES = (
     "vaxflow.cli.export_cmd",
     "vaxflow.cli.db_cmd",
     "vaxflow.cli.simulate_cmd",
+    "vaxflow.cli.kiosk_cmd",
 )
 
 

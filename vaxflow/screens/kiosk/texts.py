@@ -11,7 +11,7 @@ from datetime import datetime
 from vaxflow.hardware.layout import TicketView
 from vaxflow.kiosk.flow import PrintState, Screen, State, Ticket
 from vaxflow.queue.privacy import mask_name
-from vaxflow.screens.kiosk.i18n import LANGUAGE_NAMES, text
+from vaxflow.screens.kiosk.i18n import LANGUAGE_NAMES, has, text
 
 BUTTONS = (
     "walk_in",
@@ -121,12 +121,19 @@ def _ticket_texts(state: State, ticket: Ticket) -> dict[str, str]:
     return {
         "title": title,
         "number": ticket.number,
-        "lane": t("ticket.lane", lane=ticket.lane_name or ticket.lane),
+        "lane": t("ticket.lane", lane=lane_name(ticket, lang)),
         "go_to": t("ticket.go_to", place=ticket.zone or t("ticket.waiting_area")),
         "wait": wait,
         "status": status,
         "print_failed": "1" if state.print_state is PrintState.FAILED else "",
     }
+
+
+def lane_name(ticket: Ticket, language: str) -> str:
+    """The site's lane name, translated when the catalogue knows it."""
+    name = ticket.lane_name or ticket.lane
+    key = f"lane.{name}"
+    return text(key, language) if has(key, language) else name
 
 
 def ticket_view(ticket: Ticket, language: str, issued_at: datetime) -> TicketView:
@@ -138,7 +145,7 @@ def ticket_view(ticket: Ticket, language: str, issued_at: datetime) -> TicketVie
     return TicketView(
         site_name=ticket.site_name,
         number=ticket.number,
-        lane_name=ticket.lane_name or ticket.lane,
+        lane_name=lane_name(ticket, language),
         go_to=ticket.zone or t("print.waiting_area"),
         estimated_wait_minutes=ticket.estimated_wait_minutes,
         issued_at=issued_at.strftime("%Y-%m-%d %H:%M"),

@@ -1,0 +1,252 @@
+"""The Kivy kiosk app: one asyncio loop for the UI, the devices and the server client.
+
+`run_kiosk` configures Kivy (kiosk mode: fullscreen, no cursor, Escape does not exit,
+rotation), builds the shell from the site file and device URLs, and runs
+`App.async_run(async_lib="asyncio")` next to the shell. A `driver` coroutine (the tour,
+the GUI tests) may drive the running app and take screenshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vaxflow.config import Settings
+from vaxflow.hardware.escpos_render import PrinterProfile
+from vaxflow.hardware.fonts import cjk_font_path
+from vaxflow.hardware.urls import open_device
+from vaxflow.kiosk.flow import Flow, Timing
+from vaxflow.kiosk.shell import Devices, KioskShell, ShellOptions
+from vaxflow.queue.client import SiteClient, new_request_id
+
+log = logging.getLogger(__name__)
+
+Snap = Callable[[Path], Awaitable[Path]]
+Driver = Callable[[KioskShell, Snap], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """How the kiosk runs; sizes in pixels, times in seconds."""
+
+    server: str
+    token: str
+    device_id: str = "kiosk-1"
+    sim_devices: bool = False
+    printer_dir: Path | None = None  # where the simulated printer writes its jobs
+    fullscreen: bool = True
+    rotation: int = 0  # 0, 90, 180 or 270 degrees
+    size: tuple[int, int] = (1080, 1920)  # window size when not fullscreen
+    speak: bool = False
+    server_timeout: float = 5.0
+    elderly_factor: float = 2.0
+
+
+def configure_kivy(options: AppOptions) -> None:
+    """Kivy settings that must be made before its window exists."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
+    from kivy.config import Config
+
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("kivy", "log_level", "warning")
+    Config.set("graphics", "rotation", str(options.rotation))
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+    if options.fullscreen:
+        Config.set("graphics", "fullscreen", "auto")
+        Config.set("graphics", "borderless", "1")
+        Config.set("graphics", "show_cursor", "0")
+    else:
+        Config.set("graphics", "fullscreen", "0")
+        Config.set("graphics", "width", str(options.size[0]))
+        Config.set("graphics", "height", str(options.size[1]))
+        Config.set("graphics", "resizable", "0")
+
+
+_FONT_REGISTERED = False
+
+
+def register_font() -> str:
+    """Register the kiosk font once: a CJK font from the system, else Kivy's own (Latin)."""
+    global _FONT_REGISTERED
+    from kivy.core.text import LabelBase
+    from kivy.resources import resource_find
+
+    from vaxflow.screens.kiosk.widgets import FONT_NAME
+
+    path = cjk_font_path()
+    if path is None:
+        log.warning("no CJK font found (install fonts-wqy-microhei): Chinese will not show")
+        fallback = resource_find("data/fonts/Roboto-Regular.ttf")
+        source = str(fallback)
+    else:
+        source = str(path)
+    if not _FONT_REGISTERED:
+        LabelBase.register(FONT_NAME, fn_regular=source, fn_bold=source)
+        _FONT_REGISTERED = True
+    return source
+
+
+def unit_for(size: tuple[float, float]) -> float:
+    """The size unit (pixels) for a window: about 1/40 of a portrait screen's height."""
+    width, height = size
+    return max(12.0, min(width / 22.0, height / 40.0))
+
+
+def make_devices(settings: Settings, options: AppOptions) -> Devices:
+    """Devices from the site file's URLs, or simulators (`--devices sim`)."""
+    if options.sim_devices:
+        printer_dir = options.printer_dir or Path("var/kiosk-printer")
+        urls = {"scanner": "sim://", "idcard": "sim://", "printer": f"sim://?dir={printer_dir}"}
+    else:
+        urls = {
+            "scanner": settings.devices.scanner,
+            "idcard": settings.devices.idcard,
+            "printer": settings.devices.printer,
+        }
+    return Devices(
+        scanner=open_device("scanner", urls["scanner"]),
+        idcard=open_device("idcard", urls["idcard"]),
+        printer=open_device("printer", urls["printer"]),
+        urls=urls,
+    )
+
+
+def make_shell(
+    settings: Settings, options: AppOptions, client: SiteClient | None = None
+) -> KioskShell:
+    """The shell with its devices, server client and timing."""
+    devices = make_devices(settings, options)
+    from vaxflow.screens.kiosk.texts import ticket_view
+
+    client = client or SiteClient(
+        options.server, options.token, device=options.device_id, timeout=options.server_timeout
+    )
+    timing = Timing(elderly_factor=options.elderly_factor)
+    return KioskShell(
+        client,
+        devices,
+        ticket_view,
+        flow=Flow(new_request_id, timing),
+        options=ShellOptions(
+            device_id=options.device_id,
+            device_timeout=settings.devices.timeout_seconds,
+            speak=options.speak and shutil.which("espeak-ng") is not None,
+        ),
+        profile=PrinterProfile.from_url(devices.urls["printer"]),
+    )
+
+
+def _kiosk_app_class() -> type[Any]:
+    from kivy.app import App
+    from kivy.core.window import Window
+
+    from vaxflow.kiosk.flow import State
+    from vaxflow.screens.kiosk.registry import build_manager, screen_name
+    from vaxflow.screens.kiosk.viewmodel import KioskViewModel
+
+    class KioskApp(App):  # type: ignore[misc]
+        """Renders the shell's state; touches go back to the shell."""
+
+        title = "vaxflow kiosk"
+
+        def __init__(self, shell: KioskShell, kiosk_mode: bool, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.shell = shell
+            self.kiosk_mode = kiosk_mode
+            self.vm: KioskViewModel | None = None
+
+        def build(self) -> Any:
+            register_font()
+            vm = KioskViewModel(send=self.shell.touch)
+            self.vm = vm
+            vm.set_unit(unit_for(Window.size))
+            Window.bind(size=lambda _w, size: vm.set_unit(unit_for(size)))
+            Window.bind(on_touch_down=self._touched)
+            if self.kiosk_mode:
+                Window.bind(on_request_close=lambda *_a, **_k: True)
+            self._bind_hid_scanner()
+
+            def show(state: State) -> None:
+                vm.update(state, screen_name(state.screen))
+
+            self.shell.listeners.append(show)
+            show(self.shell.state)
+            return build_manager(vm)
+
+        def _touched(self, *_args: Any) -> None:
+            self.shell.activity()
+
+        def _bind_hid_scanner(self) -> None:
+            scanner = self.shell.devices.scanner
+            feed = getattr(scanner, "feed_key", None)
+            if feed is None:
+                return
+
+            def key_down(
+                _window: Any, keycode: int, _scancode: int, codepoint: str | None, _mods: Any
+            ) -> bool:
+                key = "enter" if keycode in (13, 271) else (codepoint or "")
+                return bool(feed(key))
+
+            Window.bind(on_key_down=key_down)
+
+    return KioskApp
+
+
+async def screenshot(path: Path) -> Path:
+    """Save the window as a PNG after the next frames are drawn."""
+    await asyncio.sleep(0.35)
+    _grab(path)
+    return path
+
+
+def _grab(path: Path) -> None:
+    """Kivy names the file `<stem>0001.png`; move it to `path`. Must run on the UI thread."""
+    from kivy.core.window import Window
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = Path(Window.screenshot(name=str(path)))
+    made.replace(path)
+
+
+async def run_app(shell: KioskShell, options: AppOptions, driver: Driver | None = None) -> int:
+    """Run the Kivy app and the shell on the current loop until the app stops."""
+    configure_kivy(options)
+    app = _kiosk_app_class()(shell, kiosk_mode=options.fullscreen)
+    started = asyncio.Event()
+    app.bind(on_start=lambda *_a: started.set())
+    app_task = asyncio.ensure_future(app.async_run(async_lib="asyncio"))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, app.stop)
+    code = 0
+    try:
+        waiter = asyncio.ensure_future(started.wait())
+        await asyncio.wait({waiter, app_task}, return_when=asyncio.FIRST_COMPLETED)
+        if app_task.done():
+            waiter.cancel()
+            await app_task
+            return 1
+        await shell.start()
+        if driver is not None:
+            try:
+                code = await driver(shell, screenshot)
+            finally:
+                app.stop()
+        await app_task
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        await shell.stop()
+    return code

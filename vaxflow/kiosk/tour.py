@@ -1,0 +1,379 @@
+"""Drive the real kiosk through its screens with simulated devices: the tour and test scripts.
+
+The tour visits every screen in each language and saves one PNG per screen. The scripts
+(`booked`, `walk_in`, `id_mismatch`, `paper_out`, `server_restart`) are what the GUI tests
+run; they print `SCREEN <name>` on every change and one `RESULT <json>` line at the end.
+`server_restart` stops at `CHECKPOINT <name>` lines until a line arrives on stdin.
+No Kivy here: screenshots come in as a callable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from vaxflow.config import Settings
+from vaxflow.hardware.interfaces import DeviceHealth, IdCard
+from vaxflow.hardware.sim_idcard import SimIdCardReader
+from vaxflow.hardware.sim_printer import SimFault, SimPrinter
+from vaxflow.hardware.sim_scanner import SimScanner
+from vaxflow.kiosk.flow import LANGUAGES, Action, PrintState, Screen, State
+from vaxflow.kiosk.shell import KioskShell
+from vaxflow.queue import engine
+from vaxflow.queue.bookings.model import Booking
+from vaxflow.queue.client import ServerUnreachable, SiteClient
+from vaxflow.queue.demo_data import make_people
+
+Snap = Callable[[Path], Awaitable[Path]]
+
+
+class GatedClient(SiteClient):
+    """A site client the tour can hold (to photograph "checking") or cut off ("offline")."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.down = False
+
+    async def post(
+        self, path: str, body: dict[str, Any] | None = None, *, request_id: str | None = None
+    ) -> Any:
+        await self.gate.wait()
+        if self.down and path.startswith("/api/checkins"):
+            raise ServerUnreachable(f"POST {path}: cut off by the tour")
+        return await super().post(path, body, request_id=request_id)
+
+
+class GatedPrinter:
+    """A printer wrapper the tour can hold, to photograph the printing screen."""
+
+    def __init__(self, printer: SimPrinter) -> None:
+        self.printer = printer
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def open(self) -> None:
+        await self.printer.open()
+
+    async def print_bytes(self, data: bytes, timeout: float) -> None:  # noqa: ASYNC109
+        await self.gate.wait()
+        await self.printer.print_bytes(data, timeout)
+
+    async def health(self) -> DeviceHealth:
+        return await self.printer.health()
+
+    async def close(self) -> None:
+        await self.printer.close()
+
+
+def card_for(person: Booking) -> IdCard:
+    """The ID card a booked demo person would place on the reader."""
+    assert person.birth_date is not None
+    return IdCard(
+        name=person.person_name,
+        sex=person.sex or "unknown",
+        nation="汉",
+        birth_date=person.birth_date,
+        address="",
+        id_number=person.id_number,
+        issuer="",
+        valid_from=date(2020, 1, 1),
+        valid_until=None,
+    )
+
+
+@dataclass
+class Kit:
+    """The running kiosk with its simulated devices and the demo day's people."""
+
+    shell: KioskShell
+    scanner: SimScanner
+    reader: SimIdCardReader
+    printer: SimPrinter
+    people: list[Booking]
+    walk_ins: list[Booking] = field(default_factory=list)
+    screens: list[str] = field(default_factory=list)
+    used: int = 0
+    walk_ins_used: int = 0
+
+    @classmethod
+    def of(cls, shell: KioskShell, settings: Settings, today: date) -> Kit:
+        scanner, reader = shell.devices.scanner, shell.devices.idcard
+        printer: Any = shell.devices.printer
+        printer = printer.printer if isinstance(printer, GatedPrinter) else printer
+        if not isinstance(scanner, SimScanner) or not isinstance(reader, SimIdCardReader):
+            raise SystemExit("the tour and test scripts need simulated devices (--devices sim)")
+        if not isinstance(printer, SimPrinter):
+            raise SystemExit("the tour and test scripts need a simulated printer")
+        people = make_people(settings, today, 200)
+        walk_ins = make_people(settings, today, 20, seed=23)
+        kit = cls(shell, scanner, reader, printer, people, walk_ins)
+        shell.listeners.append(kit._seen)
+        return kit
+
+    def _seen(self, state: State) -> None:
+        if not self.screens or self.screens[-1] != state.screen.value:
+            self.screens.append(state.screen.value)
+            print(f"SCREEN {state.screen.value}", flush=True)
+
+    def person(self, *, elderly: bool | None = None) -> Booking:
+        """The next booked demo person (optionally well over 60, or well under)."""
+        today = date.today()
+        while True:
+            person = self.people[self.used]
+            self.used += 1
+            assert person.birth_date is not None
+            age = today.year - person.birth_date.year
+            if elderly is None or (elderly and age >= 62) or (not elderly and age < 58):
+                return person
+
+    def walk_in_card(self) -> IdCard:
+        """A person on no booking list (the demo's walk-ins)."""
+        self.walk_ins_used += 1
+        return card_for(self.walk_ins[self.walk_ins_used - 1])
+
+    async def booked_to_questions(self, person: Booking) -> State:
+        self.scanner.push(person.code)
+        await self.shell.wait_screen(Screen.WAIT_CARD)
+        self.reader.present(card_for(person))
+        return await self.shell.wait_for(
+            lambda s: s.screen in (Screen.QUESTION, Screen.CONSENT, Screen.PROBLEM)
+        )
+
+    async def answer_all(self, *, agree: bool = True) -> None:
+        while self.shell.state.screen is Screen.QUESTION:
+            self.shell.touch(Action.NO)
+        await self.shell.wait_screen(Screen.CONSENT)
+        if agree:
+            self.shell.touch(Action.AGREE)
+
+    async def ticket(self, within: float = 15.0) -> State:
+        return await self.shell.wait_for(
+            lambda s: s.screen is Screen.TICKET and s.print_state is not PrintState.PRINTING,
+            within,
+        )
+
+
+# --- the scripts the GUI tests run ------------------------------------------------------------
+
+
+async def script_booked(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    person = kit.person(elderly=False)
+    await kit.booked_to_questions(person)
+    await snap(out / "question.png")
+    await kit.answer_all()
+    state = await kit.ticket()
+    await snap(out / "ticket.png")
+    assert state.ticket is not None
+    return {"ticket": state.ticket.number, "print": state.print_state.value}
+
+
+async def script_walk_in(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    kit.reader.present(kit.walk_in_card())
+    await kit.shell.wait_screen(Screen.WAIT_BOOKING)
+    kit.shell.touch(Action.WALK_IN)
+    await kit.shell.wait_screen(Screen.WALK_IN)
+    await snap(out / "walk_in.png")
+    kit.shell.touch(Action.AGREE)
+    await kit.shell.wait_for(lambda s: s.screen in (Screen.QUESTION, Screen.PROBLEM))
+    await kit.answer_all()
+    state = await kit.ticket()
+    assert state.ticket is not None
+    return {"ticket": state.ticket.number, "walk_in": state.ticket.walk_in}
+
+
+async def script_id_mismatch(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    kit.shell.touch(Action.LANGUAGE, "en")
+    person = kit.person()
+    kit.scanner.push(person.code)
+    await kit.shell.wait_screen(Screen.WAIT_CARD)
+    kit.reader.present(card_for(kit.person()))  # somebody else's card
+    state = await kit.shell.wait_screen(Screen.PROBLEM)
+    await snap(out / "problem.png")
+    assert state.problem is not None
+    from vaxflow.screens.kiosk.texts import screen_texts
+
+    texts = screen_texts(state)
+    return {"reason": state.problem.reason, "message": texts["body"], "go_to": texts["go_to"]}
+
+
+async def script_paper_out(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    kit.printer.set_fault(SimFault.PAPER_OUT)
+    person = kit.person(elderly=False)
+    await kit.booked_to_questions(person)
+    await kit.answer_all()
+    state = await kit.ticket()
+    await snap(out / "ticket_print_failed.png")
+    first = state.print_state.value
+    kit.printer.clear_faults()
+    kit.shell.touch(Action.REPRINT)
+    state = await kit.ticket()
+    assert state.ticket is not None
+    await asyncio.sleep(0.5)  # let the print-status and health reports reach the server
+    return {"ticket": state.ticket.number, "first": first, "reprint": state.print_state.value}
+
+
+async def checkpoint(name: str) -> None:
+    print(f"CHECKPOINT {name}", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+
+
+async def script_server_restart(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    person = kit.person(elderly=False)
+    await kit.booked_to_questions(person)
+    await kit.answer_all(agree=False)
+    await checkpoint("consent")  # the test stops the server here
+    kit.shell.touch(Action.AGREE)
+    await kit.shell.wait_screen(Screen.OFFLINE, 20.0)
+    await snap(out / "offline.png")
+    await checkpoint("offline")  # the test starts the server again here
+    state = await kit.ticket(within=40.0)
+    assert state.ticket is not None
+    return {"ticket": state.ticket.number, "print": state.print_state.value}
+
+
+SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
+    "booked": script_booked,
+    "walk_in": script_walk_in,
+    "id_mismatch": script_id_mismatch,
+    "paper_out": script_paper_out,
+    "server_restart": script_server_restart,
+}
+
+
+def run_script(
+    name: str, settings: Settings, out: Path
+) -> Callable[[KioskShell, Snap], Awaitable[int]]:
+    """A driver for `run_app` that runs one test script and prints its RESULT line."""
+
+    async def driver(shell: KioskShell, snap: Snap) -> int:
+        kit = Kit.of(shell, settings, site_today(settings))
+        await snap(out / "attract.png")
+        result = await SCRIPTS[name](kit, snap, out)
+        result["screens"] = kit.screens
+        print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
+        return 0
+
+    return driver
+
+
+def site_today(settings: Settings) -> date:
+    from vaxflow.clock import SystemClock
+
+    return engine.site_day(SystemClock().now(), settings.site.timezone)
+
+
+# --- the tour --------------------------------------------------------------------------------
+
+
+def tour(
+    settings: Settings, out: Path, languages: tuple[str, ...] = LANGUAGES
+) -> Callable[[KioskShell, Snap], Awaitable[int]]:
+    """A driver that photographs every screen in each language: DIR/<lang>/<screen>.png."""
+
+    async def driver(shell: KioskShell, snap: Snap) -> int:
+        kit = Kit.of(shell, settings, site_today(settings))
+        client = shell.client
+        printer: Any = shell.devices.printer
+        if not isinstance(client, GatedClient) or not isinstance(printer, GatedPrinter):
+            raise SystemExit("the tour needs its gated client and printer")
+        taken: list[Path] = []
+
+        async def counted(path: Path) -> Path:
+            taken.append(await snap(path))
+            return path
+
+        for language in languages:
+            await _tour_language(kit, client, printer, counted, out / language, language)
+        print(f"tour: {len(taken)} screenshots in {out}", flush=True)
+        return 0
+
+    return driver
+
+
+async def _tour_language(
+    kit: Kit, client: GatedClient, printer: GatedPrinter, snap: Snap, out: Path, language: str
+) -> None:
+    shell = kit.shell
+
+    def lang() -> None:
+        shell.touch(Action.LANGUAGE, language)
+
+    lang()
+    await snap(out / "01-attract.png")
+    person = kit.person(elderly=False)
+    kit.scanner.push(person.code)
+    await shell.wait_screen(Screen.WAIT_CARD)
+    await snap(out / "02-wait_card.png")
+    client.gate.clear()
+    kit.reader.present(card_for(person))
+    await shell.wait_screen(Screen.CHECKING)
+    await snap(out / "03-checking.png")
+    client.gate.set()
+    await shell.wait_screen(Screen.QUESTION)
+    await snap(out / "04-question.png")
+    while shell.state.screen is Screen.QUESTION:
+        shell.touch(Action.NO)
+    await shell.wait_screen(Screen.CONSENT)
+    await snap(out / "05-consent.png")
+    client.gate.clear()
+    printer.gate.clear()
+    shell.touch(Action.AGREE)
+    await shell.wait_screen(Screen.ISSUING)
+    await snap(out / "06-issuing.png")
+    client.gate.set()
+    await shell.wait_screen(Screen.PRINTING)
+    await snap(out / "07-printing.png")
+    printer.gate.set()
+    await kit.ticket()
+    await snap(out / "08-ticket.png")
+    shell.touch(Action.ANOTHER)
+    # the walk-in path, with the printer out of paper
+    kit.reader.present(kit.walk_in_card())
+    await shell.wait_screen(Screen.WAIT_BOOKING)
+    await snap(out / "09-wait_booking.png")
+    shell.touch(Action.WALK_IN)
+    await shell.wait_screen(Screen.WALK_IN)
+    await snap(out / "10-walk_in.png")
+    kit.printer.set_fault(SimFault.PAPER_OUT)
+    shell.touch(Action.AGREE)
+    reached = await shell.wait_for(lambda s: s.screen in (Screen.QUESTION, Screen.PROBLEM))
+    if reached.screen is Screen.QUESTION:
+        await kit.answer_all()
+        await kit.ticket()
+        await snap(out / "11-ticket_print_failed.png")
+    else:
+        await snap(out / "11-walk_in_refused.png")
+    kit.printer.clear_faults()
+    shell.touch(Action.DONE)
+    # a refusal: somebody else's card for a booking
+    lang()
+    other = kit.person()
+    kit.scanner.push(other.code)
+    await shell.wait_screen(Screen.WAIT_CARD)
+    kit.reader.present(card_for(kit.person()))
+    await shell.wait_screen(Screen.PROBLEM)
+    await snap(out / "12-problem.png")
+    shell.touch(Action.DONE)
+    # an elderly person while the server is away
+    lang()
+    senior = kit.person(elderly=True)
+    client.down = True
+    kit.scanner.push(senior.code)
+    await shell.wait_screen(Screen.WAIT_CARD)
+    kit.reader.present(card_for(senior))
+    await shell.wait_screen(Screen.OFFLINE)
+    await snap(out / "13-offline.png")
+    client.down = False
+    shell.touch(Action.RETRY_NOW)
+    await shell.wait_screen(Screen.QUESTION)
+    await snap(out / "14-question_elderly.png")
+    shell.touch(Action.START_OVER)
+    await shell.wait_screen(Screen.ATTRACT)

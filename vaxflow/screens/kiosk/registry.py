@@ -1,0 +1,47 @@
+"""The one registry of kiosk screens: flow screen -> (module, class); builds the manager."""
+
+from __future__ import annotations
+
+import importlib
+
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from vaxflow.kiosk.flow import Screen
+from vaxflow.screens.kiosk.viewmodel import KioskViewModel
+
+#: Flow screen -> (module under vaxflow.screens.kiosk, class). CHECKING and ISSUING share one.
+SCREENS: dict[Screen, tuple[str, str]] = {
+    Screen.ATTRACT: ("attract", "AttractScreen"),
+    Screen.WAIT_CARD: ("wait_card", "WaitCardScreen"),
+    Screen.WAIT_BOOKING: ("wait_booking", "WaitBookingScreen"),
+    Screen.WALK_IN: ("walk_in", "WalkInScreen"),
+    Screen.CHECKING: ("checking", "CheckingScreen"),
+    Screen.ISSUING: ("checking", "CheckingScreen"),
+    Screen.QUESTION: ("question", "QuestionScreen"),
+    Screen.CONSENT: ("consent", "ConsentScreen"),
+    Screen.OFFLINE: ("offline", "OfflineScreen"),
+    Screen.PRINTING: ("printing", "PrintingScreen"),
+    Screen.TICKET: ("ticket", "TicketScreen"),
+    Screen.PROBLEM: ("problem", "ProblemScreen"),
+}
+
+
+def screen_name(screen: Screen) -> str:
+    """The Kivy screen that shows a flow screen."""
+    return SCREENS[screen][0]
+
+
+def build_manager(vm: KioskViewModel) -> ScreenManager:
+    """Every screen, bound to `vm`, in a manager that follows `vm.screen` without animation."""
+    importlib.import_module("vaxflow.screens.kiosk.widgets")
+    manager = ScreenManager(transition=NoTransition())
+    for module_name, class_name in dict.fromkeys(SCREENS.values()):
+        module = importlib.import_module(f"vaxflow.screens.kiosk.{module_name}")
+        manager.add_widget(getattr(module, class_name)(name=module_name, vm=vm))
+
+    def follow(_vm: KioskViewModel, name: str) -> None:
+        manager.current = name
+
+    vm.bind(screen=follow)
+    manager.current = vm.screen
+    return manager
