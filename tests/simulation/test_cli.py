@@ -40,6 +40,7 @@ def test_json_has_the_planning_figures(capsys: pytest.CaptureFixture[str]) -> No
         "observation_occupancy_mean",
         "final_states",
         "kiosk_wait_mean_min",
+        "wait_estimate_abs_error_mean_min",
         "events_processed",
         "wall_seconds",
     ):

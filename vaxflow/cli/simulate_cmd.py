@@ -547,6 +547,11 @@ def render(result: SimulationResult, seconds: float) -> str:
             ),
         ),
         (
+            "ticket's wait estimate - actual, mean / abs (min)",
+            f"{_fmt(s['wait_estimate_error_mean_min'])} / "
+            f"{_fmt(s['wait_estimate_abs_error_mean_min'])}",
+        ),
+        (
             "kiosk wait mean / p90 (min)",
             f"{_fmt(s['kiosk_wait_mean_min'])} / {_fmt(s['kiosk_wait_p90_min'])}",
         ),

@@ -69,6 +69,8 @@ class Trace:
     """By person index; None for a person refused at check-in."""
     kiosk_start_us: list[int]
     first_call_us: list[int]
+    estimate_min: list[int]
+    """The wait the ticket promised at check-in (engine.estimate_waits), minutes; -1 if none."""
     refused: dict[str, int]
     stations: list[StationStatus]
     queue: StepSeries = field(default_factory=StepSeries)
@@ -129,6 +131,7 @@ class DayLoop:
             visits=[None] * n,
             kiosk_start_us=[-1] * n,
             first_call_us=[-1] * n,
+            estimate_min=[-1] * n,
             refused={},
             stations=[],
         )
@@ -151,6 +154,10 @@ class DayLoop:
         self.walk_ins = 0
         self.numbers: dict[str, int] = {}
         self.held_exits: set[int] = set()
+        self.waiting_by_lane = {lane.prefix: 0 for lane in self.settings.lanes}
+        self.recent: deque[tuple[int, float]] = deque(
+            maxlen=self.settings.queue.service_sample_size
+        )
 
     # --- the loop --------------------------------------------------------------------
 
@@ -278,6 +285,7 @@ class DayLoop:
             return
         if person.walk_in:
             self.walk_ins += 1
+        self.trace.estimate_min[p] = self._estimate(lane)
         number = self.numbers.get(lane, 0) + 1
         self.numbers[lane] = number
         self._set(
@@ -301,8 +309,22 @@ class DayLoop:
         )
         self.queues[person.product][lane].append(p)
         self.waiting[person.product] += 1
+        self.waiting_by_lane[lane] += 1
         self.trace.queue.add(self.now_us, 1)
         self._dispatch()
+
+    def _estimate(self, lane: str) -> int:
+        """The wait a ticket shows, computed as the server does (last 2 h of call-to-dose)."""
+        since = self.now_us - 120 * US_PER_MINUTE
+        samples = [minutes for at, minutes in self.recent if at >= since]
+        estimates = engine.estimate_waits(
+            self.waiting_by_lane,
+            self.weights,
+            samples,
+            len(self.stations),
+            self.settings.queue.default_service_minutes,
+        )
+        return estimates[lane]
 
     # --- stations --------------------------------------------------------------------
 
@@ -354,6 +376,7 @@ class DayLoop:
         self.holding[s] = p
         self.reserved += 1
         self.waiting[product] -= 1
+        self.waiting_by_lane[head.lane] -= 1
         self.trace.first_call_us[p] = self.now_us
         self.trace.queue.add(self.now_us, -1)
         self.trace.busy.add(self.now_us, 1)
@@ -408,7 +431,11 @@ class DayLoop:
             self.reserved -= 1
         else:
             minutes = self.observation[visit.product]
-            self._set(p, engine.record_dose(visit, self.stations[s], minutes, self.now))
+            dosed = engine.record_dose(visit, self.stations[s], minutes, self.now)
+            self._set(p, dosed)
+            if dosed.called_at is not None:
+                called_min = (self.now - dosed.called_at).total_seconds() / 60
+                self.recent.append((self.now_us, called_min))
             self.trace.observing.add(self.now_us, 1)
             span = minutes * US_PER_MINUTE
             self._push(self.now_us + span + person.exit_us, _Ev.EXIT, p)

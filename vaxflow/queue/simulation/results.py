@@ -64,11 +64,15 @@ def summarize(scenario: Scenario, site: Site, trace: Trace) -> SimulationResult:
     stations = len(site.settings.stations)
     waits_by_lane: dict[str, list[float]] = {lane.prefix: [] for lane in site.settings.lanes}
     waits: list[float] = []
-    for visit, called in zip(trace.visits, trace.first_call_us, strict=True):
+    misses: list[float] = []
+    for visit, called, promised in zip(
+        trace.visits, trace.first_call_us, trace.estimate_min, strict=True
+    ):
         if visit is not None and visit.service_started_at is not None:
             wait = _minutes(called - _us(site, visit.checked_in_at))
             waits.append(wait)
             waits_by_lane[visit.lane].append(wait)
+            misses.append(promised - wait)
     kiosk_waits = [
         _minutes(start - person.arrival_us)
         for person, start in zip(trace.people, trace.kiosk_start_us, strict=True)
@@ -127,6 +131,8 @@ def summarize(scenario: Scenario, site: Site, trace: Trace) -> SimulationResult:
         },
         "queue_length_mean": rounded(queue_area / day_min),
         "queue_length_max": queue_max,
+        "wait_estimate_error_mean_min": rounded(mean(misses)),
+        "wait_estimate_abs_error_mean_min": rounded(mean([abs(m) for m in misses])),
         "kiosk_wait_mean_min": rounded(mean(kiosk_waits)),
         "kiosk_wait_p90_min": rounded(percentile(kiosk_waits, 90)),
         "time_on_site_mean_min": rounded(mean(on_site)),
