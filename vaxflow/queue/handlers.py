@@ -190,8 +190,8 @@ async def precheck(request: web.Request) -> web.Response:
 
 async def check_in(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    body, _raw = await parse_body(request, m.CheckInRequest)
-    wanted = await _checkin_request(request, body)
+    parsed = await parse_body(request, m.CheckInRequest)
+    wanted = await _checkin_request(request, parsed[0])
 
     def op(tx: Tx, _body: m.CheckInRequest) -> dict[str, Any]:
         visit = service.check_in(tx, settings, wanted)
@@ -200,7 +200,7 @@ async def check_in(request: web.Request) -> web.Response:
         view["site_name"] = settings.site.name
         return view
 
-    response = await mutate(request, m.CheckInRequest, op)
+    response = await mutate(request, m.CheckInRequest, op, parsed)
     if response.status == 200:
         # The estimate is read after the commit from a short-lived cache (estimates.py).
         assert isinstance(response.body, bytes)
@@ -310,9 +310,7 @@ async def call_next(request: web.Request) -> web.Response:
 
     def op(tx: Tx, _body: m.EmptyRequest) -> dict[str, Any]:
         visit = service.call_next(tx, settings, sid)
-        answer: dict[str, Any] = {
-            "called": service.visit_view(visit, settings) if visit else None
-        }
+        answer: dict[str, Any] = {"called": service.visit_view(visit, settings) if visit else None}
         # The observation area is the bottleneck: warn when its seats are nearly full.
         warning = boards.seat_warning(
             boards.observing_count(tx.conn, tx.site_id), settings.observation.seats

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -53,6 +54,13 @@ def parse_id_type(value: str) -> IdType:
 
 def validate_id(id_type: IdType, number: str) -> IdDocument:
     """Normalise and check a document number; a resident ID's check digit and birth date too."""
+    return _validate(id_type, number)
+
+
+@functools.lru_cache(maxsize=8192)
+def _validate(id_type: IdType, number: str) -> IdDocument:
+    # Cached: python-stdnum's region look-up costs about 0.5 ms and a check-in validates the
+    # same number up to three times (card, booking, match). Refusals raise and are not cached.
     compact = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", number)).upper()
     if id_type is IdType.CN_RESIDENT:
         try:
