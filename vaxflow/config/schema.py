@@ -164,6 +164,15 @@ class ObservationRules(_Strict):
     """Chairs in the observation area."""
     last_minutes: Annotated[int, Field(ge=0, le=60)] = 5
     """Boards highlight people with fewer than this many minutes left."""
+    exit_printer: str | None = None
+    """Certificate printer at the exit (tcp://host:9100, sim://, ...), or none to show it only."""
+
+    @field_validator("exit_printer")
+    @classmethod
+    def _exit_printer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return str(_device_url("printer").func(value))  # type: ignore[call-arg]
 
 
 class QueueRules(_Strict):

@@ -173,6 +173,8 @@ class TicketResponse(VisitResponse):
 
 class CallResponse(BaseModel):
     called: VisitResponse | None
+    warning: dict[str, object] | None = None
+    """Present when observation seats are nearly full or full (reason, observing, seats)."""
 
 
 class ExitScanResponse(BaseModel):

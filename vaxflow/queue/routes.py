@@ -301,3 +301,53 @@ ROUTES.append(
         "The daily report of ?date=YYYY-MM-DD (default today) as an HTML page with charts",
     )
 )
+
+# Boards, exit point and marshal dashboard (vaxflow/queue/board_handlers.py, issue 6).
+from vaxflow.queue import board_handlers as bh  # noqa: E402
+
+ROUTES += [
+    Route(
+        "GET",
+        "/api/boards/observation",
+        bh.observation_board,
+        BOARDS | {"observer"},
+        "Everyone in observation with ends_at, and the event number to follow the feed from",
+    ),
+    Route(
+        "GET",
+        "/api/boards/calls",
+        bh.call_board,
+        BOARDS,
+        "People being called now, newest first, with the stations' zones and the event number",
+    ),
+    Route(
+        "GET",
+        "/api/announcements/{station_id}/{ticket}.wav",
+        bh.announcement,
+        BOARDS,
+        "The spoken call (Chinese, then English) rendered offline by espeak-ng, as a WAV",
+    ),
+    Route(
+        "GET",
+        "/api/dashboard",
+        bh.dashboard,
+        frozenset({"marshal", "admin"}),
+        "The marshal's dashboard: stats, waits p50/p90 per lane, stations, seats, alerts",
+    ),
+    Route(
+        "POST",
+        "/api/walk-in-capacity",
+        bh.set_walk_in_capacity,
+        frozenset({"marshal", "admin"}),
+        "Set today's walk-in capacity (overrides walk_in.daily_capacity for the site day)",
+        body=bh.WalkInCapacityRequest,
+    ),
+    Route(
+        "POST",
+        "/api/exit/scan",
+        bh.exit_certificate_scan,
+        OBSERVER,
+        "Exit scan with the vaccination certificate; printed after commit when configured",
+        body=m.TicketScanRequest,
+    ),
+]

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from vaxflow.clock import Clock, SystemClock
 from vaxflow.config import Settings
+from vaxflow.queue import board_handlers
 from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HTTP, HUB, PRINCIPAL, SETTINGS, STORE, TOKENS
 from vaxflow.queue.auth import TokenTable, bearer_token, device_name
 from vaxflow.queue.db import database_url
@@ -53,6 +54,7 @@ def create_app(
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guard(route), name=_name(route))
     app.router.add_get("/", _index)
+    board_handlers.setup(app)  # web pages, boards' speech, exit certificates (issue 6)
     app.cleanup_ctx.append(_store_lifetime)
     app.on_shutdown.append(_close_sockets)
     return app

@@ -1,0 +1,195 @@
+"""Handlers of the web boards, the exit point and the marshal dashboard, and the pages' routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from vaxflow.queue import api_models as m
+from vaxflow.queue import boards, service
+from vaxflow.queue.announce import Announcer
+from vaxflow.queue.appkeys import CLOCK, SETTINGS, STORE
+from vaxflow.queue.errors import NotFound
+from vaxflow.queue.handlers import json_response, mutate
+from vaxflow.queue.store import Tx
+
+log = logging.getLogger(__name__)
+
+ANNOUNCER = web.AppKey("announcer", Announcer)
+PRINT_TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("certificate_print_tasks")
+
+WEB_DIR = Path(str(resources.files("vaxflow.screens") / "web"))
+_TICKET = re.compile(r"^[A-Z][0-9]{1,6}$")
+
+#: Page paths to their HTML files; the pages hold no data, every API call needs a token.
+PAGES = {
+    "/station/{station_id}": "station.html",
+    "/board/calls": "calls.html",
+    "/board/observation": "observation.html",
+    "/observer": "observer.html",
+    "/exit": "exit.html",
+    "/marshal": "marshal.html",
+}
+
+
+def setup(app: web.Application) -> None:
+    """Serve the pages, their scripts and a CJK font; speech and certificate printing."""
+    app[ANNOUNCER] = Announcer()
+    app[PRINT_TASKS] = set()
+    for path, name in PAGES.items():
+        app.router.add_get(path, _page(name), name=f"page_{name.removesuffix('.html')}")
+    app.router.add_static("/web/", WEB_DIR, name="web_static", append_version=False)
+    font = next((Path(name) for name in FONT_FILES if Path(name).is_file()), None)
+    app.router.add_get("/fonts/cjk", _cjk_font(font), name="cjk_font")
+    app.cleanup_ctx.append(_print_lifetime)
+
+
+def _page(name: str) -> Any:
+    async def page(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(WEB_DIR / name, headers={"Cache-Control": "no-cache"})
+
+    return page
+
+
+#: Chinese-capable fonts the server can hand to displays that have none of their own.
+FONT_FILES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+)
+
+
+def _cjk_font(path: Path | None) -> Any:
+    async def font(request: web.Request) -> web.StreamResponse:
+        if path is None:
+            raise web.HTTPNotFound(reason="no CJK font on this server")
+        return web.FileResponse(
+            path, headers={"Cache-Control": "max-age=86400", "Content-Type": "font/collection"}
+        )
+
+    return font
+
+
+# --- boards ------------------------------------------------------------------------------
+
+
+async def observation_board(request: web.Request) -> web.Response:
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    now = clock.now()
+    return json_response(
+        await store.read(
+            lambda conn: boards.observation_snapshot(conn, settings, store.site_id, now)
+        )
+    )
+
+
+async def call_board(request: web.Request) -> web.Response:
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    now = clock.now()
+    return json_response(
+        await store.read(lambda conn: boards.calls_snapshot(conn, settings, store.site_id, now))
+    )
+
+
+async def announcement(request: web.Request) -> web.StreamResponse:
+    """The spoken call "A023, please go to Station 5" (Chinese, then English) as a WAV."""
+    settings = request.app[SETTINGS]
+    ticket = request.match_info["ticket"].upper()
+    station = settings.station(request.match_info["station_id"])
+    if station is None:
+        raise NotFound("unknown_station", "There is no such station.")
+    if not _TICKET.match(ticket):
+        raise NotFound("unknown_ticket", "That is not a ticket number.")
+    data = await request.app[ANNOUNCER].wav(boards.announcement_texts(ticket, station.name))
+    if data is None:
+        raise NotFound("speech_unavailable", "This server cannot speak (espeak-ng is missing).")
+    return web.Response(
+        body=data, content_type="audio/wav", headers={"Cache-Control": "max-age=86400"}
+    )
+
+
+# --- marshal -----------------------------------------------------------------------------
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    now = clock.now()
+    return json_response(
+        await store.read(lambda conn: boards.dashboard(conn, settings, store.site_id, now))
+    )
+
+
+class WalkInCapacityRequest(m._Body):
+    capacity: int = Field(ge=0, le=100_000)
+
+
+async def set_walk_in_capacity(request: web.Request) -> web.Response:
+    """Today's walk-in capacity from the marshal: an event, so audited and kept over restarts."""
+
+    def op(tx: Tx, body: WalkInCapacityRequest) -> dict[str, Any]:
+        tx.emit(boards.WALK_IN_CAPACITY_EVENT, None, {"capacity": body.capacity})
+        return {"capacity": body.capacity}
+
+    return await mutate(request, WalkInCapacityRequest, op)
+
+
+# --- exit --------------------------------------------------------------------------------
+
+
+async def exit_certificate_scan(request: web.Request) -> web.Response:
+    """Scan at the exit: released with the certificate, or the time left; prints after commit."""
+    settings = request.app[SETTINGS]
+
+    def op(tx: Tx, body: m.TicketScanRequest) -> dict[str, Any]:
+        answer = service.exit_scan(tx, settings, body.code)
+        if answer["may_leave"]:
+            answer["certificate"] = boards.certificate(
+                tx.conn, settings, tx.site_id, answer["visit"]["visit_id"]
+            )
+        return answer
+
+    response = await mutate(request, m.TicketScanRequest, op)
+    printer = settings.observation.exit_printer
+    if response.status != 200 or printer is None:
+        return response
+    assert isinstance(response.body, bytes)
+    import json
+
+    answer = json.loads(response.body)
+    certificate = answer.get("certificate")
+    if certificate is None:
+        return response
+    # Printing runs after the release is committed and never blocks or undoes it.
+    task = asyncio.create_task(_print_certificate(printer, certificate))
+    tasks = request.app[PRINT_TASKS]
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    answer["print"] = "queued"
+    return json_response(answer)
+
+
+async def _print_certificate(url: str, certificate: dict[str, Any]) -> None:
+    from vaxflow.hardware.certificate_print import print_certificate
+
+    try:
+        await print_certificate(url, certificate)
+    except OSError as err:  # HardwareError is an OSError: the slip can be reprinted at the desk
+        log.error("certificate of %s did not print: %s", certificate.get("ticket"), err)
+
+
+async def _print_lifetime(app: web.Application) -> AsyncIterator[None]:
+    yield
+    running: set[asyncio.Task[None]] = app[PRINT_TASKS]
+    tasks = list(running)
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+    for task in tasks:
+        task.cancel()

@@ -1,0 +1,76 @@
+// Exit point: scan the ticket → "you may leave" and the vaccination certificate (printed by the
+// server when an exit printer is configured), or the minutes still to wait.
+import { $, el, api, TokenStore, signIn } from "/web/common.js";
+
+const store = new TokenStore("observer");
+const state = { token: null };
+
+function certificate(c) {
+  const next = c.next_dose
+    ? `${c.next_dose.earliest} — ${c.next_dose.latest || "…"}`
+    : "已完成全程 Series complete";
+  return el("div", { class: "certificate", id: "certificate" },
+    el("div", { class: "muted", style: "text-align:center;color:#555" }, c.site_name),
+    el("h2", {}, "预防接种凭证 Vaccination record"),
+    el("dl", {},
+      el("dt", {}, "姓名 Name"), el("dd", {}, c.name),
+      el("dt", {}, "证件 ID"), el("dd", {}, c.id_number),
+      el("dt", {}, "疫苗 Vaccine"), el("dd", {}, c.product),
+      el("dt", {}, "生产企业 Manufacturer"), el("dd", {}, c.manufacturer),
+      el("dt", {}, "批号 Lot"), el("dd", {}, c.lot),
+      el("dt", {}, "剂次 Dose"), el("dd", {}, `${c.dose_number} / ${c.doses_in_series}`),
+      el("dt", {}, "日期 Date"), el("dd", {}, c.date),
+      el("dt", {}, "下一剂 Next dose"), el("dd", { id: "next-dose" }, next)));
+}
+
+async function scan(code) {
+  const out = $("#result");
+  try {
+    const answer = await api(state.token, "POST", "/api/exit/scan", { code });
+    const v = answer.visit;
+    if (answer.may_leave) {
+      out.replaceChildren(
+        el("div", { class: "exit-result ok", id: "verdict", dataset: { verdict: "leave" } }, `${v.ticket} 可以离开，谢谢！ You may leave — thank you!`),
+        answer.certificate ? certificate(answer.certificate) : null,
+        el("div", { class: "row", style: "justify-content:center" },
+          answer.print === "queued" ? el("span", { class: "chip live" }, "凭证打印中 Certificate printing") : null,
+          el("button", { onclick: () => window.print() }, "打印本页 Print this page")));
+    } else if (answer.reason === "adverse_open") {
+      out.replaceChildren(el("div", { class: "exit-result bad", id: "verdict", dataset: { verdict: "held" } }, `${v.ticket} 请勿离开，请联系医护人员 Please stay — see the medical staff`));
+    } else {
+      const minutes = Math.ceil(answer.remaining_seconds / 60);
+      out.replaceChildren(el("div", { class: "exit-result wait", id: "verdict", dataset: { verdict: "wait", minutes } },
+        `${v.ticket} 还需留观 ${minutes} 分钟`, el("br"), `Please wait ${minutes} more minute${minutes === 1 ? "" : "s"}`));
+    }
+  } catch (err) {
+    if (err.status === 401) { store.clear(); boot(); return; }
+    out.replaceChildren(el("div", { class: "exit-result bad", id: "verdict", dataset: { verdict: "error" } }, `${err.message}`));
+  }
+}
+
+function start(token) {
+  state.token = token;
+  const input = el("input", { id: "code", placeholder: "扫描票据 Scan the ticket", autocomplete: "off", style: "font-size:1.6rem;flex:1" });
+  $("#app").replaceChildren(
+    el("header", { class: "bar" }, el("h1", {}, "出口 Exit"), el("a", { href: "/observer", class: "chip" }, "留观 Observer")),
+    el("main", {},
+      el("form", { class: "row", onsubmit: (e) => { e.preventDefault(); const code = input.value.trim(); input.value = ""; if (code) scan(code); input.focus(); } },
+        input, el("button", { type: "submit", class: "primary" }, "查询 Check")),
+      el("div", { id: "result", style: "margin-top:1rem" })),
+  );
+  input.focus();
+}
+
+function boot() {
+  if (store.token) { start(store.token); return; }
+  signIn($("#app"), {
+    title: "出口 Exit sign-in",
+    store,
+    verify: async (t) => {
+      await api(t, "POST", "/api/exit/scan", {}).catch((err) => { if (err.status === 401 || err.status === 403) throw err; });
+    },
+    done: (t) => start(t),
+  });
+}
+
+boot();

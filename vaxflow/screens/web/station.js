@@ -1,0 +1,191 @@
+// Station console: sign in (station token + vaccinator name), open with product and lot,
+// call next / recall / skip, scan the ticket, verify the person, record the dose or defer/refer.
+import { $, el, api, TokenStore, signIn } from "/web/common.js";
+
+const stationId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
+const store = new TokenStore("station");
+const VACCINATOR = "vaxflow.vaccinator";
+const CURRENT = `vaxflow.station.${stationId}.ticket`;
+
+const state = { token: null, vaccinator: null, station: null, person: null, called: null, warning: null, message: null, revealed: false };
+
+const STATE_NAMES = { open: "开放 Open", paused: "暂停 Paused", closed: "关闭 Closed" };
+const REASONS = {
+  observation_full: "留观区已满 Observation seats are full — hold calls until people leave",
+  observation_nearly_full: "留观区将满 Observation seats nearly full — slow down",
+};
+
+function maskId(id) {
+  if (!id || id.length <= 8) return id || "";
+  return id.slice(0, 4) + "*".repeat(id.length - 8) + id.slice(-4);
+}
+
+async function call(method, path, body) {
+  try {
+    const data = await api(state.token, method, path, body);
+    state.message = null;
+    return data;
+  } catch (err) {
+    if (err.status === 401) { store.clear(); boot(); }
+    state.message = { kind: "bad", text: `${err.message} (${err.reason})` };
+    render();
+    throw err;
+  }
+}
+
+async function refresh() {
+  const stations = await call("GET", "/api/stations");
+  state.station = stations.find((s) => s.station_id === stationId) || null;
+  const ticket = sessionStorage.getItem(CURRENT);
+  if (state.station && state.station.visit_id && ticket) {
+    try {
+      const visit = await call("GET", `/api/tickets/${encodeURIComponent(ticket)}`);
+      if (visit.visit_id === state.station.visit_id) {
+        if (visit.state === "in_service") state.person = visit; else state.called = visit;
+      }
+    } catch (err) { /* shown */ }
+  }
+  if (state.station && !state.station.visit_id) { state.person = null; state.called = null; }
+  render();
+}
+
+const post = (action, body) => call("POST", `/api/stations/${encodeURIComponent(stationId)}/${action}`, body || {});
+
+function openForm() {
+  const products = state.station ? state.station.products : [];
+  const product = el("select", { name: "product" }, ...products.map((p) => el("option", { value: p, selected: state.station.product === p }, p)));
+  const lot = el("input", { name: "lot", value: state.station.lot || "", placeholder: "批号 Lot", required: true });
+  return el("form", { class: "row", onsubmit: async (e) => {
+      e.preventDefault();
+      await post("open", { product: product.value, lot: lot.value, vaccinator: state.vaccinator });
+      await refresh();
+    } },
+    el("label", {}, "疫苗 Product", product),
+    el("label", {}, "批号 Lot (scan or type)", lot),
+    el("button", { type: "submit", class: "primary" }, state.station.state === "closed" ? "开台 Open" : "换批号 Reload"));
+}
+
+function personCard(p) {
+  const screening = Object.entries(p.screening || {});
+  const reasons = p.review_reasons || [];
+  const deferReason = el("input", { name: "reason", placeholder: "原因 Reason", required: true });
+  return el("div", { class: "card person", id: "person" },
+    el("div", { class: "bigticket" }, p.ticket),
+    el("dl", {},
+      el("dt", {}, "姓名 Name"), el("dd", {}, p.name),
+      el("dt", {}, "证件 ID"), el("dd", { id: "id-number" }, state.revealed ? p.id_number : maskId(p.id_number), " ",
+        el("button", { class: "small", onclick: () => { state.revealed = !state.revealed; render(); } }, state.revealed ? "隐藏 Hide" : "核对 Reveal")),
+      el("dt", {}, "年龄 Age"), el("dd", {}, p.age ?? "—"),
+      el("dt", {}, "剂次 Dose"), el("dd", {}, `第 ${p.dose_number} 剂 dose ${p.dose_number}`),
+      el("dt", {}, "疫苗 Product"), el("dd", {}, p.product),
+      el("dt", {}, "通道 Lane"), el("dd", {}, p.lane + (p.walk_in ? " (walk-in)" : ""))),
+    reasons.length ? el("div", { class: "banner warn" }, "需医生评估 Doctor review: ", reasons.join(", ")) : null,
+    el("h3", {}, "健康问题 Screening"),
+    el("ul", { class: "answers" }, ...(screening.length ? screening.map(([q, yes]) => el("li", { class: yes ? "yes" : "" }, `${q}: ${yes ? "是 yes" : "否 no"}`)) : [el("li", { class: "muted" }, "—")])),
+    el("div", { class: "row" },
+      el("button", { class: "good", id: "record-dose", onclick: async () => {
+        const done = await post("record-dose", { visit_id: p.visit_id });
+        state.message = { kind: "ok", text: `${done.ticket} 已接种，留观至 observation until ${new Date(done.ends_at).toLocaleTimeString()}` };
+        state.person = null; sessionStorage.removeItem(CURRENT);
+        await refresh();
+      } }, "记录接种 Record dose")),
+    el("form", { class: "row", onsubmit: (e) => e.preventDefault() },
+      el("label", {}, "暂缓/转诊原因 Reason", deferReason),
+      el("button", { class: "danger", onclick: () => outcome("defer", p, deferReason.value) }, "暂缓 Defer"),
+      el("button", { onclick: () => outcome("refer", p, deferReason.value) }, "转医生 Refer")),
+  );
+}
+
+async function outcome(action, p, reason) {
+  if (!reason.trim()) { state.message = { kind: "warn", text: "请填写原因 Enter a reason" }; render(); return; }
+  await post(action, { visit_id: p.visit_id, reason });
+  state.message = { kind: "ok", text: `${p.ticket}: ${action}` };
+  state.person = null; sessionStorage.removeItem(CURRENT);
+  await refresh();
+}
+
+function render() {
+  const s = state.station;
+  const root = $("#app");
+  if (!s) { root.replaceChildren(el("p", { class: "error" }, `No station ${stationId}`)); return; }
+  const scan = el("input", { name: "code", id: "scan", placeholder: "扫描或输入票号 Scan or type the ticket", autocomplete: "off" });
+  root.replaceChildren(
+    el("header", { class: "bar" },
+      el("h1", {}, `${s.name}（${s.zone}）`),
+      el("span", { class: "chip", id: "station-state" }, STATE_NAMES[s.state] || s.state),
+      el("span", { class: "chip" }, s.product ? `${s.product} · ${s.lot}` : "—"),
+      el("span", { class: "chip" }, state.vaccinator),
+      el("button", { class: "small", onclick: () => { store.clear(); sessionStorage.removeItem(VACCINATOR); boot(); } }, "退出 Sign out")),
+    el("main", {},
+      state.message ? el("div", { class: `banner ${state.message.kind}`, id: "message" }, state.message.text) : null,
+      state.warning ? el("div", { class: "banner warn", id: "warning" }, REASONS[state.warning.reason] || state.warning.reason, ` (${state.warning.observing}/${state.warning.seats})`) : null,
+      el("div", { class: "grid2" },
+        el("section", { class: "card" },
+          el("h2", {}, "开台 Station"),
+          openForm(),
+          el("div", { class: "row", style: "margin-top: .8rem" },
+            s.state === "open" ? el("button", { onclick: async () => { await post("pause"); await refresh(); } }, "暂停 Pause") : null,
+            s.state === "paused" ? el("button", { onclick: async () => { await post("resume"); await refresh(); } }, "恢复 Resume") : null,
+            s.state !== "closed" ? el("button", { onclick: async () => { await post("close"); await refresh(); } }, "关台 Close") : null)),
+        el("section", { class: "card" },
+          el("h2", {}, "叫号 Calling"),
+          state.called ? el("div", { id: "called" }, el("div", { class: "bigticket" }, state.called.ticket), el("p", { class: "muted" }, `已呼叫 ${state.called.call_count} 次 called ${state.called.call_count}×`)) : el("p", { class: "muted", id: "called" }, "—"),
+          el("div", { class: "row" },
+            el("button", { class: "primary", id: "call-next", disabled: s.state !== "open" || !!s.visit_id, onclick: callNext }, "叫下一位 Call next"),
+            el("button", { disabled: !state.called, onclick: async () => { state.called = await post("recall", {}); render(); } }, "重呼 Recall"),
+            el("button", { disabled: !state.called, onclick: async () => { await post("skip"); state.called = null; sessionStorage.removeItem(CURRENT); await refresh(); } }, "过号 Skip")),
+          el("form", { class: "row", style: "margin-top: .8rem", onsubmit: async (e) => {
+              e.preventDefault();
+              const visit = await post("start-service", { code: scan.value.trim() });
+              state.person = visit; state.called = null; state.revealed = false;
+              sessionStorage.setItem(CURRENT, visit.ticket);
+              render();
+            } },
+            el("label", { style: "flex: 1" }, "票号 Ticket", scan),
+            el("button", { type: "submit" }, "核验 Verify")))),
+      el("div", { style: "margin-top: 1rem" }, state.person ? personCard(state.person) : null)),
+  );
+  if (s.visit_id && !state.person) scan.focus();
+}
+
+async function callNext() {
+  const answer = await post("call-next");
+  state.warning = answer.warning || null;
+  if (answer.called) {
+    state.called = answer.called;
+    sessionStorage.setItem(CURRENT, answer.called.ticket);
+  } else {
+    state.message = { kind: "warn", text: "没有人在等候 Nobody is waiting for this station's product" };
+  }
+  await refresh();
+}
+
+function boot() {
+  const token = store.token;
+  const vaccinator = sessionStorage.getItem(VACCINATOR);
+  if (token && vaccinator) { start(token, vaccinator); return; }
+  signIn($("#app"), {
+    title: `接种台 ${stationId} Station sign-in`,
+    store,
+    fields: [{ name: "vaccinator", label: "接种人员 Vaccinator name" }],
+    verify: async (t) => {
+      const stations = await api(t, "GET", "/api/stations");
+      if (!stations.some((s) => s.station_id === stationId)) throw new Error(`No station ${stationId}`);
+      // Only a station token may dose: an empty body is refused as invalid (400, nothing
+      // changes) for the station role and as forbidden (403) for every other role.
+      await api(t, "POST", `/api/stations/${encodeURIComponent(stationId)}/record-dose`, {}).catch((err) => {
+        if (err.status === 403 || err.status === 401) throw err;
+      });
+    },
+    done: (t, values) => { sessionStorage.setItem(VACCINATOR, values.vaccinator); start(t, values.vaccinator); },
+  });
+}
+
+async function start(token, vaccinator) {
+  state.token = token;
+  state.vaccinator = vaccinator;
+  await refresh();
+  setInterval(() => { if (!state.person && document.activeElement?.id !== "scan" && document.activeElement?.tagName !== "INPUT") refresh(); }, 15000);
+}
+
+boot();
