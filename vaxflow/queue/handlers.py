@@ -68,9 +68,14 @@ async def parse_body(request: web.Request, model: type[B]) -> tuple[B, bytes]:
         ) from None
 
 
-async def mutate(request: web.Request, model: type[B], op: Callable[[Tx, B], Any]) -> web.Response:
+async def mutate(
+    request: web.Request,
+    model: type[B],
+    op: Callable[[Tx, B], Any],
+    parsed: tuple[B, bytes] | None = None,
+) -> web.Response:
     """Run a change once: a replay with the same Idempotency-Key gets the first answer."""
-    body, raw = await parse_body(request, model)
+    body, raw = parsed or await parse_body(request, model)
     who = principal(request)
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
