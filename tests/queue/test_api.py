@@ -370,3 +370,20 @@ async def test_openapi_describes_every_route(site: Site) -> None:
         if route.body is not None:
             assert "requestBody" in op
     assert "CheckInRequest" in doc["components"]["schemas"]
+
+
+async def test_event_feed_in_batches_one_array_per_commit(site: Site) -> None:
+    codes = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)
+    await site.check_in(codes[0])
+    async with site.client.ws_connect("/ws/events?since=0&batch=1", headers=auth("board")) as ws:
+        backlog = await asyncio.wait_for(ws.receive_json(), 5)
+        assert [e["kind"] for e in backlog] == ["bookings_imported", "checked_in"]
+        assert (await asyncio.wait_for(ws.receive_json(), 5))["kind"] == "live"
+        await asyncio.gather(site.check_in(codes[1]), site.check_in(codes[2]))
+        seen: list[dict[str, Any]] = []
+        while len(seen) < 2:
+            frame = await asyncio.wait_for(ws.receive_json(), 5)
+            assert isinstance(frame, list) and frame
+            seen += frame
+        assert sorted(e["payload"]["ticket"] for e in seen) == ["A002", "A003"]
+        assert [e["seq"] for e in seen] == sorted(e["seq"] for e in seen)

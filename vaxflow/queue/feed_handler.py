@@ -44,7 +44,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     hub = request.app[HUB]
     hub.sockets.add(ws)
-    sender = asyncio.create_task(feed.stream(ws, hub, request.app[STORE], since))
+    batch = request.query.get("batch", "0") in ("1", "true")
+    sender = asyncio.create_task(feed.stream(ws, hub, request.app[STORE], since, batch=batch))
     try:
         async for _message in ws:  # clients send nothing; this ends when they close
             pass

@@ -50,6 +50,15 @@ def build() -> dict[str, Any]:
         if route.websocket:
             parameters.append(
                 {
+                    "name": "batch",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "enum": [0, 1]},
+                    "description": "1: one JSON array of events per committed batch",
+                }
+            )
+            parameters.append(
+                {
                     "name": "since",
                     "in": "query",
                     "required": False,
