@@ -469,18 +469,18 @@ async def _subscriber(plan: Plan, ready: asyncio.Event, arrivals: dict[int, floa
     count = 0
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(plan.url + "/ws/events?since=0", headers=BOARD) as ws,
+        session.ws_connect(plan.url + "/ws/events?since=0&batch=1", headers=BOARD) as ws,
     ):
+        # Boards take the feed in batches: one JSON array per committed batch of events.
         async for message in ws:
             if message.type is not aiohttp.WSMsgType.TEXT:
                 break
             now = time.monotonic()
             count += 1
             data = message.data.encode() if isinstance(message.data, str) else message.data
-            match = CHECKED_IN.search(data, 0, 200)
-            if match:
+            for match in CHECKED_IN.finditer(data):
                 arrivals[int(match.group(1))] = now
-            elif b'"kind": "live"' in data:
+            if data.startswith(b'{"kind": "live"'):
                 ready.set()
             if now > plan.end + 2.0:
                 break
