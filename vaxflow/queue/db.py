@@ -70,5 +70,7 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     config = alembic_config(engine)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # sites sharing a database start together
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7410071)")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -1,0 +1,126 @@
+"""Two sites writing to one regional database at once; the region's report and export.
+
+Each site runs its own store (its own writer) on the same database, as two site servers
+would; every row carries its site, so numbering, figures and exports stay apart per site
+and add up for the region.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from alembic.config import Config
+
+from tests.postgres import PostgresServer
+from vaxflow.cli import main
+from vaxflow.clock import FrozenClock
+from vaxflow.config import Settings
+from vaxflow.queue import engine, service
+from vaxflow.queue.db import database_url, make_engine, migrate
+from vaxflow.queue.store import Store
+
+from .people import walk_in_request
+
+SITES = {"north-hall": 5, "south-hall": 3}  # site id: people vaccinated
+
+
+async def _vaccinate(store: Store, settings: Settings, people: range) -> list[str]:
+    await store.write(
+        lambda tx: service.open_station(tx, settings, "S01", "CORONAVAC", "LOT-7", "Nurse Wu"),
+        actor="station",
+    )
+    tickets = []
+    for n in people:
+        visit = await store.write(
+            lambda tx, n=n: service.check_in(tx, settings, walk_in_request(settings, n)),
+            actor="kiosk",
+        )
+        await store.write(lambda tx: service.call_next(tx, settings, "S01"), actor="station")
+        await store.write(
+            lambda tx, t=visit.ticket: service.start_service(tx, settings, "S01", t),
+            actor="station",
+        )
+        await store.write(
+            lambda tx, v=visit.id: service.record_dose(tx, settings, "S01", v), actor="station"
+        )
+        tickets.append(visit.ticket)
+    return tickets
+
+
+async def test_sites_share_a_regional_database(
+    db_url: str, settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> None:
+    stores = {site: Store(database_url(db_url), site_id=site, clock=clock) for site in SITES}
+    for store in stores.values():
+        await store.start()
+    try:
+        tickets = await asyncio.gather(
+            *(
+                _vaccinate(store, settings, range(i * 100 + 1, i * 100 + 1 + SITES[site]))
+                for i, (site, store) in enumerate(stores.items())
+            )
+        )
+    finally:
+        for store in stores.values():
+            await store.stop()
+    # each site numbers its own tickets
+    assert tickets == [[f"W{n:03d}" for n in range(1, k + 1)] for k in SITES.values()]
+
+    day = engine.site_day(clock.now(), settings.site.timezone).isoformat()
+    out = tmp_path / "region"
+    args = ["--date", day, "--db", db_url]
+    assert main(["report", "daily", *args, "--region", "--out", str(out)]) == 0
+    with (out / f"daily-{day}.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_site = {
+        r["site_id"]: int(r["value"])
+        for r in rows
+        if (r["section"], r["metric"]) == ("sites", "doses")
+    }
+    assert by_site == SITES
+    total = next(r for r in rows if (r["section"], r["metric"]) == ("totals", "doses"))
+    assert int(total["value"]) == sum(SITES.values())
+    assert {r["value"] for r in rows if r["section"] == "reconciliation"} == {"1"}
+
+    one = tmp_path / "north.ndjson"
+    assert main(["export", "fhir", *args, "--site", "north-hall", "--out", str(one)]) == 0
+    shots = [json.loads(line) for line in one.read_text(encoding="utf-8").splitlines()]
+    assert sum(r["resourceType"] == "Immunization" for r in shots) == SITES["north-hall"]
+    everything = tmp_path / "region.ndjson"
+    assert main(["export", "fhir", *args, "--region", "--out", str(everything)]) == 0
+    lines = everything.read_text(encoding="utf-8").splitlines()
+    assert sum('"resourceType":"Immunization"' in line for line in lines) == sum(SITES.values())
+
+
+def test_site_servers_starting_together_migrate_a_new_database_once(
+    postgres_server: PostgresServer,
+) -> None:
+    name = postgres_server.create_database(migrated=False)
+    engines = [make_engine(postgres_server.url(name), writer=True) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(migrate, engines))
+        with engines[0].connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
+                (head_revision(),)
+            ]
+    finally:
+        for engine_ in engines:
+            engine_.dispose()
+        postgres_server.drop_database(name)
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from vaxflow.queue.db import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
