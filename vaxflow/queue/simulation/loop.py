@@ -181,6 +181,8 @@ class DayLoop:
             _Ev.LEAVE: self._leave,
             _Ev.EXIT: self._exit,
         }
+        # A list indexed by kind: Enum members hash in Python code, list indexing does not.
+        by_kind = [handlers[kind] for kind in sorted(_Ev)]
         doors_close = max(round(self.scenario.hours * 60 * US_PER_MINUTE), 1)
         heap, trace, progress, start = self._heap, self.trace, self.progress, self.start
         pop = heapq.heappop
@@ -189,7 +191,7 @@ class DayLoop:
             if at_us != self.now_us:
                 self.now_us = at_us
                 self.now = start + timedelta(microseconds=at_us)
-            handlers[kind](ref)
+            by_kind[kind](ref)
             trace.events += 1
             if progress is not None and not trace.events & 0xFFF:
                 progress(min(at_us / doors_close, 1.0))
