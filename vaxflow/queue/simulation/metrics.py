@@ -39,6 +39,7 @@ class StepSeries:
 
     @property
     def current(self) -> int:
+        """The count now (after the latest change)."""
         return self.values[-1]
 
     def add(self, at_us: int, delta: int) -> None:
@@ -49,9 +50,6 @@ class StepSeries:
         else:
             self.times.append(at_us)
             self.values.append(value)
-
-    def maximum(self) -> int:
-        return max(self.values)
 
     def window(self, start_us: int, end_us: int) -> tuple[float, int]:
         """(time integral in count x minutes, maximum) over [start, end)."""
@@ -88,13 +86,6 @@ class StepSeries:
                 i += 1
             out.append((area / US_PER_MINUTE, peak))
         return out
-
-    def time_mean(self, start_us: int, end_us: int) -> float:
-        """Time-weighted mean over [start, end)."""
-        if end_us <= start_us:
-            return math.nan
-        area, _ = self.window(start_us, end_us)
-        return area / ((end_us - start_us) / US_PER_MINUTE)
 
 
 def rounded(value: float, digits: int = 3) -> float | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vaxflow.queue.model import DOSED_STATES, Visit, VisitState
+from vaxflow.queue.model import DOSED_STATES, VisitState
 from vaxflow.queue.simulation.loop import Trace, local_time
 from vaxflow.queue.simulation.metrics import mean, percentile, rounded
 from vaxflow.queue.simulation.scenario import US_PER_MINUTE, Scenario, Site
@@ -50,10 +50,6 @@ class SimulationResult:
                     (_minutes(called), _minutes(called - _us(self.site, visit.checked_in_at)))
                 )
         return out
-
-
-def _served(trace: Trace) -> list[Visit]:
-    return [v for v in trace.visits if v is not None and v.service_started_at is not None]
 
 
 def summarize(scenario: Scenario, site: Site, trace: Trace) -> SimulationResult:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from vaxflow.config import LaneKind, Settings, Station
+from vaxflow.config import Settings, Station
 from vaxflow.queue.simulation.distributions import Distribution
 
 ArrivalMode = Literal["poisson", "booked"]
@@ -366,8 +366,3 @@ def plan_people(scenario: Scenario, site: Site) -> list[Person]:
             )
         )
     return people
-
-
-def lane_kinds(settings: Settings) -> dict[str, LaneKind]:
-    """Lane prefix -> kind, for reports."""
-    return {lane.prefix: lane.kind for lane in settings.lanes}
