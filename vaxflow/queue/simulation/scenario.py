@@ -203,7 +203,10 @@ def _load_plan(stations: list[Station], mix: dict[str, float]) -> list[str]:
             None,
         )
         if donor is None:
-            raise ValueError(f"no station can be opened with {code}, yet people want it")
+            raise ValueError(
+                f"no station is left to open with {code}, yet people want it: "
+                "add stations, or leave it out of the product mix"
+            )
         assigned[loads[donor]] -= 1
         loads[donor] = code
         assigned[code] = 1
