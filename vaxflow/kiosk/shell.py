@@ -217,6 +217,9 @@ class KioskShell:
                 self.dispatch(f.Unreachable(call.id, str(err)))
             else:
                 self.dispatch(f.Refused(call.id, err.reason, err.messages, err.hints))
+        except Exception as err:  # a bug must not leave the person on a spinner: retry
+            log.exception("server call %s failed unexpectedly", call.kind)
+            self.dispatch(f.Unreachable(call.id, repr(err)))
         else:
             self.dispatch(f.Answered(call.id, data))
 

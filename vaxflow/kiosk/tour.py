@@ -255,6 +255,7 @@ def run_script(
 
     async def driver(shell: KioskShell, snap: Snap) -> int:
         kit = Kit.of(shell, settings, site_today(settings))
+        kit.used = 40 * list(SCRIPTS).index(name)  # scripts may share one server
         await snap(out / "attract.png")
         result = await SCRIPTS[name](kit, snap, out)
         result["screens"] = kit.screens

@@ -100,7 +100,7 @@ class SiteClient:
                 data = await response.json(content_type=None)
         except (aiohttp.ClientConnectionError, TimeoutError) as err:
             raise ServerUnreachable(f"{method} {path}: {err or type(err).__name__}") from err
-        except aiohttp.ContentTypeError as err:
+        except (aiohttp.ContentTypeError, ValueError) as err:  # e.g. a proxy's HTML 502 page
             raise ServerUnreachable(f"{method} {path}: not a JSON answer") from err
         if response.status >= 400:
             error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
