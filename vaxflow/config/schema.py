@@ -252,6 +252,14 @@ class ServerSettings(_Strict):
     """Extra browser origins allowed to open the event WebSocket (same origin is always allowed)."""
     max_body_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 64 * 1024
     """Largest request body accepted, in bytes."""
+    kiosk_requests_per_second: Annotated[float, Field(gt=0, le=10_000)] = 20.0
+    """Sustained requests one kiosk (token and device) may make, per second."""
+    kiosk_burst: Annotated[int, Field(ge=1, le=100_000)] = 60
+    """Requests a kiosk may make at once before the per-second limit applies."""
+    tls_cert: str | None = None
+    """PEM certificate file to serve HTTPS, or none for plain HTTP on a closed site LAN."""
+    tls_key: str | None = None
+    """PEM private key file for `tls_cert`."""
 
 
 class DemoSettings(_Strict):

@@ -10,6 +10,7 @@ from vaxflow.config import Settings
 from vaxflow.queue.auth import Principal, TokenTable
 from vaxflow.queue.estimates import WaitEstimates
 from vaxflow.queue.feed import EventHub
+from vaxflow.queue.ratelimit import RateLimiter
 from vaxflow.queue.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -20,3 +21,4 @@ ESTIMATES = web.AppKey("estimates", WaitEstimates)
 TOKENS = web.AppKey("tokens", TokenTable)
 PRINCIPAL = web.RequestKey("principal", Principal)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+KIOSK_LIMITER = web.AppKey("kiosk_limiter", RateLimiter)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -15,17 +16,18 @@ async def serve(
     port: int,
     *,
     started: Callable[[str], Awaitable[None]] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; `started` gets the base URL (the real port when port is 0)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     server = site._server
     assert server is not None
     sockets = getattr(server, "sockets", None) or []
     real_port = sockets[0].getsockname()[1] if sockets else port
-    url = f"http://{host}:{real_port}"
+    url = f"{'https' if ssl_context else 'http'}://{host}:{real_port}"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

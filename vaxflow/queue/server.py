@@ -12,13 +12,24 @@ from aiohttp import web
 from vaxflow.clock import Clock, SystemClock
 from vaxflow.config import Settings
 from vaxflow.queue import board_handlers
-from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HTTP, HUB, PRINCIPAL, SETTINGS, STORE, TOKENS
+from vaxflow.queue.appkeys import (
+    CLOCK,
+    ESTIMATES,
+    HTTP,
+    HUB,
+    KIOSK_LIMITER,
+    PRINCIPAL,
+    SETTINGS,
+    STORE,
+    TOKENS,
+)
 from vaxflow.queue.auth import TokenTable, bearer_token, device_name
 from vaxflow.queue.db import database_url
 from vaxflow.queue.errors import QueueError
 from vaxflow.queue.estimates import WaitEstimates
 from vaxflow.queue.feed import EventHub
 from vaxflow.queue.handlers import json_response
+from vaxflow.queue.ratelimit import RateLimiter
 from vaxflow.queue.routes import ROUTES, Route
 from vaxflow.queue.store import Store, StoreUnavailable
 
@@ -51,6 +62,9 @@ def create_app(
     app[HUB] = hub
     app[ESTIMATES] = WaitEstimates(store, settings, clock)
     app[TOKENS] = TokenTable(settings)
+    app[KIOSK_LIMITER] = RateLimiter(
+        settings.server.kiosk_requests_per_second, settings.server.kiosk_burst
+    )
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guard(route), name=_name(route))
     app.router.add_get("/", _index)
@@ -75,6 +89,15 @@ def _guard(route: Route) -> Handler:
                 raise _Unauthorized("unauthorized", "A valid bearer token is required.")
             if who.role not in route.roles:
                 raise _Forbidden("forbidden", f"The {who.role} role may not use this.")
+            if who.role == "kiosk":
+                limiter = request.app[KIOSK_LIMITER]
+                key = f"{who.actor}/{who.device}"
+                if not limiter.allow(key):
+                    raise _TooMany(
+                        "rate_limited",
+                        "Too many requests from this kiosk; slow down.",
+                        retry_after_seconds=round(limiter.retry_after(key), 2),
+                    )
             request[PRINCIPAL] = who
         return await route.handler(request)
 
@@ -87,6 +110,10 @@ class _Unauthorized(QueueError):
 
 class _Forbidden(QueueError):
     status = 403
+
+
+class _TooMany(QueueError):
+    status = 429
 
 
 @web.middleware

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
+
 from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings
 from vaxflow.queue.bookings.model import Booking
@@ -35,6 +37,7 @@ class Traffic:
     adverse_share: float = 0.005
     print_failure_share: float = 0.02
     fever_share: float = 0.01
+    kiosks: int = 30
     service_minutes: float = 3.0
     walk_minutes: float = 1.0
     seed: int = 1
@@ -98,14 +101,18 @@ class SimulatedSite:
     # --- kiosks ------------------------------------------------------------------------
 
     async def _arrivals(self) -> None:
-        async with (
-            SiteClient(self.base_url, self._token("kiosk"), device="kiosk-sim") as kiosk,
-            asyncio.TaskGroup() as people,
-        ):
+        """People arrive at random and use whichever of the site's kiosks is nearest."""
+        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as people:
+            kiosks = [
+                SiteClient(
+                    self.base_url, self._token("kiosk"), device=f"kiosk-{n:02d}", session=session
+                )
+                for n in range(1, self.traffic.kiosks + 1)
+            ]
             while True:
                 gap_hours = self._rng.expovariate(self.traffic.arrivals_per_hour)
                 await self._sleep_site_minutes(gap_hours * 60)
-                people.create_task(self._one_check_in(kiosk))
+                people.create_task(self._one_check_in(self._rng.choice(kiosks)))
 
     def _card(self, person: Booking) -> dict[str, Any]:
         return {
