@@ -605,6 +605,7 @@ def render_sweep(name: str, runs: list[dict[str, Any]]) -> str:
             name: name,
             "queue_wait_mean_min": "wait mean",
             "queue_wait_p90_min": "wait p90",
+            "kiosk_wait_p90_min": "kiosk p90",
             "throughput_per_hour": "per hour",
             "station_utilization": "util",
             "observation_occupancy_max": "obs max",

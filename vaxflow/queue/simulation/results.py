@@ -52,6 +52,13 @@ class SimulationResult:
         return out
 
 
+def _clock(site: Site, at_us: int) -> str:
+    """Site-local "HH:MM", with "+1d" when the day ran past midnight."""
+    at = local_time(site, at_us)
+    days = (at.date() - local_time(site, 0).date()).days
+    return at.strftime("%H:%M") + (f" +{days}d" if days else "")
+
+
 def summarize(scenario: Scenario, site: Site, trace: Trace) -> SimulationResult:
     """Compute the summary and hour table; nan-valued figures (nobody served) become null."""
     visits = [v for v in trace.visits if v is not None]
@@ -139,7 +146,7 @@ def summarize(scenario: Scenario, site: Site, trace: Trace) -> SimulationResult:
         "observation_minutes_mean": rounded(mean(observed)),
         "observation_full_minutes": rounded(blocked_minutes, 1),
         "released_before_end": early,
-        "closing": local_time(site, trace.closing_us).strftime("%H:%M"),
+        "closing": _clock(site, trace.closing_us),
         "day_hours": rounded(day_min / 60),
         "events_processed": trace.events,
         "engine_transitions": trace.transitions,
