@@ -22,9 +22,7 @@ function maskId(id) {
 
 async function call(method, path, body) {
   try {
-    const data = await api(state.token, method, path, body);
-    state.message = null;
-    return data;
+    return await api(state.token, method, path, body);
   } catch (err) {
     if (err.status === 401) { store.clear(); boot(); }
     state.message = { kind: "bad", text: `${err.message} (${err.reason})` };
@@ -49,7 +47,10 @@ async function refresh() {
   render();
 }
 
-const post = (action, body) => call("POST", `/api/stations/${encodeURIComponent(stationId)}/${action}`, body || {});
+function post(action, body) {
+  state.message = null; // a new action replaces the last one's message
+  return call("POST", `/api/stations/${encodeURIComponent(stationId)}/${action}`, body || {});
+}
 
 function openForm() {
   const products = state.station ? state.station.products : [];

@@ -1,0 +1,352 @@
+"""The web pages in real headless Chromium against a real `vaxflow server` process (loopback).
+
+Debian's chromium is driven by the playwright package (no `playwright install`: the browser
+is /usr/bin/chromium from scripts/debian-packages.txt). Sync API, so no event loop is shared
+with pytest-asyncio.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = ROOT / "config" / "demo.toml"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Replaces the page's Date with one that runs SKEW milliseconds ahead of the real clock.
+SKEWED_DATE = """
+(() => {
+  const Real = Date;
+  const skew = SKEW;
+  function Skewed(...a) {
+    if (!new.target) return new Real(Real.now() + skew).toString();
+    return a.length ? new Real(...a) : new Real(Real.now() + skew);
+  }
+  Skewed.now = () => Real.now() + skew;
+  Skewed.parse = Real.parse;
+  Skewed.UTC = Real.UTC;
+  Skewed.prototype = Real.prototype;
+  globalThis.Date = Skewed;
+})();
+"""
+#: How far the browser's own clock is set wrong in the observation-board test.
+CLOCK_SKEW_MINUTES = 7
+
+if CHROMIUM is None:
+    pytest.skip("chromium is not installed (./dev installs it)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _vaxflow() -> list[str]:
+    script = Path(sys.executable).with_name("vaxflow")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "vaxflow"]
+
+
+class Server:
+    """`vaxflow server` on a fixed loopback port and SQLite file; can be restarted on both."""
+
+    def __init__(self, db: Path, log: Path) -> None:
+        self.db = db
+        self.log = log
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    *_vaxflow(),
+                    "server",
+                    "--config",
+                    str(DEMO_CONFIG),
+                    "--port",
+                    str(self.port),
+                    "--db",
+                    str(self.db),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/api/health", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("server did not start: " + self.log.read_text())
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def call(self, role: str, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer demo-{role}-token",
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            with err:
+                raise AssertionError(f"{method} {path}: {err.code} {err.read()!r}") from None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    where = tmp_path_factory.mktemp("web")
+    running = Server(where / "site.sqlite", where / "server.log")
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with playwright_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            args=FLAGS,
+            headless=True,
+            viewport={"width": 1600, "height": 900},
+        )
+        yield context
+        context.close()
+
+
+_people = iter(range(1, 10_000))
+
+
+def _walk_in(server: Server) -> dict[str, Any]:
+    """A walk-in checked in through the API, with a fresh valid ID number."""
+    from tests.queue.people import walk_in_body
+    from vaxflow.config import load_settings
+
+    settings = load_settings(DEMO_CONFIG)
+    return server.call("kiosk", "POST", "/api/checkins", walk_in_body(settings, next(_people)))  # type: ignore[no-any-return]
+
+
+def _dose(server: Server, station: str) -> dict[str, Any]:
+    """Check someone in, then call, scan and vaccinate the next person at `station`."""
+    _walk_in(server)
+    called = server.call("station", "POST", f"/api/stations/{station}/call-next", {})["called"]
+    server.call(
+        "station", "POST", f"/api/stations/{station}/start-service", {"code": called["ticket"]}
+    )
+    return server.call(  # type: ignore[no-any-return]
+        "station", "POST", f"/api/stations/{station}/record-dose", {"visit_id": called["visit_id"]}
+    )
+
+
+def _open(server: Server, station: str) -> None:
+    server.call(
+        "station",
+        "POST",
+        f"/api/stations/{station}/open",
+        {"product": "CORONAVAC", "lot": "LOT-1", "vaccinator": "Nurse Li"},
+    )
+
+
+def _page(browser: Any, url: str, *, role: str, persistent: bool, skew_ms: int = 0) -> Any:
+    page = browser.new_page()
+    storage = "localStorage" if persistent else "sessionStorage"
+    page.add_init_script(
+        f"{storage}.setItem('vaxflow.token.{role}', 'demo-{role}-token');"
+        "sessionStorage.setItem('vaxflow.vaccinator', 'Nurse Li');"
+    )
+    if skew_ms:  # the display's own clock is wrong by skew_ms
+        page.add_init_script(SKEWED_DATE.replace("SKEW", str(skew_ms)))
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(url)
+    _ERRORS[page] = errors
+    return page
+
+
+_ERRORS: dict[Any, list[str]] = {}
+
+
+def _wait_live(page: Any) -> None:
+    page.wait_for_selector("#feed.live", timeout=10_000)
+
+
+def _server_now_ms(server: Server) -> float:
+    return float(server.call("board", "GET", "/api/time")["epoch_ms"])
+
+
+def test_observation_board_counts_down_from_server_time_live_and_across_a_restart(
+    server: Server, browser: Any
+) -> None:
+    _open(server, "S01")
+    skew = CLOCK_SKEW_MINUTES * 60_000
+    page = _page(
+        browser, server.url + "/board/observation", role="board", persistent=True, skew_ms=skew
+    )
+    _wait_live(page)
+    assert page.evaluate("Date.now()") - time.time() * 1000 > skew - 5_000  # the clock is wrong
+
+    dosed = _dose(server, "S01")
+    tile = page.wait_for_selector(f'.tile[data-ticket="{dosed["ticket"]}"]', timeout=2_000)
+    ends_ms = datetime.fromisoformat(dosed["ends_at"]).timestamp() * 1000
+    expected = (ends_ms - _server_now_ms(server)) / 1000
+    shown = int(tile.get_attribute("data-remaining"))
+    assert abs(shown - expected) <= 2, (shown, expected)  # not off by the 7 minutes
+    assert tile.get_attribute("data-state") == "observing"
+
+    server.call(
+        "observer",
+        "POST",
+        f"/api/observation/{dosed['visit_id']}/flag",
+        {"kind": "rash", "severity": "mild"},
+    )
+    page.wait_for_selector(
+        f'.tile[data-ticket="{dosed["ticket"]}"][data-state="flagged"]', timeout=2_000
+    )
+
+    server.stop()
+    page.wait_for_selector("#feed.offline", timeout=10_000)
+    server.start()
+    after = _dose(server, "S01")
+    page.wait_for_selector(f'.tile[data-ticket="{after["ticket"]}"]', timeout=15_000)
+    assert page.locator(f'.tile[data-ticket="{dosed["ticket"]}"]').count() == 1
+    server.call("observer", "POST", f"/api/observation/{dosed['visit_id']}/left-early", {})
+    page.wait_for_selector(
+        f'.tile[data-ticket="{dosed["ticket"]}"]', state="detached", timeout=2_000
+    )
+    assert _ERRORS.pop(page) == []
+    page.close()
+
+
+def test_call_board_shows_a_new_call_within_a_second(server: Server, browser: Any) -> None:
+    _open(server, "S02")
+    page = _page(browser, server.url + "/board/calls", role="board", persistent=True)
+    _wait_live(page)
+    ticket = _walk_in(server)
+    started = time.monotonic()
+    called = server.call("station", "POST", "/api/stations/S02/call-next", {})["called"]
+    assert called["ticket"] == ticket["ticket"]
+    page.wait_for_selector(f'.call[data-ticket="{ticket["ticket"]}"]', timeout=1_000)
+    assert time.monotonic() - started < 1.0
+    assert page.inner_text("#latest-ticket") == ticket["ticket"]
+    server.call("station", "POST", "/api/stations/S02/recall", {})
+    page.wait_for_selector(f'.call.repeat[data-ticket="{ticket["ticket"]}"]', timeout=1_000)
+    assert _ERRORS.pop(page) == []
+    server.call("station", "POST", "/api/stations/S02/skip", {})
+    page.close()
+
+
+def test_marshal_dashboard_numbers_match_the_stats(server: Server, browser: Any) -> None:
+    page = _page(browser, server.url + "/marshal", role="marshal", persistent=False)
+    page.wait_for_selector('[data-stat="waiting"]', timeout=10_000)
+    _walk_in(server)
+    time.sleep(1.5)  # the dashboard reloads within a second of an event
+    page.wait_for_timeout(500)
+    stats = server.call("marshal", "GET", "/api/stats")
+    shown = {
+        key: int(page.inner_text(f'[data-stat="{key}"]'))
+        for key in [
+            "waiting",
+            "called",
+            "in_service",
+            "observing",
+            "released",
+            "checked_in",
+            "stations_open",
+        ]
+    }
+    assert shown == {key: stats[key] for key in shown}
+    for lane in stats["lanes"]:
+        assert int(page.inner_text(f'[data-lane-waiting="{lane["prefix"]}"]')) == lane["waiting"]
+    assert _ERRORS.pop(page) == []
+    page.close()
+
+
+def test_station_console_calls_verifies_and_doses(server: Server, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(server.url + "/station/S03")
+    page.fill("input[name=token]", "demo-board-token")
+    page.fill("input[name=vaccinator]", "Nurse Wang")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".signin .error:not(:empty)")  # a board token may not dose
+    page.fill("input[name=token]", "demo-station-token")
+    page.click("button[type=submit]")
+    page.fill("input[name=lot]", "LOT-77")
+    page.click("text=开台 Open")
+    page.wait_for_selector("#station-state:has-text('Open')")
+    _walk_in(server)
+    page.click("#call-next")
+    ticket = page.wait_for_selector("#called .bigticket").inner_text()  # the longest waiting
+    page.fill("#scan", ticket)
+    page.click("text=核验 Verify")
+    page.wait_for_selector("#person")
+    masked = page.inner_text("#id-number")
+    assert "*" in masked
+    page.click("text=核对 Reveal")
+    assert "*" not in page.inner_text("#id-number").split()[0]
+    page.click("#record-dose")
+    page.wait_for_selector("#message:has-text('observation until')")
+    assert server.call("observer", "GET", f"/api/tickets/{ticket}")["state"] == "observing"
+    token_in_url = page.evaluate("location.href")
+    assert "token" not in token_in_url
+    page.close()
+
+
+def test_exit_point_says_minutes_left(server: Server, browser: Any) -> None:
+    _open(server, "S04")
+    dosed = _dose(server, "S04")
+    page = _page(browser, server.url + "/exit", role="observer", persistent=False)
+    page.fill("#code", dosed["ticket"])
+    page.press("#code", "Enter")
+    verdict = page.wait_for_selector("#verdict")
+    assert verdict.get_attribute("data-verdict") == "wait"
+    assert verdict.get_attribute("data-minutes") == "30"
+    page.close()
