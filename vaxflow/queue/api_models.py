@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vaxflow.queue.model import AdverseOutcome, VisitState
 
+#: Largest row id the store hands out (SQLite and PostgreSQL integers are 64-bit; ids are
+#: far below this), so a path or body number beyond it is refused instead of overflowing.
+MAX_ID = 2**31 - 1
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -80,7 +84,7 @@ class OpenStationRequest(_Body):
 
 
 class RecallRequest(_Body):
-    visit_id: int | None = Field(default=None, ge=1)
+    visit_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class TicketScanRequest(_Body):
@@ -90,12 +94,12 @@ class TicketScanRequest(_Body):
 
 
 class DoseRequest(_Body):
-    visit_id: int = Field(ge=1)
+    visit_id: int = Field(ge=1, le=MAX_ID)
     observation_minutes: int | None = Field(default=None, ge=0, le=240)
 
 
 class StationOutcomeRequest(_Body):
-    visit_id: int = Field(ge=1)
+    visit_id: int = Field(ge=1, le=MAX_ID)
     reason: str = Field(min_length=1, max_length=200)
 
 

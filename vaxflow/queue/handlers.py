@@ -129,8 +129,8 @@ def _int_param(request: web.Request, name: str) -> int:
         value = int(request.match_info[name])
     except ValueError:
         raise Invalid("bad_path", f"{name} must be a number.") from None
-    if value < 1:
-        raise Invalid("bad_path", f"{name} must be positive.")
+    if not 1 <= value <= m.MAX_ID:
+        raise Invalid("bad_path", f"{name} must be between 1 and {m.MAX_ID}.")
     return value
 
 

@@ -41,7 +41,7 @@ def build() -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer", "minimum": 1}
+                "schema": {"type": "integer", "minimum": 1, "maximum": m.MAX_ID}
                 if name == "visit_id"
                 else {"type": "string", "minLength": 1, "maxLength": 120},
             }

@@ -140,6 +140,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         reason = _HTTP_REASONS.get(err.status, "http_error")
         return json_response({"error": {"reason": reason, "message": err.reason}}, err.status)
+    except Exception:
+        # A bug: log it with its stack for us, give the client a JSON error without one.
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return json_response(
+            QueueError("internal_error", "Something went wrong on the server.").to_json(), 500
+        )
 
 
 async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:
