@@ -44,10 +44,13 @@ class Site:
         *,
         key: str | None = None,
         expect: int = 200,
+        device: str | None = None,
     ) -> Any:
         headers = auth(role)
         if key:
             headers["Idempotency-Key"] = key
+        if device:
+            headers["X-Device-Id"] = device
         response = await self.client.post(path, json=body or {}, headers=headers)
         data = await response.json()
         assert response.status == expect, data
@@ -80,8 +83,9 @@ class Site:
             **extra,
         }
 
-    async def check_in(self, code: str, **extra: Any) -> Any:
-        return await self.post("kiosk", "/api/checkins", self.check_in_body(code, **extra))
+    async def check_in(self, code: str, *, device: str | None = None, **extra: Any) -> Any:
+        body = self.check_in_body(code, **extra)
+        return await self.post("kiosk", "/api/checkins", body, device=device)
 
     async def open(self, station: str, product: str = "CORONAVAC") -> Any:
         return await self.post(
