@@ -131,6 +131,7 @@ async def test_demo_runs_a_live_site_and_stops_on_ctrl_c(tmp_path: Path) -> None
     demo = Process(
         tmp_path,
         "demo",
+        "-v",  # debug logging: the privacy scan below reads every log line
         "demo",
         *_demo_site(tmp_path),
         "--port",
@@ -156,6 +157,10 @@ async def test_demo_runs_a_live_site_and_stops_on_ctrl_c(tmp_path: Path) -> None
             assert stats["observing"] + stats["released"] > 0, stats  # doses recorded
             assert stats["released"] > 0, f"nobody released within {ALIVE_WITHIN} s: {stats}"
             messages = await _follow(session, url, live_events=20)
+            board = {"Authorization": "Bearer demo-board-token"}
+            for path in ("/api/observation", "/api/stations", "/api/stats"):
+                payload = json.dumps(await _get(session, url + path, board), ensure_ascii=False)
+                assert not FULL_ID.search(payload), f"a full ID number in {path}"
         events = [json.loads(m) for m in messages]
         numbered = [e["seq"] for e in events if e["kind"] != "live"]
         assert numbered == sorted(set(numbered)), "event numbers must strictly increase"
