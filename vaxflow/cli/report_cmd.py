@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, make_url
+from sqlalchemy.exc import OperationalError
 
 from vaxflow.config import ConfigError, Settings, load_settings
 from vaxflow.queue import engine as rules
@@ -82,7 +83,12 @@ def reading(db: str) -> Iterator[Connection]:
         raise CommandError(f"there is no database at {db}")
     engine = make_engine(database_url(db), writer=False)
     try:
-        with engine.connect() as conn, conn.begin():
+        try:
+            conn = engine.connect()
+        except OperationalError as err:
+            shown = make_url(engine.url).render_as_string(hide_password=True)
+            raise CommandError(f"cannot open {shown}: {err.orig}") from None
+        with conn, conn.begin():
             if not inspect(conn).has_table("visits"):
                 raise CommandError(f"{db} is not a vaxflow site database")
             yield conn
