@@ -8,6 +8,7 @@ SQLite and on PostgreSQL. The clock starts at 08:00 UTC, which is 16:00 at the d
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -144,7 +145,7 @@ async def test_report_figures_match_the_scripted_day(site: Site, tmp_path: Path)
 
     failed = [(c.name, c.tables, c.events) for c in report.checks if not c.ok]
     assert failed == []
-    assert len(report.checks) >= 12
+    assert len(report.checks) >= 14
     totals = report.totals
     assert (totals["checked_in"], totals["doses"]) == (8, 5)
     assert (totals["deferred"], totals["referred"], totals["no_show"]) == (1, 1, 1)
@@ -214,6 +215,8 @@ async def test_report_figures_match_the_scripted_day(site: Site, tmp_path: Path)
     assert response.status == 200 and response.content_type == "text/html"
     served = await response.text()
     assert "全部数字与事件日志一致" in served and "Demo Stadium" in served
+    assert not re.search(r"\d{17}[\dXx]", served)  # figures only: no ID numbers, no names
+    assert not any(p.person_name in served for p in people.values())
     bad = await site.client.get("/api/reports/daily?date=21/11", headers=auth("admin"))
     assert bad.status == 422 and (await bad.json())["error"]["reason"] == "bad_date"
 

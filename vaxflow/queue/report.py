@@ -504,6 +504,12 @@ def reconcile(rows: DayRows, report: DailyReport) -> list[Check]:
 
     return [
         Check("check-ins", report.totals["checked_in"], kinds.get("checked_in", 0)),
+        Check(
+            "check-ins by hour",
+            {h.hour: h.checked_in for h in report.hours if h.checked_in},
+            by(local_hour(at, zone) for at in checked_in_at.values()),
+        ),
+        Check("releases", report.totals["released"], kinds.get("released", 0)),
         Check("doses", report.totals["doses"], len(dosed)),
         Check(
             "doses by product",
