@@ -267,3 +267,19 @@ async def test_pages_and_scripts_are_served_without_a_token(site: Site) -> None:
     marshal = await site.client.get("/marshal")
     assert marshal.status == 200
     await marshal.read()
+
+
+async def test_board_snapshot_equals_the_observation_list(site: Site) -> None:
+    await site.open("S01")
+    for code in _codes(site)[:3]:
+        await _dose(site, "S01", code)
+        site.clock.advance(minutes=10)
+    first = (await site.get("board", "/api/observation"))["people"]
+    await site.post(
+        "observer",
+        f"/api/observation/{first[1]['visit_id']}/flag",
+        {"kind": "rash", "severity": "mild"},
+    )
+    assert (await site.get("board", "/api/boards/observation"))["people"] == (
+        await site.get("board", "/api/observation")
+    )["people"]

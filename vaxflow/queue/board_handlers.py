@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -24,6 +26,7 @@ from vaxflow.queue.store import Tx
 log = logging.getLogger(__name__)
 
 ANNOUNCER = web.AppKey("announcer", Announcer)
+SNAPSHOTS: web.AppKey[SnapshotCache] = web.AppKey("observation_snapshots")
 PRINT_TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("certificate_print_tasks")
 
 WEB_DIR = Path(str(resources.files("vaxflow.screens") / "web"))
@@ -44,6 +47,7 @@ def setup(app: web.Application) -> None:
     """Serve the pages, their scripts and a CJK font; speech and certificate printing."""
     app[ANNOUNCER] = Announcer()
     app[PRINT_TASKS] = set()
+    app[SNAPSHOTS] = SnapshotCache()
     for path, name in PAGES.items():
         app.router.add_get(path, _page(name), name=f"page_{name.removesuffix('.html')}")
     app.router.add_static("/web/", WEB_DIR, name="web_static", append_version=False)
@@ -81,14 +85,39 @@ def _cjk_font(path: Path | None) -> Any:
 # --- boards ------------------------------------------------------------------------------
 
 
+class SnapshotCache:
+    """The last observation snapshot as JSON, shared by boards while no event has happened.
+
+    A hundred boards loading at once (a power cut, a restart of the TVs) then cost one query
+    and one encoding instead of a hundred. At most `max_age` seconds old; boards count down
+    from `ends_at`, not from `remaining_seconds`, so a second-old answer shows the same.
+    """
+
+    def __init__(self, max_age: float = 2.0) -> None:
+        self.max_age = max_age
+        self._lock = asyncio.Lock()
+        self._seq = -1
+        self._made = 0.0
+        self._body = ""
+
+    async def get(self, request: web.Request) -> str:
+        settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+        async with self._lock:
+            seq = await store.read(lambda conn: boards.last_seq(conn, store.site_id))
+            if seq == self._seq and time.monotonic() - self._made < self.max_age:
+                return self._body
+            now = clock.now()
+            data = await store.read(
+                lambda conn: boards.observation_snapshot(conn, settings, store.site_id, now)
+            )
+            body = json.dumps(data, ensure_ascii=False)
+            self._seq, self._made, self._body = data["seq"], time.monotonic(), body
+            return body
+
+
 async def observation_board(request: web.Request) -> web.Response:
-    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
-    now = clock.now()
-    return json_response(
-        await store.read(
-            lambda conn: boards.observation_snapshot(conn, settings, store.site_id, now)
-        )
-    )
+    body = await request.app[SNAPSHOTS].get(request)
+    return web.Response(text=body, content_type="application/json")
 
 
 async def call_board(request: web.Request) -> web.Response:
@@ -161,8 +190,6 @@ async def exit_certificate_scan(request: web.Request) -> web.Response:
     if response.status != 200 or printer is None:
         return response
     assert isinstance(response.body, bytes)
-    import json
-
     answer = json.loads(response.body)
     certificate = answer.get("certificate")
     if certificate is None:

@@ -114,8 +114,59 @@ def observation_snapshot(
         "at": now.isoformat(),
         "seats": settings.observation.seats,
         "last_minutes": settings.observation.last_minutes,
-        "people": service.observation_list(conn, settings, site_id, now),
+        "people": observation_people(conn, settings, site_id, now),
     }
+
+
+def observation_people(
+    conn: Connection, settings: Settings, site_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """`service.observation_list` for boards: the same masked payloads, reading only the
+    columns a board shows (a board's snapshot of 2,000 people is read at every page load)."""
+    v = t.visits
+    rows = conn.execute(
+        select(
+            v.c.id,
+            v.c.ticket,
+            v.c.lane,
+            v.c.state,
+            v.c.product,
+            v.c.person_name,
+            v.c.station_id,
+            v.c.call_count,
+            v.c.observation_ends_at,
+            v.c.adverse_open,
+            v.c.print_failed,
+        )
+        .where(v.c.site_id == site_id, v.c.state.in_([s.value for s in OBSERVATION_STATES]))
+        .order_by(v.c.observation_ends_at)
+    )
+    stations = {station.id: station for station in settings.stations}
+    people = []
+    for r in rows:
+        station = stations.get(r.station_id) if r.station_id else None
+        ends = r.observation_ends_at
+        left = math.ceil(max(0.0, (ends - now).total_seconds())) if ends is not None else 0
+        people.append(
+            {
+                "visit_id": r.id,
+                "ticket": r.ticket,
+                "lane": r.lane,
+                "state": r.state,
+                "product": r.product,
+                "name": mask_name(r.person_name),
+                "station_id": r.station_id,
+                "station_name": station.name if station else None,
+                "zone": station.zone if station else None,
+                "call_count": r.call_count,
+                "ends_at": ends.isoformat() if ends is not None else None,
+                "adverse_open": bool(r.adverse_open),
+                "print_failed": bool(r.print_failed),
+                "remaining_seconds": left,
+                "may_leave": left == 0 and not r.adverse_open,
+            }
+        )
+    return people
 
 
 def calls_snapshot(

@@ -130,7 +130,8 @@ function render() {
             s.state !== "closed" ? el("button", { onclick: async () => { await post("close"); await refresh(); } }, "关台 Close") : null)),
         el("section", { class: "card" },
           el("h2", {}, "叫号 Calling"),
-          state.called ? el("div", { id: "called" }, el("div", { class: "bigticket" }, state.called.ticket), el("p", { class: "muted" }, `已呼叫 ${state.called.call_count} 次 called ${state.called.call_count}×`)) : el("p", { class: "muted", id: "called" }, "—"),
+          state.called ? el("div", { id: "called" }, el("div", { class: "bigticket" }, state.called.ticket), el("p", { class: "muted" }, `已呼叫 ${state.called.call_count} 次 called ${state.called.call_count}×`))
+            : el("p", { class: "muted", id: "called" }, s.visit_id && !state.person ? "本台正在服务一位人员，请扫描其票据 This station holds a person: scan their ticket" : "—"),
           el("div", { class: "row" },
             el("button", { class: "primary", id: "call-next", disabled: s.state !== "open" || !!s.visit_id, onclick: callNext }, "叫下一位 Call next"),
             el("button", { disabled: !state.called, onclick: async () => { state.called = await post("recall", {}); render(); } }, "重呼 Recall"),
