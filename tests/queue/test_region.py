@@ -14,14 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic.config import Config
+from sqlalchemy import update
 
 from tests.postgres import PostgresServer
 from vaxflow.cli import main
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.queue import engine, service
+from vaxflow.queue import tables as t
 from vaxflow.queue.db import database_url, make_engine, migrate
-from vaxflow.queue.store import Store
+from vaxflow.queue.store import Store, Tx, events_after
 
 from .people import walk_in_request
 
@@ -124,3 +126,27 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
     return head
+
+
+async def test_event_numbers_go_past_two_to_the_31(
+    db_url: str, settings: Settings, clock: FrozenClock
+) -> None:
+    store = Store(database_url(db_url), site_id="north-hall", clock=clock)
+    await store.start()
+    try:
+        big = 3_000_000_000
+
+        def jump(tx: Tx) -> None:
+            if tx.conn.dialect.name == "postgresql":
+                tx.conn.exec_driver_sql(f"SELECT setval('events_seq_seq', {big})")
+            else:
+                tx.emit("filler", None, {})
+                tx.conn.execute(update(t.events).values(seq=big))
+
+        await store.write(jump, actor="test")
+        event = await store.write(lambda tx: tx.emit("after", None, {"n": 1}), actor="test")
+        assert event.seq == big + 1
+        resumed = await store.read(lambda conn: events_after(conn, "north-hall", big))
+        assert [(e.seq, e.kind) for e in resumed] == [(big + 1, "after")]
+    finally:
+        await store.stop()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -175,7 +176,10 @@ adverse_events = Table(
 events = Table(
     "events",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    # 64-bit on PostgreSQL (migration 0003); SQLite's rowid is 64-bit as INTEGER PRIMARY KEY
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("site_id", String(40), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("actor", String(64), nullable=False),
