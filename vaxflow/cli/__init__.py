@@ -23,6 +23,7 @@ _MODULES = (
     "vaxflow.cli.db_cmd",
     "vaxflow.cli.simulate_cmd",
     "vaxflow.cli.kiosk_cmd",
+    "vaxflow.cli.board_cmd",
 )
 
 

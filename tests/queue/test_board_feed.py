@@ -1,0 +1,120 @@
+"""The native board's data: clock offset, tile states, the feed followed from a real server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from vaxflow.queue.board_feed import (
+    ObservationModel,
+    TileState,
+    best_offset,
+    clock_offset,
+    follow,
+)
+
+from .conftest import Site, booking_codes
+
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+def _person(visit_id: int, minutes_left: float, *, flagged: bool = False) -> dict[str, Any]:
+    ends = T0 + timedelta(minutes=minutes_left)
+    return {
+        "visit_id": visit_id,
+        "ticket": f"A{visit_id:03d}",
+        "name": "张*明",
+        "state": "observing",
+        "ends_at": ends.isoformat(),
+        "adverse_open": flagged,
+    }
+
+
+@pytest.mark.parametrize(
+    ("sent", "server", "received", "offset"),
+    [(100.0, 100.5, 101.0, 0.0), (100.0, 520.5, 101.0, 420.0), (100.0, 0.0, 100.0, -100.0)],
+)
+def test_clock_offset_is_server_minus_midpoint(
+    sent: float, server: float, received: float, offset: float
+) -> None:
+    assert clock_offset(sent, server, received) == offset
+
+
+def test_best_offset_trusts_the_fastest_round_trip() -> None:
+    assert best_offset([(0.0, 10.0, 4.0), (10.0, 20.2, 10.4), (20.0, 40.0, 30.0)]) == 10.0
+    assert best_offset([]) is None
+
+
+@pytest.mark.parametrize(
+    ("minutes_left", "flagged", "state", "remaining"),
+    [
+        (30, False, TileState.OBSERVING, 1800),
+        (5, False, TileState.LAST_MINUTES, 300),
+        (5.01, False, TileState.OBSERVING, 301),
+        (0, False, TileState.DONE, 0),
+        (-3, False, TileState.DONE, 0),
+        (12, True, TileState.FLAGGED, 720),
+    ],
+)
+def test_tiles_count_down_on_server_time_whatever_the_display_clock(
+    minutes_left: float, flagged: bool, state: TileState, remaining: int
+) -> None:
+    model = ObservationModel(last_minutes=5)
+    model.load({"seq": 1, "people": [_person(1, minutes_left, flagged=flagged)]})
+    display_wrong_by = 7 * 60.0  # the display's clock runs 7 minutes fast
+    model.offset = -display_wrong_by
+    (tile,) = model.tiles(T0.timestamp() + display_wrong_by)
+    assert (tile.state, tile.remaining_seconds) == (state, remaining)
+
+
+def test_events_update_the_board_once_and_in_order() -> None:
+    model = ObservationModel()
+    model.load({"seq": 10, "people": [_person(1, 20)]})
+    assert not model.apply({"seq": 9, "visit_id": 2, "payload": _person(2, 30)})  # old
+    assert model.apply({"seq": 11, "visit_id": 2, "payload": _person(2, 30)})
+    assert model.apply({"seq": 12, "visit_id": 1, "payload": _person(1, 20, flagged=True)})
+    assert model.apply(
+        {"seq": 13, "visit_id": 2, "payload": {**_person(2, 30), "state": "released"}}
+    )
+    assert not model.apply({"seq": 14, "visit_id": None, "payload": {"station_id": "S01"}})
+    assert [(t.ticket, t.state) for t in model.tiles(T0.timestamp())] == [
+        ("A001", TileState.FLAGGED)
+    ]
+    assert model.seq == 14
+
+
+async def _until(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not check():  # noqa: ASYNC110 (polls a plain model, no event to wait on)
+            await asyncio.sleep(0.02)
+
+
+async def test_follow_keeps_the_model_current_from_a_real_server(site: Site) -> None:
+    await site.open("S01")
+    code = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)[0]
+    model = ObservationModel()
+    base = str(site.client.make_url("")).rstrip("/")
+    task = asyncio.create_task(follow(base, "demo-board-token", model, lambda: None))
+    try:
+        await _until(lambda: model.online)
+        ticket = await site.check_in(code)
+        await site.post("station", "/api/stations/S01/call-next")
+        await site.post("station", "/api/stations/S01/start-service", {"code": ticket["qr"]})
+        vid = ticket["visit_id"]
+        await site.post("station", "/api/stations/S01/record-dose", {"visit_id": vid})
+        await _until(lambda: vid in model.people)
+        await site.post(
+            "observer", f"/api/observation/{vid}/flag", {"kind": "rash", "severity": "mild"}
+        )
+        await _until(lambda: model.people[vid]["adverse_open"])
+        # the frozen server clock is far from this machine's: the offset makes up for it
+        (tile,) = model.tiles(datetime.now(UTC).timestamp())
+        assert tile.state is TileState.FLAGGED and tile.remaining_seconds == 30 * 60
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

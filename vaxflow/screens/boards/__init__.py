@@ -1,0 +1,1 @@
+"""Kivy boards for native displays (the web boards are in vaxflow/screens/web)."""

@@ -1,0 +1,111 @@
+"""The Kivy observation board: tiles with countdowns from a view-model passed in; no I/O here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    StringProperty,
+)
+from kivy.uix.boxlayout import BoxLayout
+
+from vaxflow.queue.board_feed import ObservationModel, Tile, TileState
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+#: Seconds a page of tiles stays before the next one when not everyone fits.
+ROTATE_SECONDS = 10.0
+COLOURS: dict[TileState, tuple[tuple[float, ...], tuple[float, ...], str]] = {
+    TileState.OBSERVING: ((0.11, 0.15, 0.2, 1), (0.95, 0.96, 0.97, 1), "留观中 Observing"),
+    TileState.LAST_MINUTES: ((0.88, 0.63, 0.0, 1), (0.07, 0.07, 0.07, 1), "即将结束 Last minutes"),
+    TileState.DONE: ((0.12, 0.62, 0.33, 1), (1, 1, 1, 1), "可以离开 You may leave"),
+    TileState.FLAGGED: ((0.85, 0.23, 0.23, 1), (1, 1, 1, 1), "请勿离开 Staff attending"),
+}
+
+
+def countdown(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class BoardTile(BoxLayout):  # type: ignore[misc]
+    ticket = StringProperty("")
+    person = StringProperty("")
+    countdown = StringProperty("")
+    caption = StringProperty("")
+    state = StringProperty("")
+    font = StringProperty("Roboto")
+    u = NumericProperty(16)
+    background = ListProperty([0.11, 0.15, 0.2, 1])
+    foreground = ListProperty([1, 1, 1, 1])
+
+    def show(self, tile: Tile) -> None:
+        background, foreground, caption = COLOURS[tile.state]
+        self.ticket, self.person, self.state = tile.ticket, tile.name, tile.state.value
+        self.countdown = "✓" if tile.state is TileState.DONE else countdown(tile.remaining_seconds)
+        self.caption = caption
+        self.background, self.foreground = list(background), list(foreground)
+
+
+class ObservationBoard(BoxLayout):  # type: ignore[misc]
+    """Redraws twice a second from `model`; `now` is this display's clock (epoch seconds)."""
+
+    font = StringProperty("Roboto")
+    u = NumericProperty(16)
+    cols = NumericProperty(6)
+    rows = NumericProperty(4)
+    summary = StringProperty("")
+    status = StringProperty("")
+    clock = StringProperty("")
+    online = BooleanProperty(False)
+
+    def __init__(
+        self,
+        model: ObservationModel,
+        *,
+        font: str = "Roboto",
+        now: Callable[[], float] = time.time,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.font = font
+        self.now = now
+        self.page = 0
+        self.turned = time.monotonic()
+        self.bind(size=lambda *_a: self.refresh())
+        Clock.schedule_interval(lambda _dt: self.refresh(), 0.5)
+
+    def refresh(self) -> None:
+        width, height = self.size
+        self.u = max(12.0, min(width / 60.0, height / 34.0))
+        self.cols = max(2, int(width // (self.u * 10)))
+        self.rows = max(1, int((height - self.u * 2.4) // (self.u * 6.5)))
+        tiles = self.model.tiles(self.now())
+        per_page = self.cols * self.rows
+        pages = max(1, -(-len(tiles) // per_page))
+        if time.monotonic() - self.turned > ROTATE_SECONDS:
+            self.page, self.turned = (self.page + 1) % pages, time.monotonic()
+        self.page %= pages
+        shown = tiles[self.page * per_page : (self.page + 1) * per_page]
+        grid = self.ids.grid
+        while len(grid.children) < len(shown):
+            grid.add_widget(BoardTile(font=self.font, u=self.u))
+        while len(grid.children) > len(shown):
+            grid.remove_widget(grid.children[0])
+        for widget, tile in zip(reversed(grid.children), shown, strict=True):
+            widget.u = self.u
+            widget.show(tile)
+        server_now = time.localtime(self.now() + self.model.offset)
+        self.clock = time.strftime("%H:%M", server_now)
+        page = f" · 第 {self.page + 1}/{pages} 页 page" if pages > 1 else ""
+        self.summary = f"{len(tiles)} / {self.model.seats} 人 people{page}"
+        self.online = self.model.online
+        self.status = "● 实时 live" if self.model.online else "✕ 离线 offline — reconnecting"
