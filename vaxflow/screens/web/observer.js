@@ -43,7 +43,7 @@ function row(p, now) {
        el("button", { class: "small", onclick: () => { if (confirm(`${p.ticket} 提前离开 left early?`)) act(`${base}/left-early`, {}, `${p.ticket} left early`); } }, "提前离开 Left early")];
   return el("tr", { dataset: { ticket: p.ticket } },
     el("td", {}, el("b", {}, p.ticket)), el("td", {}, p.name), el("td", {}, p.product),
-    el("td", { style: `font-variant-numeric: tabular-nums; color: ${done ? "var(--ok)" : "inherit"}` },
+    el("td", { style: `white-space: nowrap; font-variant-numeric: tabular-nums; color: ${done ? "var(--ok)" : "inherit"}` },
       p.adverse_open ? `${clockText(remaining)} · 暂停放行 held` : done ? "可以离开 may leave" : clockText(remaining)),
     el("td", {}, el("div", { class: "row" }, ...actions)));
 }
