@@ -6,13 +6,21 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from vaxflow.cli.report_cmd import add_database_options, load_configs, reading, run, site_day
+from vaxflow.cli.report_cmd import (
+    CommandError,
+    add_database_options,
+    load_configs,
+    reading,
+    run,
+    site_day,
+)
 from vaxflow.queue.fhir import resources
 from vaxflow.queue.records import DoseRecord, dose_records, sites_on
 
@@ -69,8 +77,12 @@ def _records(args: argparse.Namespace) -> tuple[list[DoseRecord], dict[str, Any]
 @contextmanager
 def _output(path: str | None) -> Iterator[TextIO]:
     if path is None:
-        yield sys.stdout
-        sys.stdout.flush()
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:  # `| head`: the reader went away; say so once, quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise CommandError("the output was closed before the export was complete") from None
         return
     with Path(path).open("w", encoding="utf-8", newline="") as out:
         yield out
