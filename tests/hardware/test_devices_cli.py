@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEMO_CONFIG
 from vaxflow.cli import main
 from vaxflow.cli.devices_cmd import check_device
 from vaxflow.hardware.interfaces import DeviceState
@@ -77,3 +78,11 @@ async def test_driver_not_importable_is_reported_not_raised() -> None:
 def test_check_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["devices", "check", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_keyboard_wedge_scanner_that_has_not_scanned_yet_passes(tmp_path: Path) -> None:
+    """hid:// cannot be asked anything until someone scans: unknown, but not a fault."""
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    site = tmp_path / "hid.toml"
+    site.write_text(text.replace('scanner = "sim://"', 'scanner = "hid://"'), encoding="utf-8")
+    assert main(["devices", "check", "--config", str(site)]) == 0
