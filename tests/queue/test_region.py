@@ -11,6 +11,7 @@ import asyncio
 import csv
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 from alembic.config import Config
@@ -23,6 +24,7 @@ from vaxflow.config import Settings
 from vaxflow.queue import engine, service
 from vaxflow.queue import tables as t
 from vaxflow.queue.db import database_url, make_engine, migrate
+from vaxflow.queue.records import seq_window
 from vaxflow.queue.store import Store, Tx, events_after
 
 from .people import walk_in_request
@@ -150,3 +152,32 @@ async def test_event_numbers_go_past_two_to_the_31(
         assert [(e.seq, e.kind) for e in resumed] == [(big + 1, "after")]
     finally:
         await store.stop()
+
+
+async def test_a_day_report_reads_only_its_stretch_of_the_event_log(
+    db_url: str, settings: Settings, clock: FrozenClock
+) -> None:
+    store = Store(database_url(db_url), site_id="north-hall", clock=clock)
+    other = Store(database_url(db_url), site_id="south-hall", clock=clock)
+    await store.start()
+    await other.start()
+    try:
+        seqs: dict[int, list[int]] = {}
+        for day, count in ((0, 3), (1, 2), (2, 4)):
+            for _ in range(count):
+                event = await store.write(lambda tx: tx.emit("x", None, {}), actor="t")
+                seqs.setdefault(day, []).append(event.seq)
+                await other.write(lambda tx: tx.emit("y", None, {}), actor="t")
+                clock.advance(minutes=7)
+            clock.advance(minutes=24 * 60 - 7 * count)
+        start = FrozenClock().now() + timedelta(days=1)
+        window = await store.read(
+            lambda conn: seq_window(conn, "north-hall", start, start + timedelta(days=1))
+        )
+        low, high = window  # bounds may fall on other sites' numbers
+        assert [n for day in seqs.values() for n in day if low <= n <= high] == seqs[1]
+        empty = await store.read(lambda conn: seq_window(conn, "east", start, start))
+        assert empty == (0, -1)
+    finally:
+        await store.stop()
+        await other.stop()

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import Connection, Row, Select, func, select
 
 from vaxflow.queue import tables as t
 from vaxflow.queue.report import AdverseRow, DayRows, DoseRow, EventRow, VisitRow
@@ -94,19 +94,21 @@ def day_rows(
     ]
     start, end = day_bounds(day, timezone)
     e = t.events
-    events = [
-        EventRow(r.site_id, r.seq, r.at, r.kind, r.visit_id, json.loads(r.payload))
-        for r in conn.execute(
-            select(e)
-            .where(
-                e.c.site_id.in_(sites),
-                e.c.at >= start - timedelta(hours=12),
-                e.c.at < end + timedelta(hours=12),
-                e.c.visit_id.in_(_day_visits(day, sites)),
+    events: list[EventRow] = []
+    for site in sites:
+        low, high = seq_window(conn, site, start - MARGIN, end + MARGIN)
+        events.extend(
+            EventRow(r.site_id, r.seq, r.at, r.kind, r.visit_id, json.loads(r.payload))
+            for r in conn.execute(
+                select(e)
+                .where(
+                    e.c.site_id == site,
+                    e.c.seq.between(low, high),
+                    e.c.visit_id.in_(_day_visits(day, [site])),
+                )
+                .order_by(e.c.seq)
             )
-            .order_by(e.c.seq)
         )
-    ]
     return DayRows(
         day=day,
         timezone=timezone,
@@ -119,6 +121,43 @@ def day_rows(
         seats=dict(seats or {}),
         site_names=dict(site_names or {}),
     )
+
+
+#: How far around the site day to look for its visits' events (clocks step, visits overrun).
+MARGIN = timedelta(hours=12)
+
+
+def seq_window(conn: Connection, site_id: str, start: datetime, end: datetime) -> tuple[int, int]:
+    """The event numbers of a site written in [start, end), found by binary search on the
+    (site_id, seq) index: one site's events are numbered in time order (one writer, one
+    clock), so a day's report reads its own events, not the whole log of a regional database.
+    """
+    e = t.events
+    bounds = conn.execute(
+        select(func.min(e.c.seq), func.max(e.c.seq)).where(e.c.site_id == site_id)
+    ).one()
+    if bounds[0] is None:
+        return (0, -1)
+    first, last = int(bounds[0]), int(bounds[1])
+
+    def first_at_or_after(at: datetime) -> int:
+        """The smallest seq whose event (or the next one after it) is at or after `at`."""
+        lo, hi = first, last + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            row = conn.execute(
+                select(e.c.seq, e.c.at)
+                .where(e.c.site_id == site_id, e.c.seq >= mid)
+                .order_by(e.c.seq)
+                .limit(1)
+            ).first()
+            if row is None or row.at >= at:
+                hi = mid
+            else:
+                lo = int(row.seq) + 1
+        return lo
+
+    return first_at_or_after(start), first_at_or_after(end) - 1
 
 
 def _doses_query(day: date, sites: Sequence[str]) -> Select[Any]:
