@@ -9,6 +9,7 @@ says whether they agree.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,6 @@ AGE_BANDS: tuple[tuple[int, str], ...] = (
     (80, "80+"),
 )
 UNKNOWN = "unknown"
-SEXES = ("female", "male", UNKNOWN)
 #: Visit states that end the walk without a dose, and their event kinds (the same names).
 OUTCOME_STATES = ("deferred", "referred", "no_show", "cancelled", "left_early", "transferred")
 #: Event kinds that set a visit's `called_at`.
@@ -287,13 +287,14 @@ def occupancy(
     """People seated at each step: a person occupies a seat from the dose until they leave."""
     if not intervals:
         return Occupancy([], seats, 0, None, 0)
+    starts, ends = sorted(a for a, _ in intervals), sorted(b for _, b in intervals)
     start = min(a for a, _ in intervals)
     end = max(b for _, b in intervals)
     start = start.replace(minute=start.minute - start.minute % 5, second=0, microsecond=0)
     points: list[tuple[datetime, int]] = []
     at = start
     while at <= end + step:
-        points.append((at, sum(1 for a, b in intervals if a <= at < b)))
+        points.append((at, bisect_right(starts, at) - bisect_right(ends, at)))
         at += step
     peak_at, peak = max(points, key=lambda p: (p[1], -p[0].timestamp()))
     over = sum(1 for _, n in points if seats is not None and n > seats)
@@ -408,36 +409,31 @@ def _table_intervals(rows: DayRows) -> list[tuple[datetime, datetime]]:
 
 def _stations(rows: DayRows) -> list[StationFigures]:
     visits = {v.visit_id: v for v in rows.visits}
-    keys = {(d.site_id, d.station_id) for d in rows.doses} | {
-        (v.site_id, v.station_id)
-        for v in rows.visits
-        if v.station_id and v.state in ("deferred", "referred")
-    }
+    doses: dict[tuple[str, str], list[DoseRow]] = defaultdict(list)
+    for d in rows.doses:
+        doses[(d.site_id, d.station_id)].append(d)
+    ended: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for v in rows.visits:
+        if v.station_id and v.state in ("deferred", "referred"):
+            ended[(v.site_id, v.station_id)][v.state] += 1
     out = []
-    for site_id, station_id in sorted(keys):
-        doses = [d for d in rows.doses if (d.site_id, d.station_id) == (site_id, station_id)]
+    for key in sorted(set(doses) | set(ended)):
+        given = doses.get(key, [])
         service = [
             _minutes(d.given_at - called)
-            for d in doses
+            for d in given
             if (called := getattr(visits.get(d.visit_id), "called_at", None)) is not None
         ]
-        ended = Counter(
-            v.state
-            for v in rows.visits
-            if (v.site_id, v.station_id) == (site_id, station_id)
-            and v.state in ("deferred", "referred")
-        )
-        times = sorted(d.given_at for d in doses)
+        times = sorted(d.given_at for d in given)
         out.append(
             StationFigures(
-                site_id,
-                station_id,
-                len(doses),
-                ended.get("deferred", 0),
-                ended.get("referred", 0),
-                percentile(service, 50),
-                times[0] if times else None,
-                times[-1] if times else None,
+                *key,
+                doses=len(given),
+                deferred=ended[key]["deferred"],
+                referred=ended[key]["referred"],
+                service_p50_minutes=percentile(service, 50),
+                first_dose=times[0] if times else None,
+                last_dose=times[-1] if times else None,
             )
         )
     return out
