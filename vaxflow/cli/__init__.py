@@ -24,6 +24,7 @@ _MODULES = (
     "vaxflow.cli.simulate_cmd",
     "vaxflow.cli.kiosk_cmd",
     "vaxflow.cli.board_cmd",
+    "vaxflow.cli.station_cmd",
 )
 
 

@@ -1,0 +1,45 @@
+"""The station console's view-model against the real app: open, call, verify, dose, defer."""
+
+from __future__ import annotations
+
+from vaxflow.queue.client import SiteClient
+from vaxflow.queue.station_console import StationConsole
+
+from .conftest import Site, booking_codes
+
+
+async def test_console_walks_a_person_from_call_to_dose(site: Site) -> None:
+    codes = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)
+    first = await site.check_in(codes[0])
+    second = await site.check_in(codes[1])
+    base = str(site.client.make_url("")).rstrip("/")
+    changes: list[bool] = []
+    async with SiteClient(base, "demo-station-token") as client:
+        console = StationConsole(client, "S01", "Nurse Li", lambda: changes.append(True))
+        view = console.view
+        await console.refresh()
+        assert view.station is not None and view.station["state"] == "closed"
+        assert view.products == ["CORONAVAC", "BBIBP"] and not view.can_call
+        await console.open("CORONAVAC", "LOT-9")
+        assert view.can_call and view.station["vaccinator"] == "Nurse Li"
+        await console.call_next()
+        assert view.called is not None and view.called["ticket"] == first["ticket"]
+        await console.recall()
+        assert view.called["call_count"] == 2
+        await console.verify(first["qr"])
+        assert view.person is not None and view.called is None
+        assert "*" in view.id_shown and view.person["screening"]
+        console.toggle_reveal()
+        assert view.id_shown == view.person["id_number"] and "*" not in view.id_shown
+        await console.record_dose()
+        assert view.person is None and view.message is not None and view.message[0] == "ok"
+        await console.call_next()
+        await console.verify(second["ticket"])
+        await console.end("defer", " ")
+        assert view.message == ("warn", "请填写原因 Enter a reason") and view.person is not None
+        await console.end("defer", "fever today")
+        assert view.person is None and view.can_call
+        await console.verify("A999")
+        assert view.message is not None and view.message[0] == "bad"
+        assert "unknown_ticket" in view.message[1]
+    assert changes and not view.busy

@@ -1,0 +1,1 @@
+"""The Kivy station console (the web console is vaxflow/screens/web/station.html)."""

@@ -1,0 +1,118 @@
+"""The Kivy station console: binds to a `StationConsole` view-model passed in; no I/O here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from vaxflow.queue.station_console import StationConsole
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+STATE_NAMES = {"open": "开放 Open", "paused": "暂停 Paused", "closed": "关闭 Closed"}
+MESSAGE_COLOURS = {
+    "ok": (0.12, 0.55, 0.3, 1),
+    "warn": (0.7, 0.45, 0.0, 1),
+    "bad": (0.8, 0.2, 0.2, 1),
+}
+
+
+class StationScreen(BoxLayout):  # type: ignore[misc]
+    font = StringProperty("Roboto")
+    u = NumericProperty(16)
+    title_text = StringProperty("")
+    state_text = StringProperty("")
+    station_state = StringProperty("closed")
+    message_text = StringProperty("")
+    message_colour = ListProperty([0, 0, 0, 1])
+    products = ListProperty([])
+    product_text = StringProperty("")
+    lot_text = StringProperty("")
+    called_text = StringProperty("")
+    person_text = StringProperty("")
+    revealed = BooleanProperty(False)
+    can_call = BooleanProperty(False)
+
+    def __init__(self, console: StationConsole, *, font: str = "Roboto", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.console = console
+        self.font = font
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.bind(size=lambda *_a: self._scale())
+        console.changed = self.redraw
+        self.redraw()
+
+    def _scale(self) -> None:
+        width, height = self.size
+        self.u = max(12.0, min(width / 40.0, height / 32.0))
+
+    def act(self, action: str, *args: str) -> None:
+        """Run a console action on the shared asyncio loop."""
+        c = self.console
+        if action == "reveal":
+            c.toggle_reveal()
+            return
+        calls: dict[str, Callable[[], Awaitable[None]]] = {
+            "open": lambda: c.open(*args),
+            "pause": lambda: c.set_state("pause"),
+            "resume": lambda: c.set_state("resume"),
+            "close": lambda: c.set_state("close"),
+            "refresh": c.refresh,
+            "call_next": c.call_next,
+            "recall": c.recall,
+            "skip": c.skip,
+            "verify": lambda: c.verify(*args),
+            "record_dose": c.record_dose,
+            "defer": lambda: c.end("defer", *args),
+            "refer": lambda: c.end("refer", *args),
+        }
+        task = asyncio.ensure_future(calls[action]())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def redraw(self) -> None:
+        v = self.console.view
+        s = v.station or {}
+        self.title_text = f"{s.get('name', v.station_id)}（{s.get('zone', '')}）· {v.vaccinator}"
+        self.station_state = s.get("state", "closed")
+        loaded = f" · {s['product']} {s['lot']}" if s.get("product") else ""
+        self.state_text = STATE_NAMES.get(self.station_state, self.station_state) + loaded
+        self.products = v.products
+        self.product_text = s.get("product") or (v.products[0] if v.products else "")
+        self.lot_text = s.get("lot") or ""
+        self.can_call = v.can_call and not v.busy
+        self.called_text = f"{v.called['ticket']}  ×{v.called['call_count']}" if v.called else ""
+        self.revealed = v.revealed
+        text, kind = "", "ok"
+        if v.warning:
+            text, kind = (
+                str(v.warning.get("messages", {}).get("zh-CN", v.warning["reason"])),
+                "warn",
+            )
+        if v.message:
+            kind, text = v.message
+        self.message_text = text
+        self.message_colour = list(MESSAGE_COLOURS.get(kind, (0, 0, 0, 1)))
+        p = v.person
+        if p is None:
+            self.person_text = ""
+            return
+        answers = ", ".join(
+            f"[color=c07000]{q}: 是 yes[/color]" if yes else f"{q}: 否 no"
+            for q, yes in (p.get("screening") or {}).items()
+        )
+        review = ", ".join(p.get("review_reasons") or [])
+        self.person_text = (
+            f"[size={int(self.u * 2.4)}][b]{p['ticket']}[/b][/size]\n"
+            f"姓名 Name: [b]{p['name']}[/b]    证件 ID: [b]{v.id_shown}[/b]\n"
+            f"年龄 Age: [b]{p.get('age') or '—'}[/b]    剂次 Dose: [b]{p['dose_number']}[/b]"
+            f"    疫苗 Product: [b]{p['product']}[/b]    通道 Lane: {p['lane']}\n"
+            f"健康问题 Screening: {answers or '—'}"
+            + (f"\n[color=c07000]需医生评估 Doctor review: {review}[/color]" if review else "")
+        )
