@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,14 @@ def settings() -> Settings:
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()
+
+
+def load_test_site(folder: Path) -> Path:
+    """The demo site for tests that send far faster than people do: no per-kiosk rate limit
+    and walk-in capacity for a whole load test. Written to `folder`, returned as a path."""
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    text = text.replace("[server]\n", "[server]\nkiosk_requests_per_second = 10000\n", 1)
+    text = re.sub(r"(?m)^daily_capacity\s*=\s*\d+", "daily_capacity = 100000", text)
+    path = folder / "load-test-site.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -29,12 +29,12 @@ import aiohttp
 import pytest
 from stdnum.cn import ric
 
+from tests.conftest import load_test_site
 from vaxflow.config import Settings, load_settings
 from vaxflow.queue import api_models
 
 pytestmark = pytest.mark.slow
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 KIOSK = {"Authorization": "Bearer demo-kiosk-token"}
 MARSHAL = {"Authorization": "Bearer demo-marshal-token"}
 KIOSKS = 8
@@ -96,21 +96,6 @@ class ServerProcess:
                 self.proc.wait(10)
                 raise AssertionError(f"the server ignored SIGINT:\n{self.log()}") from None
         return self.proc.returncode
-
-
-def _site_file(folder: Path) -> Path:
-    """The demo site, with walk-in capacity for the whole test and no per-kiosk rate limit
-    (eight kiosks here check in as fast as the server answers, far beyond a person's pace)."""
-    text, count = re.subn(
-        r"(?m)^daily_capacity\s*=\s*\d+",
-        "daily_capacity = 100000",
-        DEMO_CONFIG.read_text(encoding="utf-8"),
-    )
-    assert count == 1
-    text = text.replace("[server]\n", "[server]\nkiosk_requests_per_second = 10000\n", 1)
-    path = folder / "site.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # Bodies are built from the fields the API models have, so the test follows the API as it
@@ -217,7 +202,7 @@ def _lane_number(ticket: str) -> tuple[str, int]:
 
 
 async def test_sigkill_under_load_loses_no_acknowledged_check_in(tmp_path: Path) -> None:
-    config = _site_file(tmp_path)
+    config = load_test_site(tmp_path)
     db = tmp_path / "site.sqlite"
     ledger = Ledger(load_settings(config))
     servers: list[ServerProcess] = []

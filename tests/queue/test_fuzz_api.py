@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import DEMO_CONFIG
+from tests.conftest import load_test_site
 
 VAXFLOW = str(Path(sys.executable).with_name("vaxflow"))
 
@@ -77,13 +77,7 @@ POSTS = [
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     folder = tmp_path_factory.mktemp("fuzz")
     db = folder / "site.sqlite"
-    site = folder / "site.toml"  # one fuzzing client is no person: lift the per-kiosk limit
-    site.write_text(
-        DEMO_CONFIG.read_text(encoding="utf-8").replace(
-            "[server]\n", "[server]\nkiosk_requests_per_second = 10000\n"
-        ),
-        encoding="utf-8",
-    )
+    site = load_test_site(folder)
     process = subprocess.Popen(
         [VAXFLOW, "server", "--config", str(site), "--port", "0", "--db", str(db)],
         stdout=subprocess.PIPE,

@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from tests.conftest import DEMO_CONFIG
+from tests.conftest import load_test_site
 from vaxflow.queue.openapi import build
 
 VAXFLOW = str(Path(sys.executable).with_name("vaxflow"))
@@ -28,9 +28,7 @@ SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("schemathesis")
-    site = folder / "site.toml"
-    text = DEMO_CONFIG.read_text(encoding="utf-8")
-    site.write_text(text.replace("[server]\n", "[server]\nkiosk_requests_per_second = 10000\n"))
+    site = load_test_site(folder)
     process = subprocess.Popen(
         [VAXFLOW, "server", "--config", str(site), "--port", "0", "--db", str(folder / "s.db")],
         stdout=subprocess.PIPE,
