@@ -283,3 +283,9 @@ async def test_board_snapshot_equals_the_observation_list(site: Site) -> None:
     assert (await site.get("board", "/api/boards/observation"))["people"] == (
         await site.get("board", "/api/observation")
     )["people"]
+
+
+async def test_consoles_read_the_screening_questions_in_every_language(site: Site) -> None:
+    questions = await site.get("station", "/api/questions")
+    assert [q["id"] for q in questions] == [q.id for q in site.settings.questions]
+    assert set(questions[0]["text"]) == set(site.settings.site.languages)

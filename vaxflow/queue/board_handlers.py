@@ -145,6 +145,14 @@ async def announcement(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def questions(request: web.Request) -> web.Response:
+    """The site's screening questions in every language, so consoles can show the answers."""
+    settings = request.app[SETTINGS]
+    return json_response(
+        [{"id": q.id, "effect": q.effect, "text": dict(q.text)} for q in settings.questions]
+    )
+
+
 # --- marshal -----------------------------------------------------------------------------
 
 

@@ -329,6 +329,13 @@ ROUTES += [
     ),
     Route(
         "GET",
+        "/api/questions",
+        bh.questions,
+        READERS,
+        "The screening questions in every language the site offers",
+    ),
+    Route(
+        "GET",
         "/api/dashboard",
         bh.dashboard,
         frozenset({"marshal", "admin"}),

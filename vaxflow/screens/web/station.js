@@ -7,13 +7,19 @@ const store = new TokenStore("station");
 const VACCINATOR = "vaxflow.vaccinator";
 const CURRENT = `vaxflow.station.${stationId}.ticket`;
 
-const state = { token: null, vaccinator: null, station: null, person: null, called: null, warning: null, message: null, revealed: false };
+const state = { token: null, vaccinator: null, station: null, person: null, called: null, warning: null, message: null, revealed: false, questions: {} };
 
 const STATE_NAMES = { open: "开放 Open", paused: "暂停 Paused", closed: "关闭 Closed" };
 const REASONS = {
   observation_full: "留观区已满 Observation seats are full — hold calls until people leave",
   observation_nearly_full: "留观区将满 Observation seats nearly full — slow down",
 };
+
+function questionText(id) {
+  const q = state.questions[id];
+  if (!q) return id;
+  return [q["zh-CN"], q.en].filter(Boolean).join(" / ") || id;
+}
 
 function maskId(id) {
   if (!id || id.length <= 8) return id || "";
@@ -82,7 +88,7 @@ function personCard(p) {
       el("dt", {}, "通道 Lane"), el("dd", {}, p.lane + (p.walk_in ? " (walk-in)" : ""))),
     reasons.length ? el("div", { class: "banner warn" }, "需医生评估 Doctor review: ", reasons.join(", ")) : null,
     el("h3", {}, "健康问题 Screening"),
-    el("ul", { class: "answers" }, ...(screening.length ? screening.map(([q, yes]) => el("li", { class: yes ? "yes" : "" }, `${q}: ${yes ? "是 yes" : "否 no"}`)) : [el("li", { class: "muted" }, "—")])),
+    el("ul", { class: "answers" }, ...(screening.length ? screening.map(([q, yes]) => el("li", { class: yes ? "yes" : "" }, `${questionText(q)}: ${yes ? "是 yes" : "否 no"}`)) : [el("li", { class: "muted" }, "—")])),
     el("div", { class: "row" },
       el("button", { class: "good", id: "record-dose", onclick: async () => {
         const done = await post("record-dose", { visit_id: p.visit_id });
@@ -186,6 +192,10 @@ function boot() {
 async function start(token, vaccinator) {
   state.token = token;
   state.vaccinator = vaccinator;
+  try {
+    const questions = await api(token, "GET", "/api/questions");
+    state.questions = Object.fromEntries(questions.map((q) => [q.id, q.text]));
+  } catch (err) { /* the ids are shown instead */ }
   await refresh();
   setInterval(() => { if (!state.person && document.activeElement?.id !== "scan" && document.activeElement?.tagName !== "INPUT") refresh(); }, 15000);
 }
