@@ -350,3 +350,45 @@ def test_exit_point_says_minutes_left(server: Server, browser: Any) -> None:
     assert verdict.get_attribute("data-verdict") == "wait"
     assert verdict.get_attribute("data-minutes") == "30"
     page.close()
+
+
+def test_kivy_observation_board_under_xvfb(server: Server, tmp_path: Path) -> None:
+    """`vaxflow board observation` on a virtual display: live data, one screenshot."""
+    xvfb_run = shutil.which("xvfb-run")
+    if xvfb_run is None:
+        pytest.skip("xvfb is not installed (./dev installs it)")
+    from PIL import Image
+
+    _open(server, "S10")
+    _dose(server, "S10")  # someone to show
+    shot = tmp_path / "board.png"
+    done = subprocess.run(
+        [
+            xvfb_run,
+            "-a",
+            "-s",
+            "-screen 0 1280x720x24",
+            *_vaxflow(),
+            "board",
+            "observation",
+            "--server",
+            server.url,
+            "--token",
+            "demo-board-token",
+            "--size",
+            "1280x720",
+            "--screenshot",
+            str(shot),
+            "--after",
+            "4",
+        ],
+        capture_output=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    with Image.open(shot) as image:
+        assert image.size == (1280, 720)
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
+    assert len(colours) > 50  # tiles and text were drawn, not an empty window
+    assert b"screenshot" in done.stdout
