@@ -149,3 +149,20 @@ async def test_ticket_numbers_restart_each_site_day(
     next_day = await store.write(_check_in(settings, 2), actor="k")
     assert (first.ticket, next_day.ticket) == ("W001", "W001")
     assert first.site_day != next_day.site_day
+
+
+async def test_on_refusal_runs_after_the_refused_changes_are_undone(
+    store: Store, settings: Settings
+) -> None:
+    def op(tx: Tx) -> str:
+        service.check_in(tx, settings, walk_in_request(settings, 1))
+        raise Refused("nope", "changed my mind")
+
+    def on_refusal(tx: Tx, err: Refused) -> str:  # type: ignore[override]
+        tx.emit("refusal_noted", None, {"reason": err.reason})
+        return f"refused: {err.reason}"
+
+    answer = await store.write(op, actor="k", on_refusal=on_refusal)  # type: ignore[arg-type]
+    assert answer == "refused: nope"
+    events = await store.read(lambda conn: events_after(conn, store.site_id, 0))
+    assert [e.kind for e in events] == ["refusal_noted"]  # the check-in and its event are gone

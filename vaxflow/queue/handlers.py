@@ -96,14 +96,18 @@ async def mutate(
                         "This Idempotency-Key was used for a different request.",
                     )
                 return row.status, json.loads(row.response)
-        savepoint = tx.conn.begin_nested()
-        try:
-            status, answer = 200, op(tx, body)
-            savepoint.commit()
-        except QueueError as err:
-            savepoint.rollback()
-            tx.events.clear()
-            status, answer = err.status, err.to_json()
+        answer = op(tx, body)
+        remember(tx, 200, answer)
+        return 200, answer
+
+    def refused(tx: Tx, err: QueueError) -> tuple[int, Any]:
+        """The op's changes are undone; a replay must get the same refusal."""
+        answer = err.to_json()
+        if err.reason != "idempotency_key_reused":  # that key already holds its first answer
+            remember(tx, err.status, answer)
+        return err.status, answer
+
+    def remember(tx: Tx, status: int, answer: Any) -> None:
         if key is not None:
             tx.conn.execute(
                 _SAVE_REPLY,
@@ -117,10 +121,9 @@ async def mutate(
                     "created_at": tx.now,
                 },
             )
-        return status, answer
 
     store = request.app[STORE]
-    status, answer = await store.write(run, actor=who.actor, device=who.device)
+    status, answer = await store.write(run, actor=who.actor, device=who.device, on_refusal=refused)
     return json_response(answer, status)
 
 

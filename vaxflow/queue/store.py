@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from vaxflow.clock import Clock
 from vaxflow.queue import tables as t
 from vaxflow.queue.db import make_engine, migrate
+from vaxflow.queue.errors import QueueError
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class _Job(Generic[T]):
     device: str | None
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
+    on_refusal: Callable[[Tx, QueueError], T] | None = None
 
 
 _STOP = object()
@@ -138,13 +140,25 @@ class Store:
         self._writer_engine.dispose()
         self._reader_engine.dispose()
 
-    async def write(self, op: Callable[[Tx], T], *, actor: str, device: str | None = None) -> T:
-        """Run `op` in the writer's transaction; return once it is committed to disk."""
+    async def write(
+        self,
+        op: Callable[[Tx], T],
+        *,
+        actor: str,
+        device: str | None = None,
+        on_refusal: Callable[[Tx, QueueError], T] | None = None,
+    ) -> T:
+        """Run `op` in the writer's transaction; return once it is committed to disk.
+
+        If `op` is refused (QueueError) its changes are undone; `on_refusal`, when given,
+        then runs in the same transaction and its answer is committed and returned (the
+        idempotency record of a refusal), so one savepoint per request is enough.
+        """
         if self._thread is None:
             raise StoreUnavailable("the store is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(op, actor, device, loop, future))
+        self._jobs.put(_Job(op, actor, device, loop, future, on_refusal))
         return await future
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
@@ -192,7 +206,17 @@ class Store:
                     savepoint = conn.begin_nested()
                     try:
                         value = job.op(tx)
-                    except Exception as err:  # refused or failed: this job only
+                    except QueueError as err:
+                        savepoint.rollback()
+                        if job.on_refusal is None:
+                            outcomes.append((job, None, err))
+                            continue
+                        after = Tx(conn, self.site_id, tx.now, job.actor, job.device)
+                        try:
+                            outcomes.append((job, job.on_refusal(after, err), None))
+                        except Exception as failed:  # one statement: nothing half-written
+                            outcomes.append((job, None, failed))
+                    except Exception as err:  # failed: this job only
                         savepoint.rollback()
                         outcomes.append((job, None, err))
                     else:
