@@ -42,12 +42,17 @@ function render() {
            el("div", { class: "en" }, `Please go to ${latest.station_name}, ${latest.zone}`))]
       : [el("span", { class: "muted" }, "请留意叫号 Please wait for your number")]),
   );
-  $("#zones").style.setProperty("--zones", Math.max(1, state.zones.length));
+  // Dozens of stations in many zones: at most 6 zone columns, zones wrap onto more rows,
+  // and each zone keeps fewer calls so everything stays on one TV screen.
+  const columns = Math.min(6, Math.max(1, state.zones.length));
+  const rows = Math.ceil(Math.max(1, state.zones.length) / columns);
+  const keep = Math.max(3, Math.floor(KEEP_PER_ZONE / rows));
+  $("#zones").style.setProperty("--zones", columns);
   $("#zones").replaceChildren(
     ...state.zones.map((zone) =>
       el("section", { class: "zone" },
         el("h2", {}, zone),
-        ...state.calls.filter((c) => c.zone === zone).map((c) => {
+        ...state.calls.filter((c) => c.zone === zone).slice(0, keep).map((c) => {
           const classes = ["call"];
           if (c.call_count > 1) classes.push("repeat");
           if (c.arrived) classes.push("arrived");
