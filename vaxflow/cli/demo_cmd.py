@@ -129,6 +129,8 @@ def _banner(
     lines = [
         f"vaxflow demo — {settings.site.name}",
         f"  server      {url}/",
+        f"  marshal     {url}/marshal          boards  {url}/board/calls  {url}/board/observation",
+        f"  consoles    {url}/station/S01  {url}/observer  {url}/exit",
         f"  health      {url}/api/health",
         f"  stats       {url}/api/stats      (Authorization: Bearer <marshal token>)",
         f"  API         {url}/api/openapi.json",
