@@ -58,6 +58,7 @@ def configure_kivy(options: AppOptions) -> None:
 
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "log_level", "warning")
+    Config.set("graphics", "maxfps", "30")  # enough for the animations; leaves the loop free
     Config.set("graphics", "rotation", str(options.rotation))
     Config.set("input", "mouse", "mouse,disable_multitouch")
     if options.fullscreen:
@@ -202,6 +203,16 @@ def _kiosk_app_class() -> type[Any]:
     return KioskApp
 
 
+async def _running(within: float = 30.0) -> None:
+    """Wait until Kivy's loop runs and has drawn a frame (a stop before that is lost)."""
+    from kivy.clock import Clock
+
+    drawn = asyncio.Event()
+    Clock.schedule_once(lambda _dt: Clock.schedule_once(lambda _dt2: drawn.set(), 0), 0)
+    async with asyncio.timeout(within):
+        await drawn.wait()
+
+
 async def screenshot(path: Path) -> Path:
     """Save the window as a PNG after the next frames are drawn."""
     await asyncio.sleep(0.35)
@@ -237,6 +248,7 @@ async def run_app(shell: KioskShell, options: AppOptions, driver: Driver | None 
             waiter.cancel()
             await app_task
             return 1
+        await _running()
         await shell.start()
         if driver is not None:
             try:

@@ -85,7 +85,8 @@ class KioskShell:
         step = self.flow.start()
         self.state: f.State = step.state
         self.listeners: list[Callable[[f.State], None]] = []
-        self.printed: list[tuple[str, float]] = []  # (ticket number, loop time the bytes left)
+        #: (ticket number, loop time its bytes went to the printer, loop time it was printed)
+        self.printed: list[tuple[str, float, float]] = []
         self._timeout: float | None = step.timeout
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -107,13 +108,15 @@ class KioskShell:
         self._stopping = True
         if self._timer is not None:
             self._timer.cancel()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        pending = set(self._tasks)
+        while pending:  # a cancel that lands as an awaited call completes can be lost: repeat
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=0.5)
         for device in (self.devices.scanner, self.devices.idcard, self.devices.printer):
-            with contextlib.suppress(HardwareError, OSError):
-                await asyncio.wait_for(device.close(), self.options.device_timeout)
+            with contextlib.suppress(HardwareError, OSError, TimeoutError):
+                async with asyncio.timeout(self.options.device_timeout):
+                    await device.close()
         await self.client.close()
 
     # --- input ---------------------------------------------------------------------------
@@ -224,10 +227,12 @@ class KioskShell:
             self.dispatch(f.Answered(call.id, data))
 
     async def _print(self, ticket: f.Ticket, language: str) -> None:
+        loop = asyncio.get_running_loop()
         data = render_escpos(ticket_layout(self.ticket_view(ticket, language, self.now())))
+        handed = loop.time()
         job = await self.print_queue.submit(data, label=ticket.number)
         if job.state is JobState.PRINTED:
-            self.printed.append((ticket.number, asyncio.get_running_loop().time()))
+            self.printed.append((ticket.number, handed, loop.time()))
             self.dispatch(f.Printed())
         else:
             self.dispatch(f.PrintFailed(job.reason or "unavailable"))
@@ -269,9 +274,8 @@ class KioskShell:
 
     async def _device_health(self, kind: str, device: Any) -> DeviceHealth | None:
         try:
-            health: DeviceHealth = await asyncio.wait_for(
-                device.health(), self.options.device_timeout
-            )
+            async with asyncio.timeout(self.options.device_timeout):
+                health: DeviceHealth = await device.health()
         except (TimeoutError, HardwareError) as err:
             log.warning("%s health: %s", kind, err)
             return None
@@ -323,8 +327,10 @@ class KioskShell:
         if attempt:
             await asyncio.sleep(delays[min(attempt - 1, len(delays) - 1)])
         with contextlib.suppress(HardwareError, OSError, TimeoutError):
-            await asyncio.wait_for(device.close(), self.options.device_timeout)
-        await asyncio.wait_for(device.open(), self.options.device_timeout)
+            async with asyncio.timeout(self.options.device_timeout):
+                await device.close()
+        async with asyncio.timeout(self.options.device_timeout):
+            await device.open()
 
     async def _device_loop(
         self, kind: str, device: Any, read: Callable[[], Awaitable[None]]

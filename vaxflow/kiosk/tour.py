@@ -112,7 +112,7 @@ class Kit:
             raise SystemExit("the tour and test scripts need simulated devices (--devices sim)")
         if not isinstance(printer, SimPrinter):
             raise SystemExit("the tour and test scripts need a simulated printer")
-        people = make_people(settings, today, 200)
+        people = make_people(settings, today, 400)
         walk_ins = make_people(settings, today, 20, seed=23)
         kit = cls(shell, scanner, reader, printer, people, walk_ins)
         shell.listeners.append(kit._seen)
@@ -239,12 +239,62 @@ async def script_server_restart(kit: Kit, snap: Snap, out: Path) -> dict[str, An
     return {"ticket": state.ticket.number, "print": state.print_state.value}
 
 
+async def script_startup(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    """The app is up and shows the attract screen: report memory (benchmark)."""
+    import resource
+
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"screen": kit.shell.state.screen.value, "max_rss_mib": round(rss_kib / 1024, 1)}
+
+
+LATENCY_PEOPLE = 40
+
+
+async def script_latency(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    """Scan (card already on the reader) to ticket bytes at the printer, answering at once."""
+    loop = asyncio.get_running_loop()
+    shell = kit.shell
+
+    marks: list[tuple[str, float]] = []
+    trace: list[str] = []
+
+    def answer(state: State) -> None:  # a person who touches instantly
+        marks.append((state.screen.value, loop.time()))
+        if state.screen is Screen.QUESTION:
+            loop.call_soon(shell.touch, Action.NO)
+        elif state.screen is Screen.CONSENT:
+            loop.call_soon(shell.touch, Action.AGREE)
+
+    shell.listeners.append(answer)
+    to_bytes: list[float] = []
+    to_paper: list[float] = []
+    for _ in range(LATENCY_PEOPLE):
+        person = kit.person()
+        kit.reader.present(card_for(person))
+        await shell.wait_screen(Screen.WAIT_BOOKING)
+        printed = len(shell.printed)
+        marks.clear()
+        started = loop.time()
+        kit.scanner.push(person.code)
+        state = await shell.wait_for(lambda s: s.screen in (Screen.TICKET, Screen.PROBLEM))
+        if state.screen is Screen.TICKET and len(shell.printed) > printed:
+            _number, handed, done = shell.printed[-1]
+            to_bytes.append(round((handed - started) * 1000, 1))
+            to_paper.append(round((done - started) * 1000, 1))
+            trace.append(" ".join(f"{k}:{(t - started) * 1000:.0f}" for k, t in marks))
+        shell.touch(Action.DONE)
+        await shell.wait_screen(Screen.ATTRACT)
+    return {"scan_to_bytes_ms": to_bytes, "scan_to_printed_ms": to_paper, "trace": trace[:5]}
+
+
 SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
     "booked": script_booked,
     "walk_in": script_walk_in,
     "id_mismatch": script_id_mismatch,
     "paper_out": script_paper_out,
     "server_restart": script_server_restart,
+    "startup": script_startup,
+    "latency": script_latency,
 }
 
 
@@ -254,9 +304,11 @@ def run_script(
     """A driver for `run_app` that runs one test script and prints its RESULT line."""
 
     async def driver(shell: KioskShell, snap: Snap) -> int:
+        print("READY", flush=True)  # the attract screen is up (cold start, benchmark)
         kit = Kit.of(shell, settings, site_today(settings))
         kit.used = 40 * list(SCRIPTS).index(name)  # scripts may share one server
-        await snap(out / "attract.png")
+        if name not in ("startup", "latency"):
+            await snap(out / "attract.png")
         result = await SCRIPTS[name](kit, snap, out)
         result["screens"] = kit.screens
         print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)

@@ -52,7 +52,7 @@ def text(key: str, language: str, **params: Any) -> str:
     return string.Formatter().vformat(found, (), _Lenient(params)) if params else found
 
 
-def keys() -> list[str]:
+def message_ids() -> list[str]:
     """Every message id of the English catalogue."""
     path = LOCALE_DIR / "en" / "LC_MESSAGES" / "kiosk.po"
     with path.open("rb") as handle:

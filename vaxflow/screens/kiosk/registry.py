@@ -32,16 +32,18 @@ def screen_name(screen: Screen) -> str:
 
 
 def build_manager(vm: KioskViewModel) -> ScreenManager:
-    """Every screen, bound to `vm`, in a manager that follows `vm.screen` without animation."""
+    """Every screen, bound to `vm`, in a manager that follows `vm.shown` without animation."""
     importlib.import_module("vaxflow.screens.kiosk.widgets")
     manager = ScreenManager(transition=NoTransition())
     for module_name, class_name in dict.fromkeys(SCREENS.values()):
         module = importlib.import_module(f"vaxflow.screens.kiosk.{module_name}")
         manager.add_widget(getattr(module, class_name)(name=module_name, vm=vm))
 
-    def follow(_vm: KioskViewModel, name: str) -> None:
+    def follow(_vm: KioskViewModel, shown: tuple[str, dict[str, str]]) -> None:
+        name, texts = shown
+        manager.get_screen(name).t = texts  # only the screen on show gets new words
         manager.current = name
 
-    vm.bind(screen=follow)
-    manager.current = vm.screen
+    vm.bind(shown=follow)
+    follow(vm, (vm.screen, vm.t))
     return manager

@@ -37,6 +37,7 @@ class KioskViewModel(EventDispatcher):  # type: ignore[misc]
     u = NumericProperty(24.0)
     base_u = NumericProperty(24.0)
     qr = ObjectProperty(None, allownone=True)
+    shown = ObjectProperty(("attract", {}))  # (screen name, its words): what the manager shows
 
     def __init__(self, send: Callable[[Action, str], None], **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -61,6 +62,7 @@ class KioskViewModel(EventDispatcher):  # type: ignore[misc]
             self._qr_payload = payload
             self.qr = qr_texture(payload) if payload else None
         self.screen = screen_name
+        self.shown = (screen_name, self.t)
 
 
 def qr_texture(payload: str) -> Texture:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.animation import Animation
+from kivy.clock import Clock
 from kivy.lang import Builder
-from kivy.properties import NumericProperty, ObjectProperty
+from kivy.properties import DictProperty, NumericProperty, ObjectProperty
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
@@ -41,39 +42,72 @@ class LanguageBar(Widget):  # type: ignore[misc]
     vm = ObjectProperty(None, allownone=True, rebind=True)
 
 
-class ScanGuide(Widget):  # type: ignore[misc]
+class Animated(Widget):  # type: ignore[misc]
+    """A widget that animates only while its screen is shown (each frame costs GPU time),
+    starting `delay` seconds after the screen appears."""
+
+    delay = NumericProperty(0.0)
+
+    def animation(self) -> Animation:
+        raise NotImplementedError
+
+    def animate(self, running: bool) -> None:
+        Clock.unschedule(self._start)
+        Animation.cancel_all(self)
+        if running:
+            Clock.schedule_once(self._start, self.delay)
+
+    def _start(self, *_args: object) -> None:
+        self.animation().start(self)
+
+
+class ScanGuide(Animated):
     """A phone with a QR code and a scan line sweeping over it: "hold your QR here"."""
 
     phase = NumericProperty(0.0)
 
-    def on_kv_post(self, base_widget: Widget) -> None:
+    def animation(self) -> Animation:
         sweep = Animation(phase=1.0, duration=1.4, t="in_out_sine") + Animation(
             phase=0.0, duration=1.4, t="in_out_sine"
         )
         sweep.repeat = True
-        sweep.start(self)
+        return sweep
 
 
-class Busy(Widget):  # type: ignore[misc]
-    """A turning arc while the kiosk waits for the server or the printer."""
+class Busy(Animated):
+    """A turning arc while the kiosk waits for the server or the printer; it starts turning
+    only when the wait is long enough to notice."""
 
     angle = NumericProperty(0.0)
+    delay = NumericProperty(0.6)
 
-    def on_kv_post(self, base_widget: Widget) -> None:
+    def animation(self) -> Animation:
+        self.angle = 0.0
         turn = Animation(angle=360.0, duration=1.2)
         turn.repeat = True
-        turn.bind(on_progress=self._wrap)
-        turn.start(self)
-
-    def _wrap(self, *_args: object) -> None:
-        if self.angle >= 360.0:
-            self.angle = 0.0
+        return turn
 
 
 class KioskScreen(Screen):  # type: ignore[misc]
-    """A kiosk screen: it binds to the view-model it is given and does no I/O."""
+    """A kiosk screen: it binds to the view-model it is given and does no I/O.
+
+    `t` holds the screen's words; only the screen on show gets new ones, so a change of
+    state re-renders one screen's labels, not every screen's.
+    """
 
     vm = ObjectProperty(None, allownone=True, rebind=True)
+    t = DictProperty({})
+
+    def on_pre_enter(self, *_args: object) -> None:
+        self._animate(True)
+
+    def on_leave(self, *_args: object) -> None:
+        self._animate(False)
+
+    def _animate(self, running: bool) -> None:
+        for widget in self.walk(restrict=True):
+            if isinstance(widget, Animated):
+                widget.animate(running)
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

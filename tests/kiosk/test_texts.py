@@ -1,0 +1,88 @@
+"""The kiosk's words: every key in all three catalogues, every screen worded, masked names."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+
+import pytest
+
+from vaxflow.kiosk import flow as f
+from vaxflow.screens.kiosk import i18n, texts
+
+LANGS = ("zh-CN", "zh-TW", "en")
+TICKET = f.Ticket(7, "A023", "A", "Booked", "Demo Stadium", "VXF1:x:2026-11-21:A023", 12)
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_every_key_is_translated(language: str) -> None:
+    missing = [key for key in i18n.message_ids() if not i18n.has(key, language)]
+    assert not missing
+
+
+def test_keys_the_flow_and_screens_use_exist() -> None:
+    keys = set(i18n.message_ids())
+    used = set(f.PROMPTS.values()) | {f"desk.{desk.value}" for desk in f.Desk}
+    used |= {f"button.{name}" for name in texts.BUTTONS}
+    used |= {"notice.card_again", "notice.retrying", "reason.consent_declined"}
+    assert used <= keys
+
+
+def test_placeholders_are_filled() -> None:
+    assert i18n.text("ticket.wait", "zh-CN", n=12) == "预计等候 12 分钟"
+    assert i18n.text("ticket.wait", "en") == "Estimated wait {n} min"  # left visible
+    assert i18n.text("no.such.key", "zh-TW") == "no.such.key"
+
+
+def state_on(screen: f.Screen, **changes: object) -> f.State:
+    precheck = f.Precheck(
+        "张*明",
+        "CoronaVac",
+        1,
+        False,
+        (f.Question("fever", {"zh-CN": "发热？", "en": "Fever?"}),),
+        "v1",
+        {"zh-CN": "同意", "en": "I agree"},
+    )
+    base = f.State(
+        screen=screen,
+        card=f.Card("450103199001011238", "张小明", date(1990, 1, 1)),
+        precheck=precheck,
+        ticket=TICKET,
+        print_state=f.PrintState.PRINTED,
+        problem=f.Problem("id_mismatch", {"en": "Not your card."}),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("language", LANGS)
+@pytest.mark.parametrize("screen", list(f.Screen))
+def test_every_screen_has_a_title_or_a_question(screen: f.Screen, language: str) -> None:
+    words = texts.screen_texts(state_on(screen, language=language))
+    assert words.get("title") or words.get("question")
+    assert all("{" not in value for value in words.values()), words
+
+
+def test_screens_show_masked_names_only() -> None:
+    words = texts.screen_texts(state_on(f.Screen.WAIT_BOOKING, language="en"))
+    assert "张*明" in words["sub"] and "张小明" not in str(words)
+
+
+def test_problem_uses_the_servers_words_then_the_catalogue() -> None:
+    words = texts.screen_texts(state_on(f.Screen.PROBLEM, language="en"))
+    assert words["body"] == "Not your card."
+    assert words["go_to"] == "Please go to the information desk"
+    declined = state_on(f.Screen.PROBLEM, problem=f.Problem("consent_declined"))
+    assert "知情同意" in texts.screen_texts(declined)["body"]
+    unknown = state_on(f.Screen.PROBLEM, problem=f.Problem("brand_new_reason"), language="en")
+    assert texts.screen_texts(unknown)["body"] == "The check-in could not be completed."
+
+
+def test_ticket_screen_and_printed_ticket_in_the_persons_language() -> None:
+    words = texts.screen_texts(state_on(f.Screen.TICKET))
+    assert words["number"] == "A023" and words["lane"] == "通道：预约通道"
+    failed = texts.screen_texts(state_on(f.Screen.TICKET, print_state=f.PrintState.FAILED))
+    assert failed["print_failed"] and "打印机故障" in failed["status"]
+    view = texts.ticket_view(TICKET, "zh-TW", datetime(2026, 11, 21, 9, 30))
+    assert (view.number, view.lane_name, view.label_title) == ("A023", "預約通道", "排隊號")
+    assert view.issued_at == "2026-11-21 09:30" and view.qr_payload == TICKET.qr
