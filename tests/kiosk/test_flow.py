@@ -251,7 +251,7 @@ def test_every_refusal_shows_the_servers_words_and_a_desk(
     assert problem.message(d.state.language) == described["messages"][language]
     assert problem.desk is f.desk_for(reason)
     assert d.timeout is not None  # a problem screen never stays forever
-    d.send(f.Idle(d.state.seq))
+    d.send(f.Idle(d.state.idle_seq))
     assert d.state.screen is Screen.ATTRACT
     assert not d.of(f.Abandon)  # refused: no ticket exists
 
@@ -321,7 +321,7 @@ def test_leaving_while_the_check_in_is_unanswered_abandons_it(how: str) -> None:
     call = d.pending_call()
     d.send(f.Unreachable(call.id))
     if how == "idle":
-        d.send(f.Idle(d.state.seq))
+        d.send(f.Idle(d.state.idle_seq))
     else:
         d.touch(Action.START_OVER)
     assert d.state.screen is Screen.ATTRACT
@@ -345,10 +345,10 @@ def test_inactivity_before_a_check_in_returns_to_attract_without_cancel(
     d = Driver()
     for event in screen_events:
         d.send(event)
-    stale = d.state.seq - 1
+    stale = d.state.idle_seq - 1
     d.send(f.Idle(stale))
     assert d.state.screen is not Screen.ATTRACT
-    d.send(f.Idle(d.state.seq))
+    d.send(f.Idle(d.state.idle_seq))
     assert d.state.screen is Screen.ATTRACT
     assert not d.of(f.Abandon)
 
@@ -356,11 +356,11 @@ def test_inactivity_before_a_check_in_returns_to_attract_without_cancel(
 def test_inactivity_in_questions_and_on_the_ticket() -> None:
     d = Driver()
     to_consent(d)
-    d.send(f.Idle(d.state.seq))
+    d.send(f.Idle(d.state.idle_seq))
     assert d.state.screen is Screen.ATTRACT and not d.of(f.Abandon)
     d = Driver()
     to_ticket(d)
-    d.send(f.Idle(d.state.seq))
+    d.send(f.Idle(d.state.idle_seq))
     assert d.state.screen is Screen.ATTRACT
     assert not d.of(f.Abandon)  # the person saw the ticket: never cancelled
 
@@ -390,7 +390,7 @@ def test_printer_that_never_answers_is_a_failed_print() -> None:
     to_consent(d)
     d.touch(Action.AGREE)
     d.answer(TICKET)
-    d.send(f.Idle(d.state.seq))
+    d.send(f.Idle(d.state.idle_seq))
     assert d.state.screen is Screen.TICKET and d.state.print_state is f.PrintState.FAILED
 
 
@@ -455,3 +455,22 @@ def test_card_body_and_age() -> None:
     }
     assert f.Card("x", "y").age_on(TODAY) is None
     assert f.Card("x", "y").body() == {"id_type": "cn_resident", "id_number": "x", "name": "y"}
+
+
+def test_server_retries_do_not_restart_the_inactivity_timer() -> None:
+    d = Driver()
+    to_consent(d)
+    d.touch(Action.AGREE)
+    call = d.pending_call()
+    step = d.send(f.Unreachable(call.id))
+    assert step.rearm and d.state.screen is Screen.OFFLINE
+    armed = d.state.idle_seq
+    for _ in range(3):
+        (retry,) = [e for e in step.effects if isinstance(e, f.RetryLater)]
+        assert not d.send(f.RetryDue(retry.seq)).rearm
+        step = d.send(f.Unreachable(call.id))
+        assert not step.rearm
+    assert d.state.idle_seq == armed
+    d.send(f.Idle(armed))  # the timer armed on arrival at the offline screen still counts
+    assert d.state.screen is Screen.ATTRACT and d.of(f.Abandon) == [f.Abandon(call)]
+    assert d.touch(Action.LANGUAGE, "en").rearm  # a touch restarts it

@@ -270,7 +270,7 @@ class Touched:
 
 @dataclass(frozen=True)
 class Idle:
-    """The inactivity timer of transition `seq` ran out."""
+    """The inactivity timer armed with `State.idle_seq == seq` ran out."""
 
     seq: int
 
@@ -424,7 +424,8 @@ class State:
     print_reason: str = ""
     problem: Problem | None = None
     notice: str = ""  # a short hint on the current screen, by catalogue key
-    seq: int = 0  # bumped on every transition; timers and retries carry it
+    seq: int = 0  # bumped on every transition; retry timers carry it
+    idle_seq: int = 0  # bumped when the person acts or the screen changes; idle timers carry it
     calls: int = 0  # call ids handed out so far
     served: int = 0  # people checked in since start
 
@@ -437,11 +438,13 @@ class State:
 
 @dataclass(frozen=True)
 class Step:
-    """The new state, the effects to run, and the inactivity timeout to arm (None: none)."""
+    """The new state, the effects to run, and the inactivity timer: when `rearm`, arm it for
+    `timeout` seconds (None: no timer) and answer Idle(state.idle_seq); else leave it running."""
 
     state: State
     effects: tuple[Effect, ...] = ()
     timeout: float | None = None
+    rearm: bool = False
 
 
 #: Screen -> prompt key spoken when it appears (elderly mode).
@@ -473,7 +476,8 @@ class Flow:
         state = self._transition(state, event, effects)
         if state is before:
             return Step(state, (), None)
-        return self._out(before, state, effects)
+        person = isinstance(event, Scanned | CardRead | CardUnreadable | Touched)
+        return self._out(before, state, effects, person)
 
     def timeout_for(self, state: State) -> float | None:
         t = self.timing
@@ -500,15 +504,18 @@ class Flow:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _out(self, before: State, state: State, effects: list[Effect]) -> Step:
-        state = replace(state, seq=before.seq + 1)
+    def _out(self, before: State, state: State, effects: list[Effect], person: bool = True) -> Step:
+        """Number the transition; restart the inactivity timer when the person acted or the
+        screen changed (server retries and answers on the same screen leave it running)."""
+        rearm = person or state.screen is not before.screen
+        state = replace(state, seq=before.seq + 1, idle_seq=before.idle_seq + (1 if rearm else 0))
         effects = [
             RetryLater(e.seconds, state.seq) if isinstance(e, RetryLater) else e for e in effects
         ]
         prompt = PROMPTS.get(state.screen)
         if state.elderly and prompt and state.screen is not before.screen:
             effects.append(Speak(prompt, state.language))
-        return Step(state, tuple(effects), self.timeout_for(state))
+        return Step(state, tuple(effects), self.timeout_for(state), rearm)
 
     def _transition(self, s: State, event: Event, fx: list[Effect]) -> State:
         screen = s.screen
@@ -517,7 +524,7 @@ class Flow:
                 return replace(s, language=_language(value))
             case Touched(Action.ELDERLY, value):
                 return replace(s, elderly=value == "on", elderly_auto=False)
-            case Idle(seq) if seq == s.seq:
+            case Idle(seq) if seq == s.idle_seq:
                 return self._idle(s, fx)
             case Idle():
                 return s

@@ -134,8 +134,9 @@ class KioskShell:
         if step.state is self.state:
             return
         self.state = step.state
-        self._timeout = step.timeout
-        self._arm(step.timeout)
+        if step.rearm:
+            self._timeout = step.timeout
+            self._arm(step.timeout)
         for effect in step.effects:
             self._run(effect)
         self._notify()
@@ -172,7 +173,7 @@ class KioskShell:
             self._timer.cancel()
             self._timer = None
         if seconds is not None and not self._stopping:
-            seq = self.state.seq
+            seq = self.state.idle_seq
             self._timer = asyncio.get_running_loop().call_later(seconds, self.dispatch, f.Idle(seq))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
