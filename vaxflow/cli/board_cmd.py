@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vaxflow.screens.kivy_window import configure_window
+
 log = logging.getLogger(__name__)
 
 FONT = "VaxflowBoard"
@@ -44,19 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.token:
         print("give the board token with --token or $VAXFLOW_BOARD_TOKEN", flush=True)
         return 2
-    width, _, height = args.size.partition("x")
-    os.environ.setdefault("KIVY_NO_ARGS", "1")
-    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
-    from kivy.config import Config
-
-    Config.set("kivy", "log_level", "warning")
-    if args.windowed or args.screenshot:
-        Config.set("graphics", "fullscreen", "0")
-        Config.set("graphics", "width", width)
-        Config.set("graphics", "height", height)
-    else:
-        Config.set("graphics", "fullscreen", "auto")
-        Config.set("graphics", "show_cursor", "0")
+    configure_window(args.size, windowed=bool(args.windowed or args.screenshot), hide_cursor=True)
     return asyncio.run(_board(args))
 
 

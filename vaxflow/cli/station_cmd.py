@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vaxflow.config import ConfigError, load_settings
+from vaxflow.screens.kivy_window import configure_window
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +57,10 @@ def _run(args: argparse.Namespace) -> int:
     if not args.token:
         print("give the station token with --token or $VAXFLOW_STATION_TOKEN", file=sys.stderr)
         return 2
-    width, _, height = args.size.partition("x")
-    os.environ.setdefault("KIVY_NO_ARGS", "1")
-    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
+    configure_window(args.size, windowed=bool(args.windowed or args.screenshot), hide_cursor=False)
     from kivy.config import Config
 
-    Config.set("kivy", "log_level", "warning")
     Config.set("input", "mouse", "mouse,disable_multitouch")
-    if args.windowed or args.screenshot:
-        Config.set("graphics", "fullscreen", "0")
-        Config.set("graphics", "width", width)
-        Config.set("graphics", "height", height)
-    else:
-        Config.set("graphics", "fullscreen", "auto")
     return asyncio.run(_console(args))
 
 
