@@ -21,7 +21,7 @@ from vaxflow.queue.bookings.codes import read_booking_scan
 from vaxflow.queue.bookings.service_client import fetch_booking
 from vaxflow.queue.bookings.store_ops import find_booking
 from vaxflow.queue.errors import Invalid, NotFound, QueueError
-from vaxflow.queue.model import StationState, VisitState
+from vaxflow.queue.model import StationState, Visit, VisitState
 from vaxflow.queue.store import Tx
 
 B = TypeVar("B", bound=BaseModel)
@@ -127,6 +127,22 @@ async def mutate(
     return json_response(answer, status)
 
 
+async def change_visit(
+    request: web.Request,
+    model: type[B],
+    change: Callable[[Tx, B], Visit],
+    *,
+    full_id: bool = False,
+) -> web.Response:
+    """A `mutate` whose answer is the changed visit as clients see it."""
+    settings = request.app[SETTINGS]
+    return await mutate(
+        request,
+        model,
+        lambda tx, body: service.visit_view(change(tx, body), settings, full_id=full_id),
+    )
+
+
 def _int_param(request: web.Request, name: str) -> int:
     try:
         value = int(request.match_info[name])
@@ -230,23 +246,19 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 async def cancel(request: web.Request) -> web.Response:
     settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
-    return await mutate(
+    return await change_visit(
         request,
         m.CancelRequest,
-        lambda tx, body: service.visit_view(
-            service.cancel(tx, settings, visit_id, body.reason), settings
-        ),
+        lambda tx, body: service.cancel(tx, settings, visit_id, body.reason),
     )
 
 
 async def print_status(request: web.Request) -> web.Response:
     settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
-    return await mutate(
+    return await change_visit(
         request,
         m.PrintStatusRequest,
-        lambda tx, body: service.visit_view(
-            service.print_status(tx, settings, visit_id, body.ok, body.reason), settings
-        ),
+        lambda tx, body: service.print_status(tx, settings, visit_id, body.ok, body.reason),
     )
 
 
@@ -332,53 +344,44 @@ async def call_next(request: web.Request) -> web.Response:
 
 async def recall(request: web.Request) -> web.Response:
     settings, sid = request.app[SETTINGS], request.match_info["station_id"]
-    return await mutate(
-        request,
-        m.RecallRequest,
-        lambda tx, b: service.visit_view(service.recall(tx, settings, sid, b.visit_id), settings),
+    return await change_visit(
+        request, m.RecallRequest, lambda tx, b: service.recall(tx, settings, sid, b.visit_id)
     )
 
 
 async def skip(request: web.Request) -> web.Response:
     settings, sid = request.app[SETTINGS], request.match_info["station_id"]
-    return await mutate(
-        request,
-        m.EmptyRequest,
-        lambda tx, _b: service.visit_view(service.skip(tx, settings, sid), settings),
+    return await change_visit(
+        request, m.EmptyRequest, lambda tx, _b: service.skip(tx, settings, sid)
     )
 
 
 async def start_service(request: web.Request) -> web.Response:
     settings, sid = request.app[SETTINGS], request.match_info["station_id"]
-    return await mutate(
+    return await change_visit(
         request,
         m.TicketScanRequest,
-        lambda tx, b: service.visit_view(
-            service.start_service(tx, settings, sid, b.code), settings, full_id=True
-        ),
+        lambda tx, b: service.start_service(tx, settings, sid, b.code),
+        full_id=True,
     )
 
 
 async def record_dose(request: web.Request) -> web.Response:
     settings, sid = request.app[SETTINGS], request.match_info["station_id"]
-    return await mutate(
+    return await change_visit(
         request,
         m.DoseRequest,
-        lambda tx, b: service.visit_view(
-            service.record_dose(tx, settings, sid, b.visit_id, b.observation_minutes), settings
-        ),
+        lambda tx, b: service.record_dose(tx, settings, sid, b.visit_id, b.observation_minutes),
     )
 
 
 def _outcome_handler(state: VisitState) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.Response:
         settings, sid = request.app[SETTINGS], request.match_info["station_id"]
-        return await mutate(
+        return await change_visit(
             request,
             m.StationOutcomeRequest,
-            lambda tx, b: service.visit_view(
-                service.end_at_station(tx, settings, sid, b.visit_id, state, b.reason), settings
-            ),
+            lambda tx, b: service.end_at_station(tx, settings, sid, b.visit_id, state, b.reason),
         )
 
     handler.__name__ = state.value
@@ -403,43 +406,35 @@ async def observation(request: web.Request) -> web.Response:
 
 async def flag(request: web.Request) -> web.Response:
     settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
-    return await mutate(
+    return await change_visit(
         request,
         m.FlagRequest,
-        lambda tx, b: service.visit_view(
-            service.flag_adverse(tx, settings, visit_id, b.kind, b.severity, b.notes), settings
-        ),
+        lambda tx, b: service.flag_adverse(tx, settings, visit_id, b.kind, b.severity, b.notes),
     )
 
 
 async def resolve(request: web.Request) -> web.Response:
     settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
-    return await mutate(
+    return await change_visit(
         request,
         m.ResolveRequest,
-        lambda tx, b: service.visit_view(
-            service.resolve_adverse(tx, settings, visit_id, b.outcome), settings
-        ),
+        lambda tx, b: service.resolve_adverse(tx, settings, visit_id, b.outcome),
     )
 
 
 async def release(request: web.Request) -> web.Response:
     settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
-    return await mutate(
-        request,
-        m.EmptyRequest,
-        lambda tx, _b: service.visit_view(service.release(tx, settings, visit_id), settings),
+    return await change_visit(
+        request, m.EmptyRequest, lambda tx, _b: service.release(tx, settings, visit_id)
     )
 
 
 async def left_early(request: web.Request) -> web.Response:
     settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
-    return await mutate(
+    return await change_visit(
         request,
         m.LeftEarlyRequest,
-        lambda tx, b: service.visit_view(
-            service.leave_early(tx, settings, visit_id, b.reason), settings
-        ),
+        lambda tx, b: service.leave_early(tx, settings, visit_id, b.reason),
     )
 
 
