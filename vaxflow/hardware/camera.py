@@ -25,6 +25,7 @@ from vaxflow.hardware.dedupe import Deduper
 from vaxflow.hardware.errors import DeviceUnavailable
 from vaxflow.hardware.interfaces import DeviceHealth, DeviceState, Scan
 from vaxflow.hardware.scan_text import normalize_scan
+from vaxflow.hardware.threads import stop_thread
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +131,7 @@ class CameraScanner:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        self._stop.set()
-        try:
-            async with asyncio.timeout(self.call_timeout):
-                await asyncio.to_thread(thread.join)
-        except TimeoutError:
-            log.error("%s: capture thread did not stop within %.1f s", self.url, self.call_timeout)
+        await stop_thread(thread, self._stop, self.call_timeout)
         self._state = (DeviceState.UNKNOWN, "not_open", "")
         self._frame = None
         if self._owns_decoder:

@@ -22,6 +22,7 @@ from vaxflow.hardware.errors import DeviceProtocolError, DeviceUnavailable
 from vaxflow.hardware.interfaces import DeviceHealth, DeviceState, Scan
 from vaxflow.hardware.scan_text import InvalidScan, LineFramer, Overflow, normalize_scan
 from vaxflow.hardware.scan_text import terminator_bytes as _terminator_bytes
+from vaxflow.hardware.threads import stop_thread
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +124,7 @@ class SerialScanner:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        self._stop.set()
-        try:
-            async with asyncio.timeout(self.call_timeout):
-                await asyncio.to_thread(thread.join)
-        except TimeoutError:
-            log.error("%s: reader thread did not stop within %.1f s", self.url, self.call_timeout)
+        await stop_thread(thread, self._stop, self.call_timeout)
         self._link = _Link(DeviceState.UNKNOWN, "not_open")
 
     async def read(self, timeout: float) -> Scan | None:  # noqa: ASYNC109 (protocol)
