@@ -124,17 +124,20 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except QueueError as err:
         return json_response(err.to_json(), err.status)
     except StoreUnavailable as err:
-        log.error("store unavailable: %s", err)
-        return json_response(
-            {
-                "error": {
-                    "reason": "store_unavailable",
-                    "message": "The site database cannot save "
-                    "changes right now; try again shortly.",
-                }
-            },
-            503,
-        )
+        # The store logs the outage once; each refusal is only a debug line.
+        log.debug("store unavailable: %s", err)
+        if err.full:
+            refusal = QueueError(
+                "storage_full", "The site database's disk is full; nothing was saved."
+            )
+        else:
+            refusal = QueueError(
+                "store_unavailable",
+                "The site database cannot save changes right now; try again shortly.",
+            )
+        response = json_response(refusal.to_json(), 503)
+        response.headers["Retry-After"] = "5"
+        return response
     except web.HTTPException as err:
         if err.status < 400:
             raise

@@ -10,6 +10,7 @@ machine take hundreds of check-ins a second.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import queue as stdlib_queue
@@ -36,7 +37,34 @@ _INSERT_EVENT = insert(t.events)
 
 
 class StoreUnavailable(Exception):
-    """The database could not commit (disk full, file gone): nothing of the batch was kept."""
+    """The database could not commit (disk full, file gone): nothing of the batch was kept.
+
+    `full` says the disk (or the database's quota) is full: staff must free space, and the
+    same request succeeds once they have, without a restart.
+    """
+
+    def __init__(self, message: str, *, full: bool = False) -> None:
+        super().__init__(message)
+        self.full = full
+
+
+#: SQLITE_FULL, and PostgreSQL's disk_full SQLSTATE class 53100.
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether a database error means "no space left" (SQLite, PostgreSQL or the OS)."""
+    for cause in (err, getattr(err, "orig", None), err.__cause__):
+        if cause is None:
+            continue
+        if getattr(cause, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if getattr(cause, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -121,6 +149,7 @@ class Store:
         self._thread: threading.Thread | None = None
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="store-read")
         self._listeners: list[Callable[[list[Event]], None]] = []
+        self._refused_since_failure = 0  # writer thread only: requests refused in this outage
 
     def subscribe(self, listener: Callable[[list[Event]], None]) -> None:
         """Call `listener` (on the caller's loop thread) with each committed batch of events."""
@@ -224,11 +253,24 @@ class Store:
                         outcomes.append((job, value, None))
                         committed.extend(tx.events)
         except Exception as err:
-            log.error("commit failed, %d request(s) refused: %s", len(batch), err)
-            failure = StoreUnavailable(f"the database could not save the change: {err}")
+            full = is_disk_full(err)
+            if not self._refused_since_failure:  # once per outage, not once per request
+                log.error(
+                    "the database cannot save (%s); refusing changes until it can: %s",
+                    "disk full: free space on its disk" if full else "see the error",
+                    err,
+                )
+            self._refused_since_failure += len(batch)
+            failure = StoreUnavailable(f"the database could not save the change: {err}", full=full)
             for job in batch:
                 job.loop.call_soon_threadsafe(_settle, job.future, None, failure)
             return
+        if self._refused_since_failure:
+            log.warning(
+                "the database saves again; %d request(s) were refused meanwhile",
+                self._refused_since_failure,
+            )
+            self._refused_since_failure = 0
         for job, value, error in outcomes:
             job.loop.call_soon_threadsafe(_settle, job.future, value, error)
         if committed and batch:
