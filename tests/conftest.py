@@ -10,6 +10,8 @@ import pytest
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings, load_settings
 
+from .figures import KEY as FIGURES_KEY
+from .figures import Figures, count_hypothesis
 from .postgres import db_url, postgres_module_db, postgres_server  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,3 +38,30 @@ def load_test_site(folder: Path) -> Path:
     path = folder / "load-test-site.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --- the run's figures (tests/figures.py): faults injected, requests fuzzed, nothing lost ------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[FIGURES_KEY] = Figures()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    """Counters printed at the end of the run: `figures.add("faults injected", 3)`."""
+    return request.config.stash[FIGURES_KEY]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    count_hypothesis(item)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    found = terminalreporter.config.stash.get(FIGURES_KEY, None)
+    if found is None or not found.counts:
+        return
+    terminalreporter.section("reliability figures")
+    for line in found.table():
+        terminalreporter.write_line(line)
