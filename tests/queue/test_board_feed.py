@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from vaxflow.queue.board_feed import (
+    CallsModel,
     ObservationModel,
     TileState,
     best_offset,
@@ -114,6 +115,89 @@ async def test_follow_keeps_the_model_current_from_a_real_server(site: Site) -> 
         # the frozen server clock is far from this machine's: the offset makes up for it
         (tile,) = model.tiles(datetime.now(UTC).timestamp())
         assert tile.state is TileState.FLAGGED and tile.remaining_seconds == 30 * 60
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def _called(seq: int, visit_id: int, station: str, zone: str, count: int = 1) -> dict[str, Any]:
+    payload = {
+        "visit_id": visit_id,
+        "ticket": f"A{visit_id:03d}",
+        "station_id": station,
+        "station_name": f"Station {station[1:]}",
+        "zone": zone,
+        "call_count": count,
+    }
+    kind = "recalled" if count > 1 else "called"
+    return {"seq": seq, "kind": kind, "visit_id": visit_id, "payload": payload}
+
+
+def test_call_board_keeps_the_newest_calls_per_zone_and_marks_repeats() -> None:
+    model = CallsModel(keep_per_zone=2)
+    model.load(
+        {
+            "seq": 5,
+            "zones": ["Hall A", "Hall B"],
+            "calls": [_called(0, 2, "S02", "Hall A")["payload"]],  # newest first
+        }
+    )
+    assert model.apply(_called(6, 3, "S03", "Hall A"))
+    assert model.apply(_called(7, 4, "S05", "Hall B"))
+    assert model.apply(_called(8, 5, "S04", "Hall A"))  # pushes the oldest of Hall A out
+    assert model.apply(_called(9, 3, "S03", "Hall A", count=2))  # recalled: back on top
+    zones = model.by_zone()
+    assert [(c.ticket, c.repeated) for c in zones["Hall A"]] == [("A003", True), ("A005", False)]
+    assert [c.ticket for c in zones["Hall B"]] == ["A004"]
+    latest = model.latest()
+    assert latest is not None and latest.ticket == "A003"
+    assert model.apply({"seq": 10, "kind": "service_started", "visit_id": 3, "payload": {}})
+    latest = model.latest()
+    assert latest is not None and latest.ticket == "A005"  # A003 reached the station
+    assert model.by_zone()["Hall A"][0].arrived
+    assert not model.apply(_called(10, 9, "S09", "Hall C"))  # already seen
+    assert model.apply(_called(11, 9, "S09", "Hall C"))  # a zone not in the snapshot
+    assert model.zones == ["Hall A", "Hall B", "Hall C"]
+
+
+def test_only_live_calls_are_announced() -> None:
+    model = CallsModel()
+    model.load({"seq": 0, "zones": ["Hall A"], "calls": []})
+    model.apply(_called(1, 1, "S01", "Hall A"))  # a catch-up after a reconnect: not live
+    model.online = True
+    model.apply(_called(2, 2, "S02", "Hall A"))
+    model.apply(_called(3, 2, "S02", "Hall A", count=2))
+    assert [(c.ticket, c.call_count) for c in model.take_announcements()] == [
+        ("A002", 1),
+        ("A002", 2),
+    ]
+    assert model.take_announcements() == []
+    for n in range(4, 20):  # a burst: only the newest few are still worth saying
+        model.apply(_called(n, n, "S01", "Hall A"))
+    assert [c.ticket for c in model.take_announcements()] == [f"A{n:03d}" for n in range(14, 20)]
+
+
+async def test_follow_keeps_the_call_board_current_from_a_real_server(site: Site) -> None:
+    await site.open("S01")
+    codes = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)
+    first = await site.check_in(codes[0])
+    await site.post("station", "/api/stations/S01/call-next")  # before the board starts
+    model = CallsModel()
+    base = str(site.client.make_url("")).rstrip("/")
+    task = asyncio.create_task(
+        follow(base, "demo-board-token", model, lambda: None, snapshot="/api/boards/calls")
+    )
+    try:
+        await _until(lambda: model.online)
+        assert [c.ticket for c in model.calls] == [first["ticket"]]
+        assert "Hall A" in model.zones and model.take_announcements() == []
+        await site.post("station", "/api/stations/S01/recall")
+        await _until(lambda: model.calls[0].call_count == 2)
+        (announced,) = model.take_announcements()
+        assert (announced.ticket, announced.station_id) == (first["ticket"], "S01")
+        await site.post("station", "/api/stations/S01/start-service", {"code": first["qr"]})
+        await _until(lambda: model.latest() is None)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

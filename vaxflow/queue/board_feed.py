@@ -1,8 +1,8 @@
-"""An observation board's data for native displays (Kivy): snapshot, live feed, clock offset.
+"""The boards' data for native displays (Kivy): snapshot, live feed, clock offset.
 
-The same rules as the web board (vaxflow/screens/web/observation.js): count down to the
-server's `ends_at` using the display's measured offset from the server clock, follow
-/ws/events from the snapshot's event number, reconnect with backoff and resume.
+The same rules as the web boards (vaxflow/screens/web/observation.js and calls.js): count
+down to the server's `ends_at` using the display's measured offset from the server clock,
+follow /ws/events from the snapshot's event number, reconnect with backoff and resume.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import quote
 
 import aiohttp
 
@@ -30,6 +31,27 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 10.0
 #: How often the clock offset is measured again, in seconds.
 OFFSET_EVERY = 60.0
+#: Call events, and the events after which a called person has reached the station.
+CALL_KINDS = frozenset({"called", "recalled"})
+ARRIVED_KINDS = frozenset(
+    {"service_started", "skipped", "no_show", "cancelled", "deferred", "referred", "dosed"}
+)
+#: Calls kept on a call board per zone (the web board keeps as many).
+KEEP_PER_ZONE = 8
+#: Newest live calls waiting to be announced; older ones are dropped, not queued for ever.
+ANNOUNCE_BACKLOG = 6
+
+
+class BoardModel(Protocol):
+    """What `follow` needs of a board's data: the snapshot, the events, offset and status."""
+
+    seq: int
+    offset: float
+    online: bool
+
+    def load(self, snapshot: dict[str, Any]) -> None: ...
+
+    def apply(self, event: dict[str, Any]) -> bool: ...
 
 
 class TileState(StrEnum):
@@ -118,6 +140,118 @@ class ObservationModel:
         return out
 
 
+@dataclass
+class Call:
+    """One person called to a station, as a call board shows it."""
+
+    visit_id: int
+    ticket: str
+    station_id: str
+    station_name: str
+    zone: str
+    call_count: int = 1
+    arrived: bool = False  # reached the station (or skipped): shown dimmed, no longer announced
+    live: bool = False  # arrived through the live feed, not the snapshot or a catch-up
+
+    @property
+    def repeated(self) -> bool:
+        return self.call_count > 1
+
+
+def _call(visit_id: int, p: dict[str, Any], *, live: bool) -> Call | None:
+    if not p.get("ticket") or not p.get("zone") or not p.get("station_id"):
+        return None
+    return Call(
+        visit_id=visit_id,
+        ticket=str(p["ticket"]),
+        station_id=str(p["station_id"]),
+        station_name=str(p.get("station_name") or p["station_id"]),
+        zone=str(p["zone"]),
+        call_count=int(p.get("call_count") or 1),
+        live=live,
+    )
+
+
+@dataclass
+class CallsModel:
+    """The call board: calls newest first, at most `keep_per_zone` per zone, and the zones.
+
+    Calls that come through the live feed (not the snapshot, not a catch-up after a
+    reconnect) are also queued in `announcements` for the chime and spoken call.
+    """
+
+    keep_per_zone: int = KEEP_PER_ZONE
+    seq: int = 0
+    offset: float = 0.0
+    online: bool = False
+    zones: list[str] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    announcements: list[Call] = field(default_factory=list)
+
+    def load(self, snapshot: dict[str, Any]) -> None:
+        self.zones = [str(z) for z in snapshot.get("zones", [])]
+        self.calls = []
+        for p in reversed(snapshot.get("calls", [])):  # oldest first, so the newest ends on top
+            call = _call(int(p["visit_id"]), p, live=False)
+            if call is not None:
+                self._put(call)
+        self.seq = int(snapshot["seq"])
+
+    def apply(self, event: dict[str, Any]) -> bool:
+        """Apply one feed event; True when the board changed."""
+        seq = event.get("seq")
+        if isinstance(seq, int):
+            if seq <= self.seq:
+                return False
+            self.seq = seq
+        visit_id, kind = event.get("visit_id"), event.get("kind")
+        if not isinstance(visit_id, int):
+            return False
+        if kind in CALL_KINDS:
+            call = _call(visit_id, event.get("payload") or {}, live=self.online)
+            if call is None:
+                return False
+            if call.zone not in self.zones:
+                self.zones = sorted({*self.zones, call.zone})
+            self._put(call)
+            if call.live:
+                self.announcements = [*self.announcements, call][-ANNOUNCE_BACKLOG:]
+            return True
+        if kind in ARRIVED_KINDS:
+            for call in self.calls:
+                if call.visit_id == visit_id and not call.arrived:
+                    call.arrived = True
+                    return True
+        return False
+
+    def take_announcements(self) -> list[Call]:
+        """The live calls not yet announced, oldest first; the queue is emptied."""
+        taken, self.announcements = self.announcements, []
+        return taken
+
+    def latest(self) -> Call | None:
+        """The newest call whose person has not reached the station yet."""
+        return next((c for c in self.calls if not c.arrived), None)
+
+    def by_zone(self, keep: int | None = None) -> dict[str, list[Call]]:
+        """Every zone (even one with no calls) with its newest `keep` calls."""
+        out: dict[str, list[Call]] = {zone: [] for zone in self.zones}
+        for call in self.calls:
+            shown = out.setdefault(call.zone, [])
+            if len(shown) < (keep or self.keep_per_zone):
+                shown.append(call)
+        return out
+
+    def _put(self, call: Call) -> None:
+        newest = [call, *(c for c in self.calls if c.visit_id != call.visit_id)]
+        per_zone: dict[str, int] = {}
+        self.calls = []
+        for c in newest:
+            per_zone[c.zone] = per_zone.get(c.zone, 0) + 1
+            if per_zone[c.zone] <= self.keep_per_zone:
+                self.calls.append(c)
+
+
 async def measure_offset(http: aiohttp.ClientSession, base: str, samples: int = 3) -> float | None:
     """The display's offset from the server clock, from `samples` calls to /api/time."""
     taken = []
@@ -132,12 +266,17 @@ async def measure_offset(http: aiohttp.ClientSession, base: str, samples: int = 
 async def follow(
     base: str,
     token: str,
-    model: ObservationModel,
+    model: BoardModel,
     changed: Callable[[], None],
     *,
     request_seconds: float = 10.0,
+    snapshot: str = "/api/boards/observation",
 ) -> None:
-    """Keep `model` current until cancelled: snapshot, then the feed; reconnect with backoff."""
+    """Keep `model` current until cancelled: snapshot, then the feed; reconnect with backoff.
+
+    Every request has a deadline (`request_seconds`), so a server that stops answering
+    counts as down and is retried, never waited on for ever.
+    """
     headers = {"Authorization": f"Bearer {token}"}
     delay = BACKOFF_FIRST
     loaded = False
@@ -148,7 +287,7 @@ async def follow(
                 if offset is not None:
                     model.offset = offset
                 if not loaded:
-                    async with http.get(f"{base}/api/boards/observation", headers=headers) as r:
+                    async with http.get(f"{base}{snapshot}", headers=headers) as r:
                         r.raise_for_status()
                         model.load(await r.json())
                     loaded = True
@@ -167,7 +306,7 @@ async def _stream(
     http: aiohttp.ClientSession,
     base: str,
     token: str,
-    model: ObservationModel,
+    model: BoardModel,
     changed: Callable[[], None],
 ) -> None:
     url = f"{base.replace('http', 'ws', 1)}/ws/events?since={model.seq}"
@@ -192,3 +331,22 @@ async def _stream(
                 offset = await measure_offset(http, base)
                 if offset is not None:
                     model.offset = offset
+
+
+async def fetch_announcement(
+    http: aiohttp.ClientSession, base: str, token: str, call: Call
+) -> bytes | None:
+    """The server's spoken call as WAV; None without speech (404) or when the request fails."""
+    station, ticket = quote(call.station_id, safe=""), quote(call.ticket, safe="")
+    try:
+        async with http.get(
+            f"{base}/api/announcements/{station}/{ticket}.wav",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response:
+            if response.status != 200:
+                log.info("announcement %s: HTTP %d", call.ticket, response.status)
+                return None
+            return await response.read()
+    except (aiohttp.ClientError, TimeoutError) as err:
+        log.warning("announcement %s: %s", call.ticket, err or type(err).__name__)
+        return None

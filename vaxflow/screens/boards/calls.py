@@ -1,0 +1,132 @@
+"""The Kivy call board: the newest call large on top, then the calls by zone; no I/O here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from vaxflow.queue.board_feed import Call, CallsModel
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+#: Seconds a new call stands out in bright colours, so eyes across a hall find it.
+FRESH_SECONDS = 3.0
+#: Zone columns at most; more zones wrap onto further rows, each keeping fewer calls.
+MAX_COLUMNS = 6
+PLAIN = (0.11, 0.15, 0.2, 1)
+REPEAT = (0.35, 0.26, 0.0, 1)
+FRESH = (0.1, 0.42, 0.75, 1)
+
+
+def repeat_tag(call: Call) -> str:
+    return f"第 {call.call_count} 次呼叫 call {call.call_count}" if call.repeated else ""
+
+
+class CallRow(BoxLayout):  # type: ignore[misc]
+    """One call in a zone column: ticket, station, and a tag when it is a repeated call."""
+
+    ticket = StringProperty("")
+    where = StringProperty("")
+    tag = StringProperty("")
+    font = StringProperty("Roboto")
+    u = NumericProperty(16)
+    background = ListProperty(list(PLAIN))
+    outline = ListProperty([0, 0, 0, 0])
+    dim = NumericProperty(1.0)
+
+    def show(self, call: Call, *, fresh: bool) -> None:
+        self.ticket, self.where, self.tag = call.ticket, call.station_name, repeat_tag(call)
+        if fresh:
+            self.background = list(FRESH)
+        else:
+            self.background = list(REPEAT if call.repeated else PLAIN)
+        self.outline = [1, 0.75, 0.1, 1] if call.repeated else [0, 0, 0, 0]
+        self.dim = 0.45 if call.arrived else 1.0
+
+
+class ZoneColumn(BoxLayout):  # type: ignore[misc]
+    zone = StringProperty("")
+    font = StringProperty("Roboto")
+    u = NumericProperty(16)
+
+    def show(self, calls: list[Call], fresh: Callable[[Call], bool]) -> None:
+        rows = self.ids.rows
+        while len(rows.children) < len(calls):
+            rows.add_widget(CallRow(font=self.font, u=self.u))
+        while len(rows.children) > len(calls):
+            rows.remove_widget(rows.children[0])
+        for widget, call in zip(reversed(rows.children), calls, strict=True):
+            widget.u = self.u
+            widget.show(call, fresh=fresh(call))
+
+
+class CallBoard(BoxLayout):  # type: ignore[misc]
+    """Redraws twice a second and on every change from `model`; sizes follow the window."""
+
+    font = StringProperty("Roboto")
+    u = NumericProperty(16)
+    cols = NumericProperty(3)
+    latest_ticket = StringProperty("")
+    latest_zh = StringProperty("")
+    latest_en = StringProperty("")
+    status = StringProperty("")
+    clock = StringProperty("")
+    online = BooleanProperty(False)
+
+    def __init__(
+        self,
+        model: CallsModel,
+        *,
+        font: str = "Roboto",
+        now: Callable[[], float] = time.time,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.font = font
+        self.now = now
+        self.first_seen: dict[tuple[int, int], float] = {}
+        self.bind(size=lambda *_a: self.refresh())
+        Clock.schedule_interval(lambda _dt: self.refresh(), 0.5)
+
+    def fresh(self, call: Call) -> bool:
+        if not call.live:
+            return False
+        seen = self.first_seen.setdefault((call.visit_id, call.call_count), time.monotonic())
+        return time.monotonic() - seen < FRESH_SECONDS
+
+    def refresh(self) -> None:
+        width, height = self.size
+        self.u = max(12.0, min(width / 56.0, height / 30.0))
+        zones = self.model.by_zone()
+        self.cols = min(MAX_COLUMNS, max(1, len(zones)))
+        zone_rows = -(-max(1, len(zones)) // self.cols)
+        free = height - self.u * (2.4 + 6.5) - self.u * 0.6 * zone_rows
+        fit = int(free / zone_rows // (self.u * 3.1)) - 1  # less the zone's title
+        keep = max(1, min(self.model.keep_per_zone, fit))
+        latest = self.model.latest()
+        if latest is None:
+            self.latest_ticket = ""
+            self.latest_zh, self.latest_en = "请留意叫号", "Please wait for your number"
+        else:
+            self.latest_ticket = latest.ticket
+            self.latest_zh = f"请到 {latest.station_name}（{latest.zone}）"
+            self.latest_en = f"Please go to {latest.station_name}, {latest.zone}"
+        grid = self.ids.zones
+        while len(grid.children) < len(zones):
+            grid.add_widget(ZoneColumn(font=self.font, u=self.u))
+        while len(grid.children) > len(zones):
+            grid.remove_widget(grid.children[0])
+        for column, (zone, calls) in zip(reversed(grid.children), zones.items(), strict=True):
+            column.zone, column.u = zone, self.u
+            column.show(calls[:keep], self.fresh)
+        self.clock = time.strftime("%H:%M", time.localtime(self.now() + self.model.offset))
+        self.online = self.model.online
+        self.status = "● 实时 live" if self.model.online else "✕ 离线 offline — reconnecting"
