@@ -32,6 +32,7 @@ from vaxflow.hardware.printer_status import (
     UNANSWERED,
     PrinterStatus,
     parse_status,
+    plain_detail,
     status_health,
     status_query,
 )
@@ -239,6 +240,11 @@ class _EscposLink:
         await asyncio.to_thread(self._device.close)
 
 
+def _unwell(url: str, state: DeviceState, reason: str, err: Exception) -> DeviceHealth:
+    """A failed health check in words for staff, the driver's error after them."""
+    return DeviceHealth(KIND, url, state, reason, plain_detail(reason, str(err)))
+
+
 def _library_errors() -> tuple[type[BaseException], ...]:
     from escpos.exceptions import Error as EscposError
 
@@ -281,11 +287,11 @@ class EscposPrinter:
             try:
                 status = await self._guarded(self._health_timeout, self._status_now())
             except DeviceTimeout as err:
-                return DeviceHealth(KIND, self.url, DeviceState.OFFLINE, "timeout", str(err))
+                return _unwell(self.url, DeviceState.OFFLINE, "timeout", err)
             except DeviceUnavailable as err:
-                return DeviceHealth(KIND, self.url, DeviceState.OFFLINE, "unreachable", str(err))
+                return _unwell(self.url, DeviceState.OFFLINE, "unreachable", err)
             except HardwareError as err:
-                return DeviceHealth(KIND, self.url, DeviceState.UNKNOWN, "garbled", str(err))
+                return _unwell(self.url, DeviceState.UNKNOWN, "garbled", err)
         if self._link is not None and not self._link.can_read:
             return DeviceHealth(
                 KIND,

@@ -96,7 +96,21 @@ _DETAIL = {
     "offline": "The printer says it is offline: check the cover, paper and error light.",
     "paper_near_end": "The paper roll is nearly used up: have a new roll ready.",
     "no_status_reply": "The printer does not answer status queries; its state is unknown.",
+    "unreachable": "The printer cannot be reached: check that it is switched on and its "
+    "cable is in.",
+    "timeout": "The printer stopped answering: check that it is switched on and not jammed.",
+    "garbled": "The printer's answers make no sense: check the cable, or power-cycle it.",
 }
+
+#: The longest `detail` the server takes in a device report.
+MAX_DETAIL = 300
+
+
+def plain_detail(reason: str, technical: str = "") -> str:
+    """Words for staff about `reason`, then the technical cause, within MAX_DETAIL."""
+    words = _DETAIL.get(reason, "")
+    detail = f"{words} ({technical})" if words and technical else words or technical
+    return detail if len(detail) <= MAX_DETAIL else detail[: MAX_DETAIL - 1] + "…"
 
 
 def status_health(kind: str, url: str, status: PrinterStatus) -> DeviceHealth:
@@ -123,5 +137,5 @@ def health_json(health: DeviceHealth, device_id: str) -> dict[str, str]:
         "url": health.url,
         "state": health.state.value,
         "reason": health.reason,
-        "detail": health.detail,
+        "detail": plain_detail("", health.detail),
     }
