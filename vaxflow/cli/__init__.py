@@ -25,6 +25,7 @@ _MODULES = (
     "vaxflow.cli.kiosk_cmd",
     "vaxflow.cli.board_cmd",
     "vaxflow.cli.station_cmd",
+    "vaxflow.cli.staff_cmd",
 )
 
 

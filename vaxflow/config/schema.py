@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -262,6 +263,51 @@ class ServerSettings(_Strict):
     """PEM private key file for `tls_cert`."""
 
 
+StaffRole = Literal["station", "observer", "marshal", "admin"]
+
+
+def _hash_string(value: object) -> str:
+    """Check a PIN or badge hash; never echo the value (it may be a PIN typed in by mistake)."""
+    from vaxflow.config.pins import HashFormatError, parse_hash
+
+    if not isinstance(value, str):
+        raise ValueError("must be a quoted hash string made by `vaxflow staff hash-pin`")
+    try:
+        parse_hash(value)
+    except HashFormatError as err:
+        raise ValueError(str(err)) from None
+    return value
+
+
+class StaffMember(_Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")]
+    """Staff number typed at sign-in and written on every audit event: "N0012"."""
+    name: Annotated[str, Field(min_length=1, max_length=60)]
+    """The person's name, shown on consoles and written on dose records."""
+    roles: Annotated[list[StaffRole], Field(min_length=1)]
+    """What this person may do: station (vaccinate), observer, marshal, admin."""
+    pin_hash: Annotated[str, BeforeValidator(_hash_string)]
+    """Salted scrypt hash of the PIN from `vaxflow staff hash-pin`; never the PIN itself."""
+    badge_hash: Annotated[str, BeforeValidator(_hash_string)] | None = None
+    """Hash of the badge code from `vaxflow staff hash-badge --site SITE`, or none (no badge)."""
+
+
+class StaffSignIn(_Strict):
+    required: bool = False
+    """Staff actions (station, observer and marshal POSTs) need a signed-in person, not only
+    the device's token; off, a device token alone still works and sign-in is optional."""
+    idle_minutes: Annotated[int, Field(ge=1, le=720)] = 15
+    """A staff session ends after this many minutes without a request (pages sign out too)."""
+    max_session_hours: Annotated[float, Field(gt=0, le=24)] = 12.0
+    """A staff session ends this many hours after sign-in, however busy."""
+    max_failed_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    """Wrong PINs in a row before the staff number is locked."""
+    lockout_minutes: Annotated[int, Field(ge=1, le=1440)] = 5
+    """How long a locked staff number stays locked, in minutes."""
+    badge_needs_pin: bool = True
+    """A badge scan also needs the PIN; off, a badge alone signs its owner in."""
+
+
 class DemoSettings(_Strict):
     bookings: Annotated[int, Field(ge=0, le=100_000)] = 2000
     """How many demo bookings to seed (codes DEMO0001...)."""
@@ -289,6 +335,9 @@ class Settings(_Strict):
     """Bearer tokens per role: `kiosk = ["token1", "token2"]`; each device or person its own."""
     server: ServerSettings = ServerSettings()
     demo: DemoSettings = DemoSettings()
+    staff: list[StaffMember] = []
+    """People who sign in at stations and staff pages with a PIN or badge."""
+    staff_sign_in: StaffSignIn = StaffSignIn()
 
     @field_validator("tokens", mode="before")
     @classmethod
@@ -350,6 +399,17 @@ class Settings(_Strict):
             raise ValueError(f"consent.text: no text for {', '.join(missing)}")
         if not self.lane_of_kind(LaneKind.REGULAR):
             raise ValueError('lanes: one lane must have kind = "regular"')
+        staff_ids = [person.id for person in self.staff]
+        dup = {i for i in staff_ids if staff_ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"staff: two people share the id {sorted(dup)[0]}")
+        badges = [person.badge_hash for person in self.staff if person.badge_hash]
+        if len(set(badges)) != len(badges):
+            raise ValueError("staff: two people have the same badge")
+        if self.staff_sign_in.required and not self.staff:
+            raise ValueError(
+                "staff_sign_in.required: sign-in is required but no [[staff]] can sign in"
+            )
         return self
 
     def lane_of_kind(self, kind: LaneKind) -> Lane | None:
@@ -364,6 +424,9 @@ class Settings(_Strict):
 
     def station(self, station_id: str) -> Station | None:
         return next((s for s in self.stations if s.id == station_id), None)
+
+    def staff_member(self, staff_id: str) -> StaffMember | None:
+        return next((p for p in self.staff if p.id == staff_id), None)
 
     def role_of(self, token: str) -> Role | None:
         """The role a bearer token grants, or None for an unknown token."""
