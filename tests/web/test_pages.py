@@ -77,9 +77,10 @@ def _vaxflow() -> list[str]:
 class Server:
     """`vaxflow server` on a fixed loopback port and SQLite file; can be restarted on both."""
 
-    def __init__(self, db: Path, log: Path) -> None:
+    def __init__(self, db: Path, log: Path, config: Path = DEMO_CONFIG) -> None:
         self.db = db
         self.log = log
+        self.config = config
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -91,7 +92,7 @@ class Server:
                     *_vaxflow(),
                     "server",
                     "--config",
-                    str(DEMO_CONFIG),
+                    str(self.config),
                     "--port",
                     str(self.port),
                     "--db",

@@ -8,26 +8,31 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from pydantic import Field
+from sqlalchemy import Connection
 
+from vaxflow.config import Settings
 from vaxflow.queue import api_models as m
-from vaxflow.queue import boards, service
+from vaxflow.queue import boards, certificates, service
 from vaxflow.queue.announce import Announcer
 from vaxflow.queue.appkeys import CLOCK, SETTINGS, STORE
-from vaxflow.queue.errors import NotFound
-from vaxflow.queue.handlers import json_response, mutate
+from vaxflow.queue.auth import Principal
+from vaxflow.queue.errors import DeviceRefused, NotFound, Refused
+from vaxflow.queue.handlers import json_response, mutate, principal
 from vaxflow.queue.store import Tx
 
 log = logging.getLogger(__name__)
 
 ANNOUNCER = web.AppKey("announcer", Announcer)
 SNAPSHOTS: web.AppKey[SnapshotCache] = web.AppKey("observation_snapshots")
-PRINT_TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("certificate_print_tasks")
+PRINT_TASKS: web.AppKey[set[asyncio.Task[str | None]]] = web.AppKey("certificate_print_tasks")
+REPRINT_LOCKS: web.AppKey[dict[int, asyncio.Lock]] = web.AppKey("certificate_reprint_locks")
 
 WEB_DIR = Path(str(resources.files("vaxflow.screens") / "web"))
 _TICKET = re.compile(r"^[A-Z][0-9]{1,6}$")
@@ -47,6 +52,7 @@ def setup(app: web.Application) -> None:
     """Serve the pages, their scripts and a CJK font; speech and certificate printing."""
     app[ANNOUNCER] = Announcer()
     app[PRINT_TASKS] = set()
+    app[REPRINT_LOCKS] = {}
     app[SNAPSHOTS] = SnapshotCache()
     for path, name in PAGES.items():
         app.router.add_get(path, _page(name), name=f"page_{name.removesuffix('.html')}")
@@ -160,8 +166,15 @@ async def dashboard(request: web.Request) -> web.Response:
     settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
     now = clock.now()
     return json_response(
-        await store.read(lambda conn: boards.dashboard(conn, settings, store.site_id, now))
+        await store.read(lambda conn: _dashboard(conn, settings, store.site_id, now))
     )
+
+
+def _dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
+    """The dashboard with the certificates to reprint among its alerts, in one snapshot."""
+    data = boards.dashboard(conn, settings, site_id, now)
+    data["alerts"]["reprints"] = certificates.reprint_list(conn, settings, site_id, now)
+    return data
 
 
 class WalkInCapacityRequest(m._Body):
@@ -182,19 +195,26 @@ async def set_walk_in_capacity(request: web.Request) -> web.Response:
 
 
 async def exit_certificate_scan(request: web.Request) -> web.Response:
-    """Scan at the exit: released with the certificate, or the time left; prints after commit."""
+    """Scan at the exit: released with the certificate, or the time left; prints after commit.
+
+    With an exit printer the print is queued (an event in the release's transaction) and its
+    outcome recorded, so a failed slip lands in the reprint list instead of being lost.
+    """
     settings = request.app[SETTINGS]
+    printer = settings.observation.exit_printer
 
     def op(tx: Tx, body: m.TicketScanRequest) -> dict[str, Any]:
         answer = service.exit_scan(tx, settings, body.code)
         if answer["may_leave"]:
+            visit = answer["visit"]
             answer["certificate"] = boards.certificate(
-                tx.conn, settings, tx.site_id, answer["visit"]["visit_id"]
+                tx.conn, settings, tx.site_id, visit["visit_id"]
             )
+            if printer is not None and answer["certificate"] is not None:
+                tx.emit(certificates.QUEUED, visit["visit_id"], {"for_ticket": visit["ticket"]})
         return answer
 
     response = await mutate(request, m.TicketScanRequest, op)
-    printer = settings.observation.exit_printer
     if response.status != 200 or printer is None:
         return response
     assert isinstance(response.body, bytes)
@@ -203,7 +223,9 @@ async def exit_certificate_scan(request: web.Request) -> web.Response:
     if certificate is None:
         return response
     # Printing runs after the release is committed and never blocks or undoes it.
-    task = asyncio.create_task(_print_certificate(printer, certificate))
+    visit_id = answer["visit"]["visit_id"]
+    job = _print_certificate(request.app, printer, visit_id, certificate, principal(request))
+    task: asyncio.Task[str | None] = asyncio.create_task(job)
     tasks = request.app[PRINT_TASKS]
     tasks.add(task)
     task.add_done_callback(tasks.discard)
@@ -211,18 +233,115 @@ async def exit_certificate_scan(request: web.Request) -> web.Response:
     return json_response(answer)
 
 
-async def _print_certificate(url: str, certificate: dict[str, Any]) -> None:
+def _fault(err: OSError) -> str:
+    """A short reason code for a print failure (paper_out, cover_open, offline, timeout, ...)."""
+    from vaxflow.hardware.errors import DeviceTimeout, DeviceUnavailable
+
+    reason = getattr(err, "reason", "")
+    if isinstance(reason, str) and reason:
+        return reason
+    if isinstance(err, DeviceTimeout):
+        return "timeout"
+    if isinstance(err, DeviceUnavailable | ConnectionError):
+        return "offline"
+    return "error"
+
+
+async def _print_certificate(
+    app: web.Application,
+    url: str,
+    visit_id: int,
+    certificate: dict[str, Any],
+    who: Principal,
+    *,
+    reprint: bool = False,
+) -> str | None:
+    """Print one slip and record the outcome as an event; the failure's reason, or None."""
     from vaxflow.hardware.certificate_print import print_certificate
 
+    reason: str | None = None
     try:
         await print_certificate(url, certificate)
-    except OSError as err:  # HardwareError is an OSError: the slip can be reprinted at the desk
+    except OSError as err:  # HardwareError is an OSError: the slip goes to the reprint list
+        reason = _fault(err)
         log.error("certificate of %s did not print: %s", certificate.get("ticket"), err)
+    kind = certificates.PRINTED if reason is None else certificates.FAILED
+    payload: dict[str, Any] = {"for_ticket": certificate.get("ticket"), "reprint": reprint}
+    if reason is not None:
+        payload["reason"] = reason
+    try:
+        await app[STORE].write(
+            lambda tx: tx.emit(kind, visit_id, payload), actor=who.actor, device=who.device
+        )
+    except Exception:  # the store is down: a queued print with no outcome is listed later
+        log.exception("could not record the certificate print of visit %d", visit_id)
+    return reason
+
+
+async def reprint_list(request: web.Request) -> web.Response:
+    """Today's certificates that did not print (failed, or lost mid-print), oldest first."""
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    now = clock.now()
+    seq, listed = await store.read(
+        lambda conn: (
+            boards.last_seq(conn, store.site_id),
+            certificates.reprint_list(conn, settings, store.site_id, now),
+        )
+    )
+    configured = settings.observation.exit_printer is not None
+    return json_response({"seq": seq, "printer_configured": configured, "certificates": listed})
+
+
+async def reprint_certificate(request: web.Request) -> web.Response:
+    """Print a listed certificate again; once printed it leaves the list.
+
+    A certificate not (or no longer) in the list is answered `already_printed` without
+    printing, so a retried or double-clicked request makes one slip, not two.
+    """
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    try:
+        visit_id = int(request.match_info["visit_id"])
+    except ValueError:
+        raise NotFound("unknown_visit", "There is no such visit.") from None
+    printer = settings.observation.exit_printer
+    if printer is None:
+        raise Refused("exit_printer_not_configured", "This site has no exit printer.")
+    locks = request.app[REPRINT_LOCKS]
+    lock = locks.setdefault(visit_id, asyncio.Lock())
+    try:
+        async with lock:
+            now = clock.now()
+            certificate, due = await store.read(
+                lambda conn: (
+                    boards.certificate(conn, settings, store.site_id, visit_id),
+                    certificates.needs_reprint(conn, settings, store.site_id, visit_id, now),
+                )
+            )
+            if certificate is None:
+                raise NotFound("no_certificate", "This visit has no dose, so no certificate.")
+            answer = {"visit_id": visit_id, "ticket": certificate["ticket"], "printed": True}
+            if not due:
+                return json_response({**answer, "already_printed": True})
+            who = principal(request)
+            reason = await _print_certificate(
+                request.app, printer, visit_id, certificate, who, reprint=True
+            )
+    finally:
+        if not lock.locked():
+            locks.pop(visit_id, None)
+    if reason is not None:
+        raise DeviceRefused(
+            "certificate_print_failed",
+            f"The certificate of {certificate['ticket']} did not print ({reason}).",
+            ticket=certificate["ticket"],
+            printer_reason=reason,
+        )
+    return json_response({**answer, "already_printed": False})
 
 
 async def _print_lifetime(app: web.Application) -> AsyncIterator[None]:
     yield
-    running: set[asyncio.Task[None]] = app[PRINT_TASKS]
+    running: set[asyncio.Task[str | None]] = app[PRINT_TASKS]
     tasks = list(running)
     if tasks:
         await asyncio.wait(tasks, timeout=10)

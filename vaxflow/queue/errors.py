@@ -43,3 +43,9 @@ class Invalid(QueueError):
     """The request itself is malformed or names something the site does not have."""
 
     status = 422
+
+
+class DeviceRefused(QueueError):
+    """A device the request needs is not working now (the exit printer); try again later."""
+
+    status = 503

@@ -357,4 +357,19 @@ ROUTES += [
         "Exit scan with the vaccination certificate; printed after commit when configured",
         body=m.TicketScanRequest,
     ),
+    Route(
+        "GET",
+        "/api/exit/reprints",
+        bh.reprint_list,
+        frozenset({"observer", "marshal", "admin"}),
+        "Today's certificates the exit printer failed to print (or lost mid-print), oldest first",
+    ),
+    Route(
+        "POST",
+        "/api/exit/{visit_id}/reprint-certificate",
+        bh.reprint_certificate,
+        frozenset({"observer", "marshal", "admin"}),
+        "Print a listed certificate again; 503 certificate_print_failed while the printer is "
+        "down, already_printed when it is no longer listed (a retry prints once)",
+    ),
 ]

@@ -40,6 +40,9 @@ function render() {
     ...d.alerts.adverse.map((a) => el("li", { class: `sev-${a.severity}` }, `⚠ ${a.ticket}: ${a.kind} (${a.severity}) — 不良反应 adverse reaction`)),
     ...d.alerts.devices.map((dev) => el("li", {}, `🖨 ${dev.device_id} ${dev.kind}: ${dev.state} ${dev.reason}`)),
     ...d.alerts.no_shows.slice(0, 5).map((n) => el("li", { class: "muted" }, `${n.ticket} 未到 no-show`)),
+    ...(d.alerts.reprints || []).map((r) => el("li", { class: "reprint", dataset: { ticket: r.ticket } },
+      `凭证 ${r.ticket} 待补打 certificate to reprint (${r.reason}) `,
+      el("button", { class: "small", onclick: () => act(`/api/exit/${r.visit_id}/reprint-certificate`, {}, `${r.ticket} 凭证已补打 certificate reprinted`) }, "补打 Reprint"))),
   ];
   const capacity = el("input", { type: "number", min: 0, value: d.walk_in.capacity, style: "width:7rem", name: "capacity" });
   $("#app").replaceChildren(
