@@ -5,10 +5,13 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from vaxflow.config import ROLES
+from vaxflow.clock import FrozenClock
+from vaxflow.config import ROLES, Settings
 from vaxflow.queue.routes import ROUTES, Route
+from vaxflow.queue.server import create_app
+from vaxflow.queue.staff_auth import PERSON_ROLES
 
-from .conftest import Site, auth
+from .conftest import AiohttpClient, Site, auth
 
 PATH_VALUES = {"{visit_id}": "1", "{station_id}": "S01", "{ticket}": "A001"}
 CALLERS = [*ROLES, None]
@@ -59,3 +62,40 @@ def test_clinical_actions_belong_to_clinical_roles() -> None:
     assert "board" not in (by_path[("GET", "/api/tickets/{ticket}")] or set())
     public = {path for (_, path), roles in by_path.items() if roles is None}
     assert public == {"/api/health", "/api/time", "/api/openapi.json"}
+
+
+def test_staff_sign_in_routes_are_for_devices_people_use() -> None:
+    by_path = {(r.method, r.path): r for r in ROUTES}
+    sign_in = by_path[("POST", "/api/staff/sign-in")]
+    assert sign_in.roles == {"station", "observer", "marshal", "admin"} and sign_in.staff_exempt
+    assert by_path[("POST", "/api/devices/health")].staff_exempt  # a tablet's own report
+
+
+@pytest.fixture
+async def strict_site(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, db_url: str
+) -> Site:
+    rules = settings.staff_sign_in.model_copy(update={"required": True})
+    strict = settings.model_copy(update={"staff_sign_in": rules})
+    return Site(await aiohttp_client(create_app(strict, db=db_url, clock=clock)), clock, strict)
+
+
+PERSON_POSTS = [
+    r
+    for r in ROUTES
+    if r.method == "POST" and r.roles and r.roles & PERSON_ROLES and not r.staff_exempt
+]
+
+
+@pytest.mark.parametrize("route", PERSON_POSTS, ids=lambda r: f"{r.method} {r.path}")
+async def test_with_sign_in_required_people_roles_need_a_staff_session(
+    strict_site: Site, route: Route
+) -> None:
+    for role in sorted(route.roles or ()):
+        response = await strict_site.client.post(_path(route), json={}, headers=auth(role))
+        body = await response.json()
+        if role in PERSON_ROLES:
+            assert response.status == 401, (role, body)
+            assert body["error"]["reason"] == "staff_sign_in_required"
+        else:  # kiosks and admin scripts are not people at a console
+            assert response.status not in (401, 403), (role, body)

@@ -12,7 +12,7 @@ from vaxflow.queue import reasons
 ROOT = Path(__file__).resolve().parents[2] / "vaxflow"
 RAISED = re.compile(
     r"(?:Refused|Invalid|NotFound|QueueError|ServiceUnavailable|_Unauthorized|_Forbidden"
-    r"|OriginRefused|Reason)\(\s*\"([a-z_]+)\""
+    r"|_Locked|OriginRefused|Reason)\(\s*\"([a-z_]+)\""
 )
 HTTP_REASONS = {"not_found", "method_not_allowed", "body_too_large", "store_unavailable"}
 

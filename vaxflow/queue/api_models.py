@@ -80,7 +80,8 @@ class PrintStatusRequest(_Body):
 class OpenStationRequest(_Body):
     product: str = Field(min_length=1, max_length=40)
     lot: str = Field(min_length=1, max_length=40)
-    vaccinator: str = Field(min_length=1, max_length=100)
+    vaccinator: str | None = Field(default=None, min_length=1, max_length=100)
+    """Who signs the doses; a signed-in staff member's name replaces it."""
 
 
 class RecallRequest(_Body):

@@ -11,6 +11,7 @@ from vaxflow.queue.auth import Principal, TokenTable
 from vaxflow.queue.estimates import WaitEstimates
 from vaxflow.queue.feed import EventHub
 from vaxflow.queue.ratelimit import RateLimiter
+from vaxflow.queue.staff_auth import StaffAuth
 from vaxflow.queue.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -22,3 +23,4 @@ TOKENS = web.AppKey("tokens", TokenTable)
 PRINCIPAL = web.RequestKey("principal", Principal)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 KIOSK_LIMITER = web.AppKey("kiosk_limiter", RateLimiter)
+STAFF = web.AppKey("staff", StaffAuth)

@@ -5,22 +5,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import Role
 
+if TYPE_CHECKING:
+    from vaxflow.queue.staff_auth import StaffSession
+
 WS_PROTOCOL_PREFIX = "bearer."
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a role, and an actor id that names the token without revealing it."""
+    """Who is calling: a role, and an actor id that names the token without revealing it;
+    with a signed-in person, the actor is `staff:<id>` and `staff` their session."""
 
     role: Role
     actor: str
     device: str | None
+    staff: StaffSession | None = None
 
 
 class TokenTable:

@@ -296,13 +296,21 @@ def _station_answer(settings_station: Any) -> dict[str, Any]:
     }
 
 
+def _vaccinator(request: web.Request, typed: str | None = None) -> str | None:
+    """The signed-in person signs the doses; a typed name only without a staff sign-in."""
+    staff = principal(request).staff
+    return staff.label if staff is not None else typed
+
+
 async def open_station(request: web.Request) -> web.Response:
     settings, sid = request.app[SETTINGS], request.match_info["station_id"]
     return await mutate(
         request,
         m.OpenStationRequest,
         lambda tx, b: _station_answer(
-            service.open_station(tx, settings, sid, b.product, b.lot, b.vaccinator)
+            service.open_station(
+                tx, settings, sid, b.product, b.lot, _vaccinator(request, b.vaccinator) or ""
+            )
         ),
     )
 
@@ -371,7 +379,9 @@ async def record_dose(request: web.Request) -> web.Response:
     return await change_visit(
         request,
         m.DoseRequest,
-        lambda tx, b: service.record_dose(tx, settings, sid, b.visit_id, b.observation_minutes),
+        lambda tx, b: service.record_dose(
+            tx, settings, sid, b.visit_id, b.observation_minutes, vaccinator=_vaccinator(request)
+        ),
     )
 
 

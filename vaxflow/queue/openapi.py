@@ -70,6 +70,17 @@ def build() -> dict[str, Any]:
                 "`bearer.TOKEN`. Messages are events `{seq, at, actor, device, kind, visit_id, "
                 "payload}`, then `{kind: live}` once caught up."
             )
+        if route.roles is not None and not route.staff_exempt and not route.websocket:
+            parameters.append(
+                {
+                    "name": "X-Staff-Session",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 200},
+                    "description": "The signed-in person's session from POST /api/staff/sign-in; "
+                    "required for staff actions when the site sets staff_sign_in.required.",
+                }
+            )
         if parameters:
             op["parameters"] = parameters
         if route.body is not None:
@@ -99,6 +110,8 @@ def build() -> dict[str, Any]:
         if route.roles is not None:
             responses["401"] = {"description": "No or unknown token", "content": error}
             responses["403"] = {"description": "Role not allowed", "content": error}
+        if route.path == "/api/staff/sign-in":
+            responses["423"] = {"description": "Staff number locked", "content": error}
         if route.body is not None or parameters:
             responses["404"] = {"description": "Not found", "content": error}
             responses["409"] = {"description": "Refused in the current state", "content": error}

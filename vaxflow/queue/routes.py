@@ -36,6 +36,8 @@ class Route:
     response: type[BaseModel] | None = None
     response_is_list: bool = False
     websocket: bool = False
+    staff_exempt: bool = False
+    """A device's own call, never a person's action: no staff session is asked or checked."""
 
 
 def _routes() -> list[Route]:
@@ -268,6 +270,7 @@ def _routes() -> list[Route]:
             "Report a device's state",
             body=m.DeviceHealthRequest,
             response=m.OkResponse,
+            staff_exempt=True,
         ),
         Route(
             "GET",
@@ -371,5 +374,39 @@ ROUTES += [
         frozenset({"observer", "marshal", "admin"}),
         "Print a listed certificate again; 503 certificate_print_failed while the printer is "
         "down, already_printed when it is no longer listed (a retry prints once)",
+    ),
+]
+
+# Staff sign-in with a PIN or badge (vaxflow/queue/staff_handlers.py, issues 6 and 9).
+from vaxflow.queue import staff_handlers as sh  # noqa: E402
+
+STAFF_DEVICES: frozenset[Role] = frozenset({"station", "observer", "marshal", "admin"})
+
+ROUTES += [
+    Route(
+        "POST",
+        "/api/staff/sign-in",
+        sh.sign_in,
+        STAFF_DEVICES,
+        "Sign a person in at this device (staff number + PIN, or badge); answers a session "
+        "token for the X-Staff-Session header. Never replayed from Idempotency-Key storage",
+        body=sh.StaffSignInRequest,
+        staff_exempt=True,
+    ),
+    Route(
+        "POST",
+        "/api/staff/sign-out",
+        sh.sign_out,
+        STAFF_DEVICES,
+        "End the staff session sent in X-Staff-Session (a session already ended is fine)",
+        body=m.EmptyRequest,
+        staff_exempt=True,
+    ),
+    Route(
+        "GET",
+        "/api/staff/me",
+        sh.me,
+        STAFF_DEVICES,
+        "Who is signed in with the sent X-Staff-Session, and the site's sign-in rules",
     ),
 ]

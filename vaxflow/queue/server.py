@@ -11,7 +11,7 @@ from aiohttp import web
 
 from vaxflow.clock import Clock, SystemClock
 from vaxflow.config import Settings
-from vaxflow.queue import board_handlers
+from vaxflow.queue import board_handlers, staff_handlers
 from vaxflow.queue.appkeys import (
     CLOCK,
     ESTIMATES,
@@ -20,6 +20,7 @@ from vaxflow.queue.appkeys import (
     KIOSK_LIMITER,
     PRINCIPAL,
     SETTINGS,
+    STAFF,
     STORE,
     TOKENS,
 )
@@ -31,6 +32,7 @@ from vaxflow.queue.feed import EventHub
 from vaxflow.queue.handlers import json_response
 from vaxflow.queue.ratelimit import RateLimiter
 from vaxflow.queue.routes import ROUTES, Route
+from vaxflow.queue.staff_auth import StaffAuth
 from vaxflow.queue.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ def create_app(
     app[HUB] = hub
     app[ESTIMATES] = WaitEstimates(store, settings, clock)
     app[TOKENS] = TokenTable(settings)
+    app[STAFF] = StaffAuth(settings)
     app[KIOSK_LIMITER] = RateLimiter(
         settings.server.kiosk_requests_per_second, settings.server.kiosk_burst
     )
@@ -98,7 +101,9 @@ def _guard(route: Route) -> Handler:
                         "Too many requests from this kiosk; slow down.",
                         retry_after_seconds=round(limiter.retry_after(key), 2),
                     )
-            request[PRINCIPAL] = who
+            request[PRINCIPAL] = await staff_handlers.with_staff(
+                request, who, exempt=route.staff_exempt, post=route.method == "POST"
+            )
         return await route.handler(request)
 
     return guarded

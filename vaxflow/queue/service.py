@@ -240,8 +240,11 @@ def record_dose(
     station_id: str,
     visit_id: int,
     observation_minutes: int | None = None,
+    *,
+    vaccinator: str | None = None,
 ) -> Visit:
-    """Record the dose given at this station; observation starts now."""
+    """Record the dose given at this station; observation starts now. `vaccinator` is the
+    signed-in person who gives it; without one, whoever opened the station signs it."""
     station = _station(tx, settings, station_id)
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
     product = settings.product(before.product)
@@ -265,13 +268,21 @@ def record_dose(
             manufacturer=product.manufacturer,
             lot=station.lot,
             dose_number=after.dose_number,
-            vaccinator=station.vaccinator,
+            vaccinator=vaccinator or station.vaccinator,
             station_id=station.station_id,
             given_at=tx.now,
         )
     )
     repo.save_station(tx.conn, replace(station, visit_id=None))
-    return _update(tx, before, after, "dosed", settings, lot=station.lot)
+    return _update(
+        tx,
+        before,
+        after,
+        "dosed",
+        settings,
+        lot=station.lot,
+        vaccinator=vaccinator or station.vaccinator,
+    )
 
 
 def end_at_station(

@@ -1,0 +1,216 @@
+"""Staff sign-in against the real app: PINs, badges, lockout, idle sign-out, the audit trail."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from vaxflow.clock import FrozenClock
+from vaxflow.config import Settings
+from vaxflow.queue import tables as t
+from vaxflow.queue.appkeys import STORE
+from vaxflow.queue.demo_data import seed_bookings
+from vaxflow.queue.server import create_app
+from vaxflow.queue.store import Event, events_after
+
+from .conftest import AiohttpClient, Site, auth, booking_codes
+
+SIGN_IN = "/api/staff/sign-in"
+
+
+async def _sign_in(site: Site, role: str, expect: int = 200, **body: Any) -> Any:
+    response = await site.client.post(SIGN_IN, json=body, headers=auth(role))
+    data = await response.json()
+    assert response.status == expect, data
+    return data
+
+
+def _as(role: str, session: str) -> dict[str, str]:
+    return {**auth(role), "X-Staff-Session": session}
+
+
+async def _events(site: Site) -> list[Event]:
+    store = site.app[STORE]
+    return await store.read(lambda conn: events_after(conn, store.site_id, 0, 100_000))
+
+
+async def _dose_one(site: Site, headers: dict[str, str]) -> dict[str, Any]:
+    codes = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)
+    await site.check_in(codes[0])
+    client = site.client
+    body = {"product": "CORONAVAC", "lot": "LOT-1"}  # no typed name: the session signs
+    assert (await client.post("/api/stations/S01/open", json=body, headers=headers)).status == 200
+    called = await (await client.post("/api/stations/S01/call-next", headers=headers)).json()
+    ticket = called["called"]["ticket"]
+    scan = await client.post(
+        "/api/stations/S01/start-service", json={"code": ticket}, headers=headers
+    )
+    visit = await scan.json()
+    dosed = await client.post(
+        "/api/stations/S01/record-dose", json={"visit_id": visit["visit_id"]}, headers=headers
+    )
+    assert dosed.status == 200, await dosed.text()
+    return await dosed.json()  # type: ignore[no-any-return]
+
+
+async def test_a_signed_in_vaccinator_is_the_actor_of_every_event_and_signs_the_dose(
+    site: Site,
+) -> None:
+    signed = await _sign_in(site, "station", staff_id="N0001", pin="1234")
+    assert signed["signed_in"] and signed["staff"]["id"] == "N0001"
+    session = signed["session"]
+    assert len(session) >= 40
+    me = await (await site.client.get("/api/staff/me", headers=_as("station", session))).json()
+    assert me["staff"]["name"] == "王芳 Wang Fang" and not me["required"]
+
+    dosed = await _dose_one(site, _as("station", session))
+    events = await _events(site)
+    mine = [e for e in events if e.kind in ("station_opened", "called", "service_started", "dosed")]
+    assert {e.actor for e in mine} == {"staff:N0001"}
+    assert all(e.device and e.device.startswith("station:") for e in mine)  # which device, too
+    store = site.app[STORE]
+    rows = await store.read(
+        lambda conn: conn.execute(select(t.doses.c.vaccinator, t.doses.c.visit_id)).all()
+    )
+    assert [(r.vaccinator, r.visit_id) for r in rows] == [
+        ("王芳 Wang Fang (N0001)", dosed["visit_id"])
+    ]
+    stations = await site.get("station", "/api/stations")
+    assert next(s for s in stations if s["station_id"] == "S01")["vaccinator"] == (
+        "王芳 Wang Fang (N0001)"
+    )
+
+    out = await site.client.post("/api/staff/sign-out", headers=_as("station", session))
+    assert (await out.json()) == {"signed_out": True}
+    again = await site.client.post("/api/staff/sign-out", headers=_as("station", session))
+    assert (await again.json()) == {"signed_out": False}  # a retried sign-out is fine
+    stale = await site.client.post("/api/stations/S01/pause", headers=_as("station", session))
+    assert stale.status == 401
+    assert (await stale.json())["error"]["reason"] == "staff_session_expired"
+    kinds = [e.kind for e in await _events(site) if e.kind.startswith("staff_")]
+    assert kinds == ["staff_signed_in", "staff_signed_out"]
+
+
+async def test_wrong_pins_lock_the_staff_number_and_every_attempt_is_audited(site: Site) -> None:
+    for left in (4, 3, 2, 1):
+        wrong = await _sign_in(site, "station", 401, staff_id="N0002", pin="0000")
+        assert wrong["error"]["reason"] == "wrong_pin"
+        assert wrong["error"]["details"]["attempts_left"] == left
+        assert f"{left}" in wrong["error"]["messages"]["zh-CN"]
+    locked = await _sign_in(site, "station", 423, staff_id="N0002", pin="0000")
+    assert locked["error"]["reason"] == "staff_locked"
+    assert locked["error"]["details"]["minutes"] == 5
+    assert "5 分钟" in locked["error"]["messages"]["zh-CN"]
+    still = await _sign_in(site, "station", 423, staff_id="N0002", pin="1234")  # even right
+    assert still["error"]["reason"] == "staff_locked"
+    site.clock.advance(minutes=5, seconds=1)
+    ok = await _sign_in(site, "station", staff_id="N0002", pin="1234")
+    assert ok["staff"]["id"] == "N0002"
+
+    events = [e for e in await _events(site) if e.kind.startswith("staff_")]
+    assert [e.kind for e in events] == [
+        *["staff_sign_in_failed"] * 5,
+        "staff_locked",
+        "staff_sign_in_failed",
+        "staff_signed_in",
+    ]
+    assert events[0].payload == {"staff_id": "N0002", "reason": "wrong_pin", "attempts_left": 4}
+    assert events[0].actor.startswith("station:")  # failures name the device, not the person
+    text = json.dumps([e.payload for e in events])
+    assert "0000" not in text and "1234" not in text and ok["session"] not in text
+
+
+async def test_unknown_staff_numbers_answer_like_a_wrong_pin(site: Site) -> None:
+    wrong = await _sign_in(site, "station", 401, staff_id="X9999", pin="1234")
+    assert wrong["error"]["reason"] == "wrong_pin"
+    missing = await _sign_in(site, "station", 422, staff_id="N0001")
+    assert missing["error"]["reason"] == "pin_required"
+    nobody = await _sign_in(site, "station", 422)
+    assert nobody["error"]["reason"] == "staff_id_required"
+
+
+async def test_roles_of_the_person_and_of_the_device_must_agree(site: Site) -> None:
+    refused = await _sign_in(site, "station", 403, staff_id="N0003", pin="1234")  # observer
+    assert refused["error"]["reason"] == "staff_role_forbidden"
+    assert "N0003" in refused["error"]["hints"]["en"]
+    await _sign_in(site, "board", 403, staff_id="N0003", pin="1234")  # boards have no people
+    session = (await _sign_in(site, "station", staff_id="N0002", pin="1234"))["session"]
+    # A session belongs to the device it was opened on.
+    elsewhere = await site.client.get("/api/staff/me", headers=_as("observer", session))
+    assert (await elsewhere.json())["error"]["reason"] == "staff_session_expired"
+
+
+async def test_a_badge_alone_signs_its_owner_in_and_an_unknown_badge_does_not(site: Site) -> None:
+    signed = await _sign_in(site, "station", badge=" DEMO-BADGE-0001 ")
+    assert signed["staff"]["id"] == "N0001"
+    unknown = await _sign_in(site, "station", 401, badge="DEMO-BADGE-9999")
+    assert unknown["error"]["reason"] == "unknown_badge"
+    by = [e.payload["by"] for e in await _events(site) if e.kind == "staff_signed_in"]
+    assert by == ["badge"]
+
+
+async def test_sign_in_is_not_replayed_from_idempotency_storage(site: Site) -> None:
+    headers = {**auth("station"), "Idempotency-Key": "same-key-1"}
+    first = await (
+        await site.client.post(SIGN_IN, json={"staff_id": "N0001", "pin": "1234"}, headers=headers)
+    ).json()
+    second = await (
+        await site.client.post(SIGN_IN, json={"staff_id": "N0001", "pin": "1234"}, headers=headers)
+    ).json()
+    assert first["session"] != second["session"]
+    store = site.app[STORE]
+    stored = await store.read(lambda conn: conn.execute(select(t.idempotency.c.response)).all())
+    assert not any(first["session"] in r.response for r in stored)
+
+
+@pytest.fixture
+async def strict_site(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, db_url: str
+) -> Site:
+    """The demo site with staff sign-in required."""
+    rules = settings.staff_sign_in.model_copy(update={"required": True, "badge_needs_pin": True})
+    strict = settings.model_copy(update={"staff_sign_in": rules})
+    app = create_app(strict, db=db_url, clock=clock)
+    client = await aiohttp_client(app)
+    from vaxflow.queue import engine
+
+    day = engine.site_day(clock.now(), strict.site.timezone)
+    await app[STORE].write(lambda tx: seed_bookings(tx, strict, day, 200), actor="test")
+    return Site(client, clock, strict)
+
+
+async def test_when_required_staff_actions_need_a_person(strict_site: Site) -> None:
+    site = strict_site
+    refused = await site.post("station", "/api/stations/S01/pause", expect=401)
+    assert refused["error"]["reason"] == "staff_sign_in_required"
+    assert "工号" in refused["error"]["messages"]["zh-CN"]
+    await site.post("observer", "/api/exit-scan", {"code": "A001"}, expect=401)
+    await site.post("marshal", "/api/walk-in-capacity", {"capacity": 5}, expect=401)
+    # Reading, machines and scripts go on without a person.
+    await site.get("station", "/api/stations")
+    await site.check_in(
+        booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)[1]
+    )
+    health = {"device_id": "S01-scanner", "kind": "scanner", "url": "sim://", "state": "ok"}
+    await site.post("station", "/api/devices/health", health)
+    await site.post(
+        "admin",
+        "/api/stations/S02/open",
+        {"product": "CORONAVAC", "lot": "L", "vaccinator": "Admin"},
+    )
+
+    need_pin = await _sign_in(site, "station", 422, badge="DEMO-BADGE-0001")
+    assert need_pin["error"]["reason"] == "pin_required"
+    session = (await _sign_in(site, "station", badge="DEMO-BADGE-0001", pin="1234"))["session"]
+    dosed = await _dose_one(site, _as("station", session))
+    assert dosed["state"] == "observing"
+
+    site.clock.advance(minutes=16)  # idle longer than staff_sign_in.idle_minutes
+    idle = await site.client.post("/api/stations/S01/pause", headers=_as("station", session))
+    assert idle.status == 401
+    assert (await idle.json())["error"]["reason"] == "staff_session_expired"
+    out = [e for e in await _events(site) if e.kind == "staff_signed_out"]
+    assert [(e.actor, e.payload["why"]) for e in out] == [("staff:N0001", "idle")]
