@@ -56,6 +56,7 @@ class ShellOptions:
     health_every: float = 30.0
     speak: bool = False  # spoken prompts in elderly mode (espeak-ng, when installed)
     abandon_attempts: int = 60  # replays of an unanswered check-in before giving up
+    bad_reads_fault: int = 3  # garbled reads in a row after which the device's health is reported
 
 
 class KioskShell:
@@ -337,6 +338,7 @@ class KioskShell:
         self, kind: str, device: Any, read: Callable[[], Awaitable[None]]
     ) -> None:
         failures = 0
+        bad_reads = 0  # in a row: one is a card moved too soon, several a device at fault
         opened = False
         while True:
             try:
@@ -348,10 +350,17 @@ class KioskShell:
                         self._spawn(self._report(kind, device))
                     failures = 0
                 await read()
+                if bad_reads >= self.options.bad_reads_fault:
+                    log.info("%s reads cleanly again", kind)
+                    self._spawn(self._report(kind, device))
+                bad_reads = 0
             except (DeviceProtocolError, DeviceTimeout, InvalidScan) as err:
                 log.warning("%s: %s", kind, err)
                 if kind == "idcard":
                     self.dispatch(f.CardUnreadable(type(err).__name__))
+                bad_reads += 1
+                if bad_reads == self.options.bad_reads_fault:
+                    self._spawn(self._report(kind, device))
                 await asyncio.sleep(self.options.read_poll)
             except (HardwareError, OSError, TimeoutError) as err:
                 if failures == 0:
