@@ -165,15 +165,17 @@ class Site:
     server: ServerProcess
     url: str
     db: Path
+    config: Path
 
 
 @contextlib.contextmanager
 def site_server(folder: Path) -> Iterator[Site]:
     """A `vaxflow server` process on the load-test site (walk-ins for everyone)."""
     db = folder / "site.sqlite"
-    server = ServerProcess(load_test_site(folder), db, folder, "server")
+    config = load_test_site(folder)
+    server = ServerProcess(config, db, folder, "server")
     try:
-        yield Site(server, server.wait_url(), db)
+        yield Site(server, server.wait_url(), db, config)
         assert server.stop() == 0, server.log()
     finally:
         server.kill()
