@@ -31,6 +31,7 @@ from vaxflow.queue.eligibility import (
 from vaxflow.queue.errors import Invalid, NotFound, Refused
 from vaxflow.queue.identity import IdType, match_card_to_booking, parse_id_type, validate_id
 from vaxflow.queue.model import FINAL_STATES, Visit, VisitState
+from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.privacy import mask_id_number, mask_name
 from vaxflow.queue.store import Tx
 
@@ -164,12 +165,16 @@ def identify(
     )
 
 
-_VISITS_OF_PERSON = select(
-    t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day
-).where(t.visits.c.id_number == bindparam("id_number"), t.visits.c.site_id == bindparam("site_id"))
-_VISITS_OF_BOOKING = select(
-    t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day
-).where(t.visits.c.site_id == bindparam("site_id"), t.visits.c.booking_code == bindparam("code"))
+_VISITS_OF_PERSON = Prepared(
+    select(t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day).where(
+        t.visits.c.id_number == bindparam("id_number"), t.visits.c.site_id == bindparam("site_id")
+    )
+)
+_VISITS_OF_BOOKING = Prepared(
+    select(t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day).where(
+        t.visits.c.site_id == bindparam("site_id"), t.visits.c.booking_code == bindparam("code")
+    )
+)
 _FINAL = frozenset(s.value for s in FINAL_STATES)
 
 
@@ -179,13 +184,9 @@ def _already_here(conn: Connection, site_id: str, day: date, applicant: Applican
     Both look-ups go by their own index (person, booking) and filter the few rows here:
     filtering by day and state in SQL made SQLite scan the whole day's visits.
     """
-    rows = list(
-        conn.execute(_VISITS_OF_PERSON, {"id_number": applicant.id_number, "site_id": site_id})
-    )
+    rows = _VISITS_OF_PERSON.rows(conn, {"id_number": applicant.id_number, "site_id": site_id})
     if applicant.booking is not None:
-        rows += conn.execute(
-            _VISITS_OF_BOOKING, {"site_id": site_id, "code": applicant.booking.code}
-        ).all()
+        rows += _VISITS_OF_BOOKING.rows(conn, {"site_id": site_id, "code": applicant.booking.code})
     for row in rows:
         if row.site_day == day and row.state not in _FINAL:
             raise Refused(

@@ -22,20 +22,24 @@ from vaxflow.queue.bookings.service_client import fetch_booking
 from vaxflow.queue.bookings.store_ops import find_booking
 from vaxflow.queue.errors import Invalid, NotFound, QueueError
 from vaxflow.queue.model import StationState, Visit, VisitState
+from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.store import Tx
 
 B = TypeVar("B", bound=BaseModel)
 
 MAX_IDEMPOTENCY_KEY = 128
 # Built once with bind parameters (see repo.py): they run on every write request.
-_FIND_REPLY = select(
-    t.idempotency.c.request_hash, t.idempotency.c.status, t.idempotency.c.response
-).where(
-    t.idempotency.c.site_id == bindparam("site_id"),
-    t.idempotency.c.actor == bindparam("actor"),
-    t.idempotency.c.key == bindparam("key"),
+_FIND_REPLY = Prepared(
+    select(t.idempotency.c.request_hash, t.idempotency.c.status, t.idempotency.c.response).where(
+        t.idempotency.c.site_id == bindparam("site_id"),
+        t.idempotency.c.actor == bindparam("actor"),
+        t.idempotency.c.key == bindparam("key"),
+    )
 )
-_SAVE_REPLY = insert(t.idempotency)
+_SAVE_REPLY = Prepared(
+    insert(t.idempotency),
+    columns=("site_id", "actor", "key", "request_hash", "status", "response", "created_at"),
+)
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -86,9 +90,7 @@ async def mutate(
 
     def run(tx: Tx) -> tuple[int, Any]:
         if key is not None:
-            row = tx.conn.execute(
-                _FIND_REPLY, {"site_id": tx.site_id, "actor": tx.actor, "key": key}
-            ).first()
+            row = _FIND_REPLY.first(tx.conn, {"site_id": tx.site_id, "actor": tx.actor, "key": key})
             if row is not None:
                 if row.request_hash != request_hash:
                     raise Invalid(
@@ -109,8 +111,8 @@ async def mutate(
 
     def remember(tx: Tx, status: int, answer: Any) -> None:
         if key is not None:
-            tx.conn.execute(
-                _SAVE_REPLY,
+            _SAVE_REPLY.run(
+                tx.conn,
                 {
                     "site_id": tx.site_id,
                     "actor": tx.actor,

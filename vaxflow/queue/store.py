@@ -27,13 +27,16 @@ from vaxflow.clock import Clock
 from vaxflow.queue import tables as t
 from vaxflow.queue.db import make_engine, migrate
 from vaxflow.queue.errors import QueueError
+from vaxflow.queue.prepared import Prepared, release, rollback_to, savepoint
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 MAX_BATCH = 256
-_INSERT_EVENT = insert(t.events)
+_EVENT_COLUMNS = ("site_id", "at", "actor", "device", "kind", "visit_id", "payload")
+_INSERT_EVENT = Prepared(insert(t.events).returning(t.events.c.seq), columns=_EVENT_COLUMNS)
+_SAVEPOINT = "request"
 
 
 class StoreUnavailable(Exception):
@@ -104,8 +107,8 @@ class Tx:
 
     def emit(self, kind: str, visit_id: int | None, payload: dict[str, Any]) -> Event:
         """Append an event row in this transaction; it is published only after commit."""
-        result = self.conn.execute(
-            _INSERT_EVENT,
+        seq = _INSERT_EVENT.scalar(
+            self.conn,
             {
                 "site_id": self.site_id,
                 "at": self.now,
@@ -116,7 +119,6 @@ class Tx:
                 "payload": json.dumps(payload, ensure_ascii=False, default=str),
             },
         )
-        seq = result.inserted_primary_key[0] if result.inserted_primary_key else None
         assert isinstance(seq, int)
         event = Event(seq, self.now, self.actor, self.device, kind, visit_id, payload)
         self.events.append(event)
@@ -232,11 +234,12 @@ class Store:
             with self._writer_engine.connect() as conn, conn.begin():
                 for job in batch:
                     tx = Tx(conn, self.site_id, self.clock.now(), job.actor, job.device)
-                    savepoint = conn.begin_nested()
+                    savepoint(conn, _SAVEPOINT)
                     try:
                         value = job.op(tx)
                     except QueueError as err:
-                        savepoint.rollback()
+                        rollback_to(conn, _SAVEPOINT)
+                        release(conn, _SAVEPOINT)
                         if job.on_refusal is None:
                             outcomes.append((job, None, err))
                             continue
@@ -246,10 +249,11 @@ class Store:
                         except Exception as failed:  # one statement: nothing half-written
                             outcomes.append((job, None, failed))
                     except Exception as err:  # failed: this job only
-                        savepoint.rollback()
+                        rollback_to(conn, _SAVEPOINT)
+                        release(conn, _SAVEPOINT)
                         outcomes.append((job, None, err))
                     else:
-                        savepoint.commit()
+                        release(conn, _SAVEPOINT)
                         outcomes.append((job, value, None))
                         committed.extend(tx.events)
         except Exception as err:

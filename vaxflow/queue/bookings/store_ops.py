@@ -9,14 +9,15 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from vaxflow.queue import tables as t
 from vaxflow.queue.bookings.model import Booking, PriorDose
+from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.store import Tx
 
 
-def booking_from_row(row: Row[Any]) -> Booking:
+def booking_from_row(row: Any) -> Booking:
     prior = tuple(
         PriorDose(
             date.fromisoformat(d["given_on"]), d["product"], d["manufacturer"], d["dose_number"]
@@ -71,7 +72,7 @@ def _values(booking: Booking) -> dict[str, Any]:
 
 
 def find_booking(conn: Connection, site_id: str, code: str) -> Booking | None:
-    row = conn.execute(_FIND_BOOKING, {"site_id": site_id, "code": code}).first()
+    row = _FIND_BOOKING.first(conn, {"site_id": site_id, "code": code})
     return booking_from_row(row) if row is not None else None
 
 
@@ -135,21 +136,23 @@ def import_bookings(
     return result
 
 
-_PRIOR_DOSES = (
+_PRIOR_DOSES = Prepared(
     select(t.doses.c.given_at, t.doses.c.product, t.doses.c.manufacturer, t.doses.c.dose_number)
     .join(t.visits, t.visits.c.id == t.doses.c.visit_id)
     .where(t.visits.c.id_number == bindparam("id_number"))
     .order_by(t.doses.c.given_at)
 )
-_FIND_BOOKING = select(t.bookings).where(
-    t.bookings.c.site_id == bindparam("site_id"), t.bookings.c.code == bindparam("code")
+_FIND_BOOKING = Prepared(
+    select(t.bookings).where(
+        t.bookings.c.site_id == bindparam("site_id"), t.bookings.c.code == bindparam("code")
+    )
 )
 
 
 def prior_doses_here(conn: Connection, id_number: str, timezone: str) -> list[PriorDose]:
     """Doses this database already holds for the person (any site of a regional database)."""
     zone = ZoneInfo(timezone)
-    rows = conn.execute(_PRIOR_DOSES, {"id_number": id_number})
+    rows = _PRIOR_DOSES.rows(conn, {"id_number": id_number})
     return [
         PriorDose(r.given_at.astimezone(zone).date(), r.product, r.manufacturer, r.dose_number)
         for r in rows
