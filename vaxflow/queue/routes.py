@@ -307,6 +307,7 @@ ROUTES.append(
 
 # Boards, exit point and marshal dashboard (vaxflow/queue/board_handlers.py, issue 6).
 from vaxflow.queue import board_handlers as bh  # noqa: E402
+from vaxflow.queue import verify  # noqa: E402
 
 ROUTES += [
     Route(
@@ -359,6 +360,15 @@ ROUTES += [
         OBSERVER,
         "Exit scan with the vaccination certificate; printed after commit when configured",
         body=m.TicketScanRequest,
+    ),
+    Route(
+        "POST",
+        "/api/stations/{station_id}/verify",
+        verify.handler,
+        STATION,
+        "Verify the person at the station: ticket or ID number against the call; a match starts "
+        "the service; answers the summary (full ID, age, dose, screening words, flags)",
+        body=verify.VerifyRequest,
     ),
     Route(
         "GET",
