@@ -42,17 +42,30 @@ export class TokenStore {
 }
 
 export class ApiError extends Error {
-  constructor(status, reason, message, details) {
+  constructor(status, reason, message, details, messages) {
     super(message || reason);
     this.status = status;
     this.reason = reason;
     this.details = details || {};
+    this.messages = messages || {};
   }
+  /** The server's words for people: Chinese, then English. */
+  get words() {
+    const zh = this.messages["zh-CN"];
+    const en = this.messages.en || this.message;
+    return zh && zh !== en ? `${zh} ${en}` : en;
+  }
+}
+
+/** A refusal about the person signed in (not the device's token): ask the person again. */
+export function isStaffError(err) {
+  return !!(err && err.status === 401 && String(err.reason || "").startsWith("staff_"));
 }
 
 /** One API call with the bearer token; POSTs carry a fresh Idempotency-Key unless given one. */
 export async function api(token, method, path, body, { key, timeoutMs = 8000 } = {}) {
   const headers = { Authorization: `Bearer ${token}` };
+  if (staff.session) headers["X-Staff-Session"] = staff.session;
   if (method === "POST") {
     headers["Content-Type"] = "application/json";
     headers["Idempotency-Key"] = key || requestId();
@@ -77,7 +90,9 @@ export async function api(token, method, path, body, { key, timeoutMs = 8000 } =
   try { data = await response.json(); } catch (err) { data = null; }
   if (!response.ok) {
     const error = (data && data.error) || {};
-    throw new ApiError(response.status, error.reason || "http_error", error.message, error.details);
+    const failure = new ApiError(response.status, error.reason || "http_error", error.message, error.details, error.messages);
+    if (isStaffError(failure) && staff.lost) staff.lost(failure);
+    throw failure;
   }
   return data;
 }
@@ -216,7 +231,7 @@ export function timeOfDay(ms) {
 export function signIn(root, { title, store, fields = [], verify, done }) {
   const error = el("p", { class: "error", role: "alert" });
   const tokenInput = el("input", { type: "password", name: "token", autocomplete: "off", required: true });
-  const extra = fields.map((f) => ({ ...f, input: el("input", { name: f.name, required: true, value: f.value || "" }) }));
+  const extra = fields.map((f) => ({ ...f, input: el("input", { name: f.name, required: !f.optional, value: f.value || "" }) }));
   const form = el(
     "form",
     { class: "signin card" },
@@ -233,6 +248,7 @@ export function signIn(root, { title, store, fields = [], verify, done }) {
     try {
       await verify(token);
     } catch (err) {
+      if (isStaffError(err)) { store.set(token); done(token, values); return; } // the token is good
       error.textContent = err.status === 401 || err.status === 403
         ? "令牌无效或无权限 This token is not valid here."
         : `${err.message}`;
@@ -257,4 +273,141 @@ export function throttled(fn, ms = 250) {
     if (timer !== null) return;
     timer = setTimeout(() => { timer = null; fn(); }, ms);
   };
+}
+
+// --- staff sign-in: the person at this device (issues 6 and 9) ------------------------------
+
+/** The signed-in person's session, sent as X-Staff-Session; kept in sessionStorage only. */
+const staff = { session: null, lost: null };
+
+/**
+ * Asks who is at the device: staff number + PIN (a big numeric field and an on-screen keypad),
+ * or a badge scanned into its field. Shows who is signed in with a sign-out button in a bar at
+ * the top of the page, signs out after `idle_minutes` without a touch or key, and asks again
+ * whenever the server says the sign-in has ended. Pages listen for the "vaxflow-staff" event.
+ */
+export class StaffGate {
+  constructor({ role, token, title }) {
+    this.key = `vaxflow.staff.${role}`;
+    this.token = token;
+    this.title = title;
+    this.rules = null;
+    this.person = null;
+    this.lastActive = Date.now();
+    this.waiting = [];
+    const saved = JSON.parse(sessionStorage.getItem(this.key) || "null");
+    staff.session = saved ? saved.session : null;
+    staff.lost = null;
+  }
+
+  /** Resolves with the person (or null when sign-in is optional and nobody signed in). */
+  async begin() {
+    let me;
+    try {
+      me = await api(this.token, "GET", "/api/staff/me");
+    } catch (err) {
+      if (!isStaffError(err)) throw err;
+      sessionStorage.removeItem(this.key); // a session from before a restart or an idle spell
+      staff.session = null;
+      me = await api(this.token, "GET", "/api/staff/me");
+    }
+    this.rules = me;
+    staff.lost = () => { this.forget(); this.ask(); };
+    this.person = me.signed_in ? me.staff : null;
+    for (const type of ["pointerdown", "keydown", "touchstart"]) {
+      document.addEventListener(type, () => { this.lastActive = Date.now(); }, { passive: true, capture: true });
+    }
+    setInterval(() => this.checkIdle(), 5000);
+    this.bar();
+    if (this.person || !me.configured || !me.required) return this.person;
+    return new Promise((resolve) => { this.waiting.push(resolve); this.ask(); });
+  }
+
+  checkIdle() {
+    if (!this.person || !this.rules) return;
+    if (Date.now() - this.lastActive > this.rules.idle_minutes * 60000) this.signOut("idle");
+  }
+
+  forget() {
+    sessionStorage.removeItem(this.key);
+    staff.session = null;
+    this.person = null;
+    this.bar();
+    window.dispatchEvent(new CustomEvent("vaxflow-staff", { detail: null }));
+  }
+
+  async signOut() {
+    if (staff.session) {
+      try { await api(this.token, "POST", "/api/staff/sign-out", {}); } catch (err) { /* ended anyway */ }
+    }
+    this.forget();
+    if (this.rules && this.rules.required) this.ask();
+  }
+
+  bar() {
+    let bar = document.getElementById("staff-bar");
+    if (!this.rules || !this.rules.configured) { if (bar) bar.remove(); return; }
+    if (!bar) { bar = el("div", { id: "staff-bar", class: "staff-bar" }); document.body.prepend(bar); }
+    bar.replaceChildren(...(this.person
+      ? [el("span", { id: "staff-name" }, `👤 ${this.person.label}`),
+         el("button", { class: "small", id: "staff-sign-out", onclick: () => this.signOut() }, "退出登录 Sign out")]
+      : [el("span", { class: "muted" }, "未登录工作人员 No one signed in"),
+         el("button", { class: "small", id: "staff-sign-in", onclick: () => this.ask() }, "工作人员登录 Staff sign-in")]));
+  }
+
+  /** The sign-in form, over the page. */
+  ask() {
+    if (document.getElementById("staff-signin")) return;
+    const required = !!(this.rules && this.rules.required);
+    const error = el("p", { class: "error", role: "alert", id: "staff-error" });
+    const staffId = el("input", { name: "staff_id", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", class: "big" });
+    const pin = el("input", { name: "pin", type: "password", inputmode: "numeric", pattern: "[0-9]*", maxlength: 12, autocomplete: "off", class: "big pin" });
+    const badge = el("input", { name: "badge", type: "password", autocomplete: "off", placeholder: "刷卡 Scan" });
+    const key = (label, press) => el("button", { type: "button", class: "key", onclick: () => { press(); pin.focus(); } }, label);
+    const keypad = el("div", { class: "keypad" },
+      ..."123456789".split("").map((d) => key(d, () => { pin.value += d; })),
+      key("清除 C", () => { pin.value = ""; }), key("0", () => { pin.value += "0"; }), key("⌫", () => { pin.value = pin.value.slice(0, -1); }));
+    const overlay = el("div", { class: "staff-overlay", id: "staff-signin" });
+    const form = el("form", { class: "signin card staff-form" },
+      el("h1", {}, this.title || "工作人员登录 Staff sign-in"),
+      el("p", { class: "muted" }, "输入工号和密码，或刷工牌 Enter your staff number and PIN, or scan your badge"),
+      el("label", {}, "工号 Staff number", staffId),
+      el("label", {}, "密码 PIN", pin),
+      keypad,
+      el("label", {}, "或刷工牌 Or scan your badge", badge),
+      el("div", { class: "row" },
+        el("button", { type: "submit", class: "primary", id: "staff-submit" }, "登录 Sign in"),
+        required ? null : el("button", { type: "button", id: "staff-skip", onclick: () => overlay.remove() }, "暂不登录 Not now")),
+      error);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = {};
+      if (staffId.value.trim()) body.staff_id = staffId.value.trim().toUpperCase();
+      if (pin.value) body.pin = pin.value;
+      if (badge.value.trim()) body.badge = badge.value.trim();
+      let answer;
+      try {
+        staff.session = null; // a sign-in never carries an old session
+        answer = await api(this.token, "POST", "/api/staff/sign-in", body);
+      } catch (err) {
+        error.textContent = err.words;
+        pin.value = ""; badge.value = "";
+        (body.badge ? badge : pin).focus();
+        return;
+      }
+      sessionStorage.setItem(this.key, JSON.stringify({ session: answer.session, staff: answer.staff }));
+      staff.session = answer.session;
+      this.person = answer.staff;
+      this.lastActive = Date.now();
+      overlay.remove();
+      this.bar();
+      window.dispatchEvent(new CustomEvent("vaxflow-staff", { detail: this.person }));
+      for (const resolve of this.waiting.splice(0)) resolve(this.person);
+    });
+    // A badge scanner types the code and Enter: submit from the badge field at once.
+    badge.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); form.requestSubmit(); } });
+    overlay.append(form);
+    document.body.append(overlay);
+    staffId.focus();
+  }
 }

@@ -1,7 +1,7 @@
 // Exit point: scan the ticket → "you may leave" and the vaccination certificate (printed by the
 // server when an exit printer is configured), or the minutes still to wait. Certificates the
 // printer failed to print stay listed "to reprint" (live from the feed) until reprinted.
-import { $, el, api, TokenStore, Feed, signIn, statusText } from "/web/common.js";
+import { $, el, api, TokenStore, Feed, signIn, statusText, StaffGate, isStaffError } from "/web/common.js";
 
 const store = new TokenStore("observer");
 const state = { token: null, reprints: [], printer: false, note: null };
@@ -49,7 +49,7 @@ async function scan(code) {
         `${v.ticket} 还需留观 ${minutes} 分钟`, el("br"), `Please wait ${minutes} more minute${minutes === 1 ? "" : "s"}`));
     }
   } catch (err) {
-    if (err.status === 401) { store.clear(); boot(); return; }
+    if (err.status === 401 && !isStaffError(err)) { store.clear(); boot(); return; }
     out.replaceChildren(el("div", { class: "exit-result bad", id: "verdict", dataset: { verdict: "error" } }, `${err.message}`));
   }
 }
@@ -83,7 +83,7 @@ async function loadReprints() {
     renderReprints();
     return data.seq;
   } catch (err) {
-    if (err.status === 401) { store.clear(); boot(); }
+    if (err.status === 401 && !isStaffError(err)) { store.clear(); boot(); }
     return null;
   }
 }
@@ -100,6 +100,7 @@ async function reprint(r) {
 
 async function start(token) {
   state.token = token;
+  await new StaffGate({ role: "observer", token, title: "出口 工作人员登录 Exit staff sign-in" }).begin();
   const input = el("input", { id: "code", placeholder: "扫描票据 Scan the ticket", autocomplete: "off", style: "font-size:1.6rem;flex:1" });
   $("#app").replaceChildren(
     el("header", { class: "bar" }, el("h1", {}, "出口 Exit"), el("span", { id: "feed", class: "chip" }, "…"), el("a", { href: "/observer", class: "chip" }, "留观 Observer")),
@@ -129,7 +130,7 @@ function boot() {
     title: "出口 Exit sign-in",
     store,
     verify: async (t) => {
-      await api(t, "POST", "/api/exit/scan", {}).catch((err) => { if (err.status === 401 || err.status === 403) throw err; });
+      await api(t, "POST", "/api/exit/scan", {}).catch((err) => { if ((err.status === 401 || err.status === 403) && !isStaffError(err)) throw err; });
     },
     done: (t) => start(t),
   });

@@ -1,6 +1,6 @@
 // Marshal dashboard: queues and waits per lane, stations, observation seats, devices, alerts,
 // controls (pause/resume stations, recall skipped people, walk-in capacity), today's report.
-import { $, el, api, TokenStore, Feed, signIn, statusText } from "/web/common.js";
+import { $, el, api, TokenStore, Feed, signIn, statusText, StaffGate, isStaffError } from "/web/common.js";
 import { barChart, gauge } from "/web/charts.js";
 
 const store = new TokenStore("marshal");
@@ -114,7 +114,7 @@ async function load() {
   try {
     state.data = await api(state.token, "GET", "/api/dashboard");
   } catch (err) {
-    if (err.status === 401 || err.status === 403) { store.clear(); boot(); return; }
+    if ((err.status === 401 || err.status === 403) && !isStaffError(err)) { store.clear(); boot(); return; }
     state.message = { kind: "bad", text: err.message };
   }
   const active = document.activeElement;
@@ -130,6 +130,7 @@ function soon() {
 
 async function start(token) {
   state.token = token;
+  await new StaffGate({ role: "marshal", token, title: "现场调度 工作人员登录 Marshal staff sign-in" }).begin();
   await load();
   const feed = new Feed({ token, since: state.data ? state.data.seq : 0, onEvent: soon,
     onStatus: (s) => { state.feedStatus = s; const c = $("#feed"); if (c) { c.textContent = statusText(s); c.className = `chip ${s}`; } } });

@@ -1,6 +1,6 @@
 // Observer console: everyone in observation; flag an adverse reaction (type, severity),
 // record its outcome (resolved / transferred), release, or record that someone left early.
-import { $, el, api, TokenStore, ServerClock, Feed, clockText, signIn, statusText, throttled } from "/web/common.js";
+import { $, el, api, TokenStore, ServerClock, Feed, clockText, signIn, statusText, throttled, StaffGate, isStaffError } from "/web/common.js";
 
 const store = new TokenStore("observer");
 const clock = new ServerClock();
@@ -18,7 +18,7 @@ async function act(path, body, done) {
     state.message = { kind: "ok", text: done };
     state.messageAt = Date.now();
   } catch (err) {
-    state.message = { kind: "bad", text: `${err.message} (${err.reason})` };
+    state.message = { kind: "bad", text: `${err.words} (${err.reason})` };
   }
   render();
 }
@@ -70,6 +70,7 @@ const redraw = throttled(() => render(), 300);
 
 async function start(token) {
   state.token = token;
+  await new StaffGate({ role: "observer", token, title: "留观区工作人员登录 Observer staff sign-in" }).begin();
   const search = el("input", { placeholder: "票号 Ticket", oninput: (e) => { state.filter = e.target.value.trim(); render(); } });
   $("#app").replaceChildren(
     el("header", { class: "bar" }, el("h1", {}, "留观区 Observation — 工作人员 staff"),
@@ -94,7 +95,7 @@ function boot() {
     title: "留观区工作人员 Observer sign-in",
     store,
     verify: async (t) => {
-      await api(t, "POST", "/api/exit/scan", {}).catch((err) => { if (err.status === 401 || err.status === 403) throw err; });
+      await api(t, "POST", "/api/exit/scan", {}).catch((err) => { if ((err.status === 401 || err.status === 403) && !isStaffError(err)) throw err; });
     },
     done: (t) => start(t),
   });

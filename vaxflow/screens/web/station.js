@@ -1,6 +1,7 @@
-// Station console: sign in (station token + vaccinator name), open with product and lot,
+// Station console: sign in (station token, then the vaccinator's staff number + PIN or badge;
+// a typed name only where the site does not require staff sign-in), open with product and lot,
 // call next / recall / skip, scan the ticket, verify the person, record the dose or defer/refer.
-import { $, el, api, TokenStore, signIn } from "/web/common.js";
+import { $, el, api, TokenStore, signIn, StaffGate, isStaffError } from "/web/common.js";
 
 const stationId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
 const store = new TokenStore("station");
@@ -30,8 +31,8 @@ async function call(method, path, body) {
   try {
     return await api(state.token, method, path, body);
   } catch (err) {
-    if (err.status === 401) { store.clear(); boot(); }
-    state.message = { kind: "bad", text: `${err.message} (${err.reason})` };
+    if (err.status === 401 && !isStaffError(err)) { store.clear(); boot(); }
+    state.message = { kind: "bad", text: `${err.words} (${err.reason})` };
     render();
     throw err;
   }
@@ -121,8 +122,8 @@ function render() {
       el("h1", {}, `${s.name}（${s.zone}）`),
       el("span", { class: "chip", id: "station-state" }, STATE_NAMES[s.state] || s.state),
       el("span", { class: "chip" }, s.product ? `${s.product} · ${s.lot}` : "—"),
-      el("span", { class: "chip" }, state.vaccinator),
-      el("button", { class: "small", onclick: () => { store.clear(); sessionStorage.removeItem(VACCINATOR); boot(); } }, "退出 Sign out")),
+      el("span", { class: "chip", id: "vaccinator" }, state.vaccinator || "—"),
+      el("button", { class: "small", onclick: async () => { if (state.gate) await state.gate.signOut(); store.clear(); sessionStorage.removeItem(VACCINATOR); location.reload(); } }, "退出 Sign out")),
     el("main", {},
       state.message ? el("div", { class: `banner ${state.message.kind}`, id: "message" }, state.message.text) : null,
       state.warning ? el("div", { class: "banner warn", id: "warning" }, REASONS[state.warning.reason] || state.warning.reason, ` (${state.warning.observing}/${state.warning.seats})`) : null,
@@ -171,18 +172,18 @@ async function callNext() {
 function boot() {
   const token = store.token;
   const vaccinator = sessionStorage.getItem(VACCINATOR);
-  if (token && vaccinator) { start(token, vaccinator); return; }
+  if (token) { start(token, vaccinator); return; }
   signIn($("#app"), {
     title: `接种台 ${stationId} Station sign-in`,
     store,
-    fields: [{ name: "vaccinator", label: "接种人员 Vaccinator name" }],
+    fields: [{ name: "vaccinator", label: "接种人员 Vaccinator name (无工号登录时 without staff sign-in)", optional: true }],
     verify: async (t) => {
       const stations = await api(t, "GET", "/api/stations");
       if (!stations.some((s) => s.station_id === stationId)) throw new Error(`No station ${stationId}`);
       // Only a station token may dose: an empty body is refused as invalid (400, nothing
       // changes) for the station role and as forbidden (403) for every other role.
       await api(t, "POST", `/api/stations/${encodeURIComponent(stationId)}/record-dose`, {}).catch((err) => {
-        if (err.status === 403 || err.status === 401) throw err;
+        if ((err.status === 403 || err.status === 401) && !isStaffError(err)) throw err;
       });
     },
     done: (t, values) => { sessionStorage.setItem(VACCINATOR, values.vaccinator); start(t, values.vaccinator); },
@@ -191,7 +192,11 @@ function boot() {
 
 async function start(token, vaccinator) {
   state.token = token;
-  state.vaccinator = vaccinator;
+  // The signed-in person signs the doses; the typed name only when nobody is signed in.
+  state.gate = new StaffGate({ role: "station", token, title: `接种台 ${stationId} 工作人员登录 Staff sign-in` });
+  const person = await state.gate.begin();
+  state.vaccinator = person ? person.label : vaccinator;
+  window.addEventListener("vaxflow-staff", (e) => { state.vaccinator = e.detail ? e.detail.label : vaccinator; if (state.station) render(); });
   try {
     const questions = await api(token, "GET", "/api/questions");
     state.questions = Object.fromEntries(questions.map((q) => [q.id, q.text]));

@@ -1,0 +1,219 @@
+"""Staff sign-in on the web pages, in real headless Chromium against a real `vaxflow server`
+whose site file requires it: PIN keypad, wrong PIN, the dose signed by the person, sign-out,
+sign-out after inactivity."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = ROOT / "config" / "demo.toml"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+SCREENSHOTS = Path("/tmp/vaxflow-staff-screens")
+
+if CHROMIUM is None:
+    pytest.skip("chromium is not installed (./dev installs it)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """`vaxflow server` on the demo site with staff sign-in required."""
+
+    def __init__(self, folder: Path) -> None:
+        text = DEMO_CONFIG.read_text(encoding="utf-8")
+        assert "[staff_sign_in]\nrequired = false\nidle_minutes = 15" in text
+        text = text.replace(
+            "[staff_sign_in]\nrequired = false\nidle_minutes = 15",
+            "[staff_sign_in]\nrequired = true\nidle_minutes = 2",
+        )
+        self.config = folder / "site.toml"
+        self.config.write_text(text, encoding="utf-8")
+        self.db = folder / "site.sqlite"
+        self.log = folder / "server.log"
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        script = Path(sys.executable).with_name("vaxflow")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "vaxflow"]
+        port = ["--port", self.url.rsplit(":", 1)[1]]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [*command, "server", "--config", str(self.config), "--db", str(self.db), *port],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/api/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("server did not start: " + self.log.read_text())
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def call(self, role: str, path: str, body: Any, session: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer demo-{role}-token", "Content-Type": "application/json"}
+        if session:
+            headers["X-Staff-Session"] = session
+        request = urllib.request.Request(
+            self.url + path, data=json.dumps(body).encode(), method="POST", headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            with err:
+                return {"status": err.code, **json.loads(err.read())}
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as conn:
+            return list(conn.execute(sql, args))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = Server(tmp_path_factory.mktemp("staff-web"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with playwright_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            args=FLAGS,
+            headless=True,
+            viewport={"width": 1280, "height": 900},
+        )
+        yield context
+        context.close()
+
+
+def _walk_in(server: Server, n: int) -> dict[str, Any]:
+    from tests.queue.people import walk_in_body
+    from vaxflow.config import load_settings
+
+    body = walk_in_body(load_settings(server.config), n)
+    answer: dict[str, Any] = server.call("kiosk", "/api/checkins", body)
+    return answer
+
+
+def _device_token(page: Any, token: str) -> None:
+    page.fill("input[name=token]", token)
+    page.click("button[type=submit]")
+
+
+def test_station_vaccinator_signs_in_with_the_keypad_and_signs_the_dose(
+    server: Server, browser: Any
+) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(server.url + "/station/S03")
+    _device_token(page, "demo-station-token")
+    page.wait_for_selector("#staff-signin input[name=staff_id]")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "station-sign-in.png"))
+
+    page.fill("input[name=staff_id]", "n0001")  # typed in lower case
+    page.fill("input[name=pin]", "9999")
+    page.click("#staff-submit")
+    error = page.wait_for_selector("#staff-error:not(:empty)")
+    assert "工号或密码错误" in error.inner_text() and "4 tries left" in error.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "station-wrong-pin.png"))
+    for digit in "1234":
+        page.click(f".keypad .key:text-is('{digit}')")
+    assert page.input_value("input[name=pin]") == "1234"
+    page.click("#staff-submit")
+    assert "王芳 Wang Fang (N0001)" in page.wait_for_selector("#staff-name").inner_text()
+    page.wait_for_selector("#staff-signin", state="detached")
+    assert page.inner_text("#vaccinator") == "王芳 Wang Fang (N0001)"
+    stored = page.evaluate("JSON.parse(sessionStorage.getItem('vaxflow.staff.station'))")
+    assert stored["staff"]["id"] == "N0001" and len(stored["session"]) >= 40
+    assert page.evaluate("localStorage.length") == 0
+
+    page.fill("input[name=lot]", "LOT-55")
+    page.click("text=开台 Open")
+    page.wait_for_selector("#station-state:has-text('Open')")
+    assert "ticket" in _walk_in(server, 501)
+    page.click("#call-next")
+    ticket = page.wait_for_selector("#called .bigticket").inner_text()
+    page.fill("#scan", ticket)
+    page.click("text=核验 Verify")
+    page.wait_for_selector("#person")
+    page.click("#record-dose")
+    page.wait_for_selector("#message:has-text('observation until')")
+
+    actors = server.rows(
+        "SELECT e.kind, e.actor FROM events e JOIN visits v ON v.id = e.visit_id "
+        "WHERE v.ticket = ? AND e.kind IN ('called', 'service_started', 'dosed')",
+        ticket,
+    )
+    assert sorted(actors) == [
+        ("called", "staff:N0001"),
+        ("dosed", "staff:N0001"),
+        ("service_started", "staff:N0001"),
+    ]
+    assert server.rows("SELECT vaccinator FROM doses") == [("王芳 Wang Fang (N0001)",)]
+
+    page.click("#staff-sign-out")
+    page.wait_for_selector("#staff-signin input[name=staff_id]")  # required: asked again
+    refused = server.call("station", "/api/stations/S03/pause", {}, stored["session"])
+    assert refused["status"] == 401 and refused["error"]["reason"] == "staff_session_expired"
+    kinds = [k for (k,) in server.rows("SELECT kind FROM events WHERE kind LIKE 'staff_%'")]
+    assert kinds[-3:] == ["staff_sign_in_failed", "staff_signed_in", "staff_signed_out"]
+    assert errors == []
+    page.close()
+
+
+def test_observer_is_signed_out_after_inactivity(server: Server, browser: Any) -> None:
+    page = browser.new_page()
+    page.clock.install()
+    page.goto(server.url + "/observer")
+    _device_token(page, "demo-observer-token")
+    page.fill("input[name=staff_id]", "N0003")
+    page.fill("input[name=pin]", "1234")
+    page.press("input[name=pin]", "Enter")
+    assert "张伟" in page.wait_for_selector("#staff-name").inner_text()
+    page.clock.fast_forward("01:30")
+    assert page.locator("#staff-name").count() == 1  # still within idle_minutes = 2
+    page.clock.fast_forward("01:00")
+    page.wait_for_selector("#staff-signin input[name=staff_id]")
+    assert page.evaluate("sessionStorage.getItem('vaxflow.staff.observer')") is None
+    last = server.rows("SELECT actor, kind FROM events WHERE kind LIKE 'staff_%' ORDER BY seq")[-1]
+    assert last == ("staff:N0003", "staff_signed_out")
+    page.close()
