@@ -26,8 +26,17 @@ async def test_console_walks_a_person_from_call_to_dose(site: Site) -> None:
         assert view.called is not None and view.called["ticket"] == first["ticket"]
         await console.recall()
         assert view.called["call_count"] == 2
-        await console.verify(first["qr"])
-        assert view.person is not None and view.called is None
+        await console.verify(second["ticket"])  # the wrong person came up
+        assert view.person is None and view.called is not None
+        assert view.message is not None and view.message[0] == "bad"
+        assert "MISMATCH" in view.message[1] and second["ticket"] in view.message[1]
+        await console.verify(site.card(codes[0])["id_number"], by="id_reader")
+        assert view.person is not None and view.called is None and view.mismatch is None
+        assert view.person["ticket"] == first["ticket"]
+        question = site.settings.questions[0]
+        assert (
+            view.question_text(question.id) == f"{question.text['zh-CN']} / {question.text['en']}"
+        )
         assert "*" in view.id_shown and view.person["screening"]
         console.toggle_reveal()
         assert view.id_shown == view.person["id_number"] and "*" not in view.id_shown
@@ -41,5 +50,5 @@ async def test_console_walks_a_person_from_call_to_dose(site: Site) -> None:
         assert view.person is None and view.can_call
         await console.verify("A999")
         assert view.message is not None and view.message[0] == "bad"
-        assert "unknown_ticket" in view.message[1]
+        assert "nobody_called" in view.message[1]
     assert changes and not view.busy

@@ -27,6 +27,13 @@ class StationView:
     revealed: bool = False
     busy: bool = False
     products: list[str] = field(default_factory=list)
+    questions: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {lang: words}
+    mismatch: dict[str, Any] | None = None  # the last scan that was not the called person
+
+    def question_text(self, question_id: str) -> str:
+        """A screening question's words, Chinese then English; its id when the words are unknown."""
+        words = self.questions.get(question_id, {})
+        return " / ".join(w for w in (words.get("zh-CN"), words.get("en")) if w) or question_id
 
     @property
     def id_shown(self) -> str:
@@ -82,6 +89,9 @@ class StationConsole:
         await self._do(run)
 
     async def _load(self) -> None:
+        if not self.view.questions:  # the words of the screening questions, once
+            questions = await self.client.get("/api/questions")
+            self.view.questions = {q["id"]: dict(q["text"]) for q in questions}
         stations = await self.client.get("/api/stations")
         mine = next((s for s in stations if s["station_id"] == self.view.station_id), None)
         self.view.station = mine
@@ -139,13 +149,33 @@ class StationConsole:
 
         await self._do(run)
 
-    async def verify(self, code: str) -> None:
-        """The scanned or typed ticket of the person who arrived: start the service."""
+    async def verify(self, code: str, by: str = "scan") -> None:
+        """The ticket or ID card of the person who arrived, against the call: a match starts
+        the service and shows their summary; a MISMATCH says whose it is and changes nothing.
+        `by` is scan, typed or id_reader (for the audit trail)."""
 
         async def run() -> None:
-            person = await self.client.post(f"{self._path}/start-service", {"code": code.strip()})
-            self.view.person, self.view.called, self.view.revealed = person, None, False
-            self.view.message = None
+            answer = await self.client.post(
+                f"{self._path}/verify", {"code": code.strip(), "by": by}
+            )
+            if answer["match"]:
+                self.view.person, self.view.called, self.view.revealed = (
+                    answer["visit"],
+                    None,
+                    False,
+                )
+                self.view.mismatch = None
+                self.view.message = ("ok", f"{answer['visit']['ticket']} 核验一致 Match")
+                return
+            self.view.mismatch = answer
+            found = answer.get("found")
+            whose = (
+                f"{found['ticket']} {found['name']}"
+                if found
+                else "今日无此人 nobody checked in today"
+            )
+            called = answer["visit"]["ticket"]
+            self.view.message = ("bad", f"不一致 MISMATCH: 叫号 called {called} ≠ {whose}")
 
         await self._do(run)
 

@@ -23,6 +23,14 @@ MESSAGE_COLOURS = {
 }
 
 
+def screening_lines(words: Callable[[str], str], answers: dict[str, bool]) -> str:
+    """One line per screening question, its words and the answer; a yes stands out."""
+    return "\n".join(
+        f"[color=c07000][b]{words(q)} — 是 yes[/b][/color]" if yes else f"{words(q)} — 否 no"
+        for q, yes in answers.items()
+    )
+
+
 class StationScreen(BoxLayout):  # type: ignore[misc]
     font = StringProperty("Roboto")
     u = NumericProperty(16)
@@ -103,16 +111,17 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
         if p is None:
             self.person_text = ""
             return
-        answers = ", ".join(
-            f"[color=c07000]{q}: 是 yes[/color]" if yes else f"{q}: 否 no"
-            for q, yes in (p.get("screening") or {}).items()
+        answers = screening_lines(v.question_text, p.get("screening") or {})
+        flags = "  ".join(
+            f"[color=c07000][b]{f['text']['zh-CN']} {f['text']['en']}[/b][/color]"
+            for f in p.get("flags") or []
         )
         review = ", ".join(p.get("review_reasons") or [])
         self.person_text = (
-            f"[size={int(self.u * 2.4)}][b]{p['ticket']}[/b][/size]\n"
+            f"[size={int(self.u * 1.6)}][b]{p['ticket']}[/b][/size]    "
             f"姓名 Name: [b]{p['name']}[/b]    证件 ID: [b]{v.id_shown}[/b]\n"
             f"年龄 Age: [b]{p.get('age') or '—'}[/b]    剂次 Dose: [b]{p['dose_number']}[/b]"
-            f"    疫苗 Product: [b]{p['product']}[/b]    通道 Lane: {p['lane']}\n"
-            f"健康问题 Screening: {answers or '—'}"
+            f"    疫苗 Product: [b]{p['product']}[/b]    通道 Lane: {p['lane']}    {flags}\n"
+            f"[size={int(self.u * 0.7)}]健康问题 Screening:\n{answers or '—'}[/size]"
             + (f"\n[color=c07000]需医生评估 Doctor review: {review}[/color]" if review else "")
         )
