@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
 from vaxflow.queue import engine, reasons, service
 from vaxflow.queue import tables as t
 from vaxflow.queue.model import CALLED_STATES, OBSERVATION_STATES, VisitState
+from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.privacy import mask_id_number, mask_name
 from vaxflow.queue.records import day_bounds
 
@@ -204,20 +205,26 @@ def calls_snapshot(
     }
 
 
+_LATEST_CAPACITY = Prepared(
+    select(t.events.c.payload)
+    .where(
+        t.events.c.site_id == bindparam("site_id"),
+        t.events.c.kind == WALK_IN_CAPACITY_EVENT,
+        t.events.c.at >= bindparam("start"),
+        t.events.c.at < bindparam("end"),
+    )
+    .order_by(t.events.c.seq.desc())
+    .limit(1)
+)
+
+
 def walk_in_capacity(conn: Connection, settings: Settings, site_id: str, day: date) -> int:
-    """Today's walk-in capacity: the marshal's latest setting for the day, else the site file's."""
+    """Today's walk-in capacity: the marshal's latest setting for the day, else the site file's.
+
+    Read on every walk-in check-in; found through the (site, kind, seq) index.
+    """
     start, end = day_bounds(day, settings.site.timezone)
-    payload = conn.execute(
-        select(t.events.c.payload)
-        .where(
-            t.events.c.site_id == site_id,
-            t.events.c.kind == WALK_IN_CAPACITY_EVENT,
-            t.events.c.at >= start,
-            t.events.c.at < end,
-        )
-        .order_by(t.events.c.seq.desc())
-        .limit(1)
-    ).scalar()
+    payload = _LATEST_CAPACITY.scalar(conn, {"site_id": site_id, "start": start, "end": end})
     if payload is None:
         return settings.walk_in.daily_capacity
     return int(json.loads(payload)["capacity"])

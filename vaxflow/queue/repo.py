@@ -81,10 +81,12 @@ _BUMP_COUNTER = Prepared(
     .returning(t.ticket_counters.c.last_number)
 )
 _INSERT_COUNTER = insert(t.ticket_counters)
-_READ_COUNTER = select(t.ticket_counters.c.last_number).where(
-    t.ticket_counters.c.site_id == bindparam("site_id"),
-    t.ticket_counters.c.site_day == bindparam("day"),
-    t.ticket_counters.c.lane == bindparam("lane"),
+_READ_COUNTER = Prepared(
+    select(t.ticket_counters.c.last_number).where(
+        t.ticket_counters.c.site_id == bindparam("site_id"),
+        t.ticket_counters.c.site_day == bindparam("day"),
+        t.ticket_counters.c.lane == bindparam("lane"),
+    )
 )
 _ACTIVE_FOR_BOOKING = (
     select(t.visits)
@@ -146,7 +148,7 @@ def allocate_number(conn: Connection, site_id: str, day: date, lane: str) -> int
 
 def issued_in_lane(conn: Connection, site_id: str, day: date, lane: str) -> int:
     """Tickets a lane has issued today (its counter: cancelled tickets still count)."""
-    number = conn.execute(_READ_COUNTER, {"site_id": site_id, "day": day, "lane": lane}).scalar()
+    number = _READ_COUNTER.scalar(conn, {"site_id": site_id, "day": day, "lane": lane})
     return int(number or 0)
 
 

@@ -188,6 +188,7 @@ events = Table(
     Column("visit_id", Integer, nullable=True),
     Column("payload", Text, nullable=False),
     Index(None, "site_id", "seq"),
+    Index(None, "site_id", "kind", "seq"),
 )
 
 idempotency = Table(
