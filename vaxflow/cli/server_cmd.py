@@ -1,4 +1,4 @@
-"""`vaxflow server --config FILE [--host H] [--port P] [--db PATH]`."""
+"""`vaxflow server --config FILE [--host H] [--port P] [--db PATH] [--speed N --start T]`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import ssl
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
+from vaxflow.clock import Clock, ScaledClock, SystemClock
 from vaxflow.config import ConfigError, load_settings
 from vaxflow.queue.serve import serve
 from vaxflow.queue.server import create_app
@@ -23,7 +25,36 @@ def register(sub: Any) -> None:
         "--tls-cert", help="PEM certificate: serve HTTPS (default: the site file's)"
     )
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="site minutes per real minute, for rehearsals and soak tests (default 1: real time)",
+    )
+    parser.add_argument(
+        "--start",
+        help="the site time the clock starts from, ISO 8601 with offset (default: now); "
+        "a server restarted in a rehearsal is given where the day had got to",
+    )
     parser.set_defaults(func=_run)
+
+
+def site_clock(speed: float, start: str | None) -> Clock:
+    """The wall clock, or a rehearsal's clock running `speed` times faster from `start`."""
+    if speed <= 0:
+        raise ValueError("--speed must be positive")
+    if speed == 1 and start is None:
+        return SystemClock()
+    begin = None
+    if start is not None:
+        try:
+            begin = datetime.fromisoformat(start)
+        except ValueError:
+            raise ValueError(f"--start {start!r} is not an ISO 8601 time") from None
+        if begin.tzinfo is None:
+            raise ValueError(f"--start {start!r} needs a UTC offset, e.g. +08:00")
+        begin = begin.astimezone(UTC)
+    return ScaledClock(speed, start=begin)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -47,9 +78,16 @@ def _run(args: argparse.Namespace) -> int:
         except (OSError, ssl.SSLError) as err:
             print(f"cannot use the TLS certificate {cert}: {err}", file=sys.stderr)
             return 1
-    app = create_app(settings, db=args.db)
+    try:
+        clock = site_clock(args.speed, args.start)
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
+    app = create_app(settings, db=args.db, clock=clock)
 
     async def started(url: str) -> None:
+        if isinstance(clock, ScaledClock):
+            print(f"rehearsal clock: {clock.speed:g}x from {clock.now().isoformat()}", flush=True)
         print(f"vaxflow server for {settings.site.name} listening on {url}", flush=True)
 
     asyncio.run(serve(app, host, port, started=started, ssl_context=context))
