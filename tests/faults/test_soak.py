@@ -1,0 +1,53 @@
+"""A bounded soak: a few hundred people through a real server killed twice mid-day.
+
+The same day as `./dev bench soak` (benchmarks/soak.py), at high speed: kiosks, stations and
+the exit drive a `vaxflow server` with a rehearsal clock; the server is SIGKILLed and
+restarted at random points; a share of prints fail and are reprinted; every request is
+retried with its key. At the end every invariant of the day is checked against the answers
+the clients got and the database file (`benchmarks.soak.check`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from benchmarks.soak import Plan, soak
+from tests.figures import Figures
+from vaxflow.cli.server_cmd import site_clock
+from vaxflow.clock import ScaledClock, SystemClock
+
+PLAN = Plan(people=300, speed=600, kiosks=12, kills=2, print_faults=0.05, opens="06:00")
+
+
+@pytest.mark.slow
+async def test_a_day_with_kills_and_printer_faults_keeps_every_invariant(
+    tmp_path: Path, figures: Figures
+) -> None:
+    day, stats = await soak(PLAN, tmp_path)  # raises on any broken invariant
+    assert day.kills == PLAN.kills and day.printer_faults > 0
+    assert day.checked_in == day.dosed == day.released == PLAN.people
+    assert stats["released"] == PLAN.people
+    print(
+        f"soak: {day.people} people, {day.kills} kills, {day.printer_faults} printer faults,"
+        f" {day.requests} requests ({day.retried} retried) in {day.wall_seconds:.1f} s"
+    )
+    figures.add("faults injected", day.kills + day.printer_faults)
+    figures.add("soak people through a full walk", day.people)
+    figures.add("soak requests", day.requests)
+    figures.add("soak requests retried with their key", day.retried)
+    figures.add("acknowledged check-ins verified", day.checked_in)
+    figures.add("anything lost", day.lost)
+
+
+def test_rehearsal_clock_runs_fast_from_the_given_time() -> None:
+    assert isinstance(site_clock(1, None), SystemClock)
+    clock = site_clock(60, "2026-11-21T07:00:00+08:00")
+    assert isinstance(clock, ScaledClock) and clock.speed == 60
+    started = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
+    assert started <= clock.now() < started + timedelta(minutes=1)  # 60x for under a second
+    for speed, start in ((0, None), (2, "07:00"), (2, "2026-11-21T07:00:00")):
+        with pytest.raises(ValueError, match=r"speed|ISO|offset"):
+            site_clock(speed, start)
