@@ -217,3 +217,62 @@ def test_observer_is_signed_out_after_inactivity(server: Server, browser: Any) -
     last = server.rows("SELECT actor, kind FROM events WHERE kind LIKE 'staff_%' ORDER BY seq")[-1]
     assert last == ("staff:N0003", "staff_signed_out")
     page.close()
+
+
+def test_kivy_station_console_asks_for_the_staff_pin_under_xvfb(
+    server: Server, tmp_path: Path
+) -> None:
+    """`vaxflow station` on a virtual display: a wrong PIN on the keypad is refused with the
+    server's words; the right one opens the console, whose actions name the person."""
+    xvfb_run = shutil.which("xvfb-run")
+    if xvfb_run is None:
+        pytest.skip("xvfb is not installed (./dev installs it)")
+    from PIL import Image
+
+    assert "ticket" in _walk_in(server, 502)
+    sign_in_shot, console_shot = SCREENSHOTS / "kivy-sign-in.png", SCREENSHOTS / "kivy-console.png"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    script = Path(sys.executable).with_name("vaxflow")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "vaxflow"]
+    done = subprocess.run(
+        [
+            xvfb_run,
+            "-a",
+            "-s",
+            "-screen 0 1280x800x24",
+            *command,
+            "station",
+            "--config",
+            str(server.config),
+            "--server",
+            server.url,
+            "--station",
+            "S04",
+            "--token",
+            "demo-station-token",
+            "--size",
+            "1280x800",
+            "--screenshot-sign-in",
+            str(sign_in_shot),
+            "--screenshot",
+            str(console_shot),
+        ],
+        input=b"N0002\n1234\n",
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    out = done.stdout.decode(errors="replace")
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    assert "工号或密码错误" in out and "tries left" in out, out
+    assert "signed in 李娜 Li Na (N0002)" in out
+    for shot in (sign_in_shot, console_shot):
+        with Image.open(shot) as image:
+            assert image.size == (1280, 800)
+            assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or []) > 20
+    actors = server.rows(
+        "SELECT kind, actor FROM events WHERE kind IN ('station_opened', 'called', "
+        "'service_started') AND payload LIKE '%S04%'"
+    )
+    assert {kind for kind, _ in actors} == {"station_opened", "called", "service_started"}
+    assert {actor for _, actor in actors} == {"staff:N0002"}

@@ -2,6 +2,11 @@
 
 vaxflow station --config FILE --server URL --station S05 [--token T] [--vaccinator NAME]
     [--windowed --size WxH] [--screenshot PNG]   # one picture of a served person, then quit
+
+When the site file lists [[staff]], the vaccinator signs in first with a staff number and PIN
+(on-screen keypad); the console then shows who is signed in, with a sign-out button, and signs
+out by itself after the site's idle minutes. --vaccinator NAME skips that only where the site
+does not require staff sign-in.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +48,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--windowed", action="store_true", help="a window, not fullscreen")
     parser.add_argument("--size", default="1280x800", help="window size WxH when windowed")
     parser.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)
+    # Tests: a picture of the sign-in screen after a wrong PIN, then sign in; stdin gives the
+    # staff number and the PIN on two lines (never the command line).
+    parser.add_argument("--screenshot-sign-in", type=Path, help=argparse.SUPPRESS)
     parser.set_defaults(func=_run)
 
 
@@ -66,6 +75,7 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _console(args: argparse.Namespace) -> int:
     from kivy.app import App
+    from kivy.clock import Clock
     from kivy.core.text import LabelBase
     from kivy.core.window import Window
     from kivy.uix.boxlayout import BoxLayout
@@ -75,8 +85,10 @@ async def _console(args: argparse.Namespace) -> int:
 
     from vaxflow.hardware.fonts import cjk_font_path
     from vaxflow.queue.client import SiteClient
+    from vaxflow.queue.staff_signin import StaffSignIn
     from vaxflow.queue.station_console import StationConsole
     from vaxflow.screens.station.console import StationScreen
+    from vaxflow.screens.station.signin import StaffBar, StaffSignInScreen
 
     path = cjk_font_path()
     font = FONT if path else "Roboto"
@@ -85,6 +97,14 @@ async def _console(args: argparse.Namespace) -> int:
     client = SiteClient(args.server, args.token, device=f"station-{args.station}")
     ready = asyncio.Event()
     holder: dict[str, StationConsole] = {}
+    settings = load_settings(args.config)
+    staff = StaffSignIn(client, now=time.monotonic)
+    signing_in: dict[str, Any] = {}  # the sign-in screen while it is shown
+    asked = asyncio.Event()
+    background: set[asyncio.Future[None]] = set()
+    people_sign_in = settings.staff_sign_in.required or (
+        any("station" in person.roles for person in settings.staff) and not args.vaccinator
+    )
 
     class StationApp(App):  # type: ignore[misc]
         title = f"vaxflow station {args.station}"
@@ -95,6 +115,8 @@ async def _console(args: argparse.Namespace) -> int:
             self.u = 20.0
 
         def build(self) -> Any:
+            if people_sign_in:
+                return self._staff_frame()
             if args.vaccinator:
                 return self._console(args.vaccinator)
             root = BoxLayout(orientation="vertical", padding=80, spacing=20)
@@ -114,6 +136,54 @@ async def _console(args: argparse.Namespace) -> int:
             go.bind(on_release=sign_in)
             name.bind(on_text_validate=sign_in)
             return root
+
+        # --- staff sign-in (vaxflow/screens/station/signin.py) -----------------------------
+
+        def _staff_frame(self) -> Any:
+            """A frame that holds the sign-in screen, or the staff bar over the console."""
+            self.frame = BoxLayout(orientation="vertical")
+            Window.bind(
+                on_touch_down=lambda *_a: staff.touch(), on_key_down=lambda *_a: staff.touch()
+            )
+            Clock.schedule_interval(lambda _dt: self._idle_check(), 5)
+            self._later(staff.load_rules())
+            self._ask_staff()
+            return self.frame
+
+        def _ask_staff(self) -> None:
+            self.frame.clear_widgets()
+            holder.pop("console", None)
+            ready.clear()
+            screen = StaffSignInScreen(
+                staff,
+                title=f"接种台 {args.station} 工作人员登录 Staff sign-in",
+                signed_in=self._staff_signed_in,
+                font=font,
+            )
+            signing_in["screen"] = screen
+            asked.set()
+            self.frame.add_widget(screen)
+
+        def _staff_signed_in(self) -> None:
+            person = staff.view.person or {}
+            console = self._console(str(person.get("label", "")))
+            bar = StaffBar(staff, signed_out=self._ask_staff, font=font)
+            console.bind(u=bar.setter("u"))
+            signing_in.clear()
+            asked.clear()
+            self.frame.clear_widgets()
+            self.frame.add_widget(bar)
+            self.frame.add_widget(console)
+
+        def _idle_check(self) -> None:
+            if staff.idle():
+                self._later(staff.sign_out())
+                self._ask_staff()
+
+        def _later(self, work: Any) -> None:
+            task = asyncio.ensure_future(work)
+            background.add(task)
+            task.add_done_callback(background.discard)
 
         def _console(self, vaccinator: str) -> Any:
             console = StationConsole(client, args.station, vaccinator)
@@ -146,12 +216,39 @@ async def _console(args: argparse.Namespace) -> int:
             app.stop()
 
         shot = asyncio.create_task(take())
+    signing: asyncio.Task[None] | None = None
+    if args.screenshot_sign_in:
+        staff_id = sys.stdin.readline().strip()
+        pin = sys.stdin.readline().strip()
+
+        async def sign_in_shot() -> None:
+            """A wrong PIN on the keypad, a picture of the screen, then the right PIN."""
+            await asked.wait()
+            screen = signing_in["screen"]
+            screen.ids.staff_id.text = staff_id
+            for digit in "0000" if pin != "0000" else "1111":
+                staff.press(digit)
+            await staff.submit()
+            await asyncio.sleep(1.0)
+            made = Path(Window.screenshot(name=str(args.screenshot_sign_in)))
+            await asyncio.to_thread(made.replace, args.screenshot_sign_in)
+            print(f"sign-in screenshot {args.screenshot_sign_in}: {staff.view.error}", flush=True)
+            for digit in pin:
+                staff.press(digit)
+            screen.submit()
+            await ready.wait()
+            print(f"signed in {(staff.view.person or {}).get('label')}", flush=True)
+            if not args.screenshot:
+                app.stop()
+
+        signing = asyncio.create_task(sign_in_shot())
     try:
         await app.async_run(async_lib="asyncio")
     finally:
-        if shot is not None:
-            shot.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await shot
+        for task in (shot, signing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await client.close()
     return 0

@@ -65,6 +65,13 @@ class SiteClient:
         self._session = session
         self._own_session = session is None
 
+    def set_staff_session(self, session: str | None) -> None:
+        """Send a signed-in person's session (X-Staff-Session) with every call, or stop."""
+        if session:
+            self._headers["X-Staff-Session"] = session
+        else:
+            self._headers.pop("X-Staff-Session", None)
+
     async def __aenter__(self) -> SiteClient:
         return self
 
