@@ -30,6 +30,7 @@ import pytest
 from stdnum.cn import ric
 
 from tests.conftest import load_test_site
+from tests.figures import Figures
 from vaxflow.config import Settings, load_settings
 from vaxflow.queue import api_models
 
@@ -201,7 +202,9 @@ def _lane_number(ticket: str) -> tuple[str, int]:
 # --- the test --------------------------------------------------------------------------
 
 
-async def test_sigkill_under_load_loses_no_acknowledged_check_in(tmp_path: Path) -> None:
+async def test_sigkill_under_load_loses_no_acknowledged_check_in(
+    tmp_path: Path, figures: Figures
+) -> None:
     config = load_test_site(tmp_path)
     db = tmp_path / "site.sqlite"
     ledger = Ledger(load_settings(config))
@@ -327,6 +330,9 @@ async def test_sigkill_under_load_loses_no_acknowledged_check_in(tmp_path: Path)
     for answer in fresh.values():
         lane, number = _lane_number(answer["ticket"])
         assert number > before[lane], (answer["ticket"], before)
+    figures.add("faults injected", 1)
+    figures.add("acknowledged check-ins verified", len(ledger.acked))
+    figures.add("anything lost", 0)
     print(
         f"acknowledged before the kill: {len(acked_before)}; in flight: {len(ledger.unacked)} "
         f"({committed_before_kill} had committed, {made_now} made on retry); "
