@@ -123,6 +123,11 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
                 await task
 
 
+def _demo_file(args: argparse.Namespace) -> bool:
+    """Whether the demo runs on the shipped demo site, whose staff PINs are all 1234."""
+    return Path(getattr(args, "config", DEMO_CONFIG)).resolve() == DEMO_CONFIG
+
+
 def _banner(
     settings: Settings, url: str, args: argparse.Namespace, listed: int, booked: int
 ) -> None:
@@ -140,6 +145,12 @@ def _banner(
         f"{booked - listed} as signed QR codes (SQR0001...)",
         "  tokens:",
         *(f"    {role:9} {tokens[0]}" for role, tokens in settings.tokens.items()),
+        *(
+            ["  staff sign-in" + (" (every demo PIN is 1234):" if _demo_file(args) else ":")]
+            + [f"    {p.id:9} {p.name} ({', '.join(p.roles)})" for p in settings.staff]
+            if settings.staff
+            else []
+        ),
         "  Ctrl-C stops the demo.",
     ]
     print("\n".join(lines), flush=True)
