@@ -73,7 +73,7 @@ async def test_cut_mid_check_in_then_restored_gives_one_ticket(
             assert cuts, "the check-in was sent before the cut"
             seen_at = kiosk.first(f.Screen.OFFLINE)
             assert seen_at is not None
-            assert seen_at - cuts[0] < CLIENT_TIMEOUT + 1.0  # its own deadline, not a hang
+            assert seen_at - cuts[0] < CLIENT_TIMEOUT + 2.0  # its own deadline, not a hang
             words = screen_texts(offline)
             assert words["title"] and words["body"], words
             assert not re.search(r"Error|Traceback|Exception|http", str(words)), words
