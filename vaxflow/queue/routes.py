@@ -307,7 +307,7 @@ ROUTES.append(
 
 # Boards, exit point and marshal dashboard (vaxflow/queue/board_handlers.py, issue 6).
 from vaxflow.queue import board_handlers as bh  # noqa: E402
-from vaxflow.queue import verify  # noqa: E402
+from vaxflow.queue import lots, verify  # noqa: E402
 
 ROUTES += [
     Route(
@@ -369,6 +369,14 @@ ROUTES += [
         "Verify the person at the station: ticket or ID number against the call; a match starts "
         "the service; answers the summary (full ID, age, dose, screening words, flags)",
         body=verify.VerifyRequest,
+    ),
+    Route(
+        "GET",
+        "/api/lots",
+        lots.list_lots,
+        STAFF_STATION,
+        "Today's lots of ?product=CODE (or all): doses given with each, most first, and the "
+        "stations that have it loaded now; a station opens with one tap",
     ),
     Route(
         "GET",
