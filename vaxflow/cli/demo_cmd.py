@@ -21,7 +21,7 @@ from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.bookings.store_ops import import_bookings
 from vaxflow.queue.demo_data import make_people
-from vaxflow.queue.serve import serve
+from vaxflow.queue.serve import run_loop, serve
 from vaxflow.queue.server import create_app
 from vaxflow.queue.simulated_site import Arrivals, SimulatedSite, Traffic
 
@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("--speed must be positive", file=sys.stderr)
         return 2
-    asyncio.run(_demo(settings, args))
+    run_loop(_demo(settings, args))
     return 0
 
 

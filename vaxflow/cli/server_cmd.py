@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ssl
 import sys
 from datetime import UTC, datetime
@@ -11,7 +10,7 @@ from typing import Any
 
 from vaxflow.clock import Clock, ScaledClock, SystemClock
 from vaxflow.config import ConfigError, load_settings
-from vaxflow.queue.serve import serve
+from vaxflow.queue.serve import run_loop, serve
 from vaxflow.queue.server import create_app
 
 
@@ -90,5 +89,5 @@ def _run(args: argparse.Namespace) -> int:
             print(f"rehearsal clock: {clock.speed:g}x from {clock.now().isoformat()}", flush=True)
         print(f"vaxflow server for {settings.site.name} listening on {url}", flush=True)
 
-    asyncio.run(serve(app, host, port, started=started, ssl_context=context))
+    run_loop(serve(app, host, port, started=started, ssl_context=context))
     return 0

@@ -5,9 +5,27 @@ from __future__ import annotations
 import asyncio
 import signal
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiohttp import web
+
+T = TypeVar("T")
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` on uvloop where it is installed (Linux, the site server's platform).
+
+    Measured with benchmarks/server_load.py: about a third more check-ins a second at
+    saturation than the standard loop, whose socket writes and polling were a quarter of the
+    event loop's time. Falls back to the standard loop elsewhere.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 async def serve(
