@@ -52,3 +52,25 @@ async def test_console_walks_a_person_from_call_to_dose(site: Site) -> None:
         assert view.message is not None and view.message[0] == "bad"
         assert "nobody_called" in view.message[1]
     assert changes and not view.busy
+
+
+async def test_console_offers_the_lots_in_use_today(site: Site) -> None:
+    codes = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)
+    await site.open("S02")  # LOT-2611, loaded at S02
+    ticket = await site.check_in(codes[0])
+    await site.post("station", "/api/stations/S02/call-next")
+    await site.post("station", "/api/stations/S02/verify", {"code": ticket["ticket"]})
+    await site.post("station", "/api/stations/S02/record-dose", {"visit_id": ticket["visit_id"]})
+    base = str(site.client.make_url("")).rstrip("/")
+    async with SiteClient(base, "demo-station-token") as client:
+        console = StationConsole(client, "S01", "Nurse Li")
+        view = console.view
+        await console.refresh()
+        assert view.lots_product == "CORONAVAC"
+        assert [(x["lot"], x["doses_today"]) for x in view.lots] == [("LOT-2611", 1)]
+        assert console.lot_label(view.lots[0]) == "LOT-2611 · 1 剂 doses · S02"
+        await console.choose_product("BBIBP")
+        assert view.lots_product == "BBIBP" and view.lots == []
+        await console.choose_product("CORONAVAC")
+        await console.open("CORONAVAC", view.lots[0]["lot"])
+        assert view.station is not None and view.station["lot"] == "LOT-2611"

@@ -1,7 +1,12 @@
 """`vaxflow station`: the injection station's console on a tablet (Kivy).
 
 vaxflow station --config FILE --server URL --station S05 [--token T] [--vaccinator NAME]
-    [--windowed --size WxH] [--screenshot PNG]   # one picture of a served person, then quit
+    [--id-reader URL] [--windowed --size WxH] [--screenshot PNG]   # PNG: one picture, then quit
+
+--id-reader URL opens the station's ID-card reader (serial:///dev/ttyUSB0?baudrate=115200,
+or sim://?card=zhang for a demo): a card placed on it while someone is called is checked
+against the call, like a scanned ticket. An absent or failing reader is said in plain words on
+the console and reopened by itself; typing or scanning the ID number still works.
 
 When the site file lists [[staff]], the vaccinator signs in first with a staff number and PIN
 (on-screen keypad); the console then shows who is signed in, with a sign-out button, and signs
@@ -45,6 +50,11 @@ def register(sub: Any) -> None:
         help="station token (default: $VAXFLOW_STATION_TOKEN)",
     )
     parser.add_argument("--vaccinator", help="who signs the doses (asked on screen if not given)")
+    parser.add_argument(
+        "--id-reader",
+        metavar="URL",
+        help="the station's ID-card reader (serial:///dev/ttyUSB0, sim://?card=zhang)",
+    )
     parser.add_argument("--windowed", action="store_true", help="a window, not fullscreen")
     parser.add_argument("--size", default="1280x800", help="window size WxH when windowed")
     parser.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)
@@ -66,6 +76,14 @@ def _run(args: argparse.Namespace) -> int:
     if not args.token:
         print("give the station token with --token or $VAXFLOW_STATION_TOKEN", file=sys.stderr)
         return 2
+    if args.id_reader:
+        from vaxflow.hardware.urls import UnknownDeviceScheme, open_device
+
+        try:
+            open_device("idcard", args.id_reader)  # constructed only: the URL makes sense
+        except (UnknownDeviceScheme, ValueError) as err:
+            print(f"--id-reader: {err}", file=sys.stderr)
+            return 2
     configure_window(args.size, windowed=bool(args.windowed or args.screenshot), hide_cursor=False)
     from kivy.config import Config
 
@@ -83,6 +101,7 @@ async def _console(args: argparse.Namespace) -> int:
     from kivy.uix.label import Label
     from kivy.uix.textinput import TextInput
 
+    from vaxflow.cli.station_reader import StationIdReader
     from vaxflow.hardware.fonts import cjk_font_path
     from vaxflow.queue.client import SiteClient
     from vaxflow.queue.staff_signin import StaffSignIn
@@ -97,6 +116,8 @@ async def _console(args: argparse.Namespace) -> int:
     client = SiteClient(args.server, args.token, device=f"station-{args.station}")
     ready = asyncio.Event()
     holder: dict[str, StationConsole] = {}
+    readers: list[StationIdReader] = []  # the ID-card reader, once a console exists
+    reading: list[asyncio.Task[None]] = []
     settings = load_settings(args.config)
     staff = StaffSignIn(client, now=time.monotonic)
     signing_in: dict[str, Any] = {}  # the sign-in screen while it is shown
@@ -151,6 +172,8 @@ async def _console(args: argparse.Namespace) -> int:
             return self.frame
 
         def _ask_staff(self) -> None:
+            for reader in readers:
+                reader.enabled = False
             self.frame.clear_widgets()
             holder.pop("console", None)
             ready.clear()
@@ -189,6 +212,11 @@ async def _console(args: argparse.Namespace) -> int:
             console = StationConsole(client, args.station, vaccinator)
             holder["console"] = console
             screen = StationScreen(console, font=font)
+            if args.id_reader and not readers:
+                readers.append(StationIdReader(console, args.id_reader))
+                reading.append(asyncio.ensure_future(readers[0].run()))
+            for reader in readers:
+                reader.console, reader.enabled = console, True
             ready.set()
             screen.act("refresh")
             return screen
@@ -204,10 +232,22 @@ async def _console(args: argparse.Namespace) -> int:
             await console.refresh()
             view = console.view
             if view.station and view.station["state"] == "closed":
-                await console.open(view.products[0], "LOT-SHOT-01")
+                await asyncio.sleep(1.0)  # the closed station with today's lots: NAME-open.png
+                closed = args.screenshot.with_name(
+                    f"{args.screenshot.stem}-open{args.screenshot.suffix}"
+                )
+                made = Path(Window.screenshot(name=str(closed)))
+                await asyncio.to_thread(made.replace, closed)
+                lot = view.lots[0]["lot"] if view.lots else "LOT-SHOT-01"
+                await console.open(view.products[0], lot)
             if view.can_call:
                 await console.call_next()
-            if view.called:
+            if view.called and readers:  # the reader verifies: wait for it (or its words)
+                for _ in range(100):
+                    if view.person or view.device_warning:
+                        break
+                    await asyncio.sleep(0.1)
+            elif view.called:
                 await console.verify(view.called["ticket"])
             await asyncio.sleep(1.0)
             made = Path(Window.screenshot(name=str(args.screenshot)))
@@ -245,7 +285,7 @@ async def _console(args: argparse.Namespace) -> int:
     try:
         await app.async_run(async_lib="asyncio")
     finally:
-        for task in (shot, signing):
+        for task in (shot, signing, *reading):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient
 from vaxflow.queue.privacy import mask_id_number
@@ -29,6 +30,9 @@ class StationView:
     products: list[str] = field(default_factory=list)
     questions: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {lang: words}
     mismatch: dict[str, Any] | None = None  # the last scan that was not the called person
+    lots: list[dict[str, Any]] = field(default_factory=list)  # today's lots of `lots_product`
+    lots_product: str = ""
+    device_warning: str = ""  # a device of this console (the ID-card reader) in plain words
 
     def question_text(self, question_id: str) -> str:
         """A screening question's words, Chinese then English; its id when the words are unknown."""
@@ -100,6 +104,27 @@ class StationConsole:
             self.view.message = ("bad", f"No station {self.view.station_id}")
         elif not mine["visit_id"]:
             self.view.called = self.view.person = None
+        if mine is not None and mine["state"] == "closed" and self.view.products:
+            await self._load_lots(self.view.lots_product or self.view.products[0])
+
+    async def _load_lots(self, product: str) -> None:
+        answer = await self.client.get(f"/api/lots?product={quote(product)}")
+        self.view.lots, self.view.lots_product = list(answer["lots"]), product
+
+    async def choose_product(self, product: str) -> None:
+        """The product picked to open with: offer the lots of it already in use today."""
+        if product and product != self.view.lots_product:
+
+            async def run() -> None:
+                await self._load_lots(product)
+
+            await self._do(run)
+
+    @staticmethod
+    def lot_label(lot: dict[str, Any]) -> str:
+        """One lot as a choice: its number, today's doses and the stations that have it now."""
+        where = " ".join(s["station_id"] for s in lot["stations"])
+        return f"{lot['lot']} · {lot['doses_today']} 剂 doses" + (f" · {where}" if where else "")
 
     async def open(self, product: str, lot: str) -> None:
         async def run() -> None:

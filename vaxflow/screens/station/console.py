@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -46,6 +47,8 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
     person_text = StringProperty("")
     revealed = BooleanProperty(False)
     can_call = BooleanProperty(False)
+    has_lots = BooleanProperty(False)
+    device_text = StringProperty("")
 
     def __init__(self, console: StationConsole, *, font: str = "Roboto", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -66,12 +69,16 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
         if action == "reveal":
             c.toggle_reveal()
             return
+        if action == "lot":
+            self.ids.lot.text = args[0]
+            return
         calls: dict[str, Callable[[], Awaitable[None]]] = {
             "open": lambda: c.open(*args),
             "pause": lambda: c.set_state("pause"),
             "resume": lambda: c.set_state("resume"),
             "close": lambda: c.set_state("close"),
             "refresh": c.refresh,
+            "product": lambda: c.choose_product(*args),
             "call_next": c.call_next,
             "recall": c.recall,
             "skip": c.skip,
@@ -83,6 +90,20 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
         task = asyncio.ensure_future(calls[action]())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _lot_choices(self, lots: list[dict[str, Any]]) -> None:
+        """One button per lot in use today (the four most used): a tap puts it in the lot field."""
+        shown = [self.console.lot_label(lot) for lot in lots[:4]]
+        box = self.ids.lot_choices
+        if [b.text for b in reversed(box.children)] == shown:
+            return
+        box.clear_widgets()
+        for lot, label in zip(lots, shown, strict=False):
+            button = Factory.ConsoleButton(text=label, font_size=self.u * 0.7)
+            button.background_color = (0.16, 0.5, 0.45, 1)
+            button.bind(on_release=lambda _b, lot=lot["lot"]: self.act("lot", lot))
+            box.add_widget(button)
+        self.has_lots = bool(shown)
 
     def redraw(self) -> None:
         v = self.console.view
@@ -97,6 +118,8 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
         self.can_call = v.can_call and not v.busy
         self.called_text = f"{v.called['ticket']}  ×{v.called['call_count']}" if v.called else ""
         self.revealed = v.revealed
+        self.device_text = v.device_warning
+        self._lot_choices(v.lots if v.lots_product == self.ids.product.text else [])
         text, kind = "", "ok"
         if v.warning:
             text, kind = (
