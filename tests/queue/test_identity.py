@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError as StdnumError
 
 from vaxflow.queue.errors import Invalid, Refused
 from vaxflow.queue.identity import IdType, match_card_to_booking, validate_id
@@ -92,3 +96,37 @@ def test_mask_id_number(number: str, masked: str) -> None:
 )
 def test_mask_name(name: str, masked: str) -> None:
     assert mask_name(name) == masked
+
+
+_REGIONS = ["110105", "310104", "440305", "510107", "130181", "999999", "110100", "000000"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    region=st.sampled_from(_REGIONS) | st.text("0123456789", min_size=6, max_size=6),
+    born=st.dates(date(1900, 1, 1), date(2025, 12, 31)),
+    serial=st.text("0123456789", min_size=3, max_size=3),
+    last=st.sampled_from("0123456789X") | st.none(),
+)
+def test_resident_ids_are_judged_exactly_as_python_stdnum_does(
+    region: str, born: date, serial: str, last: str | None
+) -> None:
+    body = f"{region}{born:%Y%m%d}{serial}"
+    number = body + (last if last is not None else ric.calc_check_digit(body + "0"))
+    try:
+        expected: str | None = ric.validate(number)
+    except (StdnumError, KeyError):  # KeyError: stdnum on a region code without a county
+        expected = None
+    try:
+        got: str | None = validate_id(IdType.CN_RESIDENT, number).number
+    except Invalid:
+        got = None
+    assert got == expected
+
+
+def test_a_region_code_stdnum_has_no_county_for_is_a_bad_number_not_a_crash() -> None:
+    body = "11010019800101001"  # 110100: Beijing's own code, no county in stdnum's table
+    number = body + ric.calc_check_digit(body + "0")
+    with pytest.raises(Invalid) as refused:
+        validate_id(IdType.CN_RESIDENT, number)
+    assert refused.value.reason == "bad_id_number"

@@ -10,7 +10,9 @@ from datetime import date
 from enum import StrEnum
 
 from stdnum.cn import ric
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.util import isdigits
 
 from vaxflow.queue.errors import Invalid, Refused
 
@@ -59,12 +61,12 @@ def validate_id(id_type: IdType, number: str) -> IdDocument:
 
 @functools.lru_cache(maxsize=8192)
 def _validate(id_type: IdType, number: str) -> IdDocument:
-    # Cached: python-stdnum's region look-up costs about 0.5 ms and a check-in validates the
-    # same number up to three times (card, booking, match). Refusals raise and are not cached.
+    # Cached: a check-in validates the same number up to three times (card, booking, match).
+    # Refusals raise and are not cached.
     compact = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", number)).upper()
     if id_type is IdType.CN_RESIDENT:
         try:
-            valid = ric.validate(compact)
+            valid = _resident_id(compact)
             born = ric.get_birth_date(valid)
         except StdnumError as err:
             raise Invalid(
@@ -74,6 +76,32 @@ def _validate(id_type: IdType, number: str) -> IdDocument:
     if not _PATTERNS[id_type].match(compact):
         raise Invalid("bad_id_number", f"This {id_type.value} number is not valid.")
     return IdDocument(id_type, compact)
+
+
+def _resident_id(compact: str) -> str:
+    """`ric.validate`, its steps in its order, with the birth-place look-up cached per region
+    code and birth year: that look-up is 130 of the 138 µs a validation takes (measured),
+    and a site's people come from a few hundred regions."""
+    if len(compact) != 18:
+        raise InvalidLength()
+    if not isdigits(compact[:-1]):
+        raise InvalidFormat()
+    if compact[-1] != ric.calc_check_digit(compact):
+        raise InvalidChecksum()
+    born = ric.get_birth_date(compact)
+    _birth_place(compact[:6], born.year)
+    return compact
+
+
+@functools.lru_cache(maxsize=4096)
+def _birth_place(region: str, year: int) -> None:
+    """Raises unless the region code was in use in that year; stdnum reads only the region
+    and the birth year, so it is asked about 1 January of that year. A region code with no
+    county entry (110100, a city's own code) makes stdnum raise KeyError: not valid either."""
+    try:
+        ric.get_birth_place(f"{region}{year:04d}01010000")
+    except KeyError:
+        raise InvalidComponent() from None
 
 
 def normalise_name(name: str) -> str:
