@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import heapq
 import json
 import random
 import re
@@ -52,6 +53,7 @@ DEMO_CONFIG = ROOT / "config" / "demo.toml"
 TOKENS = {role: {"Authorization": f"Bearer demo-{role}-token"} for role in ("kiosk", "station")}
 TOKENS["observer"] = {"Authorization": "Bearer demo-observer-token"}
 TOKENS["marshal"] = {"Authorization": "Bearer demo-marshal-token"}
+EXIT_DESKS = 4
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Figures:
     kills: int = 0
     printer_faults: int = 0
     retried: int = 0  # requests sent again with their key after no answer or a 503
+    early_scans: int = 0  # exit scans the server answered "not yet"
     requests: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     server_errors: int = 0
@@ -206,6 +209,7 @@ class Day:
         self.doses: dict[int, dict[str, Any]] = {}  # visit -> record-dose answer
         self.released: set[int] = set()
         self.print_failed: set[int] = set()  # visits whose first print failed
+        self.leaving: list[tuple[datetime, int, str, int]] = []  # (ends_at, visit, ticket, try)
         self._next_person = 0
         self._products = list(self.stations.values())
         self._kill_at = sorted(
@@ -307,26 +311,27 @@ class Day:
             if status == 200:
                 self.doses[visit] = dose
                 self.figures.dosed += 1
+                ends_at = datetime.fromisoformat(dose["ends_at"])
+                heapq.heappush(self.leaving, (ends_at, visit, called["ticket"], 1))
 
     async def exit(self) -> None:
-        tries: Counter[int] = Counter()  # a "not yet" answer is kept under its key: a new one
+        """One exit desk: people come when their observation should be over and scan the
+        ticket; the server decides (a scan a little early gets "not yet", and they come back)."""
         while not self.kiosks_done or len(self.released) < len(self.acked):
-            status, board = await self.call("GET", "/api/observation", "observer")
-            leaving = (
-                [p for p in board.get("people", []) if p["may_leave"]] if status == 200 else []
-            )
-            for person in leaving:
-                visit = person["visit_id"]
-                if visit in self.released:
-                    continue
-                tries[visit] += 1
-                key = f"exit-{visit}-{tries[visit]}"
-                scan = {"code": person["ticket"]}
-                status, answer = await self.call("POST", "/api/exit-scan", "observer", key, scan)
-                if status == 200 and answer.get("may_leave"):
-                    self.released.add(visit)
-                    self.figures.released += 1
-            await asyncio.sleep(min(1.0, max(0.2, 20 / self.plan.speed)))  # ~20 site seconds
+            if not self.leaving or self.leaving[0][0] > self.server.site_now():
+                await asyncio.sleep(0.05)
+                continue
+            _ends_at, visit, ticket, attempt = heapq.heappop(self.leaving)
+            key = f"exit-{visit}-{attempt}"  # a "not yet" is kept under its key: a new one
+            scan = {"code": ticket}
+            status, answer = await self.call("POST", "/api/exit-scan", "observer", key, scan)
+            if status == 200 and answer.get("may_leave"):
+                self.released.add(visit)
+                self.figures.released += 1
+            else:
+                self.figures.early_scans += 1
+                later = self.server.site_now() + timedelta(seconds=30)
+                heapq.heappush(self.leaving, (later, visit, ticket, attempt + 1))
 
     async def kill_and_restart(self) -> None:
         """SIGKILL the server under load, then start it again on the same file and port."""
@@ -348,10 +353,24 @@ class Day:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             self._session = session
             others = [asyncio.create_task(self.station(s, p)) for s, p in self.stations.items()]
-            others.append(asyncio.create_task(self.exit()))
+            others += [asyncio.create_task(self.exit()) for _ in range(EXIT_DESKS)]
+            progress = asyncio.create_task(self.progress())
             await asyncio.gather(*(self.kiosk() for _ in range(self.plan.kiosks)))
             self.kiosks_done = True
             await asyncio.gather(*others)
+            progress.cancel()
+
+    async def progress(self, every: float = 60.0) -> None:
+        """A line on stderr now and then: a long day shows it is moving."""
+        while True:
+            await asyncio.sleep(every)
+            f = self.figures
+            print(
+                f"  ... {f.checked_in:,} checked in, {f.dosed:,} dosed, {f.released:,} released,"
+                f" {f.kills} kills, site time {self.server.site_now():%H:%M}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 # --- the invariants -------------------------------------------------------------------------
@@ -481,7 +500,10 @@ def main() -> int:
     print(
         f"soak: {f.people:,} people, {f.site_hours:.1f} site hours in {f.wall_seconds:.0f} s wall"
     )
-    print(f"  checked in {f.checked_in:,}, dosed {f.dosed:,}, released {f.released:,}")
+    print(
+        f"  checked in {f.checked_in:,}, dosed {f.dosed:,}, released {f.released:,} "
+        f"({f.early_scans:,} exit scans answered 'not yet')"
+    )
     print(
         f"  faults: {f.kills} SIGKILL + restart ({f.downtime_seconds:.1f} s down), "
         f"{f.printer_faults} printer faults"
