@@ -11,7 +11,6 @@ same path the kiosk finds it by itself, without a restart, and the person checks
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from tests.figures import Figures
 from tests.hardware.idcard_emulator import IdCardEmulator
 from tests.hardware.test_serial_scanner import PtyScanner
 from vaxflow.clock import SystemClock
-from vaxflow.config import load_settings
+from vaxflow.config import Settings, load_settings
 from vaxflow.hardware.idcard_reader import SerialIdCardReader
 from vaxflow.hardware.serial_scanner import SerialScanner
 from vaxflow.hardware.sim_printer import SimPrinter
@@ -33,17 +32,18 @@ from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.shell import Devices
 from vaxflow.kiosk.tour import card_for
 from vaxflow.queue import engine
-from vaxflow.queue.bookings.csv_import import to_csv
+from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.bookings.model import Booking
+from vaxflow.queue.bookings.store_ops import import_bookings
+from vaxflow.queue.db import database_url
 from vaxflow.queue.demo_data import make_people
+from vaxflow.queue.store import Store
 from vaxflow.screens.kiosk.texts import screen_texts
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX pseudo-terminals"),
 ]
-
-VAXFLOW = str(Path(sys.executable).with_name("vaxflow"))
 
 
 @dataclass
@@ -54,7 +54,7 @@ class BookedSite:
 
 @pytest.fixture(scope="module")
 def booked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BookedSite]:
-    """A server with today's bookings imported through `vaxflow bookings import`."""
+    """A server with today's bookings imported."""
     folder = tmp_path_factory.mktemp("devices")
     with site_server(folder) as site:
         settings = load_settings(site.config)
@@ -62,16 +62,20 @@ def booked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BookedSite]:
         # Adults on their first dose: no age review, no earlier doses to match.
         people = [p for p in make_people(settings, day, 40) if p.dose_number == 1]
         people = [p for p in people if p.birth_date and (day - p.birth_date).days < 59 * 365]
-        csv = folder / "day.csv"
-        csv.write_text(to_csv(people, settings.site.timezone), encoding="utf-8")
-        command = [VAXFLOW, "bookings", "import", "--config", str(site.config)]
-        imported = subprocess.run(
-            [*command, "--db", str(site.db), str(csv)],
-            capture_output=True,
-            text=True,
-        )
-        assert imported.returncode == 0, imported.stderr
+        checked = check_csv(to_csv(people, settings.site.timezone).encode(), settings, day)
+        assert not checked.problems, checked.problems[:3]
+        asyncio.run(_import(site, settings, checked.bookings))
         yield BookedSite(site, people)
+
+
+async def _import(site: Site, settings: Settings, bookings: list[Booking]) -> None:
+    """The day list into the running server's database (as `vaxflow bookings import` does)."""
+    store = Store(database_url(str(site.db)), site_id=settings.site.id, clock=SystemClock())
+    await store.start()
+    try:
+        await store.write(lambda tx: import_bookings(tx, bookings), actor="test:import")
+    finally:
+        await store.stop()
 
 
 @dataclass
