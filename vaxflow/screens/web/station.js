@@ -1,6 +1,9 @@
 // Station console: sign in (station token, then the vaccinator's staff number + PIN or badge;
 // a typed name only where the site does not require staff sign-in), open with product and lot,
 // call next / recall / skip, scan the ticket, verify the person, record the dose or defer/refer.
+// Opening offers today's lots of the product (GET /api/lots); a scanned or typed ticket or ID
+// number goes to POST /api/stations/{id}/verify: a big green Match with the person's summary
+// (full ID only here, behind Reveal), or a big red MISMATCH saying whose scan it was.
 import { $, el, api, TokenStore, signIn, StaffGate, isStaffError } from "/web/common.js";
 
 const stationId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
@@ -8,9 +11,12 @@ const store = new TokenStore("station");
 const VACCINATOR = "vaxflow.vaccinator";
 const CURRENT = `vaxflow.station.${stationId}.ticket`;
 
-const state = { token: null, vaccinator: null, station: null, person: null, called: null, warning: null, message: null, revealed: false, questions: {} };
+const state = { token: null, vaccinator: null, station: null, person: null, called: null, warning: null, message: null, revealed: false, questions: {},
+  lots: { product: null, lots: [] }, lotProduct: null, lotDraft: null, verdict: null };
 
 const STATE_NAMES = { open: "开放 Open", paused: "暂停 Paused", closed: "关闭 Closed" };
+const SCANNED = { ticket: "票据 ticket", id_card: "证件 ID card" };
+const BY = { scan: "扫描 scanned", typed: "手输 typed", id_reader: "读卡器 card reader" };
 const REASONS = {
   observation_full: "留观区已满 Observation seats are full — hold calls until people leave",
   observation_nearly_full: "留观区将满 Observation seats nearly full — slow down",
@@ -51,7 +57,22 @@ async function refresh() {
     } catch (err) { /* shown */ }
   }
   if (state.station && !state.station.visit_id) { state.person = null; state.called = null; }
+  if (state.station) await loadLots(state.lotProduct || state.station.product || state.station.products[0]);
   render();
+}
+
+/** Today's lots of `product` (most used first, doses today, stations that have it now). */
+async function loadLots(product) {
+  if (!product) return;
+  try {
+    const answer = await api(state.token, "GET", `/api/lots?product=${encodeURIComponent(product)}`);
+    state.lots = { product, lots: answer.lots };
+  } catch (err) { state.lots = { product, lots: [] }; } // typing the lot still works
+}
+
+function lotLabel(lot) {
+  const where = lot.stations.map((s) => s.station_id).join(" ");
+  return `${lot.lot} · ${lot.doses_today} 剂 doses${where ? ` · ${where}` : ""}`;
 }
 
 function post(action, body) {
@@ -61,40 +82,73 @@ function post(action, body) {
 
 function openForm() {
   const products = state.station ? state.station.products : [];
-  const product = el("select", { name: "product" }, ...products.map((p) => el("option", { value: p, selected: state.station.product === p }, p)));
-  const lot = el("input", { name: "lot", value: state.station.lot || "", placeholder: "批号 Lot", required: true });
-  return el("form", { class: "row", onsubmit: async (e) => {
-      e.preventDefault();
-      await post("open", { product: product.value, lot: lot.value, vaccinator: state.vaccinator });
-      await refresh();
-    } },
-    el("label", {}, "疫苗 Product", product),
-    el("label", {}, "批号 Lot (scan or type)", lot),
-    el("button", { type: "submit", class: "primary" }, state.station.state === "closed" ? "开台 Open" : "换批号 Reload"));
+  const chosen = state.lotProduct || state.station.product || products[0];
+  const product = el("select", { name: "product", onchange: async () => {
+      state.lotProduct = product.value; state.lotDraft = null;
+      await loadLots(product.value); render();
+    } }, ...products.map((p) => el("option", { value: p, selected: chosen === p }, p)));
+  const lot = el("input", { name: "lot", value: state.lotDraft ?? (state.station.lot || ""), placeholder: "批号 Lot", required: true, autocomplete: "off",
+    oninput: () => { state.lotDraft = lot.value; } });
+  const lots = state.lots.product === chosen ? state.lots.lots : [];
+  const choices = el("div", { class: "lot-choices", id: "lots" },
+    el("span", { class: "muted" }, lots.length ? "今日在用批号 Lots in use today:" : "今日尚无在用批号，请扫描或输入 No lot of this product in use today: scan or type it"),
+    ...lots.slice(0, 6).map((x) => el("button", { type: "button", class: `lot-choice${lot.value === x.lot ? " chosen" : ""}`, dataset: { lot: x.lot },
+      onclick: () => { state.lotDraft = x.lot; render(); } }, lotLabel(x))));
+  return el("div", {},
+    el("form", { class: "row", onsubmit: async (e) => {
+        e.preventDefault();
+        await post("open", { product: product.value, lot: lot.value.trim(), vaccinator: state.vaccinator });
+        state.lotDraft = null; state.lotProduct = null;
+        await refresh();
+      } },
+      el("label", {}, "疫苗 Product", product),
+      el("label", {}, "批号 Lot (scan or type)", lot),
+      el("button", { type: "submit", class: "primary" }, state.station.state === "closed" ? "开台 Open" : "换批号 Reload")),
+    choices);
+}
+
+/** The big answer of the last verification: green match, or red MISMATCH with whose scan. */
+function verdictBox(v) {
+  const how = `${SCANNED[v.scanned] || v.scanned} · ${BY[v.by] || v.by}`;
+  if (v.match) {
+    return el("div", { class: "verdict ok", id: "verdict" },
+      el("div", { class: "big" }, "✔ 核验一致 Match"),
+      el("div", {}, `${v.ticket} ${v.name} — ${how}`));
+  }
+  const f = v.found;
+  return el("div", { class: "verdict bad", id: "verdict" },
+    el("div", { class: "big" }, "✘ 不一致 MISMATCH"),
+    el("div", {}, `叫号 Called: ${v.called} — 扫描的是 scanned: `,
+      f ? `${f.ticket} ${f.name} ${f.id_number}${f.station_id && f.station_id !== stationId ? ` (${f.station_id})` : ""}` : "今日无此人 nobody checked in today with it",
+      ` — ${how}`),
+    el("div", { class: "small" }, "请勿接种，核对叫号 Do not vaccinate: check the call"));
 }
 
 function personCard(p) {
-  const screening = Object.entries(p.screening || {});
+  const items = p.screening_items || Object.entries(p.screening || {}).map(([id, answer]) => ({ id, text: state.questions[id] || {}, answer }));
+  const words = (i) => [i.text["zh-CN"], i.text.en].filter(Boolean).join(" / ") || questionText(i.id);
+  const full = p.id_number && !p.id_number.includes("*"); // the full number came with this console's verification
   const reasons = p.review_reasons || [];
   const deferReason = el("input", { name: "reason", placeholder: "原因 Reason", required: true });
   return el("div", { class: "card person", id: "person" },
     el("div", { class: "bigticket" }, p.ticket),
     el("dl", {},
       el("dt", {}, "姓名 Name"), el("dd", {}, p.name),
-      el("dt", {}, "证件 ID"), el("dd", { id: "id-number" }, state.revealed ? p.id_number : maskId(p.id_number), " ",
-        el("button", { class: "small", onclick: () => { state.revealed = !state.revealed; render(); } }, state.revealed ? "隐藏 Hide" : "核对 Reveal")),
+      el("dt", {}, "证件 ID"), el("dd", { id: "id-number" }, state.revealed && full ? p.id_number : maskId(p.id_number), " ",
+        full ? el("button", { class: "small", onclick: () => { state.revealed = !state.revealed; render(); } }, state.revealed ? "隐藏 Hide" : "核对 Reveal") : null),
       el("dt", {}, "年龄 Age"), el("dd", {}, p.age ?? "—"),
       el("dt", {}, "剂次 Dose"), el("dd", {}, `第 ${p.dose_number} 剂 dose ${p.dose_number}`),
       el("dt", {}, "疫苗 Product"), el("dd", {}, p.product),
       el("dt", {}, "通道 Lane"), el("dd", {}, p.lane + (p.walk_in ? " (walk-in)" : ""))),
+    (p.flags || []).length ? el("div", { class: "flags", id: "flags" }, ...p.flags.map((f) => el("span", { class: `flag ${f.code}` }, `${f.text["zh-CN"]} ${f.text.en}`))) : null,
     reasons.length ? el("div", { class: "banner warn" }, "需医生评估 Doctor review: ", reasons.join(", ")) : null,
     el("h3", {}, "健康问题 Screening"),
-    el("ul", { class: "answers" }, ...(screening.length ? screening.map(([q, yes]) => el("li", { class: yes ? "yes" : "" }, `${questionText(q)}: ${yes ? "是 yes" : "否 no"}`)) : [el("li", { class: "muted" }, "—")])),
+    el("ul", { class: "answers", id: "answers" }, ...(items.length ? items.map((i) => el("li", { class: i.answer ? "yes" : "" }, `${words(i)} — ${i.answer ? "是 yes" : "否 no"}`)) : [el("li", { class: "muted" }, "—")])),
     el("div", { class: "row" },
       el("button", { class: "good", id: "record-dose", onclick: async () => {
         const done = await post("record-dose", { visit_id: p.visit_id });
         state.message = { kind: "ok", text: `${done.ticket} 已接种，留观至 observation until ${new Date(done.ends_at).toLocaleTimeString()}` };
-        state.person = null; sessionStorage.removeItem(CURRENT);
+        state.person = null; state.verdict = null; sessionStorage.removeItem(CURRENT);
         await refresh();
       } }, "记录接种 Record dose")),
     el("form", { class: "row", onsubmit: (e) => e.preventDefault() },
@@ -108,15 +162,32 @@ async function outcome(action, p, reason) {
   if (!reason.trim()) { state.message = { kind: "warn", text: "请填写原因 Enter a reason" }; render(); return; }
   await post(action, { visit_id: p.visit_id, reason });
   state.message = { kind: "ok", text: `${p.ticket}: ${action}` };
-  state.person = null; sessionStorage.removeItem(CURRENT);
+  state.person = null; state.verdict = null; sessionStorage.removeItem(CURRENT);
   await refresh();
+}
+
+/** Send a scanned or typed ticket / ID number to verify against this station's call. */
+async function verify(code, by) {
+  if (!code) return;
+  const answer = await post("verify", { code, by });
+  const v = answer.visit;
+  state.verdict = { match: answer.match, scanned: answer.scanned, by, found: answer.found, called: v.ticket, ticket: v.ticket, name: v.name };
+  if (answer.match) {
+    state.person = v; state.called = null; state.revealed = false;
+    sessionStorage.setItem(CURRENT, v.ticket);
+  }
+  render();
 }
 
 function render() {
   const s = state.station;
   const root = $("#app");
   if (!s) { root.replaceChildren(el("p", { class: "error" }, `No station ${stationId}`)); return; }
-  const scan = el("input", { name: "code", id: "scan", placeholder: "扫描或输入票号 Scan or type the ticket", autocomplete: "off" });
+  // A scanner types a whole code within a few hundred milliseconds; a person takes longer.
+  const keys = { first: 0, count: 0 };
+  const scan = el("input", { name: "code", id: "scan", placeholder: "扫描或输入票号/证件号 Scan or type the ticket or ID number", autocomplete: "off",
+    onkeydown: (e) => { if (e.key.length === 1) { if (!keys.count) keys.first = performance.now(); keys.count += 1; } } });
+  const howEntered = () => (keys.count >= 4 && (performance.now() - keys.first) / keys.count < 35 ? "scan" : "typed");
   root.replaceChildren(
     el("header", { class: "bar" },
       el("h1", {}, `${s.name}（${s.zone}）`),
@@ -125,6 +196,7 @@ function render() {
       el("span", { class: "chip", id: "vaccinator" }, state.vaccinator || "—"),
       el("button", { class: "small", onclick: async () => { if (state.gate) await state.gate.signOut(); store.clear(); sessionStorage.removeItem(VACCINATOR); location.reload(); } }, "退出 Sign out")),
     el("main", {},
+      state.verdict ? verdictBox(state.verdict) : null,
       state.message ? el("div", { class: `banner ${state.message.kind}`, id: "message" }, state.message.text) : null,
       state.warning ? el("div", { class: "banner warn", id: "warning" }, REASONS[state.warning.reason] || state.warning.reason, ` (${state.warning.observing}/${state.warning.seats})`) : null,
       el("div", { class: "grid2" },
@@ -142,15 +214,12 @@ function render() {
           el("div", { class: "row" },
             el("button", { class: "primary", id: "call-next", disabled: s.state !== "open" || !!s.visit_id, onclick: callNext }, "叫下一位 Call next"),
             el("button", { disabled: !state.called, onclick: async () => { state.called = await post("recall", {}); render(); } }, "重呼 Recall"),
-            el("button", { disabled: !state.called, onclick: async () => { await post("skip"); state.called = null; sessionStorage.removeItem(CURRENT); await refresh(); } }, "过号 Skip")),
+            el("button", { disabled: !state.called, onclick: async () => { await post("skip"); state.called = null; state.verdict = null; sessionStorage.removeItem(CURRENT); await refresh(); } }, "过号 Skip")),
           el("form", { class: "row", style: "margin-top: .8rem", onsubmit: async (e) => {
               e.preventDefault();
-              const visit = await post("start-service", { code: scan.value.trim() });
-              state.person = visit; state.called = null; state.revealed = false;
-              sessionStorage.setItem(CURRENT, visit.ticket);
-              render();
+              await verify(scan.value.trim(), howEntered());
             } },
-            el("label", { style: "flex: 1" }, "票号 Ticket", scan),
+            el("label", { style: "flex: 1" }, "票号或证件号 Ticket or ID number", scan),
             el("button", { type: "submit" }, "核验 Verify")))),
       el("div", { style: "margin-top: 1rem" }, state.person ? personCard(state.person) : null)),
   );
@@ -159,6 +228,7 @@ function render() {
 
 async function callNext() {
   const answer = await post("call-next");
+  state.verdict = null;
   state.warning = answer.warning || null;
   if (answer.called) {
     state.called = answer.called;
