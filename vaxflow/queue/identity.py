@@ -97,7 +97,7 @@ def _resident_id(compact: str) -> str:
 def _birth_place(region: str, year: int) -> None:
     """Raises unless the region code was in use in that year; stdnum reads only the region
     and the birth year, so it is asked about 1 January of that year. A region code with no
-    county entry (110003: only its province is known) makes stdnum raise KeyError: not valid either."""
+    county entry (110003: only its province is known) makes stdnum raise KeyError: invalid."""
     try:
         ric.get_birth_place(f"{region}{year:04d}01010000")
     except KeyError:
