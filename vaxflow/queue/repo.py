@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+import functools
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
@@ -125,13 +126,27 @@ def insert_visit(conn: Connection, values: dict[str, Any]) -> int:
 
 def save_visit(conn: Connection, before: Visit, after: Visit) -> None:
     """Write the fields that changed."""
-    changed = {
-        name: value
-        for name, value in asdict(after).items()
-        if value != getattr(before, name) and name != "id"
-    }
+    changed = tuple(
+        name
+        for name in _VISIT_FIELDS
+        if name != "id" and getattr(after, name) != getattr(before, name)
+    )
     if changed:
-        conn.execute(update(t.visits).where(t.visits.c.id == after.id).values(**changed))
+        values: dict[str, Any] = {f"v_{name}": getattr(after, name) for name in changed}
+        if "state" in changed:
+            values["v_state"] = after.state.value
+        values["k_id"] = after.id
+        _update_visit(changed).run(conn, values)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_visit(columns: tuple[str, ...]) -> Prepared:
+    """One prepared UPDATE per set of changed columns (a station step changes the same few)."""
+    return Prepared(
+        update(t.visits)
+        .where(t.visits.c.id == bindparam("k_id"))
+        .values({name: bindparam(f"v_{name}") for name in columns})
+    )
 
 
 def allocate_number(conn: Connection, site_id: str, day: date, lane: str) -> int:
@@ -152,24 +167,29 @@ def issued_in_lane(conn: Connection, site_id: str, day: date, lane: str) -> int:
     return int(number or 0)
 
 
+_LANE_HEAD = Prepared(
+    select(t.visits.c.id, t.visits.c.checked_in_at)
+    .where(
+        t.visits.c.site_id == bindparam("site_id"),
+        t.visits.c.site_day == bindparam("day"),
+        t.visits.c.state == VisitState.CHECKED_IN.value,
+        t.visits.c.lane == bindparam("lane"),
+        t.visits.c.product == bindparam("product"),
+    )
+    .order_by(t.visits.c.checked_in_at, t.visits.c.id)
+    .limit(1)
+)
+
+
 def lane_heads(
     conn: Connection, site_id: str, day: date, product: str, lanes: list[str]
 ) -> list[LaneHead]:
     """The oldest waiting person of each lane who wants `product`."""
     heads = []
     for lane in lanes:
-        row = conn.execute(
-            select(t.visits.c.id, t.visits.c.checked_in_at)
-            .where(
-                t.visits.c.site_id == site_id,
-                t.visits.c.site_day == day,
-                t.visits.c.state == VisitState.CHECKED_IN.value,
-                t.visits.c.lane == lane,
-                t.visits.c.product == product,
-            )
-            .order_by(t.visits.c.checked_in_at, t.visits.c.id)
-            .limit(1)
-        ).first()
+        row = _LANE_HEAD.first(
+            conn, {"site_id": site_id, "day": day, "lane": lane, "product": product}
+        )
         if row is not None:
             heads.append(LaneHead(row.id, lane, row.checked_in_at))
     return heads
@@ -191,12 +211,26 @@ def get_booking(conn: Connection, site_id: str, code: str) -> Row[Any]:
 # --- stations ----------------------------------------------------------------------------
 
 
+_GET_STATION = Prepared(
+    select(t.stations).where(
+        t.stations.c.site_id == bindparam("site_id"),
+        t.stations.c.station_id == bindparam("station_id"),
+    )
+)
+_STATION_COLUMNS = tuple(f.name for f in fields(StationStatus))
+_UPDATE_STATION = Prepared(
+    update(t.stations)
+    .where(
+        t.stations.c.site_id == bindparam("k_site"),
+        t.stations.c.station_id == bindparam("k_station"),
+    )
+    .values({name: bindparam(f"v_{name}") for name in _STATION_COLUMNS})
+)
+_INSERT_STATION = Prepared(insert(t.stations), columns=_STATION_COLUMNS)
+
+
 def get_station(conn: Connection, site_id: str, station_id: str) -> StationStatus:
-    row = conn.execute(
-        select(t.stations).where(
-            t.stations.c.site_id == site_id, t.stations.c.station_id == station_id
-        )
-    ).first()
+    row = _GET_STATION.first(conn, {"site_id": site_id, "station_id": station_id})
     if row is None:
         return StationStatus(site_id, station_id, StationState.CLOSED)
     return _station_from_row(row)
@@ -221,14 +255,12 @@ def _station_from_row(row: Row[Any]) -> StationStatus:
 
 
 def save_station(conn: Connection, station: StationStatus) -> None:
-    values = asdict(station)
+    values = {name: getattr(station, name) for name in _STATION_COLUMNS}
     values["state"] = station.state.value
-    key = (t.stations.c.site_id == station.site_id) & (
-        t.stations.c.station_id == station.station_id
-    )
-    result = conn.execute(update(t.stations).where(key).values(**values))
-    if result.rowcount == 0:
-        conn.execute(insert(t.stations).values(**values))
+    changed = {f"v_{name}": value for name, value in values.items()}
+    changed.update(k_site=station.site_id, k_station=station.station_id)
+    if _UPDATE_STATION.run(conn, changed) == 0:
+        _INSERT_STATION.run(conn, values)
 
 
 def recent_service_minutes(
