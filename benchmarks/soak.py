@@ -5,13 +5,14 @@
 
 A `vaxflow server` process runs config/demo.toml (walk-in capacity raised, no per-kiosk rate
 limit) on a SQLite file with a rehearsal clock (`--speed`: 30 minutes of observation take
-90 s at 20x). Kiosks check `--people` walk-ins in (adults, a fifth of them 60 or older for
-the priority lane), report each print, and a share of prints fail with paper out and are
-reprinted; the site's 12 stations call, scan and record doses; the exit releases people
-whose observation is over. Meanwhile the server is killed with SIGKILL `--kills` times, at
-random points of the day, and restarted on the same file with its clock where the day had
-got to. Every request is retried with its own Idempotency-Key until it is answered, as the
-kiosks and consoles do. At the end the server is stopped and its database checked:
+90 s at 20x). Kiosks check `--people` walk-ins in (adults, a fifth of them 60 or older),
+report each print, and a share of prints fail with paper out and are reprinted; the site's
+12 stations call, scan and record doses; four exit desks scan people when the server's clock
+(synced through /api/time) says their observation is over, and one in twenty tries five
+minutes early and must be told "not yet". Meanwhile the server is killed with SIGKILL
+`--kills` times, at random points of the day, and restarted on the same file with its clock
+where the day had got to. Every request is retried with its own Idempotency-Key until it is
+answered, as the kiosks and consoles do. At the end the server is stopped and its database checked:
 
 * every acknowledged check-in is there, with the ticket and visit it was answered with;
 * no ticket number twice, and numbers in each lane run 1..N without a gap;
@@ -40,7 +41,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,6 +67,7 @@ class Plan:
     kills: int = 6
     print_faults: float = 0.03
     elderly: float = 0.2
+    early: float = 0.05  # share of people who try to leave 5 minutes early
     seed: int = 1
     opens: str = "07:00"  # site time the day starts at, on today's date in the site's zone
 
@@ -210,6 +212,7 @@ class Day:
         self.released: set[int] = set()
         self.print_failed: set[int] = set()  # visits whose first print failed
         self.leaving: list[tuple[datetime, int, str, int]] = []  # (ends_at, visit, ticket, try)
+        self._offset = timedelta(0)  # the server's clock minus ours
         self._next_person = 0
         self._products = list(self.stations.values())
         self._kill_at = sorted(
@@ -312,13 +315,15 @@ class Day:
                 self.doses[visit] = dose
                 self.figures.dosed += 1
                 ends_at = datetime.fromisoformat(dose["ends_at"])
+                if self.rng.random() < self.plan.early:  # tries to leave 5 minutes early
+                    ends_at -= timedelta(minutes=5)
                 heapq.heappush(self.leaving, (ends_at, visit, called["ticket"], 1))
 
     async def exit(self) -> None:
         """One exit desk: people come when their observation should be over and scan the
         ticket; the server decides (a scan a little early gets "not yet", and they come back)."""
         while not self.kiosks_done or len(self.released) < len(self.acked):
-            if not self.leaving or self.leaving[0][0] > self.server.site_now():
+            if not self.leaving or self.leaving[0][0] > self.server_now():
                 await asyncio.sleep(0.05)
                 continue
             _ends_at, visit, ticket, attempt = heapq.heappop(self.leaving)
@@ -330,7 +335,7 @@ class Day:
                 self.figures.released += 1
             else:
                 self.figures.early_scans += 1
-                later = self.server.site_now() + timedelta(seconds=30)
+                later = self.server_now() + timedelta(seconds=30)
                 heapq.heappush(self.leaving, (later, visit, ticket, attempt + 1))
 
     async def kill_and_restart(self) -> None:
@@ -355,10 +360,25 @@ class Day:
             others = [asyncio.create_task(self.station(s, p)) for s, p in self.stations.items()]
             others += [asyncio.create_task(self.exit()) for _ in range(EXIT_DESKS)]
             progress = asyncio.create_task(self.progress())
+            clock = asyncio.create_task(self.sync_clock())
             await asyncio.gather(*(self.kiosk() for _ in range(self.plan.kiosks)))
             self.kiosks_done = True
             await asyncio.gather(*others)
             progress.cancel()
+            clock.cancel()
+
+    def server_now(self) -> datetime:
+        """The server's site time, as the exit desks' clock shows it (synced by /api/time)."""
+        return self.server.site_now() + self._offset
+
+    async def sync_clock(self, every: float = 0.5) -> None:
+        """Keep the offset of the server's clock from ours: it lags by its start-up each run."""
+        while True:
+            status, answer = await self.call("GET", "/api/time", "observer")
+            if status == 200:
+                server = datetime.fromtimestamp(answer["epoch_ms"] / 1000, UTC)
+                self._offset = server - self.server.site_now()
+            await asyncio.sleep(every)
 
     async def progress(self, every: float = 60.0) -> None:
         """A line on stderr now and then: a long day shows it is moving."""

@@ -28,6 +28,7 @@ async def test_a_day_with_kills_and_printer_faults_keeps_every_invariant(
 ) -> None:
     day, stats = await soak(PLAN, tmp_path)  # raises on any broken invariant
     assert day.kills == PLAN.kills and day.printer_faults > 0
+    assert day.early_scans > 0  # people who tried to leave early were told "not yet"
     assert day.checked_in == day.dosed == day.released == PLAN.people
     assert stats["released"] == PLAN.people
     print(
@@ -35,6 +36,7 @@ async def test_a_day_with_kills_and_printer_faults_keeps_every_invariant(
         f" {day.requests} requests ({day.retried} retried) in {day.wall_seconds:.1f} s"
     )
     figures.add("faults injected", day.kills + day.printer_faults)
+    figures.add("early exits refused", day.early_scans)
     figures.add("soak people through a full walk", day.people)
     figures.add("soak requests", day.requests)
     figures.add("soak requests retried with their key", day.retried)
