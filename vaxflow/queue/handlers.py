@@ -79,6 +79,17 @@ async def mutate(
     parsed: tuple[B, bytes] | None = None,
 ) -> web.Response:
     """Run a change once: a replay with the same Idempotency-Key gets the first answer."""
+    status, answer = await mutate_answer(request, model, op, parsed)
+    return json_response(answer, status)
+
+
+async def mutate_answer(
+    request: web.Request,
+    model: type[B],
+    op: Callable[[Tx, B], Any],
+    parsed: tuple[B, bytes] | None = None,
+) -> tuple[int, Any]:
+    """`mutate` before the answer is encoded: the status and the JSON value."""
     body, raw = parsed or await parse_body(request, model)
     who = principal(request)
     key = request.headers.get("Idempotency-Key", "").strip() or None
@@ -125,8 +136,7 @@ async def mutate(
             )
 
     store = request.app[STORE]
-    status, answer = await store.write(run, actor=who.actor, device=who.device, on_refusal=refused)
-    return json_response(answer, status)
+    return await store.write(run, actor=who.actor, device=who.device, on_refusal=refused)
 
 
 async def change_visit(
@@ -226,14 +236,15 @@ async def check_in(request: web.Request) -> web.Response:
         view["site_name"] = settings.site.name
         return view
 
-    response = await mutate(request, m.CheckInRequest, op, parsed)
-    if response.status == 200:
-        # The estimate is read after the commit from a short-lived cache (estimates.py).
-        assert isinstance(response.body, bytes)
-        view = json.loads(response.body)
-        view["estimated_wait_minutes"] = await request.app[ESTIMATES].minutes(view["lane"])
-        return json_response(view)
-    return response
+    status, answer = await mutate_answer(request, m.CheckInRequest, op, parsed)
+    if status == 200:
+        # The estimate is read after the commit from a short-lived cache (estimates.py);
+        # a replayed answer gets today's estimate, not the first one's.
+        answer = {
+            **answer,
+            "estimated_wait_minutes": await request.app[ESTIMATES].minutes(answer["lane"]),
+        }
+    return json_response(answer, status)
 
 
 async def get_ticket(request: web.Request) -> web.Response:
