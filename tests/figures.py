@@ -15,6 +15,8 @@ import pytest
 
 #: Rows printed even when zero, so "lost: 0" is a statement, not an absence.
 ALWAYS = ("faults injected", "requests fuzzed", "inputs tried", "anything lost")
+#: Test modules whose hypothesis examples are HTTP requests to a real server.
+REQUEST_FUZZERS = ("test_schemathesis", "test_fuzz_api")
 _PASSING = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid")
 
 
@@ -42,9 +44,10 @@ def hypothesis_examples(statistics: str) -> int:
 
 
 def count_hypothesis(item: pytest.Item) -> None:
-    """Add a finished hypothesis test's examples: API requests for schemathesis, else inputs."""
+    """Add a finished hypothesis test's examples: requests for the API fuzzers, else inputs."""
     statistics = getattr(item, "hypothesis_statistics", None)
     if not isinstance(statistics, str):
         return
-    name = "requests fuzzed" if "schemathesis" in item.nodeid else "inputs tried"
+    fuzzes_requests = any(module in item.nodeid for module in REQUEST_FUZZERS)
+    name = "requests fuzzed" if fuzzes_requests else "inputs tried"
     item.config.stash[KEY].add(name, hypothesis_examples(statistics))
