@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.queue import service
 from vaxflow.queue import tables as t
+from vaxflow.queue.checkpoint import INTERVAL as CHECKPOINT_INTERVAL
 from vaxflow.queue.db import database_url, make_engine, migrate
 from vaxflow.queue.errors import Refused
 from vaxflow.queue.model import Visit
@@ -139,6 +141,31 @@ async def test_acknowledged_writes_are_on_disk(
         row = other.execute("SELECT ticket, state FROM visits WHERE id = ?", (visit.id,)).fetchone()
     await store.stop()
     assert row == ("W001", "checked_in")
+
+
+async def test_the_wal_is_checkpointed_beside_the_writer_not_in_its_commits(
+    tmp_path: Path, settings: Settings, clock: FrozenClock
+) -> None:
+    path = tmp_path / "c.sqlite"
+    store = Store(database_url(str(path)), site_id=settings.site.id, clock=clock)
+    await store.start()
+    try:
+        mode = await store.write(
+            lambda tx: tx.conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar(), actor="t"
+        )
+        assert mode == 0  # the writer's commits never stop to checkpoint
+        for n in range(1, 41):
+            await store.write(_check_in(settings, n), actor="k")
+        wal = path.with_name(path.name + "-wal")
+        assert wal.stat().st_size > 0
+        await asyncio.sleep(CHECKPOINT_INTERVAL * 2.5)
+        # The database file alone, without its WAL, already holds them: checkpointed.
+        alone = tmp_path / "alone.sqlite"
+        shutil.copyfile(path, alone)
+        with sqlite3.connect(alone) as other:
+            assert other.execute("SELECT count(*) FROM visits").fetchone() == (40,)
+    finally:
+        await store.stop()
 
 
 async def test_ticket_numbers_restart_each_site_day(

@@ -28,8 +28,11 @@ def database_url(db: str) -> str:
     return f"sqlite:///{path}"
 
 
-def make_engine(url: str, *, writer: bool) -> Engine:
-    """An engine; on SQLite, the writer's transactions take the write lock up front."""
+def make_engine(url: str, *, writer: bool, autocheckpoint: bool = True) -> Engine:
+    """An engine; on SQLite, the writer's transactions take the write lock up front.
+
+    `autocheckpoint=False` leaves WAL checkpoints to someone else (checkpoint.py).
+    """
     if not url.startswith("sqlite"):
         # Readers see one snapshot per read, as on SQLite; the writer commits in READ COMMITTED.
         isolation = "READ COMMITTED" if writer else "REPEATABLE READ"
@@ -50,6 +53,8 @@ def make_engine(url: str, *, writer: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -57,6 +62,12 @@ def make_engine(url: str, *, writer: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
+
+
+def sqlite_path(url: str) -> str | None:
+    """The database file of a SQLite URL, or None for another database."""
+    prefix = "sqlite:///"
+    return url[len(prefix) :] if url.startswith(prefix) else None
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -25,7 +25,8 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from vaxflow.clock import Clock
 from vaxflow.queue import tables as t
-from vaxflow.queue.db import make_engine, migrate
+from vaxflow.queue.checkpoint import WalCheckpointer
+from vaxflow.queue.db import make_engine, migrate, sqlite_path
 from vaxflow.queue.errors import QueueError
 from vaxflow.queue.prepared import Prepared, release, rollback_to, savepoint
 
@@ -145,7 +146,11 @@ class Store:
         self.url = url
         self.site_id = site_id
         self.clock = clock
-        self._writer_engine: Engine = make_engine(url, writer=True)
+        path = sqlite_path(url)
+        self._checkpointer = WalCheckpointer(path) if path is not None else None
+        self._writer_engine: Engine = make_engine(
+            url, writer=True, autocheckpoint=self._checkpointer is None
+        )
         self._reader_engine: Engine = make_engine(url, writer=False)
         self._jobs: stdlib_queue.SimpleQueue[Any] = stdlib_queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -159,6 +164,8 @@ class Store:
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate, self._writer_engine)
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         self._thread = threading.Thread(target=self._writer_loop, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -167,6 +174,8 @@ class Store:
             self._jobs.put(_STOP)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         self._readers.shutdown(wait=True)
         self._writer_engine.dispose()
         self._reader_engine.dispose()
