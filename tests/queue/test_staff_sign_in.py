@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
+from vaxflow.queue import staff_handlers
 from vaxflow.queue import tables as t
 from vaxflow.queue.appkeys import STORE
 from vaxflow.queue.demo_data import seed_bookings
@@ -214,3 +216,22 @@ async def test_when_required_staff_actions_need_a_person(strict_site: Site) -> N
     assert (await idle.json())["error"]["reason"] == "staff_session_expired"
     out = [e for e in await _events(site) if e.kind == "staff_signed_out"]
     assert [(e.actor, e.payload["why"]) for e in out] == [("staff:N0001", "idle")]
+
+
+async def test_a_console_left_signed_in_is_signed_out_in_the_audit_trail_unused(
+    site: Site,
+) -> None:
+    session = (await _sign_in(site, "station", staff_id="N0001", pin="1234"))["session"]
+    site.clock.advance(minutes=16)  # idle past staff_sign_in.idle_minutes; nobody uses it
+    sweeper = asyncio.create_task(staff_handlers.sweep_idle_sessions(site.app, every=0.01))
+    try:
+        for _ in range(200):
+            out = [e for e in await _events(site) if e.kind == "staff_signed_out"]
+            if out:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        sweeper.cancel()
+    assert [(e.actor, e.payload["why"]) for e in out] == [("staff:N0001", "idle")]
+    later = await site.client.post("/api/stations/S01/pause", headers=_as("station", session))
+    assert later.status == 401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -73,8 +75,17 @@ def create_app(
     app.router.add_get("/", _index)
     board_handlers.setup(app)  # web pages, boards' speech, exit certificates (issue 6)
     app.cleanup_ctx.append(_store_lifetime)
+    app.cleanup_ctx.append(_staff_sweeper)  # after the store: stopped before it
     app.on_shutdown.append(_close_sockets)
     return app
+
+
+async def _staff_sweeper(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(staff_handlers.sweep_idle_sessions(app))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _name(route: Route) -> str:

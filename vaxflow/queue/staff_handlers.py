@@ -55,17 +55,34 @@ def staff_principal(who: Principal, session: StaffSession) -> Principal:
 
 
 async def _record(
-    request: web.Request, actor: str, device: str | None, kind: str, payload: dict[str, Any]
+    app: web.Application, actor: str, device: str | None, kind: str, payload: dict[str, Any]
 ) -> None:
     def op(tx: Tx) -> None:
         tx.emit(kind, None, payload)
 
-    await request.app[STORE].write(op, actor=actor, device=device)
+    await app[STORE].write(op, actor=actor, device=device)
 
 
 async def _signed_out(request: web.Request, session: StaffSession, why: str) -> None:
+    await _record_sign_out(request.app, session, why)
+
+
+#: Seconds between looks for sessions that ended by idling.
+SWEEP_SECONDS = 60.0
+
+
+async def sweep_idle_sessions(app: web.Application, every: float = SWEEP_SECONDS) -> None:
+    """Sign out, with an audit event, whoever walked away from a console: the trail then
+    says when a session ended even if nobody uses that console again."""
+    while True:
+        await asyncio.sleep(every)
+        for session in app[STAFF].sweep(app[CLOCK].now()):
+            await _record_sign_out(app, session, "idle")
+
+
+async def _record_sign_out(app: web.Application, session: StaffSession, why: str) -> None:
     await _record(
-        request,
+        app,
         f"staff:{session.staff_id}",
         session.device_actor,
         "staff_signed_out",
@@ -157,10 +174,10 @@ async def sign_in(request: web.Request) -> web.Response:
         payload: dict[str, Any] = {"staff_id": result.staff_id, "reason": result.reason}
         if result.attempts_left is not None:
             payload["attempts_left"] = result.attempts_left
-        await _record(request, who.actor, device, "staff_sign_in_failed", payload)
+        await _record(request.app, who.actor, device, "staff_sign_in_failed", payload)
         if result.locked_now:
             await _record(
-                request,
+                request.app,
                 who.actor,
                 device,
                 "staff_locked",
@@ -169,7 +186,7 @@ async def sign_in(request: web.Request) -> web.Response:
         raise _refusal(result, minutes)
     session = result.session
     await _record(
-        request,
+        request.app,
         f"staff:{session.staff_id}",
         device,
         "staff_signed_in",
