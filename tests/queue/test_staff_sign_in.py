@@ -235,3 +235,17 @@ async def test_a_console_left_signed_in_is_signed_out_in_the_audit_trail_unused(
     assert [(e.actor, e.payload["why"]) for e in out] == [("staff:N0001", "idle")]
     later = await site.client.post("/api/stations/S01/pause", headers=_as("station", session))
     assert later.status == 401
+
+
+async def test_when_required_a_ticket_shows_the_full_id_only_to_a_signed_in_person(
+    strict_site: Site,
+) -> None:
+    site = strict_site
+    code = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)[2]
+    ticket = (await site.check_in(code))["ticket"]
+    full = site.person(code).id_number
+    nobody = await site.get("station", f"/api/tickets/{ticket}")
+    assert nobody["id_number"] != full and "*" in nobody["id_number"]
+    session = (await _sign_in(site, "station", staff_id="N0001", pin="1234"))["session"]
+    response = await site.client.get(f"/api/tickets/{ticket}", headers=_as("station", session))
+    assert (await response.json())["id_number"] == full

@@ -254,7 +254,11 @@ async def get_ticket(request: web.Request) -> web.Response:
     visit = await store.read(
         lambda conn: service.resolve_ticket(conn, settings, store.site_id, clock.now(), code)
     )
-    return json_response(service.visit_view(visit, settings, full_id=who.role == "station"))
+    # The full number is for the verifying console: a station, and where sign-in is
+    # required, a person signed in at it (a POST needs one anyway; this is a GET).
+    signed_in = who.actor.startswith("staff:") or not settings.staff_sign_in.required
+    full_id = who.role == "station" and signed_in
+    return json_response(service.visit_view(visit, settings, full_id=full_id))
 
 
 async def cancel(request: web.Request) -> web.Response:
