@@ -18,15 +18,8 @@ from typing import Any
 import pytest
 
 from tests.hardware.printer_emulator import PrinterEmulator
-from tests.web.test_pages import (
-    DEMO_CONFIG,
-    FLAGS,
-    Server,
-    _dose,
-    _open,
-    _page,
-    playwright_api,
-)
+from tests.web.browser import chromium
+from tests.web.test_pages import DEMO_CONFIG, Server, _dose, _open, _page
 from vaxflow.queue.privacy import mask_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -86,18 +79,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, printer: PrinterEmulator) -
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tests.web.test_pages import CHROMIUM
-
-    with playwright_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=CHROMIUM,
-            args=FLAGS,
-            headless=True,
-            viewport={"width": 1280, "height": 900},
-        )
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), 1280, 900) as context:
         yield context
-        context.close()
 
 
 def test_a_failed_certificate_is_listed_and_reprinted_from_the_exit_page(

@@ -23,22 +23,14 @@ from typing import Any
 
 import pytest
 
+from tests.web.browser import CHROMIUM, chromium
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = ROOT / "config" / "demo.toml"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: Replaces the page's Date with one that runs SKEW milliseconds ahead of the real clock.
 SKEWED_DATE = """
 (() => {
@@ -151,17 +143,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with playwright_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            args=FLAGS,
-            headless=True,
-            viewport={"width": 1600, "height": 900},
-        )
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), 1600, 900) as context:
         yield context
-        context.close()
 
 
 _people = iter(range(1, 10_000))

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.queue.people import walk_in_body
-from tests.web.test_pages import CHROMIUM, DEMO_CONFIG, FLAGS, Server, playwright_api
+from tests.web.browser import chromium
+from tests.web.test_pages import DEMO_CONFIG, Server
 from vaxflow.config import load_settings
 
 pytestmark = pytest.mark.slow
@@ -30,17 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with playwright_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            args=FLAGS,
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), 1400, 1000) as context:
         yield context
-        context.close()
 
 
 def _walk_in(server: Server, n: int) -> dict[str, Any]:
