@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kivy.clock import Clock
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from vaxflow.queue.board_feed import Call, CallsModel
+from vaxflow.screens.boards.live import LiveBoard
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -67,18 +67,13 @@ class ZoneColumn(BoxLayout):  # type: ignore[misc]
             widget.show(call, fresh=fresh(call))
 
 
-class CallBoard(BoxLayout):  # type: ignore[misc]
+class CallBoard(LiveBoard):
     """Redraws twice a second and on every change from `model`; sizes follow the window."""
 
-    font = StringProperty("Roboto")
-    u = NumericProperty(16)
     cols = NumericProperty(3)
     latest_ticket = StringProperty("")
     latest_zh = StringProperty("")
     latest_en = StringProperty("")
-    status = StringProperty("")
-    clock = StringProperty("")
-    online = BooleanProperty(False)
 
     def __init__(
         self,
@@ -88,13 +83,9 @@ class CallBoard(BoxLayout):  # type: ignore[misc]
         now: Callable[[], float] = time.time,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.model = model
-        self.font = font
-        self.now = now
+        super().__init__(model, font=font, now=now, **kwargs)
+        self.model: CallsModel = model
         self.first_seen: dict[tuple[int, int], float] = {}
-        self.bind(size=lambda *_a: self.refresh())
-        Clock.schedule_interval(lambda _dt: self.refresh(), 0.5)
 
     def fresh(self, call: Call) -> bool:
         if not call.live:

@@ -7,10 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import (
-    BooleanProperty,
     ListProperty,
     NumericProperty,
     StringProperty,
@@ -18,6 +16,7 @@ from kivy.properties import (
 from kivy.uix.boxlayout import BoxLayout
 
 from vaxflow.queue.board_feed import ObservationModel, Tile, TileState
+from vaxflow.screens.boards.live import LiveBoard
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -54,17 +53,12 @@ class BoardTile(BoxLayout):  # type: ignore[misc]
         self.background, self.foreground = list(background), list(foreground)
 
 
-class ObservationBoard(BoxLayout):  # type: ignore[misc]
+class ObservationBoard(LiveBoard):
     """Redraws twice a second from `model`; `now` is this display's clock (epoch seconds)."""
 
-    font = StringProperty("Roboto")
-    u = NumericProperty(16)
     cols = NumericProperty(6)
     rows = NumericProperty(4)
     summary = StringProperty("")
-    status = StringProperty("")
-    clock = StringProperty("")
-    online = BooleanProperty(False)
 
     def __init__(
         self,
@@ -74,14 +68,10 @@ class ObservationBoard(BoxLayout):  # type: ignore[misc]
         now: Callable[[], float] = time.time,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.model = model
-        self.font = font
-        self.now = now
+        super().__init__(model, font=font, now=now, **kwargs)
+        self.model: ObservationModel = model
         self.page = 0
         self.turned = time.monotonic()
-        self.bind(size=lambda *_a: self.refresh())
-        Clock.schedule_interval(lambda _dt: self.refresh(), 0.5)
 
     def refresh(self) -> None:
         width, height = self.size
