@@ -54,6 +54,17 @@ class BoardModel(Protocol):
     def apply(self, event: dict[str, Any]) -> bool: ...
 
 
+def _newer(model: BoardModel, event: dict[str, Any]) -> bool:
+    """Whether the event is after what the board has seen (a replay after a reconnect is
+    not); moves the board's number on. Events without a number count as new."""
+    seq = event.get("seq")
+    if isinstance(seq, int):
+        if seq <= model.seq:
+            return False
+        model.seq = seq
+    return True
+
+
 class TileState(StrEnum):
     OBSERVING = "observing"
     LAST_MINUTES = "last"
@@ -104,11 +115,8 @@ class ObservationModel:
 
     def apply(self, event: dict[str, Any]) -> bool:
         """Apply one feed event; True when the board changed."""
-        seq = event.get("seq")
-        if isinstance(seq, int):
-            if seq <= self.seq:
-                return False
-            self.seq = seq
+        if not _newer(self, event):
+            return False
         visit_id, payload = event.get("visit_id"), event.get("payload") or {}
         if not isinstance(visit_id, int) or "ticket" not in payload:
             return False
@@ -199,11 +207,8 @@ class CallsModel:
 
     def apply(self, event: dict[str, Any]) -> bool:
         """Apply one feed event; True when the board changed."""
-        seq = event.get("seq")
-        if isinstance(seq, int):
-            if seq <= self.seq:
-                return False
-            self.seq = seq
+        if not _newer(self, event):
+            return False
         visit_id, kind = event.get("visit_id"), event.get("kind")
         if not isinstance(visit_id, int):
             return False
