@@ -157,3 +157,36 @@ async def test_reprint_needs_a_dose_and_a_printer(site: Site) -> None:
     listed = await site.get("observer", "/api/exit/reprints")
     assert (listed["printer_configured"], listed["certificates"]) == (False, [])
     assert isinstance(listed["seq"], int)  # where the exit page follows the feed from
+
+
+async def test_one_slip_per_person_however_often_the_exit_is_scanned(
+    aiohttp_client: AiohttpClient,
+    settings: Settings,
+    clock: FrozenClock,
+    tmp_path: Path,
+    printer: PrinterEmulator,
+) -> None:
+    site = await _exit_site(aiohttp_client, settings, clock, tmp_path / "o.sqlite", printer.url())
+    await site.open("S01")
+    person = await _released(site, 1)
+    slip = "Vaccination record".encode("gb18030")
+    assert printer.received.count(slip) == 1
+    scan = {"code": person["ticket"]}
+    again = await site.post("observer", "/api/exit/scan", scan)  # scanned twice at the exit
+    retried = await site.post("observer", "/api/exit/scan", scan, key="exit-1")
+    replay = await site.post("observer", "/api/exit/scan", scan, key="exit-1")  # a lost answer
+    for answer in (again, retried, replay):
+        assert answer["may_leave"] is True and answer["certificate"] is not None
+        assert "print" not in answer
+    # Released by the observer first: the exit still prints their one slip.
+    other = await site.post("kiosk", "/api/checkins", walk_in_body(site.settings, 2))
+    await site.post("station", "/api/stations/S01/call-next")
+    await site.post("station", "/api/stations/S01/start-service", {"code": other["ticket"]})
+    await site.post("station", "/api/stations/S01/record-dose", {"visit_id": other["visit_id"]})
+    site.clock.advance(minutes=30)
+    await site.post("observer", f"/api/observation/{other['visit_id']}/release")
+    first = await site.post("observer", "/api/exit/scan", {"code": other["ticket"]})
+    assert first["print"] == "queued"
+    await asyncio.gather(*site.app[PRINT_TASKS])
+    assert printer.received.count(slip) == 2
+    assert (await site.get("observer", "/api/exit/reprints"))["certificates"] == []

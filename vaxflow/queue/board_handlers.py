@@ -202,6 +202,7 @@ async def exit_certificate_scan(request: web.Request) -> web.Response:
     """
     settings = request.app[SETTINGS]
     printer = settings.observation.exit_printer
+    queued: list[int] = []  # set only when this request ran (not on an Idempotency-Key replay)
 
     def op(tx: Tx, body: m.TicketScanRequest) -> dict[str, Any]:
         answer = service.exit_scan(tx, settings, body.code)
@@ -210,18 +211,20 @@ async def exit_certificate_scan(request: web.Request) -> web.Response:
             answer["certificate"] = boards.certificate(
                 tx.conn, settings, tx.site_id, visit["visit_id"]
             )
-            if printer is not None and answer["certificate"] is not None:
+            # One slip per person: a second scan or a retried request shows the certificate
+            # but prints nothing (staff reprint from the list when a slip is lost).
+            first = not certificates.was_queued(tx.conn, tx.site_id, visit["visit_id"])
+            if printer is not None and answer["certificate"] and first:
                 tx.emit(certificates.QUEUED, visit["visit_id"], {"for_ticket": visit["ticket"]})
+                queued.append(visit["visit_id"])
         return answer
 
     response = await mutate(request, m.TicketScanRequest, op)
-    if response.status != 200 or printer is None:
+    if response.status != 200 or printer is None or not queued:
         return response
     assert isinstance(response.body, bytes)
     answer = json.loads(response.body)
-    certificate = answer.get("certificate")
-    if certificate is None:
-        return response
+    certificate = answer["certificate"]
     # Printing runs after the release is committed and never blocks or undoes it.
     visit_id = answer["visit"]["visit_id"]
     job = _print_certificate(request.app, printer, visit_id, certificate, principal(request))

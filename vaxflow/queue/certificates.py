@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from vaxflow.config import Settings
 from vaxflow.queue import boards, engine
 from vaxflow.queue import tables as t
+from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.records import day_bounds, seq_window
 
 QUEUED = "certificate_queued"
@@ -28,6 +29,23 @@ FAILED = "certificate_print_failed"
 KINDS = (QUEUED, PRINTED, FAILED)
 #: A queued print with no outcome after this long was lost (longer than any print's deadline).
 LOST_AFTER = timedelta(seconds=60)
+
+
+_QUEUED_FOR = Prepared(
+    select(t.events.c.seq)
+    .where(
+        t.events.c.site_id == bindparam("site_id"),
+        t.events.c.visit_id == bindparam("visit_id"),
+        t.events.c.kind == QUEUED,
+    )
+    .limit(1)
+)
+
+
+def was_queued(conn: Connection, site_id: str, visit_id: int) -> bool:
+    """Whether this visit's certificate was ever sent to the exit printer (one slip each;
+    a lost one is reprinted from the list, on purpose)."""
+    return _QUEUED_FOR.first(conn, {"site_id": site_id, "visit_id": visit_id}) is not None
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,7 @@ events = Table(
     Column("payload", Text, nullable=False),
     Index(None, "site_id", "seq"),
     Index(None, "site_id", "kind", "seq"),
+    Index(None, "site_id", "visit_id"),
 )
 
 idempotency = Table(
