@@ -143,6 +143,10 @@ async def test_full_disk_refuses_in_plain_words_then_recovers_without_restart(
                     assert response.status == 200  # reads go on while writes are refused
                     during = await response.json()
                 assert during["tickets_issued"] == len(kiosks.acked)
+                async with session.get(f"{url}/api/dashboard", headers=MARSHAL) as response:
+                    outage = (await response.json())["alerts"]["storage"]
+                assert outage is not None and outage["disk_full"] is True  # the marshal sees it
+                assert outage["refused"] >= 1
                 acked_while_full = dict(kiosks.acked)
                 refused_keys = list(kiosks.refused)
 
@@ -159,6 +163,8 @@ async def test_full_disk_refuses_in_plain_words_then_recovers_without_restart(
                     assert status == 200, answer
                 async with session.get(f"{url}/api/stats", headers=MARSHAL) as response:
                     stats = await response.json()
+                async with session.get(f"{url}/api/dashboard", headers=MARSHAL) as response:
+                    assert (await response.json())["alerts"]["storage"] is None  # over
             assert server.stop() == 0, server.log()
         finally:
             server.kill()

@@ -294,6 +294,31 @@ def test_marshal_dashboard_numbers_match_the_stats(server: Server, browser: Any)
     page.close()
 
 
+def test_marshal_sees_a_database_that_cannot_save_at_the_top(server: Server, browser: Any) -> None:
+    """The outage itself is made real in tests/faults/test_disk_full.py (a full tmpfs); here
+    the server's answer is given that outage, to see what the marshal is shown of it."""
+    page = browser.new_page()
+    page.add_init_script("sessionStorage.setItem('vaxflow.token.marshal', 'demo-marshal-token');")
+    outage = {"since": "2026-11-21T03:50:00+00:00", "disk_full": True, "refused": 158}
+
+    def with_outage(route: Any) -> None:
+        answer = route.fetch()
+        data = answer.json()
+        data["alerts"]["storage"] = outage
+        route.fulfill(response=answer, body=json.dumps(data))
+
+    page.route("**/api/dashboard", with_outage)
+    page.goto(server.url + "/marshal")
+    banner = page.wait_for_selector("#storage-alert", timeout=10_000)
+    assert banner is not None
+    text = banner.inner_text()
+    assert "磁盘已满" in text and "disk is full" in text and "158" in text
+    page.unroute("**/api/dashboard")
+    _walk_in(server)  # the next reload has no outage: the banner goes
+    page.wait_for_selector("#storage-alert", state="detached", timeout=10_000)
+    page.close()
+
+
 def test_station_console_calls_verifies_and_doses(server: Server, browser: Any) -> None:
     page = browser.new_page()
     page.goto(server.url + "/station/S03")

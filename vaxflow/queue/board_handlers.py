@@ -165,9 +165,9 @@ async def questions(request: web.Request) -> web.Response:
 async def dashboard(request: web.Request) -> web.Response:
     settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
     now = clock.now()
-    return json_response(
-        await store.read(lambda conn: _dashboard(conn, settings, store.site_id, now))
-    )
+    data = await store.read(lambda conn: _dashboard(conn, settings, store.site_id, now))
+    data["alerts"]["storage"] = store.outage  # the database cannot save: staff must act
+    return json_response(data)
 
 
 def _dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:

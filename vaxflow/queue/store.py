@@ -173,6 +173,15 @@ class Store:
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="store-read")
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._refused_since_failure = 0  # requests refused in this outage (the writer's own)
+        self._outage: dict[str, Any] | None = None
+
+    @property
+    def outage(self) -> dict[str, Any] | None:
+        """While changes cannot be saved: since when, whether the disk is full, how many
+        requests were refused so far; None when the store saves. The marshal sees it."""
+        if self._outage is None:
+            return None
+        return {**self._outage, "refused": self._refused_since_failure}
 
     def subscribe(self, listener: Callable[[list[Event]], None]) -> None:
         """Call `listener` (on the caller's loop thread) with each committed batch of events."""
@@ -363,6 +372,7 @@ class Store:
         """Nothing of the batch was kept: every request in it hears so."""
         full = is_disk_full(err)
         if not self._refused_since_failure:  # once per outage, not once per request
+            self._outage = {"since": self.clock.now().isoformat(), "disk_full": full}
             log.error(
                 "the database cannot save (%s); refusing changes until it can: %s",
                 "disk full: free space on its disk" if full else "see the error",
@@ -375,6 +385,7 @@ class Store:
 
     def _saved_again(self) -> None:
         if self._refused_since_failure:
+            self._outage = None
             log.warning(
                 "the database saves again; %d request(s) were refused meanwhile",
                 self._refused_since_failure,

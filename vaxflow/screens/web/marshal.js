@@ -1,6 +1,6 @@
 // Marshal dashboard: queues and waits per lane, stations, observation seats, devices, alerts,
 // controls (pause/resume stations, recall skipped people, walk-in capacity), today's report.
-import { $, el, api, TokenStore, Feed, signIn, statusText, StaffGate, isStaffError } from "/web/common.js";
+import { $, el, api, TokenStore, Feed, signIn, statusText, StaffGate, isStaffError, timeOfDay } from "/web/common.js";
 import { barChart, gauge } from "/web/charts.js";
 
 const store = new TokenStore("marshal");
@@ -36,6 +36,12 @@ function render() {
   const obs = d.observation;
   const obsClass = obs.warning ? (obs.warning.reason === "observation_full" ? "bad" : "warn") : "";
   const openStations = d.stations.filter((st) => st.state === "open");
+  const storage = d.alerts.storage;
+  const since = storage ? timeOfDay(Date.parse(storage.since)) : "";
+  const storageBanner = !storage ? null : el("div", { class: "banner bad", id: "storage-alert" },
+    storage.disk_full
+      ? `数据库无法保存：磁盘已满，请立即清理服务器磁盘空间（${since} 起已拒绝 ${storage.refused} 次）— The database cannot save: its disk is full. Free space on the server now (${storage.refused} requests refused since ${since}).`
+      : `数据库无法保存，请检查服务器（${since} 起已拒绝 ${storage.refused} 次）— The database cannot save; check the server (${storage.refused} requests refused since ${since}).`);
   const alerts = [
     ...d.alerts.adverse.map((a) => el("li", { class: `sev-${a.severity}` }, `⚠ ${a.ticket}: ${a.kind} (${a.severity}) — 不良反应 adverse reaction`)),
     ...d.alerts.devices.map((dev) => el("li", {}, `🖨 ${dev.device_id} ${dev.kind}: ${dev.state} ${dev.reason}`)),
@@ -52,6 +58,7 @@ function render() {
       el("span", { id: "feed", class: "chip" }, "…"),
       el("span", { class: "chip" }, new Date(d.at).toLocaleTimeString())),
     el("main", {},
+      storageBanner,
       state.message ? el("div", { class: `banner ${state.message.kind}` }, state.message.text) : null,
       obs.warning ? el("div", { class: `banner ${obsClass === "bad" ? "bad" : "warn"}` }, `留观座位 Observation seats ${obs.observing}/${obs.seats}: ${obs.warning.reason === "observation_full" ? "已满 full" : "将满 nearly full"} — 叫号将提示 stations are warned on call-next`) : null,
       el("div", { class: "kpis" },
