@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import re
 from collections import defaultdict
@@ -371,6 +372,10 @@ async def test_openapi_describes_every_route(site: Site) -> None:
         assert op["x-roles"] == sorted(route.roles or [])
         if route.body is not None:
             assert "requestBody" in op
+        # Every query parameter the handler reads is described.
+        read = set(re.findall(r"request\.query\.get\(\"(\w+)\"", inspect.getsource(route.handler)))
+        described = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+        assert read <= described, (route.path, read - described)
     assert "CheckInRequest" in doc["components"]["schemas"]
 
 

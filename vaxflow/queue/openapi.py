@@ -47,6 +47,16 @@ def build() -> dict[str, Any]:
             }
             for name in _PARAM.findall(route.path)
         ]
+        for name, description in route.query:
+            parameters.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 120},
+                    "description": description,
+                }
+            )
         if route.websocket:
             parameters.append(
                 {

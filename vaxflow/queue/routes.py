@@ -38,6 +38,8 @@ class Route:
     websocket: bool = False
     staff_exempt: bool = False
     """A device's own call, never a person's action: no staff session is asked or checked."""
+    query: tuple[tuple[str, str], ...] = ()
+    """Optional text query parameters: (name, what it means)."""
 
 
 def _routes() -> list[Route]:
@@ -302,6 +304,7 @@ ROUTES.append(
         report_handlers.daily,
         frozenset({"marshal", "admin"}),
         "The daily report of ?date=YYYY-MM-DD (default today) as an HTML page with charts",
+        query=(("date", "the site day, YYYY-MM-DD; default today"),),
     )
 )
 
@@ -377,6 +380,7 @@ ROUTES += [
         STAFF_STATION,
         "Today's lots of ?product=CODE (or all): doses given with each, most first, and the "
         "stations that have it loaded now; a station opens with one tap",
+        query=(("product", "a product code of the site's catalogue; default every product"),),
     ),
     Route(
         "GET",
