@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,13 +66,21 @@ async def _exit_site(
     return Site(await aiohttp_client(app), clock, printing)
 
 
-async def _released(site: Site, n: int) -> dict[str, object]:
-    """Someone vaccinated at S01, observed for 30 minutes and scanned at the exit."""
-    walk_in = await site.post("kiosk", "/api/checkins", walk_in_body(site.settings, n))
+async def _observed(site: Site, n: int) -> dict[str, Any]:
+    """Someone vaccinated at S01 and observed for their 30 minutes."""
+    walk_in: dict[str, Any] = await site.post(
+        "kiosk", "/api/checkins", walk_in_body(site.settings, n)
+    )
     await site.post("station", "/api/stations/S01/call-next")
     await site.post("station", "/api/stations/S01/start-service", {"code": walk_in["ticket"]})
     await site.post("station", "/api/stations/S01/record-dose", {"visit_id": walk_in["visit_id"]})
     site.clock.advance(minutes=30)
+    return walk_in
+
+
+async def _released(site: Site, n: int) -> dict[str, object]:
+    """Someone vaccinated at S01, observed for 30 minutes and scanned at the exit."""
+    walk_in = await _observed(site, n)
     scan = await site.post("observer", "/api/exit/scan", {"code": walk_in["ticket"]})
     assert (scan["may_leave"], scan["print"]) == (True, "queued")
     await asyncio.gather(*site.app[PRINT_TASKS])
@@ -179,11 +188,7 @@ async def test_one_slip_per_person_however_often_the_exit_is_scanned(
         assert answer["may_leave"] is True and answer["certificate"] is not None
         assert "print" not in answer
     # Released by the observer first: the exit still prints their one slip.
-    other = await site.post("kiosk", "/api/checkins", walk_in_body(site.settings, 2))
-    await site.post("station", "/api/stations/S01/call-next")
-    await site.post("station", "/api/stations/S01/start-service", {"code": other["ticket"]})
-    await site.post("station", "/api/stations/S01/record-dose", {"visit_id": other["visit_id"]})
-    site.clock.advance(minutes=30)
+    other = await _observed(site, 2)
     await site.post("observer", f"/api/observation/{other['visit_id']}/release")
     first = await site.post("observer", "/api/exit/scan", {"code": other["ticket"]})
     assert first["print"] == "queued"
