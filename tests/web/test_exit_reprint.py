@@ -19,7 +19,7 @@ import pytest
 
 from tests.hardware.printer_emulator import PrinterEmulator
 from tests.web.browser import chromium
-from tests.web.test_pages import DEMO_CONFIG, Server, _dose, _open, _page
+from tests.web.test_pages import DEMO_CONFIG, Server, _dose, _open, _page, running_server
 from vaxflow.queue.privacy import mask_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -71,10 +71,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, printer: PrinterEmulator) -
     text = text.replace("[observation]\n", f'[observation]\nexit_printer = "{printer.url()}"\n')
     config = where / "site.toml"
     config.write_text(text, encoding="utf-8")
-    running = Server(where / "site.sqlite", where / "server.log", config)
-    running.start()
-    yield running
-    running.stop()
+    with running_server(where, config) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.test_pages import Server, _open, _walk_in
+from tests.web.test_pages import Server, _open, _walk_in, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -30,11 +30,8 @@ SHOT_COPY = os.environ.get("VAXFLOW_SHOT_DIR")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    where = tmp_path_factory.mktemp("calls")
-    running = Server(where / "site.sqlite", where / "server.log")
-    running.start()
-    yield running
-    running.stop()
+    with running_server(tmp_path_factory.mktemp("calls")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ with pytest-asyncio.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -132,13 +133,21 @@ class Server:
                 raise AssertionError(f"{method} {path}: {err.code} {err.read()!r}") from None
 
 
+@contextlib.contextmanager
+def running_server(where: Path, config: Path = DEMO_CONFIG) -> Iterator[Server]:
+    """A started `vaxflow server` with its database and log in `where`, stopped after."""
+    running = Server(where / "site.sqlite", where / "server.log", config)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    where = tmp_path_factory.mktemp("web")
-    running = Server(where / "site.sqlite", where / "server.log")
-    running.start()
-    yield running
-    running.stop()
+    with running_server(tmp_path_factory.mktemp("web")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

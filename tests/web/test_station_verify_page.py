@@ -12,7 +12,7 @@ import pytest
 
 from tests.queue.people import walk_in_body
 from tests.web.browser import chromium
-from tests.web.test_pages import DEMO_CONFIG, Server
+from tests.web.test_pages import DEMO_CONFIG, Server, running_server
 from vaxflow.config import load_settings
 
 pytestmark = pytest.mark.slow
@@ -22,11 +22,8 @@ SCREENSHOTS = Path("/tmp/vaxflow-station-verify")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    where = tmp_path_factory.mktemp("station-verify")
-    running = Server(where / "site.sqlite", where / "server.log")
-    running.start()
-    yield running
-    running.stop()
+    with running_server(tmp_path_factory.mktemp("station-verify")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
