@@ -249,3 +249,30 @@ async def test_when_required_a_ticket_shows_the_full_id_only_to_a_signed_in_pers
     session = (await _sign_in(site, "station", staff_id="N0001", pin="1234"))["session"]
     response = await site.client.get(f"/api/tickets/{ticket}", headers=_as("station", session))
     assert (await response.json())["id_number"] == full
+
+
+async def test_a_restart_does_not_unlock_a_staff_number_someone_is_guessing(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, db_url: str
+) -> None:
+    async def started() -> Site:
+        app = create_app(settings, db=db_url, clock=clock)
+        return Site(await aiohttp_client(app), clock, settings)
+
+    before = await started()
+    for _ in range(3):
+        await _sign_in(before, "station", 401, staff_id="N0002", pin="0000")
+    await before.client.close()  # the server stops: its memory of the attempts is gone
+
+    after = await started()
+    wrong = await _sign_in(after, "station", 401, staff_id="N0002", pin="0000")
+    assert wrong["error"]["details"]["attempts_left"] == 1  # the 4th of 5, not the 1st
+    await _sign_in(after, "station", 423, staff_id="N0002", pin="0000")  # locked now
+    await after.client.close()
+
+    again = await started()
+    locked = await _sign_in(again, "station", 423, staff_id="N0002", pin="1234")
+    assert locked["error"]["reason"] == "staff_locked"  # still locked after a second restart
+    clock.advance(minutes=5, seconds=1)
+    assert (await _sign_in(again, "station", staff_id="N0002", pin="1234"))["staff"]["id"] == (
+        "N0002"
+    )

@@ -171,6 +171,7 @@ async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     await store.start()
     log.info("store open: %s", store.url)
+    await staff_handlers.restore_lockouts(app)  # a restart does not unlock a guessed number
     async with aiohttp.ClientSession() as http:  # outgoing calls: the booking service
         app[HTTP] = http
         yield

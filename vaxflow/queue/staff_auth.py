@@ -13,12 +13,20 @@ import hashlib
 import hmac
 import secrets
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from vaxflow.config import Settings
 from vaxflow.config.pins import ScryptHash, derive, parse_hash, verify
 from vaxflow.config.schema import Role, StaffMember
+
+#: Audit events of sign-in: `restore` reads them back after a restart.
+SIGNED_IN = "staff_signed_in"
+SIGN_IN_FAILED = "staff_sign_in_failed"
+LOCKED = "staff_locked"
+SIGNED_OUT = "staff_signed_out"
 
 #: Device roles whose POSTs are a person's action (kiosks and boards are machines; admin
 #: tokens serve scripts and imports).
@@ -129,6 +137,21 @@ class StaffAuth:
                 "staff_locked", staff_id, locked_until=entry.locked_until, locked_now=True
             )
         return SignInResult("wrong_pin", staff_id, attempts_left=left)
+
+    def restore(self, trail: Iterable[tuple[str, datetime, dict[str, Any]]]) -> None:
+        """Failed attempts and locks again after a restart, from the audit trail's sign-in
+        events (kind, time, payload) in order: restarting the server must not unlock a staff
+        number someone is guessing. Sessions are not restored: everyone signs in again."""
+        for kind, at, payload in trail:
+            staff_id = payload.get("staff_id")
+            if not isinstance(staff_id, str):
+                continue
+            # A failure counts once: a wrong PIN, or the one that locked (its own event kind);
+            # tries while locked did not count then and do not now.
+            if (kind == SIGN_IN_FAILED and payload.get("reason") == "wrong_pin") or kind == LOCKED:
+                self._fail(staff_id, at)
+            elif kind == SIGNED_IN:
+                self.attempts.pop(staff_id, None)
 
     def find_badge(self, badge: str) -> StaffMember | None:
         """The owner of a badge code: one scrypt per badge salt (normally one per site)."""

@@ -9,17 +9,30 @@ makes a second session and the lost one idles out. Sign-out is idempotent by nat
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from pydantic import Field
+from sqlalchemy import select
 
 from vaxflow.queue import api_models as m
+from vaxflow.queue import tables as t
 from vaxflow.queue.appkeys import CLOCK, PRINCIPAL, SETTINGS, STAFF, STORE
 from vaxflow.queue.auth import Principal
 from vaxflow.queue.errors import Invalid, QueueError
 from vaxflow.queue.handlers import json_response, parse_body
-from vaxflow.queue.staff_auth import PERSON_ROLES, Claim, SignInResult, StaffSession
+from vaxflow.queue.staff_auth import (
+    LOCKED,
+    PERSON_ROLES,
+    SIGN_IN_FAILED,
+    SIGNED_IN,
+    SIGNED_OUT,
+    Claim,
+    SignInResult,
+    StaffSession,
+)
 from vaxflow.queue.store import Tx
 
 HEADER = "X-Staff-Session"
@@ -67,6 +80,27 @@ async def _signed_out(request: web.Request, session: StaffSession, why: str) -> 
     await _record_sign_out(request.app, session, why)
 
 
+#: How far back a restart reads sign-in failures (longer than any lockout a site sets).
+RESTORE_HOURS = 24
+
+
+async def restore_lockouts(app: web.Application) -> None:
+    """After a restart: failed attempts and locks from the audit trail (staff_auth.restore)."""
+    store, since = app[STORE], app[CLOCK].now() - timedelta(hours=RESTORE_HOURS)
+    e = t.events
+    query = (
+        select(e.c.kind, e.c.at, e.c.payload)
+        .where(
+            e.c.site_id == store.site_id,
+            e.c.kind.in_((SIGNED_IN, SIGN_IN_FAILED, LOCKED)),
+            e.c.at >= since,
+        )
+        .order_by(e.c.seq)
+    )
+    rows = await store.read(lambda conn: conn.execute(query).all())
+    app[STAFF].restore((r.kind, r.at, json.loads(r.payload)) for r in rows)
+
+
 #: Seconds between looks for sessions that ended by idling.
 SWEEP_SECONDS = 60.0
 
@@ -85,7 +119,7 @@ async def _record_sign_out(app: web.Application, session: StaffSession, why: str
         app,
         f"staff:{session.staff_id}",
         session.device_actor,
-        "staff_signed_out",
+        SIGNED_OUT,
         {"staff_id": session.staff_id, "why": why, "session": session.digest_prefix},
     )
 
@@ -174,13 +208,13 @@ async def sign_in(request: web.Request) -> web.Response:
         payload: dict[str, Any] = {"staff_id": result.staff_id, "reason": result.reason}
         if result.attempts_left is not None:
             payload["attempts_left"] = result.attempts_left
-        await _record(request.app, who.actor, device, "staff_sign_in_failed", payload)
+        await _record(request.app, who.actor, device, SIGN_IN_FAILED, payload)
         if result.locked_now:
             await _record(
                 request.app,
                 who.actor,
                 device,
-                "staff_locked",
+                LOCKED,
                 {"staff_id": result.staff_id, "minutes": minutes},
             )
         raise _refusal(result, minutes)
@@ -189,7 +223,7 @@ async def sign_in(request: web.Request) -> web.Response:
         request.app,
         f"staff:{session.staff_id}",
         device,
-        "staff_signed_in",
+        SIGNED_IN,
         {
             "staff_id": session.staff_id,
             "role": who.role,
