@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from vaxflow.queue.board_feed import (
     best_offset,
     clock_offset,
     follow,
+    site_time,
 )
 
 from .conftest import Site, booking_codes
@@ -202,3 +204,12 @@ async def test_follow_keeps_the_call_board_current_from_a_real_server(site: Site
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_boards_tell_the_time_in_the_sites_zone_not_their_own() -> None:
+    noon_utc = datetime(2026, 11, 21, 4, 5, tzinfo=UTC).timestamp()
+    assert site_time(noon_utc, "Asia/Shanghai") == "12:05"
+    assert site_time(noon_utc, "Europe/London") == "04:05"
+    own = time.strftime("%H:%M", time.localtime(noon_utc))
+    assert site_time(noon_utc, None) == own  # not known yet: the display's own zone
+    assert site_time(noon_utc, "Not/AZone") == own

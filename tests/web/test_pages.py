@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -234,6 +235,11 @@ def test_observation_board_counts_down_from_server_time_live_and_across_a_restar
     shown = int(tile.get_attribute("data-remaining"))
     assert abs(shown - expected) <= 2, (shown, expected)  # not off by the 7 minutes
     assert tile.get_attribute("data-state") == "observing"
+    # The clock in the corner is site time (Asia/Shanghai), not the browser's own zone.
+    zone = ZoneInfo(server.call("board", "GET", "/api/time")["timezone"])
+    at = _server_now_ms(server) / 1000
+    site_minutes = {datetime.fromtimestamp(at + d, zone).strftime("%H:%M") for d in (-60, 0, 60)}
+    assert page.inner_text("#clock") in site_minutes, page.inner_text("#clock")
 
     server.call(
         "observer",

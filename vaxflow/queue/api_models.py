@@ -231,6 +231,8 @@ class StatsResponse(BaseModel):
 class TimeResponse(BaseModel):
     now: str
     epoch_ms: int
+    timezone: str
+    """The site's IANA time zone (Asia/Shanghai): what displays show their clocks in."""
 
 
 class HealthResponse(BaseModel):

@@ -8,6 +8,7 @@ follow /ws/events from the snapshot's event number, reconnect with backoff and r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -18,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 
@@ -48,6 +50,7 @@ class BoardModel(Protocol):
     seq: int
     offset: float
     online: bool
+    zone: str | None
 
     def load(self, snapshot: dict[str, Any]) -> None: ...
 
@@ -105,6 +108,7 @@ class ObservationModel:
     seq: int = 0
     offset: float = 0.0  # seconds to add to this display's clock to get the server's
     online: bool = False
+    zone: str | None = None  # the site's time zone, from /api/time
     people: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def load(self, snapshot: dict[str, Any]) -> None:
@@ -192,6 +196,7 @@ class CallsModel:
     seq: int = 0
     offset: float = 0.0
     online: bool = False
+    zone: str | None = None
     zones: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     announcements: list[Call] = field(default_factory=list)
@@ -257,15 +262,28 @@ class CallsModel:
                 self.calls.append(c)
 
 
-async def measure_offset(http: aiohttp.ClientSession, base: str, samples: int = 3) -> float | None:
-    """The display's offset from the server clock, from `samples` calls to /api/time."""
+def site_time(epoch: float, zone: str | None) -> str:
+    """HH:MM of an instant in the site's `zone`, or in the display's own when none is known."""
+    if zone:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            return datetime.fromtimestamp(epoch, ZoneInfo(zone)).strftime("%H:%M")
+    return time.strftime("%H:%M", time.localtime(epoch))
+
+
+async def measure_offset(
+    http: aiohttp.ClientSession, base: str, samples: int = 3
+) -> tuple[float | None, str | None]:
+    """The display's offset from the server clock, from `samples` calls to /api/time, and the
+    site's time zone."""
     taken = []
+    zone = None
     for _ in range(samples):
         sent = time.time()
         async with http.get(f"{base}/api/time") as response:
             data = await response.json()
         taken.append((sent, data["epoch_ms"] / 1000, time.time()))
-    return best_offset(taken)
+        zone = data.get("timezone") or zone
+    return best_offset(taken), zone
 
 
 async def follow(
@@ -288,9 +306,10 @@ async def follow(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=request_seconds)) as http:
         while True:
             try:
-                offset = await measure_offset(http, base)
+                offset, zone = await measure_offset(http, base)
                 if offset is not None:
                     model.offset = offset
+                model.zone = zone or model.zone
                 if not loaded:
                     async with http.get(f"{base}{snapshot}", headers=headers) as r:
                         r.raise_for_status()
@@ -333,9 +352,10 @@ async def _stream(
                 changed()
             if time.monotonic() - measured > OFFSET_EVERY:
                 measured = time.monotonic()
-                offset = await measure_offset(http, base)
+                offset, zone = await measure_offset(http, base)
                 if offset is not None:
                     model.offset = offset
+                model.zone = zone or model.zone
 
 
 async def fetch_announcement(

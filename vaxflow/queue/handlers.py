@@ -173,8 +173,13 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def server_time(request: web.Request) -> web.Response:
+    """The server's clock, and the site's time zone: displays show site time whatever zone
+    their own system is set to (a fresh board's is often UTC)."""
     now = request.app[CLOCK].now()
-    return json_response({"now": now.isoformat(), "epoch_ms": int(now.timestamp() * 1000)})
+    zone = request.app[SETTINGS].site.timezone
+    return json_response(
+        {"now": now.isoformat(), "epoch_ms": int(now.timestamp() * 1000), "timezone": zone}
+    )
 
 
 # --- kiosk -------------------------------------------------------------------------------

@@ -118,6 +118,6 @@ class CallBoard(LiveBoard):
         for column, (zone, calls) in zip(reversed(grid.children), zones.items(), strict=True):
             column.zone, column.u = zone, self.u
             column.show(calls[:keep], self.fresh)
-        self.clock = time.strftime("%H:%M", time.localtime(self.now() + self.model.offset))
+        self.clock = self.clock_text()
         self.online = self.model.online
         self.status = "● 实时 live" if self.model.online else "✕ 离线 offline — reconnecting"

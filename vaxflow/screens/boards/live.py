@@ -11,6 +11,8 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from vaxflow.queue.board_feed import site_time
+
 
 class LiveBoard(BoxLayout):  # type: ignore[misc]
     """A board drawn from `model`; `now` is this display's clock (epoch seconds)."""
@@ -38,3 +40,7 @@ class LiveBoard(BoxLayout):  # type: ignore[misc]
 
     def refresh(self) -> None:
         raise NotImplementedError
+
+    def clock_text(self) -> str:
+        """The server's time of day in the site's zone (this display's zone until known)."""
+        return site_time(self.now() + self.model.offset, self.model.zone)

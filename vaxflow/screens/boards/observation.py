@@ -93,8 +93,7 @@ class ObservationBoard(LiveBoard):
         for widget, tile in zip(reversed(grid.children), shown, strict=True):
             widget.u = self.u
             widget.show(tile)
-        server_now = time.localtime(self.now() + self.model.offset)
-        self.clock = time.strftime("%H:%M", server_now)
+        self.clock = self.clock_text()
         page = f" · 第 {self.page + 1}/{pages} 页 page" if pages > 1 else ""
         self.summary = f"{len(tiles)} / {self.model.seats} 人 people{page}"
         self.online = self.model.online

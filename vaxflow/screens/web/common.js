@@ -126,6 +126,7 @@ export class ServerClock {
       const received = Date.now();
       const rtt = received - sent;
       if (best === null || rtt < best.rtt) best = { rtt, offset: data.epoch_ms - (sent + received) / 2 };
+      if (data.timezone) siteZone = data.timezone;
     }
     if (best !== null) {
       this.offsetMs = best.offset;
@@ -218,9 +219,25 @@ export function clockText(seconds) {
   return `${m}:${r}`;
 }
 
-/** A HH:MM of an instant, in the display's own zone. */
+/**
+ * The site's time zone from /api/time, asked once when a page loads: every time a page
+ * shows is site time, whatever zone the display's own system is set to (often UTC).
+ */
+let siteZone = null;
+const zoneAsked = fetch("/api/time", { cache: "no-store" })
+  .then((r) => r.json())
+  .then((d) => { siteZone = d.timezone || null; })
+  .catch(() => {});
+export function siteZoneReady() { return zoneAsked; }
+
+/** A HH:MM of an instant, in the site's zone (the display's own until it is known). */
 export function timeOfDay(ms) {
   const d = new Date(ms);
+  if (siteZone) {
+    try {
+      return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: siteZone }).format(d);
+    } catch (err) { /* an unknown zone: the display's own below */ }
+  }
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }
 

@@ -56,7 +56,7 @@ function render() {
       el("h1", {}, `现场调度 Marshal — ${d.site_name}`),
       el("button", { class: "small", onclick: openReport }, "今日报告 Today's report"),
       el("span", { id: "feed", class: "chip" }, "…"),
-      el("span", { class: "chip" }, new Date(d.at).toLocaleTimeString())),
+      el("span", { class: "chip" }, timeOfDay(Date.parse(d.at)))),
     el("main", {},
       storageBanner,
       state.message ? el("div", { class: `banner ${state.message.kind}` }, state.message.text) : null,
@@ -110,7 +110,7 @@ function render() {
       el("section", { class: "card", style: "margin-top:1rem" }, el("h2", {}, "设备 Devices"),
         el("table", {}, el("thead", {}, el("tr", {}, ...["设备 Device", "类型 Kind", "状态 State", "原因 Reason", "时间 At"].map((h) => el("th", {}, h)))),
           el("tbody", {}, ...d.devices.map((dev) => el("tr", { style: dev.state === "ok" ? "" : "color: var(--bad)" },
-            el("td", {}, dev.device_id), el("td", {}, dev.kind), el("td", {}, dev.state), el("td", {}, dev.reason), el("td", {}, new Date(dev.reported_at).toLocaleTimeString())))))),
+            el("td", {}, dev.device_id), el("td", {}, dev.kind), el("td", {}, dev.state), el("td", {}, dev.reason), el("td", {}, timeOfDay(Date.parse(dev.reported_at)))))))),
     ),
   );
   $("#feed").textContent = statusText(state.feedStatus || "connecting");

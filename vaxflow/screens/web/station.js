@@ -4,7 +4,7 @@
 // Opening offers today's lots of the product (GET /api/lots); a scanned or typed ticket or ID
 // number goes to POST /api/stations/{id}/verify: a big green Match with the person's summary
 // (full ID only here, behind Reveal), or a big red MISMATCH saying whose scan it was.
-import { $, el, api, TokenStore, signIn, StaffGate, isStaffError } from "/web/common.js";
+import { $, el, api, TokenStore, signIn, StaffGate, isStaffError, timeOfDay } from "/web/common.js";
 
 const stationId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
 const store = new TokenStore("station");
@@ -147,7 +147,7 @@ function personCard(p) {
     el("div", { class: "row" },
       el("button", { class: "good", id: "record-dose", onclick: async () => {
         const done = await post("record-dose", { visit_id: p.visit_id });
-        state.message = { kind: "ok", text: `${done.ticket} 已接种，留观至 observation until ${new Date(done.ends_at).toLocaleTimeString()}` };
+        state.message = { kind: "ok", text: `${done.ticket} 已接种，留观至 observation until ${timeOfDay(Date.parse(done.ends_at))}` };
         state.person = null; state.verdict = null; sessionStorage.removeItem(CURRENT);
         await refresh();
       } }, "记录接种 Record dose")),
