@@ -13,6 +13,7 @@ import pytest
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
+from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue import boards
 from vaxflow.queue.board_handlers import PRINT_TASKS
 from vaxflow.queue.server import create_app
@@ -153,7 +154,9 @@ async def test_certificate_prints_after_commit_and_a_failure_keeps_the_release(
     url = f"sim://?dir={tmp_path / 'slips'}" + (f"&fault={fault}" if fault else "")
     observation = settings.observation.model_copy(update={"exit_printer": url})
     printing = settings.model_copy(update={"observation": observation})
-    app = create_app(printing, db=str(tmp_path / "p.sqlite"), clock=clock)
+    app = create_app(
+        printing, db=str(tmp_path / "p.sqlite"), clock=clock, certificate_printer=print_outcome
+    )
     site = Site(await aiohttp_client(app), clock, printing)
     walk_in = await site.post("kiosk", "/api/checkins", walk_in_body(settings, 0))
     await site.open("S01")

@@ -17,6 +17,7 @@ import pytest
 from tests.hardware.printer_emulator import PrinterEmulator
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
+from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue import certificates
 from vaxflow.queue.board_handlers import PRINT_TASKS
 from vaxflow.queue.certificates import FAILED, PRINTED, QUEUED, PrintRecord, to_reprint
@@ -62,7 +63,7 @@ async def _exit_site(
 ) -> Site:
     observation = settings.observation.model_copy(update={"exit_printer": printer_url})
     printing = settings.model_copy(update={"observation": observation})
-    app = create_app(printing, db=str(db), clock=clock)
+    app = create_app(printing, db=str(db), clock=clock, certificate_printer=print_outcome)
     return Site(await aiohttp_client(app), clock, printing)
 
 

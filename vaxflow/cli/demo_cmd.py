@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from vaxflow.clock import ScaledClock
 from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue import engine
 from vaxflow.queue.appkeys import STORE
 from vaxflow.queue.bookings import signed_qr
@@ -98,7 +99,7 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     clock = ScaledClock(args.speed)
     day = settings.demo.visit_date or engine.site_day(clock.now(), settings.site.timezone)
     settings, people, day_list = _demo_people(settings, day, settings.demo.bookings)
-    app = create_app(settings, db=args.db, clock=clock)
+    app = create_app(settings, db=args.db, clock=clock, certificate_printer=print_outcome)
     traffic = Traffic(arrivals_per_hour=args.arrivals)
     tasks: list[asyncio.Task[None]] = []
 

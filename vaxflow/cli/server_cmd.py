@@ -10,6 +10,7 @@ from typing import Any
 
 from vaxflow.clock import Clock, ScaledClock, SystemClock
 from vaxflow.config import ConfigError, load_settings
+from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue.serve import run_loop, serve
 from vaxflow.queue.server import create_app
 
@@ -82,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(err, file=sys.stderr)
         return 2
-    app = create_app(settings, db=args.db, clock=clock)
+    app = create_app(settings, db=args.db, clock=clock, certificate_printer=print_outcome)
 
     async def started(url: str) -> None:
         if isinstance(clock, ScaledClock):

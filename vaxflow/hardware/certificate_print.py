@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from vaxflow.hardware.errors import HardwareError
+from vaxflow.hardware.errors import DeviceTimeout, DeviceUnavailable, HardwareError
 from vaxflow.hardware.escpos_render import render_escpos
 from vaxflow.hardware.layout import CertificateView, certificate_layout
 from vaxflow.hardware.urls import open_device
@@ -35,6 +35,30 @@ def certificate_bytes(certificate: dict[str, Any]) -> bytes:
         next_dose_window=next_dose,
     )
     return render_escpos(certificate_layout(view))
+
+
+async def print_outcome(url: str, certificate: dict[str, Any]) -> str | None:
+    """Print one slip; None when it printed, else a short reason (paper_out, cover_open,
+    offline, timeout, error). What the site server is given to print with (its shells wire
+    it in: the server itself imports no device code)."""
+    try:
+        await print_certificate(url, certificate)
+    except OSError as err:  # HardwareError is an OSError
+        logger.error("certificate of %s did not print: %s", certificate.get("ticket"), err)
+        return fault_reason(err)
+    return None
+
+
+def fault_reason(err: OSError) -> str:
+    """A short reason code for a print failure."""
+    reason = getattr(err, "reason", "")
+    if isinstance(reason, str) and reason:
+        return reason
+    if isinstance(err, DeviceTimeout):
+        return "timeout"
+    if isinstance(err, DeviceUnavailable | ConnectionError):
+        return "offline"
+    return "error"
 
 
 async def print_certificate(url: str, certificate: dict[str, Any]) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import aiohttp
 from aiohttp import web
 
@@ -24,3 +27,9 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 KIOSK_LIMITER = web.AppKey("kiosk_limiter", RateLimiter)
 STAFF = web.AppKey("staff", StaffAuth)
+
+#: Prints a certificate on the printer at a URL: None when printed, else a short reason.
+#: Given by the shell that runs the server (vaxflow.hardware.certificate_print.print_outcome):
+#: the server imports no device code.
+CertificatePrinter = Callable[[str, dict[str, Any]], Awaitable[str | None]]
+CERTIFICATE_PRINTER: web.AppKey[CertificatePrinter | None] = web.AppKey("certificate_printer")

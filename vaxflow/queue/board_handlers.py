@@ -21,7 +21,7 @@ from vaxflow.config import Settings
 from vaxflow.queue import api_models as m
 from vaxflow.queue import boards, certificates, service
 from vaxflow.queue.announce import Announcer
-from vaxflow.queue.appkeys import CLOCK, SETTINGS, STORE
+from vaxflow.queue.appkeys import CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
 from vaxflow.queue.auth import Principal
 from vaxflow.queue.errors import DeviceRefused, NotFound, Refused
 from vaxflow.queue.handlers import json_response, mutate, principal
@@ -236,20 +236,6 @@ async def exit_certificate_scan(request: web.Request) -> web.Response:
     return json_response(answer)
 
 
-def _fault(err: OSError) -> str:
-    """A short reason code for a print failure (paper_out, cover_open, offline, timeout, ...)."""
-    from vaxflow.hardware.errors import DeviceTimeout, DeviceUnavailable
-
-    reason = getattr(err, "reason", "")
-    if isinstance(reason, str) and reason:
-        return reason
-    if isinstance(err, DeviceTimeout):
-        return "timeout"
-    if isinstance(err, DeviceUnavailable | ConnectionError):
-        return "offline"
-    return "error"
-
-
 async def _print_certificate(
     app: web.Application,
     url: str,
@@ -260,14 +246,8 @@ async def _print_certificate(
     reprint: bool = False,
 ) -> str | None:
     """Print one slip and record the outcome as an event; the failure's reason, or None."""
-    from vaxflow.hardware.certificate_print import print_certificate
-
-    reason: str | None = None
-    try:
-        await print_certificate(url, certificate)
-    except OSError as err:  # HardwareError is an OSError: the slip goes to the reprint list
-        reason = _fault(err)
-        log.error("certificate of %s did not print: %s", certificate.get("ticket"), err)
+    printer = app[CERTIFICATE_PRINTER]
+    reason = "no_printer_driver" if printer is None else await printer(url, certificate)
     kind = certificates.PRINTED if reason is None else certificates.FAILED
     payload: dict[str, Any] = {"for_ticket": certificate.get("ticket"), "reprint": reprint}
     if reason is not None:

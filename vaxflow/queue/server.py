@@ -15,6 +15,7 @@ from vaxflow.clock import Clock, SystemClock
 from vaxflow.config import Settings
 from vaxflow.queue import board_handlers, staff_handlers
 from vaxflow.queue.appkeys import (
+    CERTIFICATE_PRINTER,
     CLOCK,
     ESTIMATES,
     HTTP,
@@ -25,6 +26,7 @@ from vaxflow.queue.appkeys import (
     STAFF,
     STORE,
     TOKENS,
+    CertificatePrinter,
 )
 from vaxflow.queue.auth import TokenTable, bearer_token, device_name
 from vaxflow.queue.db import database_url
@@ -52,9 +54,16 @@ INDEX = Path(__file__).with_name("index.html")
 
 
 def create_app(
-    settings: Settings, *, db: str | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    db: str | None = None,
+    clock: Clock | None = None,
+    certificate_printer: CertificatePrinter | None = None,
 ) -> web.Application:
-    """The whole server; `db` overrides the site file's database (path or URL)."""
+    """The whole server; `db` overrides the site file's database (path or URL).
+
+    `certificate_printer` prints on the exit printer (the CLI gives the hardware one);
+    without it an exit scan shows the certificate and lists it to print."""
     app = web.Application(middlewares=[_errors], client_max_size=settings.server.max_body_bytes)
     clock = clock or SystemClock()
     store = Store(database_url(db or settings.server.db), site_id=settings.site.id, clock=clock)
@@ -62,6 +71,7 @@ def create_app(
     store.subscribe(hub.publish)
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[CERTIFICATE_PRINTER] = certificate_printer
     app[STORE] = store
     app[HUB] = hub
     app[ESTIMATES] = WaitEstimates(store, settings, clock)
