@@ -4,15 +4,8 @@ that is not there is said in words and the console still works."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -21,13 +14,12 @@ from typing import Any
 import pytest
 
 from tests.queue.people import resident_id
+from tests.web.site_server import DEMO_CONFIG, Server, _vaxflow, running_server
 from vaxflow.config import load_settings
 from vaxflow.hardware.sim_idcard import DEMO_CARDS
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
 SCREENSHOTS = Path("/tmp/vaxflow-station-reader")
 XVFB_RUN = shutil.which("xvfb-run")
 
@@ -35,71 +27,10 @@ if XVFB_RUN is None:
     pytest.skip("xvfb is not installed (./dev installs it)", allow_module_level=True)
 
 
-def _vaxflow() -> list[str]:
-    script = Path(sys.executable).with_name("vaxflow")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "vaxflow"]
-
-
-class Server:
-    def __init__(self, folder: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = folder / "server.log"
-        db = ("--db", str(folder / "site.sqlite"))
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    *_vaxflow(),
-                    "server",
-                    *("--config", str(DEMO_CONFIG)),
-                    *db,
-                    *("--port", str(port)),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/api/health", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("server did not start: " + self.log.read_text())
-
-    def call(self, role: str, method: str, path: str, body: Any = None) -> Any:
-        request = urllib.request.Request(
-            self.url + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={
-                "Authorization": f"Bearer demo-{role}-token",
-                "Content-Type": "application/json",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            with err:
-                raise AssertionError(f"{method} {path}: {err.code} {err.read()!r}") from None
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("station-reader"))
-    yield running
-    running.stop()
+    with running_server(tmp_path_factory.mktemp("station-reader")) as running:
+        yield running
 
 
 def _walk_in(server: Server, name: str, id_number: str) -> Any:

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,27 +18,19 @@ from typing import Any
 import pytest
 
 from tests.web.browser import CHROMIUM, chromium
+from tests.web.site_server import DEMO_CONFIG, Server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
 SCREENSHOTS = Path("/tmp/vaxflow-staff-screens")
 
 if CHROMIUM is None:
     pytest.skip("chromium is not installed (./dev installs it)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
+class StrictServer(Server):
     """`vaxflow server` on the demo site with staff sign-in required."""
 
     def __init__(self, folder: Path) -> None:
@@ -51,38 +40,12 @@ class Server:
             "[staff_sign_in]\nrequired = false\nidle_minutes = 15",
             "[staff_sign_in]\nrequired = true\nidle_minutes = 2",
         )
-        self.config = folder / "site.toml"
-        self.config.write_text(text, encoding="utf-8")
-        self.db = folder / "site.sqlite"
-        self.log = folder / "server.log"
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        script = Path(sys.executable).with_name("vaxflow")
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "vaxflow"]
-        port = ["--port", self.url.rsplit(":", 1)[1]]
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*command, "server", "--config", str(self.config), "--db", str(self.db), *port],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/api/health", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("server did not start: " + self.log.read_text())
+        config = folder / "site.toml"
+        config.write_text(text, encoding="utf-8")
+        super().__init__(folder / "site.sqlite", folder / "server.log", config)
 
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def call(self, role: str, path: str, body: Any, session: str | None = None) -> Any:
+    def post(self, role: str, path: str, body: Any, session: str | None = None) -> Any:
+        """POST as a role (and a signed-in person); a refusal is answered, not raised."""
         headers = {"Authorization": f"Bearer demo-{role}-token", "Content-Type": "application/json"}
         if session:
             headers["X-Staff-Session"] = session
@@ -102,10 +65,13 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("staff-web"))
-    yield running
-    running.stop()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StrictServer]:
+    running = StrictServer(tmp_path_factory.mktemp("staff-web"))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +80,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield context
 
 
-def _walk_in(server: Server, n: int) -> dict[str, Any]:
+def _walk_in(server: StrictServer, n: int) -> dict[str, Any]:
     from tests.queue.people import walk_in_body
     from vaxflow.config import load_settings
 
     body = walk_in_body(load_settings(server.config), n)
-    answer: dict[str, Any] = server.call("kiosk", "/api/checkins", body)
+    answer: dict[str, Any] = server.post("kiosk", "/api/checkins", body)
     return answer
 
 
@@ -129,7 +95,7 @@ def _device_token(page: Any, token: str) -> None:
 
 
 def test_station_vaccinator_signs_in_with_the_keypad_and_signs_the_dose(
-    server: Server, browser: Any
+    server: StrictServer, browser: Any
 ) -> None:
     page = browser.new_page()
     errors: list[str] = []
@@ -183,7 +149,7 @@ def test_station_vaccinator_signs_in_with_the_keypad_and_signs_the_dose(
 
     page.click("#staff-sign-out")
     page.wait_for_selector("#staff-signin input[name=staff_id]")  # required: asked again
-    refused = server.call("station", "/api/stations/S03/pause", {}, stored["session"])
+    refused = server.post("station", "/api/stations/S03/pause", {}, stored["session"])
     assert refused["status"] == 401 and refused["error"]["reason"] == "staff_session_expired"
     kinds = [k for (k,) in server.rows("SELECT kind FROM events WHERE kind LIKE 'staff_%'")]
     assert kinds[-3:] == ["staff_sign_in_failed", "staff_signed_in", "staff_signed_out"]
@@ -191,7 +157,7 @@ def test_station_vaccinator_signs_in_with_the_keypad_and_signs_the_dose(
     page.close()
 
 
-def test_observer_is_signed_out_after_inactivity(server: Server, browser: Any) -> None:
+def test_observer_is_signed_out_after_inactivity(server: StrictServer, browser: Any) -> None:
     page = browser.new_page()
     page.clock.install()
     page.goto(server.url + "/observer")
@@ -211,7 +177,7 @@ def test_observer_is_signed_out_after_inactivity(server: Server, browser: Any) -
 
 
 def test_kivy_station_console_asks_for_the_staff_pin_under_xvfb(
-    server: Server, tmp_path: Path
+    server: StrictServer, tmp_path: Path
 ) -> None:
     """`vaxflow station` on a virtual display: a wrong PIN on the keypad is refused with the
     server's words; the right one opens the console, whose actions name the person."""
