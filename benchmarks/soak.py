@@ -1,21 +1,37 @@
 """A site day against a real server process, with faults at random moments; then every invariant.
 
     ./dev bench soak [--people 20000] [--speed 20] [--kiosks 30] [--kills 6]
-        [--print-faults 0.03] [--seed 1] [--json]
+        [--print-faults 0.03] [--signed 0.15] [--walk-ins 0.2] [--seed 1] [--json]
 
 A `vaxflow server` process runs config/demo.toml (walk-in capacity raised, no per-kiosk rate
-limit) on a SQLite file with a rehearsal clock (`--speed`: 30 minutes of observation take
-90 s at 20x). Kiosks check `--people` walk-ins in (adults, a fifth of them 60 or older),
-report each print, and a share of prints fail with paper out and are reprinted; the site's
-12 stations call, scan and record doses; four exit desks scan people when the server's clock
-(synced through /api/time) says their observation is over, and one in twenty tries five
-minutes early and must be told "not yet". Meanwhile the server is killed with SIGKILL
+limit, the public key of a key pair made for the run) on a SQLite file with a rehearsal clock
+(`--speed`: 30 minutes of observation take 90 s at 20x). Before it starts, the day list is
+written as the booking CSV, checked by the importer and imported, as `vaxflow demo` does, for
+the site day of the rehearsal clock. The `--people` who come are a site's mix: 65 % on the
+day list (a booking window of the morning session, or none), their kiosk sending the scanned
+code or booking link, or the typed code, with the ID card as the reader took it; 15 % with a
+signed booking QR (VXB1..., signed with the run's key); 20 % walk-ins (a fifth of them 60 or
+older). Booked people 60 or older and booked second doses with no earlier dose on record go
+to the priority lane E, the other booked to A, walk-ins to W. A few on the list are booked
+for the evening session but come in the morning and are turned away `too_early`; one in a
+hundred booked people scans the booking again after the ticket is out and is told
+`already_checked_in` with that ticket. Kiosks report each print, and a share of prints fail
+with paper out and are reprinted; the site's 12 stations call, scan and record doses; four
+exit desks scan people when the server's clock (synced through /api/time) says their
+observation is over, and one in twenty tries five minutes early and must be told "not yet".
+Meanwhile the server is killed with SIGKILL
 `--kills` times, at random points of the day, and restarted on the same file with its clock
 where the day had got to. Every request is retried with its own Idempotency-Key until it is
 answered, as the kiosks and consoles do. At the end the server is stopped and its database checked:
 
 * every acknowledged check-in is there, with the ticket and visit it was answered with;
 * no ticket number twice, and numbers in each lane run 1..N without a gap;
+* everyone in the lane they belong in; per lane, the tickets counted in the file, the lane's
+  counter and the people sent agree, and nobody is left waiting in any lane;
+* the refusals are exactly the expected ones, by reason, and nobody else was turned away;
+* each booking used once (one visit per booking code, the booking linked to it), walk-ins
+  without one, the unused bookings exactly those of the people turned away; every signed-QR
+  person there, their booking remembered; a second scan answered with the ticket issued;
 * no dose recorded twice, and one for every person; nobody released before `ends_at`;
 * counts reconcile: the marshal's `checked_in` is the sum of every state, all released;
 * every failed print was reported and cleared by its reprint.
@@ -40,8 +56,9 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,6 +72,8 @@ TOKENS = {role: {"Authorization": f"Bearer demo-{role}-token"} for role in ("kio
 TOKENS["observer"] = {"Authorization": "Bearer demo-observer-token"}
 TOKENS["marshal"] = {"Authorization": "Bearer demo-marshal-token"}
 EXIT_DESKS = 4
+QR_KEY_ID = "soak-run"
+BOOKING_URL = "https://booking.vaxflow.invalid/b"
 
 
 @dataclass(frozen=True)
@@ -66,7 +85,11 @@ class Plan:
     kiosks: int = 30
     kills: int = 6
     print_faults: float = 0.03
-    elderly: float = 0.2
+    signed: float = 0.15  # share who bring a signed booking QR (VXB1...)
+    walk_ins: float = 0.2  # share without a booking; everyone else is on the day list
+    elderly: float = 0.2  # share of walk-ins 60 or older (the booked: a fifth, as in the demo)
+    rescans: float = 0.01  # booked people who scan their booking again after their ticket
+    wrong_session: float = 0.005  # on the list for the evening session, come in the morning
     early: float = 0.05  # share of people who try to leave 5 minutes early
     seed: int = 1
     opens: str = "07:00"  # site time the day starts at, on today's date in the site's zone
@@ -77,7 +100,9 @@ class Figures:
     """What happened, for the report and the test's figures."""
 
     people: int = 0
+    mix: dict[str, int] = field(default_factory=dict)  # day list, signed QR, walk-in
     checked_in: int = 0
+    by_lane: dict[str, int] = field(default_factory=dict)  # tickets issued per lane
     dosed: int = 0
     released: int = 0
     kills: int = 0
@@ -85,7 +110,8 @@ class Figures:
     retried: int = 0  # requests sent again with their key after no answer or a 503
     early_scans: int = 0  # exit scans the server answered "not yet"
     requests: int = 0
-    refused: dict[str, int] = field(default_factory=dict)
+    rescans: int = 0  # second scans of a used booking, answered with the ticket already issued
+    refused: dict[str, int] = field(default_factory=dict)  # by reason; all of them expected
     server_errors: int = 0
     wall_seconds: float = 0.0
     site_hours: float = 0.0
@@ -97,12 +123,16 @@ class Figures:
 # --- the server: one process at a time on one port and one file ----------------------------
 
 
-def site_file(folder: Path) -> Path:
-    """The demo site for a whole day of walk-ins: capacity for everyone, no kiosk limit."""
+def site_file(folder: Path, public_key: str) -> Path:
+    """The demo site for a whole day: capacity for every walk-in, no kiosk limit, and the
+    public key of the run's signed booking QRs (as `vaxflow demo` adds its own)."""
     text = DEMO_CONFIG.read_text(encoding="utf-8")
     text = text.replace("[server]\n", "[server]\nkiosk_requests_per_second = 10000\n", 1)
     text, count = re.subn(r"(?m)^daily_capacity\s*=\s*\d+", "daily_capacity = 1000000", text)
     assert count == 1, "config/demo.toml has no walk_in.daily_capacity"
+    keys = f'[booking]\npublic_keys = {{ {QR_KEY_ID} = "{public_key}" }}\n'
+    text, count = re.subn(r"(?m)^\[booking\]\n", keys, text)
+    assert count == 1, "config/demo.toml has no [booking] table"
     path = folder / "soak-site.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -190,14 +220,178 @@ def walk_in(
     }
 
 
+@dataclass(frozen=True)
+class Person:
+    """Someone who comes to the site: what the kiosk sends for them, and what must happen."""
+
+    index: int
+    kind: str  # "list" (on the day list), "qr" (signed booking QR) or "walk_in"
+    body: dict[str, Any]
+    lane: str  # the lane their ticket must be in ("" if they are to be turned away)
+    code: str | None = None  # their booking's code
+    refused: str = ""  # the reason they are to be turned away with, if any
+    rescans: bool = False  # scans the booking again after the ticket is out
+
+
+def _some(count: int, share: float) -> int:
+    """`share` of `count`, at least one when the share is not nil (a small day has one too)."""
+    return max(1, round(count * share)) if share > 0 and count else 0
+
+
+def _unique(people: list[Any], seen: set[str], count: int) -> list[Any]:
+    """The first `count` people whose ID number nobody else has (generated ones can clash)."""
+    kept = []
+    for person in people:
+        if person.id_number not in seen:
+            seen.add(person.id_number)
+            kept.append(person)
+    assert len(kept) >= count, f"only {len(kept)} distinct people for {count}"
+    return kept[:count]
+
+
+def day_people(
+    plan: Plan, settings: Any, opens: datetime, private_key: str
+) -> tuple[list[Person], list[Any]]:
+    """The day's people in their order of arrival, and the day list (bookings) to import.
+
+    Most are on the day list: their kiosk sends the scanned booking (its code, or the booking
+    app's link) or the code typed, with the ID card the reader took. Some bring a signed
+    booking QR (`VXB1...`, signed with the run's key). The rest walk in. Booked people 60 or
+    older, and booked second doses with no earlier dose on record, get the priority lane.
+    A few on the list are booked for the evening session but come in the morning: they are
+    turned away `too_early`; a few booked people scan their booking again after their ticket
+    is out and are told `already_checked_in` with the same ticket.
+    """
+    from vaxflow.config import LaneKind
+    from vaxflow.queue import engine
+    from vaxflow.queue.bookings import signed_qr
+    from vaxflow.queue.demo_data import make_people
+
+    zone = ZoneInfo(settings.site.timezone)
+    day = opens.date()
+    rng = random.Random(plan.seed * 7919 + 1)
+    walkers = round(plan.people * plan.walk_ins)
+    signed = round(plan.people * plan.signed)
+    listed = plan.people - walkers - signed
+    wrong = _some(listed, plan.wrong_session)
+    morning = (opens, opens + timedelta(hours=6))  # the session nearly everyone is booked in
+    evening = (datetime.combine(day, dt_time(19), zone), datetime.combine(day, dt_time(20), zone))
+    assert evening[0] - timedelta(hours=2) > opens, "the soak's day opens too late"
+    seen: set[str] = set()
+    margin = plan.people // 50 + 20
+    on_list = _unique(make_people(settings, day, listed + margin, seed=plan.seed + 6), seen, listed)
+    day_list = []
+    window: tuple[datetime | None, datetime | None]
+    for n, booking in enumerate(on_list):
+        if n < wrong:
+            window = evening
+        elif n % 10 == 9:  # the list need not give a window: then the whole day is theirs
+            window = (None, None)
+        else:
+            window = morning
+        day_list.append(replace(booking, window_start=window[0], window_end=window[1]))
+    with_qr = [
+        replace(booking, code=f"SQR{n:05d}", window_start=morning[0], window_end=morning[1])
+        for n, booking in enumerate(
+            _unique(make_people(settings, day, signed + margin, seed=plan.seed + 10), seen, signed),
+            start=1,
+        )
+    ]
+    questions = tuple(q.id for q in settings.questions)
+    screening = {
+        "answers": {q: False for q in questions},
+        "consent_version": settings.consent.version,
+    }
+    review_age = settings.age.review_age_years
+
+    def lane(booking: Any, on_record: bool) -> str:
+        elderly = review_age is not None and engine.age_on(booking.birth_date, day) >= review_age
+        unverified = booking.dose_number > 1 and not (on_record and booking.prior_doses)
+        return engine.lane_for_check_in(settings, walk_in=False, review=elderly or unverified)
+
+    def card(booking: Any) -> dict[str, Any]:
+        return {
+            "id_type": booking.id_type,
+            "id_number": booking.id_number,
+            "name": booking.person_name,
+            "birth_date": booking.birth_date.isoformat(),
+            "sex": booking.sex,
+        }
+
+    people: list[Person] = []
+    for n, booking in enumerate(day_list):
+        scan = rng.random()
+        if scan < 0.7:  # the booking app's QR with the bare code
+            shown: dict[str, Any] = {"booking_qr": booking.code}
+        elif scan < 0.9:  # the booking app's QR with a link
+            shown = {"booking_qr": f"{BOOKING_URL}?code={booking.code}"}
+        else:  # the code typed on the kiosk's keypad
+            shown = {"booking_code": booking.code}
+        body = {**shown, "id_card": card(booking), **screening}
+        refused = "too_early" if n < wrong else ""
+        people.append(
+            Person(0, "list", body, "" if refused else lane(booking, True), booking.code, refused)
+        )
+    for booking in with_qr:
+        qr = signed_qr.sign(booking, private_key, QR_KEY_ID, settings.site.timezone)
+        body = {"booking_qr": qr, "id_card": card(booking), **screening}
+        people.append(Person(0, "qr", body, lane(booking, False), booking.code))
+    walk_lane = settings.lane_of_kind(LaneKind.WALK_IN).prefix
+    products = [s.products[n % len(s.products)] for n, s in enumerate(settings.stations)]
+    number = 0
+    for _ in range(walkers):
+        while True:
+            number += 1
+            body = walk_in(
+                number,
+                rng.random() < plan.elderly,
+                rng.choice(products),
+                questions,
+                settings.consent.version,
+            )
+            if body["walk_in"]["id_number"] not in seen:
+                seen.add(body["walk_in"]["id_number"])
+                break
+        people.append(Person(0, "walk_in", body, walk_lane))
+    booked = [n for n, p in enumerate(people) if p.code is not None and not p.refused]
+    rescanning = set(rng.sample(booked, min(len(booked), _some(len(booked), plan.rescans))))
+    people = [replace(p, rescans=n in rescanning) for n, p in enumerate(people)]
+    rng.shuffle(people)
+    return [replace(p, index=n) for n, p in enumerate(people)], day_list
+
+
+async def import_day_list(db: Path, settings: Any, day: date, day_list: list[Any]) -> int:
+    """The day list into the database before the server opens it, as `vaxflow demo` does:
+    written as the booking CSV, checked by its importer, then imported."""
+    from vaxflow.clock import SystemClock
+    from vaxflow.queue.bookings.csv_import import check_csv, to_csv
+    from vaxflow.queue.bookings.store_ops import import_bookings
+    from vaxflow.queue.db import database_url
+    from vaxflow.queue.store import Store
+
+    text = to_csv(day_list, settings.site.timezone)
+    checked = check_csv(text.encode("utf-8"), settings, day)
+    assert not checked.problems, checked.problems[:3]
+    store = Store(database_url(str(db)), site_id=settings.site.id, clock=SystemClock())
+    await store.start()
+    try:
+        result = await store.write(
+            lambda tx: import_bookings(tx, checked.bookings), actor="soak:import"
+        )
+    finally:
+        await store.stop()
+    assert result.added == len(day_list) and not result.conflicts, result
+    return result.added
+
+
 # --- the day ------------------------------------------------------------------------------
 
 
 class Day:
     """Kiosks, stations, the exit and the chaos, against `server`, until everyone has left."""
 
-    def __init__(self, plan: Plan, server: Server, settings: Any) -> None:
-        self.plan, self.server = plan, server
+    def __init__(self, plan: Plan, server: Server, settings: Any, people: list[Person]) -> None:
+        self.plan, self.server, self.people = plan, server, people
         # Each station opens with one of its products, so that every product is given.
         self.stations = {
             s.id: s.products[n % len(s.products)] for n, s in enumerate(settings.stations)
@@ -206,17 +400,18 @@ class Day:
         self.consent = settings.consent.version
         self.kiosks_done = False
         self.rng = random.Random(plan.seed)
-        self.figures = Figures(people=plan.people)
+        self.figures = Figures(people=len(people), mix=dict(Counter(p.kind for p in people)))
         self.acked: dict[int, dict[str, Any]] = {}  # person -> check-in answer
+        self.turned_away: dict[int, str] = {}  # person -> reason
+        self.rescanned: dict[int, tuple[int, Any]] = {}  # person -> answer to the second scan
         self.doses: dict[int, dict[str, Any]] = {}  # visit -> record-dose answer
         self.released: set[int] = set()
         self.print_failed: set[int] = set()  # visits whose first print failed
         self.leaving: list[tuple[datetime, int, str, int]] = []  # (ends_at, visit, ticket, try)
         self._offset = timedelta(0)  # the server's clock minus ours
         self._next_person = 0
-        self._products = list(self.stations.values())
         self._kill_at = sorted(
-            self.rng.sample(range(1, plan.people), min(plan.kills, plan.people - 1))
+            self.rng.sample(range(1, len(people)), min(plan.kills, len(people) - 1))
         )
         self._restarting: asyncio.Event = asyncio.Event()
         self._restarting.set()  # set: the server is up
@@ -263,19 +458,24 @@ class Day:
     # --- the parts of the site -------------------------------------------------------------
 
     async def kiosk(self) -> None:
-        while self._next_person < self.plan.people:
-            person = self._next_person
+        while self._next_person < len(self.people):
+            person = self.people[self._next_person]
             self._next_person += 1
-            elderly = self.rng.random() < self.plan.elderly
-            product = self.rng.choice(self._products)
-            body = walk_in(person, elderly, product, self.questions, self.consent)
-            status, answer = await self.call("POST", "/api/checkins", "kiosk", f"in-{person}", body)
+            key = f"in-{person.index}"
+            status, answer = await self.call("POST", "/api/checkins", "kiosk", key, person.body)
             if status != 200:
+                self.turned_away[person.index] = str(answer.get("error", {}).get("reason"))
                 continue
-            self.acked[person] = answer
+            self.acked[person.index] = answer
             self.figures.checked_in += 1
             if len(self.acked) in self._kill_at:  # while the other kiosks are mid-request
                 await self.kill_and_restart()
+            if person.rescans:  # scans the booking again: a new request, the same ticket
+                again = await self.call(
+                    "POST", "/api/checkins", "kiosk", f"again-{person.index}", person.body
+                )
+                self.rescanned[person.index] = again
+                self.figures.rescans += 1
             visit = answer["visit_id"]
             path = f"/api/visits/{visit}/print-status"
             if self.rng.random() < self.plan.print_faults:  # paper out: reported, then reprinted
@@ -396,19 +596,34 @@ class Day:
 # --- the invariants -------------------------------------------------------------------------
 
 
+def expected_refusals(people: list[Person]) -> dict[str, int]:
+    """The refusals the day must get, by reason: no more, no fewer."""
+    expected = Counter(p.refused for p in people if p.refused)
+    rescans = sum(p.rescans for p in people)
+    if rescans:
+        expected["already_checked_in"] += rescans
+    return dict(expected)
+
+
 def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
     """Every invariant of the day, from the answers the clients got and the database file.
 
     Raises AssertionError naming the first one broken; returns how many things were checked.
     """
     acked = list(day.acked.values())
-    assert not day.figures.refused, f"requests refused: {day.figures.refused}"
+    people = {p.index: p for p in day.people}
+    expected = expected_refusals(day.people)
+    assert day.figures.refused == expected, f"refused {day.figures.refused}, not {expected}"
     assert not day.figures.server_errors, f"{day.figures.server_errors} answers were 5xx"
+    # Those to be turned away were, with their reason; everyone else has a ticket.
+    turned_away = {p.index: p.refused for p in day.people if p.refused}
+    assert day.turned_away == turned_away, f"turned away {day.turned_away}, not {turned_away}"
+    assert set(day.acked) == set(people) - set(turned_away), "someone has no ticket"
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         visits = conn.execute(
             "SELECT id, site_day, ticket, lane, number, state, observation_ends_at, finished_at,"
-            " print_failed FROM visits"
+            " print_failed, booking_code, walk_in FROM visits"
         ).fetchall()
         doses = Counter(v for (v,) in conn.execute("SELECT visit_id FROM doses"))
         counters = {
@@ -420,6 +635,12 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
         checked_in_events = Counter(
             v for (v,) in conn.execute("SELECT visit_id FROM events WHERE kind = 'checked_in'")
         )
+        bookings = {
+            code: (visit_id, source)
+            for code, visit_id, source in conn.execute(
+                "SELECT code, visit_id, source FROM bookings"
+            )
+        }
     by_id = {row[0]: row for row in visits}
     # Every acknowledged check-in is there with the answer's ticket; nothing else is.
     lost = [
@@ -436,6 +657,43 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
         numbers[(row[1], row[3])].append(row[4])
     for lane, issued in numbers.items():
         assert sorted(issued) == list(range(1, counters[lane] + 1)), f"gap or reuse in {lane}"
+    assert set(numbers) == set(counters), "a lane counter without its tickets"
+    # Everyone in the lane they belong in: the booked, the priority lane, the walk-ins;
+    # the counts per lane reconcile with the people sent, the counters and the marshal.
+    wrong_lane = [
+        (i, people[i].lane, by_id[a["visit_id"]][3])
+        for i, a in day.acked.items()
+        if by_id[a["visit_id"]][3] != people[i].lane or not a["ticket"].startswith(people[i].lane)
+    ]
+    assert not wrong_lane, f"{len(wrong_lane)} in the wrong lane, e.g. {wrong_lane[:3]}"
+    per_lane = Counter(row[3] for row in visits)
+    sent = Counter(people[i].lane for i in day.acked)
+    counted = {lane: n for (_day, lane), n in counters.items()}
+    assert per_lane == sent == Counter(counted), f"lanes {per_lane}, sent {sent}, {counted}"
+    assert not any(stats["waiting_by_lane"].values()), stats["waiting_by_lane"]
+    assert sum(per_lane.values()) == stats["tickets_issued"]
+    day.figures.by_lane = dict(sorted(per_lane.items()))
+    # Each booking used once: one visit per booking code, the booking linked to it; the
+    # walk-ins have none; the bookings nobody used are those of the people turned away.
+    used = Counter(row[9] for row in visits if row[9] is not None)
+    assert max(used.values(), default=1) == 1, f"a booking used twice: {used.most_common(3)}"
+    for i, answer in day.acked.items():
+        person, row = people[i], by_id[answer["visit_id"]]
+        assert row[9] == person.code and bool(row[10]) == (person.code is None), (person, row)
+        if person.code is not None:
+            assert bookings[person.code][0] == row[0], f"{person.code} not linked to its visit"
+    unused = {code for code, (visit_id, _source) in bookings.items() if visit_id is None}
+    assert unused == {p.code for p in day.people if p.refused}, f"bookings unused: {unused}"
+    # Every signed-QR person is there, their booking remembered from the QR.
+    with_qr = {p.code for i, p in people.items() if p.kind == "qr" and i in day.acked}
+    assert with_qr == {p.code for p in day.people if p.kind == "qr"}, "a signed-QR person lost"
+    assert with_qr == {c for c, (_v, source) in bookings.items() if source == "qr"}
+    assert with_qr <= set(used), "a signed-QR person without their visit"
+    # A second scan of a used booking was told so, with the ticket already issued.
+    for i, (status, answer) in day.rescanned.items():
+        details = (answer or {}).get("error", {}).get("details", {})
+        assert status == 409 and details.get("ticket") == day.acked[i]["ticket"], answer
+    assert len(day.rescanned) == sum(p.rescans for p in day.people)
     # One dose each, never two.
     assert max(doses.values(), default=1) == 1, f"doses twice: {doses.most_common(3)}"
     assert set(doses) == set(by_id) == set(day.doses), "someone dosed without a record, or not"
@@ -454,9 +712,14 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
     return {
         "acknowledged check-ins found": len(acked),
         "tickets unique": len(visits),
+        "lanes numbered without gaps": len(numbers),
+        "in their lane": len(acked),
+        "bookings used once": len(used),
+        "signed-QR people present": len(with_qr),
+        "second scans answered with their ticket": len(day.rescanned),
+        "expected refusals": sum(expected.values()),
         "doses once": sum(doses.values()),
         "released on time": len(visits),
-        "lanes numbered without gaps": len(numbers),
     }
 
 
@@ -466,16 +729,20 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
 async def soak(plan: Plan, folder: Path) -> tuple[Figures, dict[str, Any]]:
     """Run the day in `folder`; returns the figures and the marshal's closing stats."""
     from vaxflow.config import load_settings
+    from vaxflow.queue.bookings import signed_qr
 
-    config = site_file(folder)
+    private_key, public_key = signed_qr.new_key()  # the run's own, as `vaxflow demo` makes
+    config = site_file(folder, public_key)
     settings = load_settings(config)
     zone = ZoneInfo(settings.site.timezone)
     hour, minute = (int(part) for part in plan.opens.split(":"))
     opens = datetime.now(zone).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    people, day_list = day_people(plan, settings, opens, private_key)
     server = Server(folder, config, folder / "site.sqlite", plan.speed, opens)
+    await import_day_list(server.db, settings, opens.date(), day_list)
     started = time.monotonic()
     await asyncio.to_thread(server.start)
-    day = Day(plan, server, settings)
+    day = Day(plan, server, settings, people)
     try:
         await day.run()
         _status, stats = await _get(server.url + "/api/stats", TOKENS["marshal"])
@@ -500,6 +767,8 @@ def main() -> int:
     parser.add_argument("--kiosks", type=int, default=Plan.kiosks)
     parser.add_argument("--kills", type=int, default=Plan.kills)
     parser.add_argument("--print-faults", type=float, default=Plan.print_faults)
+    parser.add_argument("--signed", type=float, default=Plan.signed, help="share with a QR")
+    parser.add_argument("--walk-ins", type=float, default=Plan.walk_ins, help="share walking in")
     parser.add_argument("--seed", type=int, default=Plan.seed)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -509,6 +778,8 @@ def main() -> int:
         kiosks=args.kiosks,
         kills=args.kills,
         print_faults=args.print_faults,
+        signed=args.signed,
+        walk_ins=args.walk_ins,
         seed=args.seed,
     )
     with tempfile.TemporaryDirectory(prefix="vaxflow-soak-") as folder:
@@ -520,6 +791,11 @@ def main() -> int:
     print(
         f"soak: {f.people:,} people, {f.site_hours:.1f} site hours in {f.wall_seconds:.0f} s wall"
     )
+    mix = ", ".join(f"{n:,} {kind.replace('_', '-')}" for kind, n in sorted(f.mix.items()))
+    print(
+        f"  people: {mix}; tickets by lane: "
+        + ", ".join(f"{k} {v:,}" for k, v in f.by_lane.items())
+    )
     print(
         f"  checked in {f.checked_in:,}, dosed {f.dosed:,}, released {f.released:,} "
         f"({f.early_scans:,} exit scans answered 'not yet')"
@@ -530,8 +806,9 @@ def main() -> int:
     )
     print(
         f"  requests {f.requests:,}, retried with their key {f.retried:,}, "
-        f"5xx other than 503: {f.server_errors}, refused: {f.refused or 'none'}"
+        f"5xx other than 503: {f.server_errors}"
     )
+    print(f"  refused as expected: {f.refused or 'none'} ({f.rescans} second scans of a booking)")
     print("  invariants: " + ", ".join(f"{k} {v:,}" for k, v in f.invariants.items()))
     print(f"  anything lost: {f.lost}")
     return 0
