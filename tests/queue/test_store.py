@@ -193,3 +193,13 @@ async def test_on_refusal_runs_after_the_refused_changes_are_undone(
     assert answer == "refused: nope"
     events = await store.read(lambda conn: events_after(conn, store.site_id, 0))
     assert [e.kind for e in events] == ["refusal_noted"]  # the check-in and its event are gone
+
+
+async def test_a_failing_listener_does_not_stop_the_writer(store: Store, settings: Settings) -> None:
+    def broken(_events: list[Event]) -> None:
+        raise RuntimeError("a bug in a subscriber")
+
+    store.subscribe(broken)
+    first = await store.write(_check_in(settings, 1), actor="k")
+    second = await asyncio.wait_for(store.write(_check_in(settings, 2), actor="k"), 5)
+    assert (first.ticket, second.ticket) == ("W001", "W002")
