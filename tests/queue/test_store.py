@@ -195,7 +195,9 @@ async def test_on_refusal_runs_after_the_refused_changes_are_undone(
     assert [e.kind for e in events] == ["refusal_noted"]  # the check-in and its event are gone
 
 
-async def test_a_failing_listener_does_not_stop_the_writer(store: Store, settings: Settings) -> None:
+async def test_a_failing_listener_does_not_stop_the_writer(
+    store: Store, settings: Settings
+) -> None:
     def broken(_events: list[Event]) -> None:
         raise RuntimeError("a bug in a subscriber")
 
