@@ -258,3 +258,33 @@ async def _events(site: Site, visit_id: int, kind: str) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in rows]
 
     return await site.app[STORE].read(read)
+
+
+async def test_the_station_sees_a_region_code_note_and_nothing_for_a_current_code(
+    imported: Site,
+) -> None:
+    code, name, number = ISSUED[0]  # 500118 (Yongchuan), born 1970: code from 2006
+    first = await imported.post("kiosk", "/api/checkins", _body(imported, code, name, number))
+    other = await imported.post(
+        "kiosk", "/api/checkins", _body(imported, "N2", "张小红", resident_id(61))
+    )
+    await imported.open("S01")
+    served = []
+    for ticket in (first, other):
+        await imported.post("station", "/api/stations/S01/call-next")
+        served.append(
+            await imported.post(
+                "station", "/api/stations/S01/start-service", {"code": ticket["qr"]}
+            )
+        )
+        await imported.post(
+            "station", "/api/stations/S01/record-dose", {"visit_id": ticket["visit_id"]}
+        )
+    note = served[0]["id_note"]
+    assert (note["code"], note["region"], note["year"]) == (
+        "region_code_not_in_use",
+        "500118",
+        1970,
+    )
+    assert "500118" in note["hints"]["zh-CN"] and "1970" in note["hints"]["en"]
+    assert served[1]["id_note"] is None

@@ -163,6 +163,14 @@ def region_note(region: str, year: int) -> IdNote | None:
     return None
 
 
+def note_of(id_type: str | None, number: str) -> IdNote | None:
+    """The staff note for a stored document number (its region code), if any; cached."""
+    try:
+        return validate_id(parse_id_type(id_type or IdType.CN_RESIDENT), number).note
+    except Invalid:  # a number stored under an earlier rule: nothing to add
+        return None
+
+
 def birth_date_of(
     document: IdDocument, *given: date | None, today: date | None = None
 ) -> date | None:

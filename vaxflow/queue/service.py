@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from vaxflow.config import Settings
-from vaxflow.queue import checkin, engine, repo, ticket_code
+from vaxflow.queue import checkin, engine, reasons, repo, ticket_code
 from vaxflow.queue import tables as t
 from vaxflow.queue.checkin import CheckInRequest
 from vaxflow.queue.eligibility import check_age
 from vaxflow.queue.errors import Invalid, NotFound, Refused
-from vaxflow.queue.identity import IdType, birth_date_of, parse_id_type, validate_id
+from vaxflow.queue.identity import IdType, birth_date_of, note_of, parse_id_type, validate_id
 from vaxflow.queue.model import (
     AT_STATION_STATES,
     CALLED_STATES,
@@ -76,8 +76,17 @@ def visit_view(visit: Visit, settings: Settings, *, full_id: bool = False) -> di
             screening=json.loads(visit.screening) if visit.screening else {},
             review_reasons=json.loads(visit.review_reasons) if visit.review_reasons else [],
             consent_version=visit.consent_version,
+            id_note=_id_note(visit),
         )
     return view
+
+
+def _id_note(visit: Visit) -> dict[str, Any] | None:
+    """A remark on the document for the station (a region code not in the current list)."""
+    note = note_of(visit.id_type, visit.id_number)
+    if note is None:
+        return None
+    return {"code": note.code, **note.params, **reasons.describe(note.code, note.params, "")}
 
 
 def _emit_visit(tx: Tx, kind: str, visit: Visit, settings: Settings, **extra: Any) -> None:
