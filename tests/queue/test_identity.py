@@ -289,8 +289,9 @@ def test_an_unknown_or_historical_region_code_is_a_note_not_a_refusal(
     assert (document.note.code if document.note else None) == note
     if document.note:
         assert document.note.params["region"] == region
-        text = reasons.text("hint", document.note.code, "en", document.note.params)
-        assert text is not None and region in text
+        for language in reasons.LANGUAGES:
+            text = reasons.text("hint", document.note.code, language, document.note.params)
+            assert text is not None and region in text
 
 
 ONE_PERSON = [
