@@ -84,7 +84,7 @@ def test_age_on(birth: date, day: date, age: int) -> None:
 
 @pytest.mark.parametrize(
     ("walk_in", "review", "lane"),
-    [(False, False, "A"), (False, True, "E"), (True, False, "W"), (True, True, "W")],
+    [(False, False, "A"), (False, True, "E"), (True, False, "W"), (True, True, "E")],
 )
 def test_lane_for_check_in(settings: Settings, walk_in: bool, review: bool, lane: str) -> None:
     assert engine.lane_for_check_in(settings, walk_in=walk_in, review=review) == lane

@@ -72,6 +72,11 @@ class CancelRequest(_Body):
     reason: str = Field(default="cancelled", max_length=200)
 
 
+class BirthDateRequest(_Body):
+    birth_date: date
+    """As read from the passport or permit by staff at the desk (ISO date)."""
+
+
 class PrintStatusRequest(_Body):
     ok: bool
     reason: str = Field(default="", max_length=60)

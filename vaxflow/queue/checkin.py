@@ -29,7 +29,13 @@ from vaxflow.queue.eligibility import (
     check_walk_in_capacity,
 )
 from vaxflow.queue.errors import Invalid, NotFound, Refused
-from vaxflow.queue.identity import IdType, match_card_to_booking, parse_id_type, validate_id
+from vaxflow.queue.identity import (
+    IdType,
+    birth_date_of,
+    match_card_to_booking,
+    parse_id_type,
+    validate_id,
+)
 from vaxflow.queue.model import FINAL_STATES, Visit, VisitState
 from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.privacy import mask_id_number, mask_name
@@ -131,7 +137,7 @@ def identify(
             raise Refused("id_card_required", "Place the ID card on the reader.")
         document = validate_id(booked_type, booking.id_number)
         name, sex = booking.person_name, booking.sex or (card.sex if card else None)
-        birth = booking.birth_date or document.birth_date or (card.birth_date if card else None)
+        birth = birth_date_of(document, booking.birth_date, card.birth_date if card else None)
         product_code, dose_number = booking.product, booking.dose_number
         history = list(booking.prior_doses)
     else:
@@ -139,7 +145,7 @@ def identify(
         person = request.walk_in
         document = validate_id(parse_id_type(person.id_type), person.id_number)
         name, sex = person.name, person.sex
-        birth = person.birth_date or document.birth_date
+        birth = birth_date_of(document, person.birth_date)
         product_code = (
             person.product or settings.walk_in.default_product or settings.products[0].code
         )
@@ -211,6 +217,8 @@ def decide(
         now=now,
         booking=applicant.booking,
     )
+    if applicant.birth_date is None:  # a passport or permit, no date given: staff confirm it
+        decision = decision + Decision(review=(Reason("birth_date_unconfirmed"),))
     if applicant.walk_in:
         lane = settings.lane_of_kind(LaneKind.WALK_IN)
         if lane is None:

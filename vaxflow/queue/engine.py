@@ -45,16 +45,18 @@ def age_on(birth_date: date, day: date) -> int:
 
 
 def lane_for_check_in(settings: Settings, *, walk_in: bool, review: bool) -> str:
-    """Walk-ins to the walk-in lane; people a doctor must see to the review or priority lane."""
+    """People a doctor must see to the review or priority lane, walk-ins too (a walk-in's
+    passport birth date to confirm is the desk's job, not the vaccinator's); other walk-ins
+    to the walk-in lane."""
+    if review:
+        lane = settings.lane_of_kind(LaneKind.REVIEW) or settings.lane_of_kind(LaneKind.PRIORITY)
+        if lane is not None:
+            return lane.prefix
     if walk_in:
         lane = settings.lane_of_kind(LaneKind.WALK_IN)
         if lane is None:
             raise Refused("walk_in_closed", "This site takes no walk-ins.")
         return lane.prefix
-    if review:
-        lane = settings.lane_of_kind(LaneKind.REVIEW) or settings.lane_of_kind(LaneKind.PRIORITY)
-        if lane is not None:
-            return lane.prefix
     regular = settings.lane_of_kind(LaneKind.REGULAR)
     assert regular is not None  # guaranteed by the schema
     return regular.prefix

@@ -275,6 +275,16 @@ async def cancel(request: web.Request) -> web.Response:
     )
 
 
+async def confirm_birth_date(request: web.Request) -> web.Response:
+    settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
+    return await change_visit(
+        request,
+        m.BirthDateRequest,
+        lambda tx, body: service.confirm_birth_date(tx, settings, visit_id, body.birth_date),
+        full_id=True,
+    )
+
+
 async def print_status(request: web.Request) -> web.Response:
     settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
     return await change_visit(

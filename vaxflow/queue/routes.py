@@ -101,6 +101,15 @@ def _routes() -> list[Route]:
         ),
         Route(
             "POST",
+            "/api/visits/{visit_id}/birth-date",
+            h.confirm_birth_date,
+            STAFF_STATION,
+            "Staff confirm the birth date of a passport or permit holder before the dose",
+            body=m.BirthDateRequest,
+            response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
             "/api/visits/{visit_id}/print-status",
             h.print_status,
             KIOSK | {"admin"},

@@ -5,21 +5,24 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from vaxflow.config import Settings
-from vaxflow.queue import checkin, engine, repo, ticket_code
+from vaxflow.queue import checkin, engine, reasons, repo, ticket_code
 from vaxflow.queue import tables as t
 from vaxflow.queue.checkin import CheckInRequest
+from vaxflow.queue.eligibility import check_age
 from vaxflow.queue.errors import Invalid, NotFound, Refused
+from vaxflow.queue.identity import IdType, birth_date_of, note_of, parse_id_type, validate_id
 from vaxflow.queue.model import (
     AT_STATION_STATES,
     CALLED_STATES,
     FINAL_STATES,
     OBSERVATION_STATES,
+    PRE_DOSE_STATES,
     WAITING_STATES,
     AdverseOutcome,
     StationState,
@@ -73,8 +76,17 @@ def visit_view(visit: Visit, settings: Settings, *, full_id: bool = False) -> di
             screening=json.loads(visit.screening) if visit.screening else {},
             review_reasons=json.loads(visit.review_reasons) if visit.review_reasons else [],
             consent_version=visit.consent_version,
+            id_note=_id_note(visit),
         )
     return view
+
+
+def _id_note(visit: Visit) -> dict[str, Any] | None:
+    """A remark on the document for the station (a region code not in the current list)."""
+    note = note_of(visit.id_type, visit.id_number)
+    if note is None:
+        return None
+    return {"code": note.code, **note.params, **reasons.describe(note.code, note.params, "")}
 
 
 def _emit_visit(tx: Tx, kind: str, visit: Visit, settings: Settings, **extra: Any) -> None:
@@ -112,6 +124,49 @@ def print_status(tx: Tx, settings: Settings, visit_id: int, ok: bool, reason: st
     after = replace(before, print_failed=not ok)
     kind = "printed" if ok else "print_failed"
     return _update(tx, before, after, kind, settings, print_reason=reason)
+
+
+def confirm_birth_date(tx: Tx, settings: Settings, visit_id: int, born: date) -> Visit:
+    """Staff record the birth date they read from a passport or permit at the desk, before
+    the dose; the age rules run again and `birth_date_unconfirmed` leaves the review list.
+
+    A resident ID's own birth date cannot be overridden (`birth_date_mismatch`); an age the
+    rules refuse is refused here too and the visit keeps its review flag: staff cancel it.
+    """
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    if before.state not in PRE_DOSE_STATES:
+        raise Refused(
+            "birth_date_not_changeable",
+            f"Ticket {before.ticket} is past the dose; its birth date can no longer change.",
+            ticket=before.ticket,
+        )
+    document = validate_id(parse_id_type(before.id_type or IdType.CN_RESIDENT), before.id_number)
+    birth = birth_date_of(document, born, today=before.site_day)
+    assert birth is not None
+    product = settings.product(before.product)
+    if product is None:
+        raise Invalid("unknown_product", f"This site does not give {before.product}.")
+    age = check_age(settings, product, birth, before.site_day)
+    if not age.ok:
+        raise checkin.refusal(age)
+    kept = [
+        code
+        for code in json.loads(before.review_reasons or "[]")
+        if code not in ("birth_date_unconfirmed", "review_age")
+    ]
+    review = kept + [r.code for r in age.review]
+    after = replace(before, birth_date=birth, review_reasons=json.dumps(review) if review else None)
+    # The event feed is masked (boards read it): the age and whether a date was replaced,
+    # not the date; the visit row holds the date, the event who confirmed it and when.
+    return _update(
+        tx,
+        before,
+        after,
+        "birth_date_confirmed",
+        settings,
+        age=engine.age_on(birth, before.site_day),
+        replaced=before.birth_date is not None,
+    )
 
 
 # --- stations ----------------------------------------------------------------------------

@@ -140,6 +140,7 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
             for f in p.get("flags") or []
         )
         review = ", ".join(p.get("review_reasons") or [])
+        note = p.get("id_note")
         self.person_text = (
             f"[size={int(self.u * 1.6)}][b]{p['ticket']}[/b][/size]    "
             f"姓名 Name: [b]{p['name']}[/b]    证件 ID: [b]{v.id_shown}[/b]\n"
@@ -147,4 +148,5 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
             f"    疫苗 Product: [b]{p['product']}[/b]    通道 Lane: {p['lane']}    {flags}\n"
             f"[size={int(self.u * 0.7)}]健康问题 Screening:\n{answers or '—'}[/size]"
             + (f"\n[color=c07000]需医生评估 Doctor review: {review}[/color]" if review else "")
+            + (f"\n证件提示 ID note: {note['hints']['zh-CN']}" if note else "")
         )
