@@ -158,6 +158,7 @@ def _sign(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"{args.key}: cannot be read: {err.strerror}", file=sys.stderr)
         return 1
+
     def maker(code: str) -> str | None:
         product = settings.product(code)
         return product.manufacturer if product is not None else None
