@@ -282,3 +282,10 @@ def test_arbitrary_history_columns_give_a_booking_or_a_reason(cell: str) -> None
     else:
         (booking,) = checked.bookings
         assert all(d.given_on < DAY and d.product and d.manufacturer for d in booking.prior_doses)
+
+
+def test_the_documented_example_file_checks_clean(settings: Settings) -> None:
+    example = Path(__file__).parents[2] / "config" / "bookings.example.csv"
+    checked = check_csv(example.read_bytes(), settings, today=DAY)
+    assert checked.problems == []
+    assert [len(b.prior_doses) for b in checked.bookings] == [0, 1, 3, 1]
