@@ -304,9 +304,10 @@ def day_people(
     }
     review_age = settings.age.review_age_years
 
-    def lane(booking: Any, on_record: bool) -> str:
+    def lane(booking: Any) -> str:
+        """The day list and the signed QR both carry every earlier dose of the booking."""
         elderly = review_age is not None and engine.age_on(booking.birth_date, day) >= review_age
-        unverified = booking.dose_number > 1 and not (on_record and booking.prior_doses)
+        unverified = booking.dose_number > 1 and not booking.prior_doses
         return engine.lane_for_check_in(settings, walk_in=False, review=elderly or unverified)
 
     def card(booking: Any) -> dict[str, Any]:
@@ -330,12 +331,12 @@ def day_people(
         body = {**shown, "id_card": card(booking), **screening}
         refused = "too_early" if n < wrong else ""
         people.append(
-            Person(0, "list", body, "" if refused else lane(booking, True), booking.code, refused)
+            Person(0, "list", body, "" if refused else lane(booking), booking.code, refused)
         )
     for booking in with_qr:
         qr = signed_qr.sign(booking, private_key, QR_KEY_ID, settings.site.timezone)
         body = {"booking_qr": qr, "id_card": card(booking), **screening}
-        people.append(Person(0, "qr", body, lane(booking, False), booking.code))
+        people.append(Person(0, "qr", body, lane(booking), booking.code))
     walk_lane = settings.lane_of_kind(LaneKind.WALK_IN).prefix
     products = [s.products[n % len(s.products)] for n, s in enumerate(settings.stations)]
     number = 0

@@ -192,6 +192,25 @@ def test_walk_in_path() -> None:
     assert d.state.ticket is not None and d.state.ticket.walk_in
 
 
+def test_card_only_booked_person_is_told_the_booking_was_found() -> None:
+    """The kiosk sends the card as a walk-in; the server found today's booking by its number."""
+    d = Driver()
+    d.send(f.CardRead(ADULT, TODAY))
+    d.touch(Action.WALK_IN)
+    d.touch(Action.AGREE)
+    assert d.calls()[-1].body == {"walk_in": ADULT.body()}
+    d.answer({**PRECHECK, "booking_found_by_id": True, "booking_code": "****0001"})
+    assert d.state.precheck is not None and d.state.precheck.booking_found_by_id
+    assert not d.state.precheck.walk_in
+    d.touch(Action.NO)
+    d.touch(Action.NO)
+    d.touch(Action.AGREE)
+    assert "walk_in" in d.calls()[-1].body  # the server finds the booking again at check-in
+    d.answer(TICKET)
+    d.send(f.Printed())
+    assert d.state.ticket is not None and not d.state.ticket.walk_in
+
+
 def test_questions_back_and_change_an_answer() -> None:
     d = Driver()
     d.send(f.Scanned(QR))

@@ -86,3 +86,13 @@ def test_ticket_screen_and_printed_ticket_in_the_persons_language() -> None:
     view = texts.ticket_view(TICKET, "zh-TW", datetime(2026, 11, 21, 9, 30))
     assert (view.number, view.lane_name, view.label_title) == ("A023", "預約通道", "排隊號")
     assert view.issued_at == "2026-11-21 09:30" and view.qr_payload == TICKET.qr
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_a_booking_found_by_the_card_is_said_on_the_question_screen(language: str) -> None:
+    state = state_on(f.Screen.QUESTION, language=language)
+    assert state.precheck is not None
+    found = replace(state, precheck=replace(state.precheck, booking_found_by_id=True))
+    said = texts.screen_texts(found)["person"]
+    assert i18n.text("question.booking_found", language) in said
+    assert "\n" not in texts.screen_texts(state)["person"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -172,3 +172,120 @@ def test_import_shows_progress_on_large_files(tmp_path: Path, settings: Settings
     assert result.returncode == 0, result.stderr
     assert "checked 2000 rows" in result.stderr
     assert "2500 booking(s) imported" in result.stdout
+
+
+# --- every earlier dose: the prior_doses column -----------------------------------------------
+
+HISTORY_HEADER = HEADER.rstrip("\n") + ",prior_doses,prior_dose_date,prior_product\n"
+
+
+def history_row(code: str, n: int, prior: str, legacy: str = "", legacy_product: str = "") -> str:
+    quoted = '"' + prior.replace('"', '""') + '"'
+    return row(code, n, dose_number="2").rstrip("\n") + f",{quoted},{legacy},{legacy_product}\n"
+
+
+def test_any_number_of_earlier_doses_with_any_manufacturer(settings: Settings) -> None:
+    text = HISTORY_HEADER + history_row(
+        "B1", 1, "2021-03-01:ZF2001:Anhui Zhifei Longcom;2021-04-01:ZF2001:Anhui Zhifei Longcom"
+    )
+    text += history_row(
+        "B2", 2, "2026-10-01:CORONAVAC", legacy="2021-01-05", legacy_product="BBIBP"
+    )
+    text += history_row("B3", 3, "2026-10-01:CORONAVAC:Sinovac", legacy="2026-10-01")
+    checked = check_csv(text.encode(), settings, today=DAY)
+    assert checked.problems == []
+    first, second, third = (b.prior_doses for b in checked.bookings)
+    assert [(d.given_on, d.product, d.manufacturer, d.source) for d in first] == [
+        (date(2021, 3, 1), "ZF2001", "Anhui Zhifei Longcom", "booking"),
+        (date(2021, 4, 1), "ZF2001", "Anhui Zhifei Longcom", "booking"),
+    ]
+    # the older one-dose columns are one more dose; the site file names a known product's maker
+    assert [(d.given_on, d.manufacturer) for d in second] == [
+        (date(2026, 10, 1), "Sinovac"),
+        (date(2021, 1, 5), "Sinopharm Beijing"),
+    ]
+    assert len(third) == 1  # the same dose in both forms is one dose
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "words"),
+    [
+        (history_row("B9", 9, "2021-3-1:CORONAVAC"), "prior_doses: earlier dose 1: '2021-3-1' is"),
+        (history_row("B9", 9, "2021-03-01:CORONAVAC;2026-11-21:CORONAVAC"), "dose 2: 2026-11-21"),
+        (history_row("B9", 9, "2026-11-20:CORONAVAC"), "is in the future"),
+        (history_row("B9", 9, "2021-03-01::Sinovac"), "earlier dose 1: the product is empty"),
+        (history_row("B9", 9, "2021-03-01:ZF2001"), "ZF2001 is not given here"),
+        (
+            history_row("B9", 9, "2021-03-01:CORONAVAC;2021-03-01:CoronaVac:sinovac"),
+            "earlier dose 2 repeats earlier dose 1",
+        ),
+        (
+            history_row("B9", 9, ";".join(f"2021-01-{d:02d}:CORONAVAC" for d in range(1, 12))),
+            "more than 10 earlier doses",
+        ),
+        (
+            history_row(
+                "B9", 9, ";".join(f"2021-01-{d:02d}:CORONAVAC" for d in range(1, 11)), "2021-02-01"
+            ),
+            "more than 10 earlier doses",
+        ),
+        (
+            history_row("B9", 9, "", legacy="2021-02-30"),
+            "prior_dose_date: '2021-02-30' is not a date",
+        ),
+        (
+            history_row("B9", 9, "", legacy="2026-11-20"),
+            "prior_dose_date: 2026-11-20 is in the future",
+        ),
+        (history_row("B9", 9, "", legacy_product="CORONAVAC"), "need prior_dose_date"),
+        (history_row("B9", 9, "2021-03-01:C" + "x" * 2000), "prior_doses is longer than 2000"),
+    ],
+)
+def test_each_bad_history_is_reported_with_its_line(
+    settings: Settings, bad_row: str, words: str
+) -> None:
+    good = "".join(history_row(f"B{n}", n, "2021-03-01:CORONAVAC") for n in (1, 2, 3))
+    checked = check_csv(
+        (HISTORY_HEADER + good + bad_row).encode(), settings, today=DAY - timedelta(days=2)
+    )
+    assert [(p.line, p.code) for p in checked.problems] == [(5, "B9")]
+    assert words in checked.problems[0].message, checked.problems[0].message
+    assert len(checked.bookings) == 3
+
+
+_history_cells = st.one_of(
+    st.text(max_size=120),
+    st.lists(
+        st.tuples(
+            st.dates(date(2019, 1, 1), date(2027, 1, 1)),
+            st.text(max_size=12),
+            st.text(max_size=12),
+        ),
+        max_size=12,
+    ).map(lambda items: ";".join(f"{d}:{p}:{m}" for d, p, m in items)),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_history_cells)
+def test_arbitrary_history_columns_give_a_booking_or_a_reason(cell: str) -> None:
+    import csv
+    import io
+
+    out = io.StringIO()
+    fields = row("B1", 1, dose_number="2").rstrip("\n").split(",")
+    csv.writer(out).writerow([*fields, cell, "", ""])
+    checked = check_csv((HISTORY_HEADER + out.getvalue()).encode(), _SITE, today=DAY)
+    if checked.problems:
+        (problem,) = checked.problems
+        assert problem.line >= 2 and problem.message.startswith(("prior_doses", "a field"))
+    else:
+        (booking,) = checked.bookings
+        assert all(d.given_on < DAY and d.product and d.manufacturer for d in booking.prior_doses)
+
+
+def test_the_documented_example_file_checks_clean(settings: Settings) -> None:
+    example = Path(__file__).parents[2] / "config" / "bookings.example.csv"
+    checked = check_csv(example.read_bytes(), settings, today=DAY)
+    assert checked.problems == []
+    assert [len(b.prior_doses) for b in checked.bookings] == [0, 1, 3, 1]

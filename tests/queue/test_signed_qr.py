@@ -125,3 +125,35 @@ def test_any_booking_round_trips(name: str, code: str, dose: int) -> None:
         **{**BOOKING.__dict__, "person_name": name, "code": code, "dose_number": dose}
     )
     assert verify(signed_qr.sign(booking, PRIVATE, "k1", ZONE)) == booking
+
+
+def test_earlier_doses_travel_in_the_signed_code() -> None:
+    from vaxflow.queue.bookings.model import PriorDose
+
+    history = (
+        PriorDose(date(2021, 3, 1), "ZF2001", "Anhui Zhifei Longcom"),
+        PriorDose(date(2021, 4, 1), "ZF2001", "Anhui Zhifei Longcom"),
+        PriorDose(date(2026, 9, 1), "CORONAVAC", "Sinovac"),
+    )
+    booked = Booking(**{**BOOKING.__dict__, "prior_doses": history})
+    text = signed_qr.sign(booked, PRIVATE, "k1", ZONE)
+    assert verify(text) == booked
+    assert all(d.source == "booking" for d in verify(text).prior_doses)
+    # a nine-field body (no earlier doses, or an older issuer) still reads: no history
+    assert verify(signed_qr.sign(BOOKING, PRIVATE, "k1", ZONE)).prior_doses == ()
+
+
+def test_a_signed_but_malformed_history_is_refused() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(PRIVATE))
+    fields = (
+        "B-0001|张小明|cn_resident|11010119900307007X|demo-stadium|20261121|0900-1030|CORONAVAC|2"
+    )
+    for history in ("2026-11-21:CORONAVAC:Sinovac", "yesterday:CORONAVAC:Sinovac", "2021-03-01::"):
+        body = base64.urlsafe_b64encode(f"{fields}|{history}".encode()).rstrip(b"=").decode()
+        signed = f"VXB1.k1.{body}"
+        sig = base64.urlsafe_b64encode(key.sign(signed.encode())).rstrip(b"=").decode()
+        with pytest.raises(QueueError) as err:
+            verify(f"{signed}.{sig}")
+        assert err.value.reason == "qr_malformed"

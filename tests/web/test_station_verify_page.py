@@ -102,6 +102,7 @@ def test_station_page_offers_lots_and_verifies_with_match_and_mismatch(
     assert question.text["zh-CN"] in answers and question.text["en"] in answers
     assert "否 no" in answers
     assert "现场登记 Walk-in" in page.inner_text("#flags")
+    assert page.inner_text("#history") == "—"  # a first dose: no earlier doses, said so
     page.screenshot(path=str(SCREENSHOTS / "station-match.png"), full_page=True)
     assert server.call("station", "GET", f"/api/tickets/{first['ticket']}")["state"] == (
         "in_service"

@@ -15,6 +15,7 @@ from vaxflow.clock import SystemClock
 from vaxflow.config import ConfigError, Settings, load_settings
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import BadFile, check_csv
+from vaxflow.queue.bookings.history import BadHistory, parse_history
 from vaxflow.queue.bookings.model import Booking
 from vaxflow.queue.bookings.store_ops import ImportResult, import_bookings
 from vaxflow.queue.db import database_url
@@ -53,6 +54,11 @@ def register(sub: Any) -> None:
     sign.add_argument("--window", required=True, help="HH:MM-HH:MM, site time")
     sign.add_argument("--product", required=True)
     sign.add_argument("--dose", type=int, default=1)
+    sign.add_argument(
+        "--prior-doses",
+        default="",
+        help="earlier doses: YYYY-MM-DD:PRODUCT:MANUFACTURER items separated by ';'",
+    )
     sign.add_argument("--config", default=str(DEMO_CONFIG), help="site file (site id, time zone)")
     sign.add_argument("--png", help="also write the QR code as a PNG")
     sign.set_defaults(func=_sign)
@@ -80,7 +86,8 @@ def _import(args: argparse.Namespace) -> int:
         print(f"  checked {rows} rows...", file=sys.stderr, flush=True)
 
     try:
-        checked = check_csv(data, settings, args.site_day, progress)
+        today = SystemClock().now().astimezone(ZoneInfo(settings.site.timezone)).date()
+        checked = check_csv(data, settings, args.site_day, progress, today=today)
     except BadFile as err:
         print(f"{args.file}: {err}; nothing imported", file=sys.stderr)
         return 1
@@ -151,6 +158,16 @@ def _sign(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"{args.key}: cannot be read: {err.strerror}", file=sys.stderr)
         return 1
+
+    def maker(code: str) -> str | None:
+        product = settings.product(code)
+        return product.manufacturer if product is not None else None
+
+    try:
+        prior = parse_history(args.prior_doses, visit_date=args.date, manufacturer_of=maker)
+    except BadHistory as err:
+        print(f"--prior-doses: {err}", file=sys.stderr)
+        return 2
     booking = Booking(
         code=args.code,
         person_name=args.name,
@@ -162,6 +179,7 @@ def _sign(args: argparse.Namespace) -> int:
         dose_number=args.dose,
         window_start=start,
         window_end=end,
+        prior_doses=prior,
     )
     try:
         validate_id(parse_id_type(args.id_type), args.id_number)

@@ -157,6 +157,7 @@ class Precheck:
     questions: tuple[Question, ...]
     consent_version: str | None
     consent_text: Mapping[str, str]
+    booking_found_by_id: bool = False  # card only, and the server found today's booking
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Precheck:
@@ -174,6 +175,7 @@ class Precheck:
             questions=questions,
             consent_version=str(consent["version"]) if text and consent.get("version") else None,
             consent_text=text,
+            booking_found_by_id=bool(data.get("booking_found_by_id", False)),
         )
 
 

@@ -63,6 +63,12 @@ class PrecheckResponse(BaseModel):
     product_name: str
     dose_number: int
     walk_in: bool
+    booking_found_by_id: bool = False
+    """A card-only (walk-in) request found the person's booking for today by the ID number."""
+    booking_code: str | None = None
+    """The booking checked in, masked (`****0012`)."""
+    history: list[dict[str, object]] = []
+    """Every earlier dose: date, product, manufacturer, source and all sources that reported it."""
     review: list[dict[str, object]]
     questions: list[dict[str, object]]
     consent: dict[str, object]

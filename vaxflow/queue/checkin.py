@@ -19,8 +19,14 @@ from vaxflow.config import LaneKind, Settings
 from vaxflow.config.schema import Product
 from vaxflow.queue import engine, reasons, repo
 from vaxflow.queue import tables as t
+from vaxflow.queue.bookings.history import history_view, merge_history
 from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.bookings.store_ops import find_booking, prior_doses_here, remember_booking
+from vaxflow.queue.bookings.store_ops import (
+    bookings_of_person,
+    find_booking,
+    prior_doses_here,
+    remember_booking,
+)
 from vaxflow.queue.eligibility import (
     Decision,
     Reason,
@@ -28,7 +34,7 @@ from vaxflow.queue.eligibility import (
     check_screening,
     check_walk_in_capacity,
 )
-from vaxflow.queue.errors import Invalid, NotFound, Refused
+from vaxflow.queue.errors import Invalid, NotFound, QueueError, Refused
 from vaxflow.queue.identity import (
     IdType,
     birth_date_of,
@@ -38,7 +44,7 @@ from vaxflow.queue.identity import (
 )
 from vaxflow.queue.model import FINAL_STATES, Visit, VisitState
 from vaxflow.queue.prepared import Prepared
-from vaxflow.queue.privacy import mask_id_number, mask_name
+from vaxflow.queue.privacy import mask_code, mask_id_number, mask_name
 from vaxflow.queue.store import Tx
 
 
@@ -92,6 +98,8 @@ class Applicant:
     dose_number: int
     booking: Booking | None
     history: tuple[PriorDose, ...] = field(default=())
+    found_by_id: bool = False
+    """A walk-in request whose ID card has a booking here today: checked in as that booking."""
 
     @property
     def walk_in(self) -> bool:
@@ -113,17 +121,30 @@ def refusal(decision: Decision) -> Refused:
 def identify(
     conn: Connection, settings: Settings, site_id: str, request: CheckInRequest, now: datetime
 ) -> Applicant:
-    """Find the booking, check the ID card against it, and gather the dose history."""
-    if (request.booking is None and request.booking_code is None) == (request.walk_in is None):
+    """Find the booking, check the ID card against it, and gather the dose history.
+
+    A walk-in whose card has a booking here today (the imported list, or one the booking
+    service found for the number, passed in as `request.booking`) is checked in as that booking.
+    """
+    if request.booking_code is not None and request.walk_in is not None:
+        raise Invalid("booking_or_walk_in", "Give either a booking or a walk-in person.")
+    if request.booking is None and request.booking_code is None and request.walk_in is None:
         raise Invalid("booking_or_walk_in", "Give either a booking or a walk-in person.")
     booking = request.booking
+    found_by_id = False
+    card = request.id_card
+    if request.walk_in is not None:
+        if booking is None:
+            booking = booking_of_card(conn, settings, site_id, request.walk_in, now)
+        if booking is not None:
+            found_by_id = True
+            card = card_of(request.walk_in)
     if booking is None and request.booking_code is not None:
         booking = find_booking(conn, site_id, request.booking_code)
         if booking is None:
             raise NotFound("unknown_booking", "This booking code is not on today's list.")
     if booking is not None:
         booked_type = parse_id_type(booking.id_type)
-        card = request.id_card
         if card is not None:
             match_card_to_booking(
                 parse_id_type(card.id_type),
@@ -139,7 +160,7 @@ def identify(
         name, sex = booking.person_name, booking.sex or (card.sex if card else None)
         birth = birth_date_of(document, booking.birth_date, card.birth_date if card else None)
         product_code, dose_number = booking.product, booking.dose_number
-        history = list(booking.prior_doses)
+        reported: tuple[PriorDose, ...] = booking.prior_doses
     else:
         assert request.walk_in is not None
         person = request.walk_in
@@ -150,14 +171,11 @@ def identify(
             person.product or settings.walk_in.default_product or settings.products[0].code
         )
         dose_number = person.dose_number
-        history = []
+        reported = ()
     product = settings.product(product_code)
     if product is None:
         raise Invalid("unknown_product", f"This site does not give {product_code}.")
-    known = {(d.given_on, d.manufacturer) for d in history}
-    for dose in prior_doses_here(conn, document.number, settings.site.timezone):
-        if (dose.given_on, dose.manufacturer) not in known:
-            history.append(dose)
+    here = prior_doses_here(conn, document.number, settings.site.timezone)
     return Applicant(
         name,
         document.id_type.value,
@@ -167,8 +185,33 @@ def identify(
         product,
         dose_number,
         booking,
-        tuple(sorted(history, key=lambda d: d.given_on)),
+        merge_history(reported, here),
+        found_by_id,
     )
+
+
+def card_of(person: WalkInPerson) -> IdCardData:
+    """A walk-in request's person as the ID card the kiosk read."""
+    return IdCardData(person.id_type, person.id_number, person.name, person.birth_date, person.sex)
+
+
+def booking_of_card(
+    conn: Connection, settings: Settings, site_id: str, person: WalkInPerson, now: datetime
+) -> Booking | None:
+    """Today's booking here for the card's number and document type (imported or remembered).
+
+    A number that is not a valid document finds nothing here: the walk-in path refuses it
+    with its own reason.
+    """
+    try:
+        document = validate_id(parse_id_type(person.id_type), person.id_number)
+    except QueueError:
+        return None
+    day = engine.site_day(now, settings.site.timezone)
+    for booking in bookings_of_person(conn, site_id, document.number, day):
+        if booking.id_type == document.id_type.value:
+            return booking
+    return None
 
 
 _VISITS_OF_PERSON = Prepared(
@@ -254,10 +297,18 @@ def precheck(
         "product_name": applicant.product.name,
         "dose_number": applicant.dose_number,
         "walk_in": applicant.walk_in,
+        "booking_found_by_id": applicant.found_by_id,
+        "booking_code": mask_code(applicant.booking.code) if applicant.booking else None,
+        "history": history_view(applicant.history),
         "review": [{"code": r.code, **r.params} for r in decision.review],
         "questions": [q.model_dump() for q in settings.questions],
         "consent": settings.consent.model_dump(),
     }
+
+
+def found_by_id(request: CheckInRequest, visit: Visit) -> bool:
+    """Whether a check-in sent as a walk-in was issued on the card's booking."""
+    return request.walk_in is not None and visit.booking_code is not None
 
 
 def _screening(settings: Settings, answers: Mapping[str, bool] | None) -> dict[str, bool]:

@@ -53,7 +53,6 @@ def make_people(settings: Settings, day: date, count: int, seed: int = 7) -> lis
                 day - timedelta(days=(dose_number - n) * (product.min_interval_days + 7)),
                 product.code,
                 product.manufacturer,
-                n,
             )
             for n in range(1, dose_number)
         )

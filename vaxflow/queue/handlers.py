@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,14 +19,21 @@ from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, S
 from vaxflow.queue.auth import Principal
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.codes import read_booking_scan
-from vaxflow.queue.bookings.service_client import fetch_booking
+from vaxflow.queue.bookings.model import Booking
+from vaxflow.queue.bookings.service_client import (
+    ServiceUnavailable,
+    fetch_booking,
+    fetch_bookings_of_person,
+)
 from vaxflow.queue.bookings.store_ops import find_booking
 from vaxflow.queue.errors import Invalid, NotFound, QueueError
+from vaxflow.queue.identity import parse_id_type, validate_id
 from vaxflow.queue.model import StationState, Visit, VisitState
 from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.store import Tx
 
 B = TypeVar("B", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 128
 # Built once with bind parameters (see repo.py): they run on every write request.
@@ -207,6 +215,10 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
             )
             if booking is None:
                 raise NotFound("unknown_booking", "The booking service does not know this code.")
+    if body.walk_in is not None:
+        if body.booking_qr is not None or body.booking_code is not None:
+            raise Invalid("booking_or_walk_in", "Give either a booking or a walk-in person.")
+        booking = await _service_booking_of_card(request, body.walk_in)
     answers = getattr(body, "answers", None)
     return checkin.CheckInRequest(
         booking=booking,
@@ -216,6 +228,42 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
         answers=answers,
         consent_version=getattr(body, "consent_version", None),
     )
+
+
+async def _service_booking_of_card(request: web.Request, person: m.WalkInBody) -> Booking | None:
+    """A card-only person's booking today from the booking service, when the list has none.
+
+    A service that is down or slow costs at most its timeout: the person goes on as a walk-in.
+    """
+    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    url = settings.booking.service_url
+    if not url:
+        return None
+    walk_in = checkin.WalkInPerson(**person.model_dump())
+    now = clock.now()
+    listed = await store.read(
+        lambda conn: checkin.booking_of_card(conn, settings, store.site_id, walk_in, now)
+    )
+    if listed is not None:
+        return None  # identify() finds it in the same read as the rest of the check-in
+    try:
+        number = validate_id(parse_id_type(walk_in.id_type), walk_in.id_number)
+    except QueueError:
+        return None  # the walk-in path refuses the number with its own reason
+    day = engine.site_day(now, settings.site.timezone)
+    try:
+        found = await fetch_bookings_of_person(
+            request.app[HTTP],
+            url,
+            settings.site.id,
+            day,
+            number.number,
+            settings.booking.service_timeout_seconds,
+        )
+    except ServiceUnavailable as err:
+        log.warning("card-only check-in goes on as a walk-in: %s", err.message)
+        return None
+    return next((b for b in found if b.id_type == number.id_type.value), None)
 
 
 async def precheck(request: web.Request) -> web.Response:
@@ -237,6 +285,7 @@ async def check_in(request: web.Request) -> web.Response:
     def op(tx: Tx, _body: m.CheckInRequest) -> dict[str, Any]:
         visit = service.check_in(tx, settings, wanted)
         view = service.visit_view(visit, settings)
+        view["booking_found_by_id"] = checkin.found_by_id(wanted, visit)
         view["lane_name"] = settings.lane(visit.lane).name
         view["site_name"] = settings.site.name
         return view

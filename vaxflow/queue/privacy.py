@@ -23,3 +23,8 @@ def mask_name(name: str) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_code(code: str) -> str:
+    """A booking code as the kiosk shows it: the last four to recognise it, not to reuse it."""
+    return "*" * (len(code) - 4) + code[-4:] if len(code) > 4 else "*" * len(code)

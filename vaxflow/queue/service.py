@@ -107,7 +107,8 @@ def _update(
 def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     """Issue a ticket (rules in `checkin`) and record the event in the same transaction."""
     visit = checkin.check_in(tx, settings, request)
-    _emit_visit(tx, "checked_in", visit, settings)
+    by_id = {"booking_found_by_id": True} if checkin.found_by_id(request, visit) else {}
+    _emit_visit(tx, "checked_in", visit, settings, **by_id)
     return visit
 
 

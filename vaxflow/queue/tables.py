@@ -75,6 +75,7 @@ bookings = Table(
     Column("prior_doses", Text, nullable=True),
     Column("source", String(20), nullable=True),
     UniqueConstraint("site_id", "code"),
+    Index(None, "site_id", "id_number", "visit_date"),
 )
 
 visits = Table(

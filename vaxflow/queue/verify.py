@@ -5,14 +5,15 @@ ID-card reader reads it), and sees at once whether this is the person the statio
 a match starts the service; a MISMATCH changes nothing but is recorded (an event, with the
 number masked) so the audit shows who checked whom. The answer is the photo-free summary
 the verifying console needs: the full ID number (this console only, DESIGN rule 8), age,
-dose number, the screening questions' words with the answers, and the flags (doctor review,
-priority, walk-in).
+dose number, the screening questions' words with the answers, the person's earlier doses
+with the source(s) of each, and the flags (doctor review, priority, walk-in).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,9 @@ from vaxflow.queue import api_models as m
 from vaxflow.queue import engine, repo, service
 from vaxflow.queue import tables as t
 from vaxflow.queue.appkeys import SETTINGS
+from vaxflow.queue.bookings.history import history_view
+from vaxflow.queue.bookings.model import PriorDose
+from vaxflow.queue.bookings.store_ops import history_of_visit
 from vaxflow.queue.errors import NotFound, Refused
 from vaxflow.queue.handlers import mutate
 from vaxflow.queue.model import AT_STATION_STATES, CALLED_STATES, Visit
@@ -84,11 +88,13 @@ def flags(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
     return [{"code": code, "text": FLAG_WORDS[code]} for code in out]
 
 
-def summary(visit: Visit, settings: Settings) -> dict[str, Any]:
-    """The verifying console's view of the person: full ID, age, dose, answers with words."""
+def summary(visit: Visit, settings: Settings, history: Sequence[PriorDose] = ()) -> dict[str, Any]:
+    """The verifying console's view of the person: full ID, age, dose, answers with words,
+    and every earlier dose with where it is known from."""
     view = service.visit_view(visit, settings, full_id=True)
     view["screening_items"] = screening_items(visit, settings)
     view["flags"] = flags(visit, settings)
+    view["history"] = history_view(history)
     return view
 
 
@@ -123,6 +129,17 @@ def _find(tx: Tx, settings: Settings, code: str) -> Visit | None:
         return None
 
 
+def _history(tx: Tx, settings: Settings, visit: Visit) -> tuple[PriorDose, ...]:
+    return history_of_visit(
+        tx.conn,
+        tx.site_id,
+        settings.site.timezone,
+        visit_id=visit.id,
+        id_number=visit.id_number,
+        booking_code=visit.booking_code,
+    )
+
+
 def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> dict[str, Any]:
     """Compare the scan with the person this station called; a match starts the service."""
     if settings.station(station_id) is None:
@@ -146,7 +163,7 @@ def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> 
     return {
         "match": match,
         "scanned": kind,
-        "visit": summary(called, settings),
+        "visit": summary(called, settings, _history(tx, settings, called)),
         "found": None if match or found is None else _masked(found),
     }
 

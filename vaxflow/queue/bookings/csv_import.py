@@ -2,8 +2,17 @@
 
 Columns (header row required, UTF-8, optional BOM): code, name, id_type, id_number,
 visit_date (YYYY-MM-DD; may be left out with --site-day), window_start and window_end
-(HH:MM, site time; optional), product, dose_number, and optionally sex, birth_date,
-prior_dose_date, prior_product, prior_manufacturer (the last earlier dose).
+(HH:MM, site time; optional), product, dose_number, and optionally sex, birth_date and the
+person's earlier doses:
+
+- prior_doses: every earlier COVID-19 dose, any product or manufacturer, as items
+  ``YYYY-MM-DD:PRODUCT:MANUFACTURER`` separated by ``;`` (``history.py`` has the exact form:
+  the manufacturer may hold spaces; ``DATE:PRODUCT`` suffices for a product given here);
+- prior_dose_date, prior_product, prior_manufacturer: the older three-column form of one
+  earlier dose, still read; when it names a dose also in prior_doses it is that dose.
+
+A history is refused with the row's line and why: a bad date, a date after today or not
+before the visit date, an empty product, the same dose twice, more than ten doses.
 """
 
 from __future__ import annotations
@@ -16,6 +25,15 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from vaxflow.config import Settings
+from vaxflow.queue.bookings.history import (
+    MAX_DOSES as MAX_HISTORY_DOSES,
+)
+from vaxflow.queue.bookings.history import (
+    BadHistory,
+    format_history,
+    manufacturer_key,
+    parse_history,
+)
 from vaxflow.queue.bookings.model import Booking, PriorDose
 from vaxflow.queue.errors import QueueError
 from vaxflow.queue.identity import IdType, normalise_name, parse_id_type, validate_id
@@ -30,8 +48,11 @@ OPTIONAL = (
     "prior_dose_date",
     "prior_product",
     "prior_manufacturer",
+    "prior_doses",
 )
 MAX_FIELD = 200
+#: The history column holds up to ten doses, each up to a date, a product and a manufacturer.
+MAX_HISTORY_FIELD = 2000
 
 
 @dataclass(frozen=True)
@@ -92,11 +113,63 @@ def _day(text: str, column: str) -> date:
         raise ValueError(f"{column} {text!r} is not a date like 2021-04-01") from None
 
 
-def parse_row(row: dict[str, str], settings: Settings, site_day: date | None) -> Booking:
+def _manufacturer_of(settings: Settings) -> Callable[[str], str | None]:
+    def manufacturer(code: str) -> str | None:
+        product = settings.product(code)
+        return product.manufacturer if product is not None else None
+
+    return manufacturer
+
+
+def _history(
+    row: dict[str, str], settings: Settings, visit_date: date, today: date | None
+) -> tuple[PriorDose, ...]:
+    """The row's earlier doses: the prior_doses list, and the older one-dose columns."""
+    try:
+        doses = parse_history(
+            row.get("prior_doses", ""),
+            visit_date=visit_date,
+            today=today,
+            manufacturer_of=_manufacturer_of(settings),
+        )
+    except BadHistory as err:
+        raise ValueError(f"prior_doses: {err}") from None
+    if not row.get("prior_dose_date"):
+        return doses
+    product = row.get("prior_product") or row["product"]
+    manufacturer = row.get("prior_manufacturer") or _manufacturer_of(settings)(product)
+    if not manufacturer:
+        raise ValueError(f"prior_manufacturer is empty and {product} is not given here")
+    if ";" in product + manufacturer or ":" in product:
+        raise ValueError("prior_product/prior_manufacturer may not hold ';' (or ':' in a product)")
+    try:
+        (legacy,) = parse_history(
+            f"{row['prior_dose_date']}:{product}:{manufacturer}",
+            visit_date=visit_date,
+            today=today,
+        )
+    except BadHistory as err:
+        raise ValueError(f"prior_dose_date: {str(err).split(': ', 1)[-1]}") from None
+    if any(d.given_on == legacy.given_on for d in doses if _same_maker(d, legacy)):
+        return doses  # the same dose in both forms: one dose
+    if len(doses) >= MAX_HISTORY_DOSES:
+        raise ValueError(f"prior_doses: more than {MAX_HISTORY_DOSES} earlier doses")
+    return (*doses, legacy)
+
+
+def _same_maker(a: PriorDose, b: PriorDose) -> bool:
+    return manufacturer_key(a.manufacturer) == manufacturer_key(b.manufacturer)
+
+
+def parse_row(
+    row: dict[str, str], settings: Settings, site_day: date | None, today: date | None = None
+) -> Booking:
     """One row to a booking, or ValueError/QueueError with a sentence saying what is wrong."""
     if "__extra__" in row:
         raise ValueError("the row has more fields than the header")
-    if any(len(v) > MAX_FIELD for v in row.values()):
+    if len(row.get("prior_doses", "")) > MAX_HISTORY_FIELD:
+        raise ValueError(f"prior_doses is longer than {MAX_HISTORY_FIELD} characters")
+    if any(len(v) > MAX_FIELD for k, v in row.items() if k != "prior_doses"):
         raise ValueError(f"a field is longer than {MAX_FIELD} characters")
     for column in REQUIRED:
         if not row.get(column):
@@ -138,18 +211,10 @@ def parse_row(row: dict[str, str], settings: Settings, site_day: date | None) ->
     sex = row.get("sex") or None
     if sex not in (None, "male", "female", "unknown"):
         raise ValueError(f"sex {sex!r} is not male, female or unknown")
-    prior: tuple[PriorDose, ...] = ()
-    if row.get("prior_dose_date"):
-        prior = (
-            PriorDose(
-                _day(row["prior_dose_date"], "prior_dose_date"),
-                row.get("prior_product") or product.code,
-                row.get("prior_manufacturer") or product.manufacturer,
-                max(dose_number - 1, 1),
-            ),
-        )
-    elif dose_number > 1 and (row.get("prior_product") or row.get("prior_manufacturer")):
+    legacy = row.get("prior_product") or row.get("prior_manufacturer")
+    if legacy and not row.get("prior_dose_date"):
         raise ValueError("prior_product/prior_manufacturer need prior_dose_date")
+    prior = _history(row, settings, visit_date, today)
     if not normalise_name(row["name"]):
         raise ValueError("name is empty")
     return Booking(
@@ -175,8 +240,12 @@ def check_csv(
     settings: Settings,
     site_day: date | None = None,
     progress: Callable[[int], None] | None = None,
+    today: date | None = None,
 ) -> CsvCheck:
-    """Check every row; duplicate codes and one person booked twice are problems too."""
+    """Check every row; duplicate codes and one person booked twice are problems too.
+
+    `today` (the site's day when importing) refuses earlier doses dated in the future.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -187,7 +256,7 @@ def check_csv(
     for index, (line, row) in enumerate(_rows(text), start=1):
         code = row.get("code", "")[:64]
         try:
-            booking = parse_row(row, settings, site_day)
+            booking = parse_row(row, settings, site_day, today)
         except (ValueError, QueueError) as err:
             message = err.message if isinstance(err, QueueError) else str(err)
             result.problems.append(RowProblem(line, code, message))
@@ -218,7 +287,6 @@ def to_csv(bookings: list[Booking], timezone: str) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(REQUIRED + OPTIONAL)
     for b in bookings:
-        prior = b.prior_doses[-1] if b.prior_doses else None
         writer.writerow(
             [
                 b.code,
@@ -232,9 +300,10 @@ def to_csv(bookings: list[Booking], timezone: str) -> str:
                 f"{b.window_end.astimezone(zone):%H:%M}" if b.window_end else "",
                 b.sex or "",
                 b.birth_date.isoformat() if b.birth_date else "",
-                prior.given_on.isoformat() if prior else "",
-                prior.product if prior else "",
-                prior.manufacturer if prior else "",
+                "",
+                "",
+                "",
+                format_history(b.prior_doses),
             ]
         )
     return out.getvalue()

@@ -5,15 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+#: Where a dose record came from, most authoritative first (`history.merge_history` keeps it).
+SOURCES = ("site", "registry", "service", "booking")
+
 
 @dataclass(frozen=True)
 class PriorDose:
-    """A dose the person already had (from the booking system or this site's records)."""
+    """An earlier COVID-19 dose of any product, manufacturer or site, and who reported it.
+
+    `dose_number` is what the source claimed, kept for the record only: the server counts
+    doses from the whole history. `source` is one of `SOURCES`; after a merge, `also_from`
+    names the other sources that reported the same dose.
+    """
 
     given_on: date
     product: str
     manufacturer: str
-    dose_number: int
+    dose_number: int | None = None
+    source: str = "booking"
+    also_from: tuple[str, ...] = ()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every source that reported this dose, the one whose details are kept first."""
+        return (self.source, *self.also_from)
 
 
 @dataclass(frozen=True)

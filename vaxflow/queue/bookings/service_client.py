@@ -1,6 +1,9 @@
 """The booking-service adapter: ask an HTTP booking service for a code not on the day's list.
 
-The service answers ``GET {base}/bookings/{code}`` with a booking as JSON (404: unknown).
+The service answers ``GET {base}/bookings/{code}`` with a booking as JSON (404: unknown), and
+``GET {base}/bookings?site_id=S&visit_date=YYYY-MM-DD&id_number=N`` with
+``{"bookings": [...]}``: the person's bookings that day (a card-only check-in).
+A booking's ``prior_doses`` are every earlier dose the service knows (``dose_number`` optional).
 `sim_service.py` is a simulated one for tests and the demo.
 """
 
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -30,7 +34,7 @@ class PriorDoseJson(BaseModel):
     given_on: date
     product: str = Field(max_length=40)
     manufacturer: str = Field(max_length=100)
-    dose_number: int = Field(ge=1, le=10)
+    dose_number: int | None = Field(default=None, ge=1, le=10)
 
 
 class BookingJson(BaseModel):
@@ -49,7 +53,7 @@ class BookingJson(BaseModel):
     dose_number: int = Field(ge=1, le=10)
     birth_date: date | None = None
     sex: str | None = Field(default=None, max_length=10)
-    prior_doses: list[PriorDoseJson] = []
+    prior_doses: list[PriorDoseJson] = Field(default=[], max_length=10)
 
     def to_booking(self) -> Booking:
         return Booking(
@@ -66,7 +70,7 @@ class BookingJson(BaseModel):
             birth_date=self.birth_date,
             sex=self.sex,
             prior_doses=tuple(
-                PriorDose(d.given_on, d.product, d.manufacturer, d.dose_number)
+                PriorDose(d.given_on, d.product, d.manufacturer, d.dose_number, "service")
                 for d in self.prior_doses
             ),
             source="service",
@@ -105,3 +109,60 @@ async def fetch_booking(
             "booking_service_unavailable", "The booking service sent another booking."
         )
     return booking
+
+
+class BookingListJson(BaseModel):
+    """The service's answer to a look-up by ID number."""
+
+    model_config = ConfigDict(extra="ignore")
+    bookings: list[BookingJson] = Field(max_length=20)
+
+
+async def _get_json(
+    session: aiohttp.ClientSession, url: str, params: dict[str, str], deadline: float
+) -> Any:
+    try:
+        async with session.get(
+            url, params=params, timeout=aiohttp.ClientTimeout(total=deadline)
+        ) as response:
+            if response.status != 200:
+                raise ServiceUnavailable(
+                    "booking_service_unavailable",
+                    f"The booking service answered {response.status}.",
+                )
+            return await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+        log.warning("booking service %s: %s", url, err or type(err).__name__)
+        raise ServiceUnavailable(
+            "booking_service_unavailable", "The booking service cannot be reached."
+        ) from err
+
+
+async def fetch_bookings_of_person(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    site_id: str,
+    day: date,
+    id_number: str,
+    deadline: float,
+) -> list[Booking]:
+    """The service's bookings for this person at this site on `day` (card-only check-in).
+
+    Raises ServiceUnavailable after at most `deadline` seconds; only bookings that really are
+    this person's, here, that day are returned, whatever the service sent.
+    """
+    params = {"site_id": site_id, "visit_date": day.isoformat(), "id_number": id_number}
+    data = await _get_json(session, f"{base_url.rstrip('/')}/bookings", params, deadline)
+    try:
+        found = BookingListJson.model_validate(data).bookings
+    except ValidationError as err:
+        log.warning("booking service sent an unreadable booking list: %s", err.error_count())
+        raise ServiceUnavailable(
+            "booking_service_unavailable", "The booking service sent an unreadable answer."
+        ) from err
+    bookings = [b.to_booking() for b in found]
+    return [
+        b
+        for b in bookings
+        if b.site_id == site_id and b.visit_date == day and b.id_number.upper() == id_number
+    ]

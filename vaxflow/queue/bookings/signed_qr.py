@@ -3,6 +3,11 @@
 Payload: ``VXB1.<key id>.<body>.<signature>``: the body is the booking's fields joined by
 ``|`` in UTF-8, base64url without padding, and the Ed25519 signature covers
 ``VXB1.<key id>.<body>``. Plain ASCII, so any scanner delivers it unchanged.
+
+Body fields: code, name, id_type, id_number, site, visit day (YYYYMMDD), window (HHMM-HHMM),
+product, dose number, and - when the person had earlier doses - a tenth field with every
+earlier dose in the text form of `history.py` (``2021-03-01:CORONAVAC:Sinovac;...``).
+A nine-field body (no earlier doses, or an older issuer) is still read.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from zoneinfo import ZoneInfo
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from vaxflow.queue.bookings.model import Booking
+from vaxflow.queue.bookings.history import BadHistory, format_history, parse_history
+from vaxflow.queue.bookings.model import Booking, PriorDose
 from vaxflow.queue.errors import Invalid, Refused
 
 PREFIX = "VXB1"
-MAX_LENGTH = 600
+MAX_LENGTH = 1000
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _WINDOW = re.compile(r"^(\d{2})(\d{2})-(\d{2})(\d{2})$")
 
@@ -68,6 +74,11 @@ def sign(booking: Booking, private_key_b64: str, kid: str, timezone: str) -> str
         booking.product,
         str(booking.dose_number),
     ]
+    if booking.prior_doses:
+        try:
+            fields.append(format_history(booking.prior_doses))
+        except ValueError as err:
+            raise Invalid("bad_field", str(err)) from None
     if any("|" in f for f in fields):
         raise Invalid("bad_field", "Booking fields may not contain '|'.")
     body = _b64("|".join(fields).encode("utf-8"))
@@ -76,7 +87,10 @@ def sign(booking: Booking, private_key_b64: str, kid: str, timezone: str) -> str
     except (binascii.Error, ValueError) as err:
         raise Invalid("bad_private_key", "The private key is not a base64 Ed25519 key.") from err
     signed = f"{PREFIX}.{kid}.{body}"
-    return f"{signed}.{_b64(key.sign(signed.encode('ascii')))}"
+    text = f"{signed}.{_b64(key.sign(signed.encode('ascii')))}"
+    if len(text) > MAX_LENGTH:
+        raise Invalid("bad_field", f"The booking does not fit a {MAX_LENGTH}-character code.")
+    return text
 
 
 def verify(
@@ -123,6 +137,7 @@ def _parse_body(raw: bytes, timezone: str) -> Booking:
     """Fields of a correctly signed body; a signed but malformed body is still refused."""
     try:
         fields = raw.decode("utf-8").split("|")
+        history = fields.pop() if len(fields) == 10 else ""
         code, name, id_type, id_number, site, day_text, window, product, dose = fields
         day = datetime.strptime(day_text, "%Y%m%d").date()
         match = _WINDOW.match(window)
@@ -133,7 +148,8 @@ def _parse_body(raw: bytes, timezone: str) -> Booking:
         start = datetime.combine(day, time(h1, m1), zone)
         end = datetime.combine(day, time(h2, m2), zone)
         dose_number = int(dose)
-    except (ValueError, UnicodeDecodeError):
+        prior: tuple[PriorDose, ...] = parse_history(history, visit_date=day)
+    except (ValueError, UnicodeDecodeError, BadHistory):
         raise Invalid("qr_malformed", "This booking code's contents cannot be read.") from None
     return Booking(
         code=code,
@@ -146,5 +162,6 @@ def _parse_body(raw: bytes, timezone: str) -> Booking:
         dose_number=dose_number,
         window_start=start,
         window_end=end,
+        prior_doses=prior,
         source="qr",
     )

@@ -44,8 +44,24 @@ async def _get(request: web.Request) -> web.Response:
     return web.json_response(booking_json(booking))
 
 
+async def _of_person(request: web.Request) -> web.Response:
+    """The person's bookings at a site on a day: ``?site_id=&visit_date=&id_number=``."""
+    q = request.query
+    if not all(q.get(k) for k in ("site_id", "visit_date", "id_number")):
+        return web.json_response({"error": "site_id, visit_date and id_number"}, status=400)
+    found = [
+        booking_json(b)
+        for b in request.app[BOOKINGS].values()
+        if b.site_id == q["site_id"]
+        and b.visit_date.isoformat() == q["visit_date"]
+        and b.id_number == q["id_number"]
+    ]
+    return web.json_response({"bookings": found})
+
+
 def create_service(bookings: Iterable[Booking]) -> web.Application:
     app = web.Application()
     app[BOOKINGS] = {b.code: b for b in bookings}
+    app.router.add_get("/bookings", _of_person)
     app.router.add_get("/bookings/{code}", _get)
     return app

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from vaxflow.queue import tables as t
+from vaxflow.queue.bookings.history import merge_history
 from vaxflow.queue.bookings.model import Booking, PriorDose
 from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.store import Tx
@@ -20,7 +21,11 @@ from vaxflow.queue.store import Tx
 def booking_from_row(row: Any) -> Booking:
     prior = tuple(
         PriorDose(
-            date.fromisoformat(d["given_on"]), d["product"], d["manufacturer"], d["dose_number"]
+            date.fromisoformat(d["given_on"]),
+            d["product"],
+            d["manufacturer"],
+            d.get("dose_number"),
+            d.get("source", "booking"),
         )
         for d in json.loads(row.prior_doses or "[]")
     )
@@ -63,6 +68,7 @@ def _values(booking: Booking) -> dict[str, Any]:
                     "product": d.product,
                     "manufacturer": d.manufacturer,
                     "dose_number": d.dose_number,
+                    "source": d.source,
                 }
                 for d in booking.prior_doses
             ]
@@ -137,10 +143,23 @@ def import_bookings(
 
 
 _PRIOR_DOSES = Prepared(
-    select(t.doses.c.given_at, t.doses.c.product, t.doses.c.manufacturer, t.doses.c.dose_number)
+    select(
+        t.doses.c.given_at,
+        t.doses.c.product,
+        t.doses.c.manufacturer,
+        t.doses.c.dose_number,
+        t.doses.c.visit_id,
+    )
     .join(t.visits, t.visits.c.id == t.doses.c.visit_id)
     .where(t.visits.c.id_number == bindparam("id_number"))
     .order_by(t.doses.c.given_at)
+)
+_BOOKINGS_OF_PERSON = Prepared(
+    select(t.bookings).where(
+        t.bookings.c.site_id == bindparam("site_id"),
+        t.bookings.c.id_number == bindparam("id_number"),
+        t.bookings.c.visit_date == bindparam("visit_date"),
+    )
 )
 _FIND_BOOKING = Prepared(
     select(t.bookings).where(
@@ -149,11 +168,43 @@ _FIND_BOOKING = Prepared(
 )
 
 
-def prior_doses_here(conn: Connection, id_number: str, timezone: str) -> list[PriorDose]:
-    """Doses this database already holds for the person (any site of a regional database)."""
+def prior_doses_here(
+    conn: Connection, id_number: str, timezone: str, *, besides_visit: int | None = None
+) -> list[PriorDose]:
+    """Doses this database already holds for the person (any site of a regional database),
+    leaving out the dose of `besides_visit` (the visit being verified)."""
     zone = ZoneInfo(timezone)
     rows = _PRIOR_DOSES.rows(conn, {"id_number": id_number})
     return [
-        PriorDose(r.given_at.astimezone(zone).date(), r.product, r.manufacturer, r.dose_number)
+        PriorDose(
+            r.given_at.astimezone(zone).date(), r.product, r.manufacturer, r.dose_number, "site"
+        )
         for r in rows
+        if r.visit_id != besides_visit
     ]
+
+
+def bookings_of_person(conn: Connection, site_id: str, id_number: str, day: date) -> list[Booking]:
+    """The person's bookings at this site for `day`, unused ones first (card-only check-in)."""
+    rows = _BOOKINGS_OF_PERSON.rows(
+        conn, {"site_id": site_id, "id_number": id_number, "visit_date": day}
+    )
+    ordered = sorted(rows, key=lambda r: (r.visit_id is not None, r.code))
+    return [booking_from_row(r) for r in ordered]
+
+
+def history_of_visit(
+    conn: Connection,
+    site_id: str,
+    timezone: str,
+    *,
+    visit_id: int,
+    id_number: str,
+    booking_code: str | None,
+) -> tuple[PriorDose, ...]:
+    """A checked-in person's earlier doses as check-in merged them: booking data and records
+    (the visit's own dose, once recorded, is not an earlier one)."""
+    booking = find_booking(conn, site_id, booking_code) if booking_code else None
+    reported = booking.prior_doses if booking is not None else ()
+    here = prior_doses_here(conn, id_number, timezone, besides_visit=visit_id)
+    return merge_history(reported, here)

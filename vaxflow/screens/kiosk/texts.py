@@ -73,7 +73,8 @@ def screen_texts(state: State) -> dict[str, str]:
                 name=pre.person_name,
                 product=pre.product_name,
                 dose=pre.dose_number,
-            ),
+            )
+            + ("\n" + t("question.booking_found") if pre.booking_found_by_id else ""),
             question=question.text.get(lang) or question.text.get("en") or question.id,
         )
     elif screen is Screen.CONSENT and state.precheck is not None:

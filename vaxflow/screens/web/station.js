@@ -124,6 +124,9 @@ function verdictBox(v) {
     el("div", { class: "small" }, "请勿接种，核对叫号 Do not vaccinate: check the call"));
 }
 
+/** Where an earlier dose is known from, in both languages. */
+const SOURCE = { site: "本站记录 site", registry: "免疫规划系统 registry", service: "预约系统 booking service", booking: "预约数据 booking" };
+
 function personCard(p) {
   const items = p.screening_items || Object.entries(p.screening || {}).map(([id, answer]) => ({ id, text: state.questions[id] || {}, answer }));
   const words = (i) => [i.text["zh-CN"], i.text.en].filter(Boolean).join(" / ") || questionText(i.id);
@@ -142,6 +145,10 @@ function personCard(p) {
       el("dt", {}, "通道 Lane"), el("dd", {}, p.lane + (p.walk_in ? " (walk-in)" : ""))),
     (p.flags || []).length ? el("div", { class: "flags", id: "flags" }, ...p.flags.map((f) => el("span", { class: `flag ${f.code}` }, `${f.text["zh-CN"]} ${f.text.en}`))) : null,
     reasons.length ? el("div", { class: "banner warn" }, "需医生评估 Doctor review: ", reasons.join(", ")) : null,
+    el("h3", {}, "既往接种 Earlier doses"),
+    el("ul", { class: "history", id: "history" }, ...((p.history || []).length
+      ? p.history.map((d) => el("li", {}, `${d.date} ${d.product} (${d.manufacturer}) — ${d.sources.map((s) => SOURCE[s] || s).join(", ")}`))
+      : [el("li", { class: "muted" }, "—")])),
     el("h3", {}, "健康问题 Screening"),
     el("ul", { class: "answers", id: "answers" }, ...(items.length ? items.map((i) => el("li", { class: i.answer ? "yes" : "" }, `${words(i)} — ${i.answer ? "是 yes" : "否 no"}`)) : [el("li", { class: "muted" }, "—")])),
     el("div", { class: "row" },
