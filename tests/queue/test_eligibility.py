@@ -125,7 +125,7 @@ def _dose(
         (2, [_dose(57)], [], []),  # past it: overdue, a note for the station (overdue = regular)
         (2, [_dose(30, "Sinopharm Beijing", product="BBIBP")], ["manufacturer_mismatch"], []),
         (2, [], [], ["prior_dose_unverified"]),
-        (3, [_dose(60), _dose(30, n=2)], ["series_complete"], []),
+        (3, [_dose(60), _dose(30, n=2)], ["booster_too_early"], []),  # 6 months after
         (1, [_dose(0)], ["already_vaccinated_today"], []),
         (1, [_dose(40)], [], ["dose_claim_mismatch"]),  # the history decides: dose 2
     ],

@@ -75,7 +75,7 @@ class Product(_Strict):
     min_interval_days: Annotated[int, Field(ge=0)] = 21
     """Minimum days between two doses of the series."""
     max_interval_days: Annotated[int, Field(ge=0)] | None = 56
-    """Maximum days between two doses, or none for no upper limit; later is overdue
+    """Maximum days between two doses (56 when not given); later is overdue
     (see [schedule] overdue)."""
     series_window_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     """Every dose of the series, the last included, within this many days of dose 1

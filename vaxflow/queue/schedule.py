@@ -198,8 +198,11 @@ def _named(dose: CountedDose) -> dict[str, Any]:
 
 
 def _overdue(settings: Settings, reason: Reason) -> Decision:
+    """Past the interval or the window: a doctor, or a note "complete as soon as possible"."""
     if settings.schedule.overdue == "review":
         return Decision(review=(reason,))
+    if reason.code == "interval_too_long":  # its words say "a doctor will see you"
+        reason = Reason("dose_overdue", reason.params)
     return Decision(notes=(reason,))
 
 
