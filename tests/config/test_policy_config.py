@@ -38,7 +38,10 @@ months_after_completion = 6
             "below min_age_years",
         ),
         (
-            _appended('[[age_bands]]\nmin_age_years = 3\neffective_from = 2022-01-01\nuntil = 2021-01-01\n'),
+            _appended(
+                "[[age_bands]]\nmin_age_years = 3\n"
+                "effective_from = 2022-01-01\nuntil = 2021-01-01\n"
+            ),
             "age_bands[2]",
             "before effective_from",
         ),
@@ -48,7 +51,9 @@ months_after_completion = 6
             "'PFIZER' is not in [[products]]",
         ),
         (
-            _with('products = ["CORONAVAC", "BBIBP"]\nrelation', 'products = ["CORONAVAX"]\nrelation'),
+            _with(
+                'products = ["CORONAVAC", "BBIBP"]\nrelation', 'products = ["CORONAVAX"]\nrelation'
+            ),
             "boosters[0].products",
             "'CORONAVAX' is not in [[products]]",
         ),
@@ -96,7 +101,7 @@ months_after_completion = 6
             "Input should be",
         ),
         (
-            _with("[schedule]\noverdue = \"regular\"", '[schedule]\noverdue = "later"'),
+            _with('[schedule]\noverdue = "regular"', '[schedule]\noverdue = "later"'),
             "schedule.overdue",
             "Input should be",
         ),
@@ -115,7 +120,10 @@ def test_a_band_outside_the_products_licence() -> None:
         'code = "AD5-NCOV"\nname = "Ad5-nCoV, adenovirus vector"',
         'code = "AD5-NCOV"\nname = "Ad5-nCoV, adenovirus vector"\nmin_age_years = 18',
     )
-    text += '\n[[age_bands]]\nproducts = ["AD5-NCOV"]\nmin_age_years = 3\nmax_age_years = 11\neffective_from = 2021-10-25\n'
+    text += (
+        '\n[[age_bands]]\nproducts = ["AD5-NCOV"]\nmin_age_years = 3\nmax_age_years = 11\n'
+        "effective_from = 2021-10-25\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_settings_text(text, "site.toml")
     assert err.value.problems[0].key == "age_bands[2].products"
@@ -126,10 +134,10 @@ def test_consistent_policies_load() -> None:
     """Overlapping bands add up; rules for other products or series may overlap in time;
     a booster product no station gives is fine (it may be known only from history)."""
     text = _appended(
-        '[[age_bands]]\nmin_age_years = 12\nmax_age_years = 17\neffective_from = 2021-07-20\n'
+        "[[age_bands]]\nmin_age_years = 12\nmax_age_years = 17\neffective_from = 2021-07-20\n"
         '[[boosters]]\neffective_from = 2022-06-01\nafter_products = ["AD5-NCOV"]\n'
         'months_after_completion = 3\nproducts = ["AD5-NCOV"]\n'
-        '[[boosters]]\neffective_from = 2023-01-01\nmonths_after_completion = 6\nnumber = 2\n'
+        "[[boosters]]\neffective_from = 2023-01-01\nmonths_after_completion = 6\nnumber = 2\n"
     )
     site = load_settings_text(text, "site.toml")
     assert len(site.boosters) == 4 and len(site.age_bands) == 3
@@ -157,3 +165,48 @@ def test_config_check_shows_the_policy_and_names_a_contradiction(
     assert main(["config", "check", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "boosters[2].number" in err and "no rule for booster 2" in err
+
+
+def test_the_readmes_worked_examples_load_and_decide() -> None:
+    """The 2021 and 2022 policies in README.md are real site-file text."""
+    from datetime import date
+
+    from tests.conftest import ROOT
+    from vaxflow.queue.bookings.model import PriorDose
+    from vaxflow.queue.schedule import DoseKind, plan_dose
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Schedule policy", 1)[1]
+    blocks = [part.split("```", 1)[0] for part in section.split("```toml\n")[1:]]
+    assert len(blocks) == 2
+    site = """
+[site]
+id = "example"
+name = "Example"
+[[lanes]]
+prefix = "A"
+name = "Booked"
+[[stations]]
+id = "S01"
+name = "Station 1"
+zone = "Hall A"
+products = ["CORONAVAC", "ZF2001"]
+[tokens]
+kiosk = ["example-kiosk-token"]
+"""
+    y2021 = load_settings_text(site + blocks[0], "2021.toml")
+    y2022 = load_settings_text(site + blocks[0] + blocks[1], "2022.toml")
+    coronavac = y2021.product("CORONAVAC")
+    assert coronavac is not None
+    series = [
+        PriorDose(date(2021, 5, 1), "克尔来福", "", 1),
+        PriorDose(date(2021, 5, 22), "CORONAVAC", "Sinovac", 2),
+    ]
+    day = date(2022, 3, 1)
+    assert (
+        plan_dose(y2021, coronavac, series, day=day).decision.refusals[0].code == "series_complete"
+    )
+    booster = plan_dose(y2022, coronavac, series, day=day, birth_date=date(1980, 1, 1))
+    assert (booster.kind, booster.dose_number, booster.decision.ok) == (DoseKind.BOOSTER, 3, True)
+    child = plan_dose(y2021, coronavac, [], day=date(2021, 10, 25), birth_date=date(2015, 1, 1))
+    assert child.decision.ok

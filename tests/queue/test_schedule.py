@@ -291,9 +291,9 @@ def test_booster_months_after_completion(
         assert plan.decision == Decision()
     else:
         assert codes(plan.decision)[0] == ["booster_too_early"]
-        assert plan.decision.refusals[0].params["earliest"] == day.replace(
-            day=day.day + 1
-        ).isoformat()
+        assert (
+            plan.decision.refusals[0].params["earliest"] == day.replace(day=day.day + 1).isoformat()
+        )
 
 
 @pytest.mark.parametrize(
@@ -531,7 +531,9 @@ def _outcome(site: Settings, history: list[PriorDose], code: str) -> tuple[Any, 
 
 
 @given(history=_records, seed=st.integers(0, 2**32), code=st.sampled_from(["CORONAVAC", "ZF2001"]))
-@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_decision_does_not_depend_on_order_or_repeats(
     p2022: Settings, history: list[PriorDose], seed: int, code: str
 ) -> None:
@@ -546,7 +548,9 @@ def test_decision_does_not_depend_on_order_or_repeats(
     gaps=st.lists(st.integers(0, 60), min_size=1, max_size=3),
     copies=st.integers(1, 3),
 )
-@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_dose_number_is_valid_earlier_doses_plus_one(
     p2022: Settings, code: str, gaps: list[int], copies: int
 ) -> None:

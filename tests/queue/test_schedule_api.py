@@ -70,9 +70,7 @@ def _pre(site: Site, booking: Booking) -> dict[str, Any]:
 async def _dose_recorded(site: Site, station: str, product: str, ticket: dict[str, Any]) -> Any:
     await site.open(station, product)
     await site.post("station", f"/api/stations/{station}/call-next")
-    await site.post(
-        "station", f"/api/stations/{station}/start-service", {"code": ticket["ticket"]}
-    )
+    await site.post("station", f"/api/stations/{station}/start-service", {"code": ticket["ticket"]})
     return await site.post(
         "station", f"/api/stations/{station}/record-dose", {"visit_id": ticket["visit_id"]}
     )

@@ -54,7 +54,12 @@ class Lane(_Strict):
 
 Platform = Literal["inactivated", "recombinant_protein", "adenovirus_vector", "mrna"]
 """Vaccine platforms as the notices name them; booster rules compare them."""
-PLATFORMS: tuple[Platform, ...] = ("inactivated", "recombinant_protein", "adenovirus_vector", "mrna")
+PLATFORMS: tuple[Platform, ...] = (
+    "inactivated",
+    "recombinant_protein",
+    "adenovirus_vector",
+    "mrna",
+)
 
 
 class Product(_Strict):
@@ -616,4 +621,3 @@ def _check_policy(settings: Settings) -> None:
                     f"same series, booster and days with {other.months_after_completion} months; "
                     "end the older rule with until"
                 )
-

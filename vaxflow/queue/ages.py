@@ -23,7 +23,8 @@ def bands_open(settings: Settings, product: Product, day: date) -> list[AgeBand]
 def _describe(bands: list[AgeBand]) -> str:
     spans = sorted(
         {
-            f"{b.min_age_years}-{b.max_age_years}" if b.max_age_years is not None
+            f"{b.min_age_years}-{b.max_age_years}"
+            if b.max_age_years is not None
             else f"{b.min_age_years}+"
             for b in bands
         }

@@ -116,6 +116,7 @@ def identify(
         booking = find_booking(conn, site_id, request.booking_code)
         if booking is None:
             raise NotFound("unknown_booking", "This booking code is not on today's list.")
+    dose_number: int | None  # claimed; the schedule decides (judge)
     if booking is not None:
         booked_type = parse_id_type(booking.id_type)
         card = request.id_card

@@ -352,7 +352,9 @@ def _claim(history: History, decided: int, claimed: int | None) -> Decision:
                 ),
             )
         )
-    return Decision(review=(Reason("dose_claim_mismatch", {"claimed": claimed, "decided": decided}),))
+    return Decision(
+        review=(Reason("dose_claim_mismatch", {"claimed": claimed, "decided": decided}),)
+    )
 
 
 def _history_review(history: History) -> Decision:
