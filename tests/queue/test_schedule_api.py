@@ -4,14 +4,20 @@ claimed dose number that disagrees, a booster, a finished one-dose series, an ov
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from vaxflow.clock import FrozenClock
+from vaxflow.config import Settings
 from vaxflow.queue import engine
 from vaxflow.queue.appkeys import STORE
 from vaxflow.queue.bookings.model import Booking, PriorDose
 from vaxflow.queue.bookings.store_ops import import_bookings
+from vaxflow.queue.server import create_app
 
-from .conftest import Site
+from .conftest import AiohttpClient, Site
 from .people import resident_id, walk_in_body
 
 ADULT = date(1990, 3, 7)
@@ -21,6 +27,21 @@ MAKERS = {
     "AD5-NCOV": "CanSino",
     "ZF2001": "Anhui Zhifei Longcom",
 }
+
+
+@pytest.fixture
+async def zf_site(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> Site:
+    """The demo site with station S11 also giving ZF2001 (the demo knows it for history)."""
+    data = settings.model_dump()
+    data["stations"] = [
+        {**s, "products": [*s["products"], "ZF2001"]} if s["id"] == "S11" else s
+        for s in data["stations"]
+    ]
+    site = Settings.model_validate(data)
+    app = create_app(site, db=str(tmp_path / "zf.sqlite"), clock=clock)
+    return Site(await aiohttp_client(app), clock, site)
 
 
 def _today(site: Site) -> date:
@@ -103,8 +124,9 @@ async def test_a_complete_cansino_series_gets_no_coronavac_dose_1(site: Site) ->
     assert refused["error"]["details"]["manufacturer"] == "CanSino"
 
 
-async def test_a_claimed_dose_number_that_disagrees_goes_to_a_doctor(site: Site) -> None:
+async def test_a_claimed_dose_number_that_disagrees_goes_to_a_doctor(zf_site: Site) -> None:
     """One ZF2001 dose on record, booked as "dose 3": dose 2 is decided and recorded."""
+    site = zf_site
     booking = await _booked(site, 3, "ZF2001", 3, [(40, "ZF2001")])
     pre = await site.post("kiosk", "/api/checkins/precheck", _pre(site, booking))
     assert (pre["dose_number"], pre["claimed_dose_number"], pre["dose_kind"]) == (2, 3, "primary")
