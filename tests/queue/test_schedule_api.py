@@ -147,7 +147,13 @@ async def test_a_booster_six_months_after_the_series(site: Site) -> None:
     assert [d["kind"] for d in pre["earlier_doses"]] == ["primary", "primary"]
     ticket = await site.post("kiosk", "/api/checkins", _body(site, booking))
     assert (ticket["lane"], ticket["dose_number"], ticket["dose_kind"]) == ("A", 3, "booster")
-    dosed = await _dose_recorded(site, "S01", "CORONAVAC", ticket)
+    await site.open("S01")
+    await site.post("station", "/api/stations/S01/call-next")
+    answer = await site.post("station", "/api/stations/S01/verify", {"code": ticket["qr"]})
+    assert "booster" in {f["code"] for f in answer["visit"]["flags"]}
+    dosed = await site.post(
+        "station", "/api/stations/S01/record-dose", {"visit_id": ticket["visit_id"]}
+    )
     assert dosed["dose_number"] == 3
 
 
@@ -166,6 +172,11 @@ async def test_an_overdue_dose_is_a_note_for_the_station_not_a_doctor(site: Site
     seen = await site.get("station", f"/api/tickets/{ticket['ticket']}")
     assert seen["review_reasons"] == []
     assert seen["schedule_notes"] == [{"code": "dose_overdue", "days": 70, "max_days": 56}]
+    await site.open("S01")
+    await site.post("station", "/api/stations/S01/call-next")
+    answer = await site.post("station", "/api/stations/S01/verify", {"code": ticket["qr"]})
+    overdue = next(f for f in answer["visit"]["flags"] if f["code"] == "overdue")
+    assert overdue["text"]["en"] == "Overdue: complete as soon as possible"
 
 
 async def test_a_walk_in_who_says_nothing_gets_the_dose_the_history_gives(site: Site) -> None:
