@@ -574,3 +574,42 @@ def test_dose_number_is_valid_earlier_doses_plus_one(
     plan = plan_dose(p2022, item, history, day=date(2023, 1, 1), birth_date=ADULT)
     assert plan.dose_number == len(valid) + 1
     assert [c.dose.given_on for c in plan.history.counted] == valid
+
+
+@given(
+    history=st.lists(
+        st.builds(
+            PriorDose,
+            st.dates(date(1990, 1, 1), date(2030, 1, 1)),
+            st.text(max_size=30),
+            st.text(max_size=30),
+            st.integers(-5, 50),
+        ),
+        max_size=8,
+    ),
+    claimed=st.one_of(st.none(), st.integers(1, 10)),
+)
+@hsettings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_history_from_outside_gets_a_plan_not_a_crash(
+    p2022: Settings, history: list[PriorDose], claimed: int | None
+) -> None:
+    """Booking data is outside input: any names, dates and numbers give a plan whose number
+    is the counted doses plus one, and every record is either counted or said why not."""
+    plan = plan_dose(
+        p2022,
+        product(p2022, "CORONAVAC"),
+        history,
+        day=date(2022, 9, 1),
+        birth_date=ADULT,
+        claimed=claimed,
+    )
+    assert plan.dose_number == len(plan.history.counted) + 1
+    assert len(plan.history.counted) + len(plan.history.ignored) == len(history)
+    vaccinated_today = any(d.given_on == date(2022, 9, 1) for d in history)
+    if claimed is not None and claimed != plan.dose_number and not vaccinated_today:
+        assert {r.code for r in plan.decision.review} & {
+            "dose_claim_mismatch",
+            "prior_dose_unverified",
+        }
