@@ -142,7 +142,9 @@ def read_history(settings: Settings, doses: Sequence[PriorDose]) -> History:
     seen: set[tuple[date, str]] = set()
     for dose in sorted(doses, key=_order):
         product = match_product(settings, dose)
-        maker = _norm(product.manufacturer if product else dose.manufacturer)
+        # an unknown product without a manufacturer is told apart by its own name
+        named = product.manufacturer if product else dose.manufacturer or dose.product
+        maker = _norm(named)
         if (dose.given_on, maker) in seen:
             ignored.append(IgnoredDose(dose, NotCounted.DUPLICATE))
             continue
