@@ -498,6 +498,14 @@ def test_booked_dose_2_with_nothing_on_record_goes_to_a_doctor(p2021: Settings) 
     assert codes(plan.decision) == ([], ["prior_dose_unverified"], [])
 
 
+def test_a_dose_dated_after_the_visit_day_is_not_counted(p2021: Settings) -> None:
+    history = [dose(DAY - timedelta(days=30)), dose(DAY + timedelta(days=3), n=2)]
+    plan = plan_dose(p2021, product(p2021, "CORONAVAC"), history, day=DAY, birth_date=ADULT)
+    assert plan.dose_number == 2
+    assert codes(plan.decision) == ([], ["prior_dose_not_counted"], [])
+    assert plan.decision.review[0].params["why"] == "after_visit_day"
+
+
 def test_already_vaccinated_today(p2021: Settings) -> None:
     plan = plan_dose(p2021, product(p2021, "CORONAVAC"), [dose(DAY)], day=DAY, birth_date=ADULT)
     assert codes(plan.decision)[0] == ["already_vaccinated_today"]

@@ -47,6 +47,7 @@ class NotCounted(StrEnum):
     UNKNOWN_PRODUCT = "unknown_product"  # no product in [[products]] matches it
     TOO_SOON = "interval_too_short"  # given before the series' minimum interval
     SAME_DAY = "same_day"  # another manufacturer's dose on a day that already has one
+    AFTER_VISIT_DAY = "after_visit_day"  # dated after the visit day: a record's error
 
 
 @dataclass(frozen=True)
@@ -134,13 +135,19 @@ def _order(dose: PriorDose) -> tuple[date, str, str, int]:
     return (dose.given_on, _norm(dose.manufacturer), _norm(dose.product), dose.dose_number)
 
 
-def read_history(settings: Settings, doses: Sequence[PriorDose]) -> History:
+def read_history(
+    settings: Settings, doses: Sequence[PriorDose], day: date | None = None
+) -> History:
     """Count the earlier doses in date order; the result does not depend on the input order,
-    and one dose reported by two sources (same day, same manufacturer) counts once."""
+    and one dose reported by two sources (same day, same manufacturer) counts once. Doses
+    dated after the visit `day` do not count."""
     counted: list[CountedDose] = []
     ignored: list[IgnoredDose] = []
     seen: set[tuple[date, str]] = set()
     for dose in sorted(doses, key=_order):
+        if day is not None and dose.given_on > day:
+            ignored.append(IgnoredDose(dose, NotCounted.AFTER_VISIT_DAY))
+            continue
         product = match_product(settings, dose)
         # an unknown product without a manufacturer is told apart by its own name
         named = product.manufacturer if product else dose.manufacturer or dose.product
@@ -389,7 +396,7 @@ def plan_dose(
 
     `claimed` is the dose number a booking or kiosk states (None: none stated); `allow_switch`
     is a doctor's recorded decision to complete a series with another manufacturer."""
-    read = read_history(settings, history)
+    read = read_history(settings, history, day)
     decision = Decision()
     if birth_date is not None:
         decision = decision + check_age(settings, product, birth_date, day)
