@@ -23,7 +23,7 @@ def test_demo_site_has_what_the_demo_promises() -> None:
     demo = load_settings(DEMO_CONFIG)
     assert len(demo.lanes) == 3
     assert len(demo.stations) == 12
-    assert len(demo.products) == 3
+    assert len(demo.products) == 4
     assert set(demo.tokens) == {"kiosk", "station", "observer", "marshal", "board", "admin"}
 
 

@@ -109,8 +109,10 @@ def test_site_day_is_local_not_utc(settings: Settings) -> None:
     assert codes(check_booking_time(settings, open_all_day, early))[0] == []
 
 
-def _dose(days_ago: int, manufacturer: str = "Sinovac", n: int = 1) -> PriorDose:
-    return PriorDose(DAY - timedelta(days=days_ago), "CORONAVAC", manufacturer, n)
+def _dose(
+    days_ago: int, manufacturer: str = "Sinovac", n: int = 1, product: str = "CORONAVAC"
+) -> PriorDose:
+    return PriorDose(DAY - timedelta(days=days_ago), product, manufacturer, n)
 
 
 @pytest.mark.parametrize(
@@ -120,12 +122,12 @@ def _dose(days_ago: int, manufacturer: str = "Sinovac", n: int = 1) -> PriorDose
         (2, [_dose(21)], [], []),  # exactly the minimum interval
         (2, [_dose(20)], ["interval_too_short"], []),  # one day short
         (2, [_dose(56)], [], []),  # exactly the maximum interval
-        (2, [_dose(57)], [], ["interval_too_long"]),  # past it: a doctor decides
-        (2, [_dose(30, "Sinopharm Beijing")], ["manufacturer_mismatch"], []),
+        (2, [_dose(57)], [], []),  # past it: overdue, a note for the station (overdue = regular)
+        (2, [_dose(30, "Sinopharm Beijing", product="BBIBP")], ["manufacturer_mismatch"], []),
         (2, [], [], ["prior_dose_unverified"]),
-        (3, [_dose(60), _dose(30, n=2)], ["series_complete"], []),
+        (3, [_dose(60), _dose(30, n=2)], ["booster_too_early"], []),  # 6 months after
         (1, [_dose(0)], ["already_vaccinated_today"], []),
-        (1, [_dose(40)], ["dose_number_mismatch"], []),
+        (1, [_dose(40)], [], ["dose_claim_mismatch"]),  # the history decides: dose 2
     ],
 )
 def test_dose_schedule(

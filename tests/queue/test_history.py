@@ -79,7 +79,7 @@ def test_good_histories(text: str, expected: tuple[PriorDose, ...]) -> None:
         ("2026-11-21:CORONAVAC:Sinovac", "is in the future"),
         ("2021-03-01::Sinovac", "earlier dose 1: the product is empty"),
         ("2021-03-01", "earlier dose 1: the product is empty"),
-        ("2021-03-01:ZF2001", "the manufacturer is empty and ZF2001 is not given here"),
+        ("2021-03-01:ZF2001", "the manufacturer is empty and ZF2001 is not in the site file"),
         ("2021-03-01:ZF2001:", "the manufacturer is empty"),
         ("2021-03-01:CORONAVAC:Sinovac;;2021-04-01:CORONAVAC:Sinovac", "earlier dose 2 is empty"),
         (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from typing import Any
 
-from vaxflow.config import ConfigError, load_settings
+from vaxflow.config import ConfigError, Settings, load_settings
 
 _DEMO_TOKEN_PREFIX = "demo-"
 
@@ -32,6 +33,8 @@ def _check(args: argparse.Namespace) -> int:
     print(f"  stations: {len(settings.stations)}, products: {len(settings.products)}")
     print(f"  walk-in capacity: {settings.walk_in.daily_capacity}/day")
     print(f"  observation seats: {settings.observation.seats}")
+    for line in _policy(settings):
+        print(f"  {line}")
     demo_roles = [
         role
         for role, tokens in settings.tokens.items()
@@ -41,3 +44,33 @@ def _check(args: argparse.Namespace) -> int:
         roles = ", ".join(demo_roles)
         print(f"  warning: demo tokens in use for {roles}; replace them on a real site")
     return 0
+
+
+def _policy(settings: Settings, today: date | None = None) -> list[str]:
+    """The schedule policy as an operator checks it: series, and what is in effect today."""
+    day = today or date.today()
+    given = {code for station in settings.stations for code in station.products}
+    lines = []
+    for p in settings.products:
+        series = f"{p.doses_in_series} dose(s)"
+        if p.doses_in_series > 1:
+            most = f"-{p.max_interval_days}" if p.max_interval_days is not None else "+"
+            series += f", {p.min_interval_days}{most} days apart"
+        if p.series_window_days is not None:
+            series += f", all within {p.series_window_days} days of dose 1"
+        where = "" if p.code in given else " (history only: no station gives it)"
+        lines.append(f"product {p.code}: {p.platform or 'platform not stated'}, {series}{where}")
+    if settings.age_bands:
+        open_now = [b for b in settings.age_bands if b.in_effect(day)]
+        spans = ", ".join(
+            f"{b.min_age_years}-{b.max_age_years if b.max_age_years is not None else ''}"
+            + (f" ({', '.join(b.products)})" if b.products else "")
+            for b in open_now
+        )
+        lines.append(f"age bands open on {day}: {spans or 'none'}")
+    boosters = [r for r in settings.boosters if r.in_effect(day)]
+    lines.append(
+        f"booster rules in effect on {day}: {len(boosters)}"
+        f"; overdue doses: {settings.schedule.overdue}"
+    )
+    return lines

@@ -52,6 +52,16 @@ class Lane(_Strict):
     """Priority weight: a waiting minute in this lane counts `weight` minutes when calling next."""
 
 
+Platform = Literal["inactivated", "recombinant_protein", "adenovirus_vector", "mrna"]
+"""Vaccine platforms as the notices name them; booster rules compare them."""
+PLATFORMS: tuple[Platform, ...] = (
+    "inactivated",
+    "recombinant_protein",
+    "adenovirus_vector",
+    "mrna",
+)
+
+
 class Product(_Strict):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
     """Short product code used in bookings, stations and lots."""
@@ -59,12 +69,22 @@ class Product(_Strict):
     """Product name as printed on certificates."""
     manufacturer: str
     """Manufacturer; later doses of a series must be from the same one."""
+    platform: Platform | None = None
+    """inactivated, recombinant_protein, adenovirus_vector or mrna; none: not stated (a booster
+    rule that compares platforms then refuses rather than guesses)."""
+    aliases: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
+    """Other names or codes earlier-dose records use for this product ("Sinovac CoronaVac",
+    "克尔来福"); matched ignoring case, spaces and punctuation."""
     doses_in_series: Annotated[int, Field(ge=1, le=10)] = 2
     """Number of doses in the primary series."""
     min_interval_days: Annotated[int, Field(ge=0)] = 21
     """Minimum days between two doses of the series."""
     max_interval_days: Annotated[int, Field(ge=0)] | None = 56
-    """Maximum days between two doses, or none for no upper limit."""
+    """Maximum days between two doses (56 when not given); later is overdue
+    (see [schedule] overdue)."""
+    series_window_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    """Every dose of the series, the last included, within this many days of dose 1
+    (ZF2001: dose 3 within 180 days); none for no window. Later is overdue."""
     observation_minutes: Annotated[int, Field(ge=0, le=240)] = 30
     """Observation after the dose, in minutes."""
     min_age_years: Annotated[int, Field(ge=0, le=130)] | None = None
@@ -79,6 +99,15 @@ class Product(_Strict):
                 f"max_interval_days ({self.max_interval_days}) is shorter than "
                 f"min_interval_days ({self.min_interval_days})"
             )
+        if self.series_window_days is not None:
+            if self.doses_in_series < 2:
+                raise ValueError("series_window_days needs a series of two or more doses")
+            shortest = (self.doses_in_series - 1) * self.min_interval_days
+            if self.series_window_days < shortest:
+                raise ValueError(
+                    f"series_window_days ({self.series_window_days}) is shorter than the "
+                    f"{self.doses_in_series - 1} minimum intervals together ({shortest} days)"
+                )
         return self
 
 
@@ -100,6 +129,89 @@ class AgeRules(_Strict):
     """From this age (in years) people are routed to the doctor-review or priority lane."""
     max_age_years: Annotated[int, Field(ge=0, le=130)] | None = None
     """Oldest person served, in years; none for no limit."""
+
+
+class AgeBand(_Strict):
+    products: list[str] = []
+    """Product codes the band opens; empty: every product."""
+    min_age_years: Annotated[int, Field(ge=0, le=130)] = 0
+    """Youngest age in the band, in whole years on the visit day."""
+    max_age_years: Annotated[int, Field(ge=0, le=130)] | None = None
+    """Oldest age in the band, in whole years (inclusive); none for no limit."""
+    effective_from: date
+    """First visit day (site time) the band is open."""
+    until: date | None = None
+    """Last visit day (site time, inclusive) the band is open; none: open until changed."""
+
+    @model_validator(mode="after")
+    def _band(self) -> AgeBand:
+        if self.max_age_years is not None and self.max_age_years < self.min_age_years:
+            raise ValueError(
+                f"max_age_years ({self.max_age_years}) is below min_age_years "
+                f"({self.min_age_years})"
+            )
+        if self.until is not None and self.until < self.effective_from:
+            raise ValueError(f"until ({self.until}) is before effective_from")
+        return self
+
+    def in_effect(self, day: date) -> bool:
+        return self.effective_from <= day and (self.until is None or day <= self.until)
+
+
+BoosterRelation = Literal["same_manufacturer", "same_platform", "other_platform", "any"]
+
+
+class BoosterRule(_Strict):
+    effective_from: date
+    """First visit day (site time) the rule applies."""
+    until: date | None = None
+    """Last visit day (site time, inclusive) the rule applies; none: until changed."""
+    after_platforms: list[Platform] = []
+    """Completed primary series of these platforms qualify; with after_products empty too: any."""
+    after_products: list[str] = []
+    """Completed primary series of these product codes (the series' dose 1) qualify."""
+    months_after_completion: Annotated[int, Field(ge=0, le=120)] = 6
+    """Calendar months from the series' last dose (from the previous booster for number > 1)."""
+    products: list[str] = []
+    """Product codes that may be given as this booster; empty: any product in [[products]]."""
+    relation: BoosterRelation = "any"
+    """The booster against the primary series: same_manufacturer, same_platform,
+    other_platform or any."""
+    number: Annotated[int, Field(ge=1, le=5)] = 1
+    """Which booster the rule allows: 1 for the first booster, 2 for a second, ..."""
+    min_age_years: Annotated[int, Field(ge=0, le=130)] | None = None
+    """Youngest age for this booster, in whole years; none: the age bands alone decide."""
+    max_age_years: Annotated[int, Field(ge=0, le=130)] | None = None
+    """Oldest age for this booster, in whole years; none for no limit."""
+
+    @model_validator(mode="after")
+    def _rule(self) -> BoosterRule:
+        if self.until is not None and self.until < self.effective_from:
+            raise ValueError(f"until ({self.until}) is before effective_from")
+        if (
+            self.min_age_years is not None
+            and self.max_age_years is not None
+            and self.max_age_years < self.min_age_years
+        ):
+            raise ValueError("max_age_years is below min_age_years")
+        return self
+
+    def in_effect(self, day: date) -> bool:
+        return self.effective_from <= day and (self.until is None or day <= self.until)
+
+    def covers(self, series: Product) -> bool:
+        """Does a completed primary series begun with `series` fall under `after_*`?"""
+        if not self.after_platforms and not self.after_products:
+            return True
+        return series.code in self.after_products or (
+            series.platform is not None and series.platform in self.after_platforms
+        )
+
+
+class ScheduleRules(_Strict):
+    overdue: Literal["regular", "review"] = "regular"
+    """A dose past max_interval_days or the series window: regular (ticket as usual, the station
+    console notes "complete as soon as possible") or review (doctor-review lane)."""
 
 
 class BookingRules(_Strict):
@@ -323,6 +435,11 @@ class Settings(_Strict):
     stations: list[Station]
     products: list[Product]
     age: AgeRules = AgeRules()
+    age_bands: list[AgeBand] = []
+    """Who may come, by age and product, with the dates each band opens; empty: [age] decides."""
+    boosters: list[BoosterRule] = []
+    """When a completed primary series may get a booster, and with what; empty: no boosters."""
+    schedule: ScheduleRules = ScheduleRules()
     booking: BookingRules = BookingRules()
     walk_in: WalkInRules = WalkInRules()
     observation: ObservationRules = ObservationRules()
@@ -410,6 +527,7 @@ class Settings(_Strict):
             raise ValueError(
                 "staff_sign_in.required: sign-in is required but no [[staff]] can sign in"
             )
+        _check_policy(self)
         return self
 
     def lane_of_kind(self, kind: LaneKind) -> Lane | None:
@@ -434,3 +552,72 @@ class Settings(_Strict):
             if token in tokens:
                 return role
         return None
+
+
+def _overlap(a_from: date, a_until: date | None, b_from: date, b_until: date | None) -> bool:
+    return (a_until is None or b_from <= a_until) and (b_until is None or a_from <= b_until)
+
+
+def _check_policy(settings: Settings) -> None:
+    """A schedule policy that contradicts itself fails at load, naming the key."""
+    products = {p.code: p for p in settings.products}
+    platforms = {p.platform for p in settings.products if p.platform}
+    for index, band in enumerate(settings.age_bands):
+        where = f"age_bands[{index}].products"
+        for code in band.products:
+            product = products.get(code)
+            if product is None:
+                raise ValueError(f"{where}: {code!r} is not in [[products]]")
+            low = max(band.min_age_years, product.min_age_years or 0)
+            high = min(
+                band.max_age_years if band.max_age_years is not None else 200,
+                product.max_age_years if product.max_age_years is not None else 200,
+            )
+            if low > high:
+                raise ValueError(
+                    f"{where}: {code} is licensed for ages {product.min_age_years or 0}-"
+                    f"{product.max_age_years or 'any'}, outside this band"
+                )
+    for index, rule in enumerate(settings.boosters):
+        where = f"boosters[{index}]"
+        for key, codes in (("products", rule.products), ("after_products", rule.after_products)):
+            for code in codes:
+                if code not in products:
+                    raise ValueError(f"{where}.{key}: {code!r} is not in [[products]]")
+        for platform in rule.after_platforms:
+            if platform not in platforms:
+                raise ValueError(
+                    f"{where}.after_platforms: no product in [[products]] has platform {platform!r}"
+                )
+        if rule.relation in ("same_platform", "other_platform"):
+            after = [p for p in settings.products if rule.covers(p)]
+            given = [products[c] for c in rule.products] if rule.products else settings.products
+            unstated = sorted({p.code for p in [*after, *given] if p.platform is None})
+            if unstated:
+                raise ValueError(
+                    f"{where}.relation: {rule.relation} compares platforms but "
+                    f"{', '.join(unstated)} state no platform"
+                )
+        if rule.number > 1 and not any(
+            other.number == rule.number - 1 for other in settings.boosters
+        ):
+            raise ValueError(
+                f"{where}.number: booster {rule.number} has no rule for booster {rule.number - 1}"
+            )
+        for earlier_index, other in enumerate(settings.boosters[:index]):
+            if (
+                other.number == rule.number
+                and _overlap(other.effective_from, other.until, rule.effective_from, rule.until)
+                and any(rule.covers(p) and other.covers(p) for p in settings.products)
+                and (
+                    not rule.products
+                    or not other.products
+                    or set(rule.products) & set(other.products)
+                )
+                and other.months_after_completion != rule.months_after_completion
+            ):
+                raise ValueError(
+                    f"{where}.months_after_completion: boosters[{earlier_index}] covers the "
+                    f"same series, booster and days with {other.months_after_completion} months; "
+                    "end the older rule with until"
+                )

@@ -27,7 +27,8 @@ class WalkInBody(_Body):
     birth_date: date | None = None
     sex: Literal["male", "female", "unknown"] | None = None
     product: str | None = Field(default=None, max_length=40)
-    dose_number: int = Field(default=1, ge=1, le=10)
+    dose_number: int | None = Field(default=None, ge=1, le=10)
+    """The dose the person says this is; the server decides it from the dose history."""
 
 
 class IdCardBody(_Body):
@@ -62,6 +63,14 @@ class PrecheckResponse(BaseModel):
     product: str
     product_name: str
     dose_number: int
+    """Decided from the dose history and the site's policy, not from the claim."""
+    dose_kind: Literal["primary", "booster"]
+    claimed_dose_number: int | None
+    """What the booking or the kiosk said, when it said anything."""
+    earlier_doses: list[dict[str, object]]
+    """The earlier doses that counted: given_on, product, manufacturer, kind, dose_number."""
+    not_counted: list[dict[str, object]]
+    """Earlier doses on record that did not count, each with why."""
     walk_in: bool
     booking_found_by_id: bool = False
     """A card-only (walk-in) request found the person's booking for today by the ID number."""
@@ -70,6 +79,8 @@ class PrecheckResponse(BaseModel):
     history: list[dict[str, object]] = []
     """Every earlier dose: date, product, manufacturer, source and all sources that reported it."""
     review: list[dict[str, object]]
+    notes: list[dict[str, object]]
+    """Notes for the station that change no lane, e.g. an overdue dose."""
     questions: list[dict[str, object]]
     consent: dict[str, object]
 
@@ -171,6 +182,7 @@ class VisitResponse(BaseModel):
     print_failed: bool
     site_day: str
     dose_number: int
+    dose_kind: Literal["primary", "booster"] | None = None
     walk_in: bool
     checked_in_at: str
     id_number: str

@@ -28,11 +28,12 @@ from vaxflow.queue.bookings.store_ops import (
     remember_booking,
 )
 from vaxflow.queue.eligibility import (
+    Assessment,
     Decision,
     Reason,
-    assess,
     check_screening,
     check_walk_in_capacity,
+    evaluate,
 )
 from vaxflow.queue.errors import Invalid, NotFound, QueueError, Refused
 from vaxflow.queue.identity import (
@@ -67,7 +68,7 @@ class WalkInPerson:
     id_number: str
     birth_date: date | None = None
     product: str | None = None
-    dose_number: int = 1
+    dose_number: int | None = None  # what the person says; the schedule decides
     id_type: str = IdType.CN_RESIDENT.value
     sex: str | None = None
 
@@ -95,7 +96,7 @@ class Applicant:
     birth_date: date | None
     sex: str | None
     product: Product
-    dose_number: int
+    dose_number: int | None  # claimed by the booking or the kiosk; `schedule` decides the dose
     booking: Booking | None
     history: tuple[PriorDose, ...] = field(default=())
     found_by_id: bool = False
@@ -143,6 +144,7 @@ def identify(
         booking = find_booking(conn, site_id, request.booking_code)
         if booking is None:
             raise NotFound("unknown_booking", "This booking code is not on today's list.")
+    dose_number: int | None  # claimed; the schedule decides (judge)
     if booking is not None:
         booked_type = parse_id_type(booking.id_type)
         if card is not None:
@@ -246,12 +248,18 @@ def _already_here(conn: Connection, site_id: str, day: date, applicant: Applican
             )
 
 
-def decide(
-    conn: Connection, settings: Settings, site_id: str, applicant: Applicant, now: datetime
-) -> Decision:
-    """Every rule for this applicant now, including walk-in capacity."""
+def judge(
+    conn: Connection,
+    settings: Settings,
+    site_id: str,
+    applicant: Applicant,
+    now: datetime,
+    *,
+    allow_switch: bool = False,
+) -> Assessment:
+    """Every rule for this applicant now, including walk-in capacity, and the decided dose."""
     day = engine.site_day(now, settings.site.timezone)
-    decision = assess(
+    assessment = evaluate(
         settings,
         product=applicant.product,
         dose_number=applicant.dose_number,
@@ -259,7 +267,9 @@ def decide(
         history=applicant.history,
         now=now,
         booking=applicant.booking,
+        allow_switch=allow_switch,
     )
+    decision = assessment.decision
     if applicant.birth_date is None:  # a passport or permit, no date given: staff confirm it
         decision = decision + Decision(review=(Reason("birth_date_unconfirmed"),))
     if applicant.walk_in:
@@ -272,7 +282,18 @@ def decide(
 
             capacity = walk_in_capacity(conn, settings, site_id, day)
             decision = decision + check_walk_in_capacity(issued, capacity)
-    return decision
+    return Assessment(assessment.plan, decision)
+
+
+def decide(
+    conn: Connection, settings: Settings, site_id: str, applicant: Applicant, now: datetime
+) -> Decision:
+    """The decision alone of `judge`."""
+    return judge(conn, settings, site_id, applicant, now).decision
+
+
+def _reasons(found: tuple[Reason, ...]) -> list[dict[str, Any]]:
+    return [{"code": r.code, **r.params} for r in found]
 
 
 def precheck(
@@ -281,7 +302,8 @@ def precheck(
     """What the kiosk needs before the questions: may this person go on, and what to ask."""
     applicant = identify(conn, settings, site_id, request, now)
     _already_here(conn, site_id, engine.site_day(now, settings.site.timezone), applicant)
-    decision = decide(conn, settings, site_id, applicant, now)
+    assessment = judge(conn, settings, site_id, applicant, now)
+    decision, plan = assessment.decision, assessment.plan
     if not decision.ok:
         raise refusal(decision)
     return {
@@ -295,12 +317,17 @@ def precheck(
         },
         "product": applicant.product.code,
         "product_name": applicant.product.name,
-        "dose_number": applicant.dose_number,
+        "dose_number": plan.dose_number,
+        "dose_kind": plan.kind.value,
+        "claimed_dose_number": applicant.dose_number,
+        "earlier_doses": [dose.as_dict() for dose in plan.history.counted],
+        "not_counted": [dose.as_dict() for dose in plan.history.ignored],
         "walk_in": applicant.walk_in,
         "booking_found_by_id": applicant.found_by_id,
         "booking_code": mask_code(applicant.booking.code) if applicant.booking else None,
         "history": history_view(applicant.history),
-        "review": [{"code": r.code, **r.params} for r in decision.review],
+        "review": _reasons(decision.review),
+        "notes": _reasons(decision.notes),
         "questions": [q.model_dump() for q in settings.questions],
         "consent": settings.consent.model_dump(),
     }
@@ -328,7 +355,8 @@ def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     day = engine.site_day(tx.now, settings.site.timezone)
     applicant = identify(tx.conn, settings, tx.site_id, request, tx.now)
     _already_here(tx.conn, tx.site_id, day, applicant)
-    decision = decide(tx.conn, settings, tx.site_id, applicant, tx.now)
+    assessment = judge(tx.conn, settings, tx.site_id, applicant, tx.now)
+    decision, plan = assessment.decision, assessment.plan
     if not decision.ok:
         raise refusal(decision)
     answers = _screening(settings, request.answers)
@@ -357,7 +385,8 @@ def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
         "number": number,
         "state": VisitState.CHECKED_IN.value,
         "product": applicant.product.code,
-        "dose_number": applicant.dose_number,
+        "dose_number": plan.dose_number,
+        "dose_kind": plan.kind.value,
         "person_name": applicant.name,
         "id_number": applicant.id_number,
         "id_type": applicant.id_type,
@@ -374,6 +403,9 @@ def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
         "consent_version": request.consent_version if settings.consent.text else None,
         "review_reasons": json.dumps([r.code for r in decision.review])
         if decision.review
+        else None,
+        "schedule_notes": json.dumps(_reasons(decision.notes), sort_keys=True)
+        if decision.notes
         else None,
     }
     visit_id = repo.insert_visit(tx.conn, values)

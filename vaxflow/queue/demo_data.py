@@ -31,9 +31,11 @@ def demo_code(index: int) -> str:
 
 def make_people(settings: Settings, day: date, count: int, seed: int = 7) -> list[Booking]:
     """Deterministic bookings for a site day: mostly adults, a fifth 60 or older; later doses
-    carry the earlier dose (same manufacturer, inside the interval) as the booking app would."""
+    carry the earlier dose (same manufacturer, inside the interval) as the booking app would.
+    Only products some station gives are booked (others are known for history only)."""
     rng = random.Random(seed)
-    products = {p.code: p for p in settings.products}
+    given = {code for station in settings.stations for code in station.products}
+    products = {p.code: p for p in settings.products if p.code in given}
     codes = list(products)
     weights = [5, 3.5, 1.5][: len(codes)] + [1] * max(0, len(codes) - 3)
     people = []

@@ -7,67 +7,31 @@ they send the person to the doctor-review (or priority) lane, where a doctor dec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
+from vaxflow.queue.ages import check_age
 from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.engine import age_on, site_day
+from vaxflow.queue.decision import Decision, Reason
+from vaxflow.queue.engine import site_day
+from vaxflow.queue.schedule import DosePlan, plan_dose
 
-
-@dataclass(frozen=True)
-class Reason:
-    """A reason code and the values its message needs ("{min_age}", "{earliest}")."""
-
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The outcome of the rules: refusals stop the check-in; review routes to a doctor."""
-
-    refusals: tuple[Reason, ...] = ()
-    review: tuple[Reason, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.refusals
-
-    def __add__(self, other: Decision) -> Decision:
-        return Decision(self.refusals + other.refusals, self.review + other.review)
-
-
-def check_age(settings: Settings, product: Product, birth_date: date, day: date) -> Decision:
-    """Age in whole years on the visit day against the site's and the product's limits."""
-    age = age_on(birth_date, day)
-    refusals: list[Reason] = []
-    review: list[Reason] = []
-    rules = settings.age
-    if age < rules.min_age_years:
-        refusals.append(Reason("too_young", {"age": age, "min_age": rules.min_age_years}))
-    elif rules.max_age_years is not None and age > rules.max_age_years:
-        refusals.append(Reason("too_old", {"age": age, "max_age": rules.max_age_years}))
-    if (product.min_age_years is not None and age < product.min_age_years) or (
-        product.max_age_years is not None and age > product.max_age_years
-    ):
-        refusals.append(
-            Reason(
-                "product_age_limit",
-                {
-                    "age": age,
-                    "product": product.name,
-                    "min_age": product.min_age_years,
-                    "max_age": product.max_age_years,
-                },
-            )
-        )
-    if rules.review_age_years is not None and age >= rules.review_age_years and not refusals:
-        review.append(Reason("review_age", {"age": age, "review_age": rules.review_age_years}))
-    return Decision(tuple(refusals), tuple(review))
+__all__ = [
+    "Assessment",
+    "Decision",
+    "Reason",
+    "assess",
+    "check_age",
+    "check_booking_time",
+    "check_dose_schedule",
+    "check_screening",
+    "check_walk_in_capacity",
+    "evaluate",
+]
 
 
 def check_booking_time(settings: Settings, booking: Booking, now: datetime) -> Decision:
@@ -107,59 +71,18 @@ def _window(settings: Settings, booking: Booking, edge: datetime) -> dict[str, A
 def check_dose_schedule(
     settings: Settings,
     product: Product,
-    dose_number: int,
+    dose_number: int | None,
     history: Sequence[PriorDose],
     day: date,
+    *,
+    allow_switch: bool = False,
 ) -> Decision:
-    """The series so far: complete, today already, same manufacturer, interval in range."""
-    doses = sorted(history, key=lambda d: d.given_on)
-    if any(d.given_on == day for d in doses):
-        return Decision((Reason("already_vaccinated_today"),))
-    series = [d for d in doses if d.manufacturer == product.manufacturer]
-    if doses and len(series) >= product.doses_in_series:
-        return Decision((Reason("series_complete", {"doses": len(series)}),))
-    refusals: list[Reason] = []
-    review: list[Reason] = []
-    if dose_number > product.doses_in_series:
-        refusals.append(Reason("series_complete", {"doses": dose_number - 1}))
-        return Decision(tuple(refusals))
-    if dose_number > 1:
-        if not doses:
-            review.append(Reason("prior_dose_unverified", {"dose_number": dose_number}))
-            return Decision((), tuple(review))
-        last = doses[-1]
-        if last.manufacturer != product.manufacturer:
-            refusals.append(
-                Reason(
-                    "manufacturer_mismatch",
-                    {"previous": last.manufacturer, "booked": product.manufacturer},
-                )
-            )
-        elapsed = (day - last.given_on).days
-        if elapsed < product.min_interval_days:
-            earliest = last.given_on + timedelta(days=product.min_interval_days)
-            refusals.append(
-                Reason(
-                    "interval_too_short",
-                    {
-                        "days": elapsed,
-                        "min_days": product.min_interval_days,
-                        "earliest": earliest.isoformat(),
-                    },
-                )
-            )
-        elif product.max_interval_days is not None and elapsed > product.max_interval_days:
-            review.append(
-                Reason(
-                    "interval_too_long",
-                    {"days": elapsed, "max_days": product.max_interval_days},
-                )
-            )
-    elif series:
-        refusals.append(
-            Reason("dose_number_mismatch", {"booked": dose_number, "expected": len(series) + 1})
-        )
-    return Decision(tuple(refusals), tuple(review))
+    """The dose schedule alone (no age): what `schedule.plan_dose` decides for this history;
+    `dose_number` is only the claim it is compared with."""
+    plan = plan_dose(
+        settings, product, history, day=day, claimed=dose_number, allow_switch=allow_switch
+    )
+    return plan.decision
 
 
 def check_walk_in_capacity(issued: int, capacity: int) -> Decision:
@@ -191,22 +114,60 @@ def check_screening(settings: Settings, answers: dict[str, bool]) -> Decision:
     return Decision(tuple(refusals), tuple(review))
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """Every rule's outcome for one person today, and the dose the schedule decided."""
+
+    plan: DosePlan
+    decision: Decision
+
+
+def evaluate(
+    settings: Settings,
+    *,
+    product: Product,
+    dose_number: int | None,
+    birth_date: date | None,
+    history: Sequence[PriorDose],
+    now: datetime,
+    booking: Booking | None = None,
+    allow_switch: bool = False,
+) -> Assessment:
+    """Every rule that applies to one person today, refusals first; `dose_number` is the
+    claimed one (booking or kiosk), which the history and the policy decide over."""
+    day = site_day(now, settings.site.timezone)
+    decision = Decision()
+    if booking is not None:
+        decision = decision + check_booking_time(settings, booking, now)
+    plan = plan_dose(
+        settings,
+        product,
+        history,
+        day=day,
+        birth_date=birth_date,
+        claimed=dose_number,
+        allow_switch=allow_switch,
+    )
+    return Assessment(plan, decision + plan.decision)
+
+
 def assess(
     settings: Settings,
     *,
     product: Product,
-    dose_number: int,
+    dose_number: int | None,
     birth_date: date | None,
     history: Sequence[PriorDose],
     now: datetime,
     booking: Booking | None = None,
 ) -> Decision:
-    """Every rule that applies to one person today, refusals first."""
-    day = site_day(now, settings.site.timezone)
-    decision = Decision()
-    if booking is not None:
-        decision = decision + check_booking_time(settings, booking, now)
-    if birth_date is not None:
-        decision = decision + check_age(settings, product, birth_date, day)
-    decision = decision + check_dose_schedule(settings, product, dose_number, history, day)
-    return decision
+    """The decision alone of `evaluate`."""
+    return evaluate(
+        settings,
+        product=product,
+        dose_number=dose_number,
+        birth_date=birth_date,
+        history=history,
+        now=now,
+        booking=booking,
+    ).decision

@@ -104,6 +104,8 @@ class Visit:
     screening: str | None = None  # JSON: {question id: answer}
     consent_version: str | None = None
     review_reasons: str | None = None  # JSON: [reason codes] that sent them to review
+    dose_kind: str | None = None  # primary | booster, as the schedule decided (None: before it)
+    schedule_notes: str | None = None  # JSON: [{code, params}] for the station ("overdue")
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,8 @@ VISIT_INSERT_COLUMNS = (
     "screening",
     "consent_version",
     "review_reasons",
+    "dose_kind",
+    "schedule_notes",
 )
 _INSERT_VISIT = Prepared(insert(t.visits).returning(t.visits.c.id), columns=VISIT_INSERT_COLUMNS)
 _BUMP_COUNTER = Prepared(

@@ -62,6 +62,7 @@ def visit_view(visit: Visit, settings: Settings, *, full_id: bool = False) -> di
     view.update(
         site_day=visit.site_day.isoformat(),
         dose_number=visit.dose_number,
+        dose_kind=visit.dose_kind,
         walk_in=visit.walk_in,
         checked_in_at=visit.checked_in_at.isoformat(),
         id_number=visit.id_number if full_id else mask_id_number(visit.id_number),
@@ -75,6 +76,7 @@ def visit_view(visit: Visit, settings: Settings, *, full_id: bool = False) -> di
         view.update(
             screening=json.loads(visit.screening) if visit.screening else {},
             review_reasons=json.loads(visit.review_reasons) if visit.review_reasons else [],
+            schedule_notes=json.loads(visit.schedule_notes) if visit.schedule_notes else [],
             consent_version=visit.consent_version,
             id_note=_id_note(visit),
         )

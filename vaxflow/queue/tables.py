@@ -113,6 +113,8 @@ visits = Table(
     Column("screening", Text, nullable=True),
     Column("consent_version", String(40), nullable=True),
     Column("review_reasons", Text, nullable=True),
+    Column("dose_kind", String(10), nullable=True),
+    Column("schedule_notes", Text, nullable=True),
     UniqueConstraint("site_id", "site_day", "ticket"),
     Index(None, "id_number", "site_id"),
     Index(None, "site_id", "site_day", "state", "lane", "product", "checked_in_at"),

@@ -42,7 +42,14 @@ FLAG_WORDS = {
     "doctor_review": {"zh-CN": "需医生评估", "zh-TW": "需醫師評估", "en": "Doctor review"},
     "priority": {"zh-CN": "优先", "zh-TW": "優先", "en": "Priority"},
     "walk_in": {"zh-CN": "现场登记", "zh-TW": "現場登記", "en": "Walk-in"},
+    "booster": {"zh-CN": "加强针", "zh-TW": "追加劑", "en": "Booster"},
+    "overdue": {
+        "zh-CN": "已超期：请尽快完成",
+        "zh-TW": "已逾期：請儘快完成",
+        "en": "Overdue: complete as soon as possible",
+    },
 }
+_OVERDUE_NOTES = frozenset({"dose_overdue", "series_window_passed"})
 
 
 class VerifyRequest(m._Body):
@@ -76,7 +83,8 @@ def screening_items(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
 
 
 def flags(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
-    """Doctor review, priority lane, walk-in: what the vaccinator must not miss."""
+    """Doctor review, priority lane, walk-in, booster, overdue: what the vaccinator must not
+    miss (an overdue dose is given as usual, "complete as soon as possible")."""
     out = []
     lane = settings.lane(visit.lane)
     if json.loads(visit.review_reasons or "[]") or lane.kind is LaneKind.REVIEW:
@@ -85,6 +93,10 @@ def flags(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
         out.append("priority")
     if visit.walk_in:
         out.append("walk_in")
+    if visit.dose_kind == "booster":
+        out.append("booster")
+    if any(n.get("code") in _OVERDUE_NOTES for n in json.loads(visit.schedule_notes or "[]")):
+        out.append("overdue")
     return [{"code": code, "text": FLAG_WORDS[code]} for code in out]
 
 
