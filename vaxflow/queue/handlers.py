@@ -21,6 +21,7 @@ from vaxflow.queue.bookings.codes import read_booking_scan
 from vaxflow.queue.bookings.service_client import fetch_booking
 from vaxflow.queue.bookings.store_ops import find_booking
 from vaxflow.queue.errors import Invalid, NotFound, QueueError
+from vaxflow.queue.guardians import GuardianClaim
 from vaxflow.queue.model import StationState, Visit, VisitState
 from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.store import Tx
@@ -215,6 +216,7 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
         walk_in=checkin.WalkInPerson(**body.walk_in.model_dump()) if body.walk_in else None,
         answers=answers,
         consent_version=getattr(body, "consent_version", None),
+        guardian=GuardianClaim(**body.guardian.model_dump()) if body.guardian else None,
     )
 
 

@@ -26,6 +26,8 @@ from vaxflow.queue import engine, repo, service
 from vaxflow.queue import tables as t
 from vaxflow.queue.appkeys import SETTINGS
 from vaxflow.queue.errors import NotFound, Refused
+from vaxflow.queue.guardian_store import VisitIdentity, identity_of
+from vaxflow.queue.guardians import IdSource, is_minor
 from vaxflow.queue.handlers import mutate
 from vaxflow.queue.model import AT_STATION_STATES, CALLED_STATES, Visit
 from vaxflow.queue.privacy import mask_id_number, mask_name
@@ -38,6 +40,12 @@ FLAG_WORDS = {
     "doctor_review": {"zh-CN": "需医生评估", "zh-TW": "需醫師評估", "en": "Doctor review"},
     "priority": {"zh-CN": "优先", "zh-TW": "優先", "en": "Priority"},
     "walk_in": {"zh-CN": "现场登记", "zh-TW": "現場登記", "en": "Walk-in"},
+    "minor": {"zh-CN": "未成年人", "zh-TW": "未成年人", "en": "Minor"},
+    "household_register": {
+        "zh-CN": "户口簿号码",
+        "zh-TW": "戶口名簿號碼",
+        "en": "Household register number",
+    },
 }
 
 
@@ -71,8 +79,10 @@ def screening_items(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
     return items
 
 
-def flags(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
-    """Doctor review, priority lane, walk-in: what the vaccinator must not miss."""
+def flags(
+    visit: Visit, settings: Settings, identity: VisitIdentity | None = None
+) -> list[dict[str, Any]]:
+    """Doctor review, priority lane, walk-in, minor: what the vaccinator must not miss."""
     out = []
     lane = settings.lane(visit.lane)
     if json.loads(visit.review_reasons or "[]") or lane.kind is LaneKind.REVIEW:
@@ -81,14 +91,23 @@ def flags(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
         out.append("priority")
     if visit.walk_in:
         out.append("walk_in")
+    if is_minor(visit.birth_date, visit.site_day):
+        out.append("minor")
+    if identity is not None and identity.id_source is IdSource.HOUSEHOLD_REGISTER:
+        out.append("household_register")
     return [{"code": code, "text": FLAG_WORDS[code]} for code in out]
 
 
-def summary(visit: Visit, settings: Settings) -> dict[str, Any]:
-    """The verifying console's view of the person: full ID, age, dose, answers with words."""
+def summary(
+    visit: Visit, settings: Settings, identity: VisitIdentity | None = None
+) -> dict[str, Any]:
+    """The verifying console's view of the person: full ID, age, dose, answers with words;
+    a minor's guardian (name, relation, masked number) and where the number came from."""
     view = service.visit_view(visit, settings, full_id=True)
     view["screening_items"] = screening_items(visit, settings)
-    view["flags"] = flags(visit, settings)
+    view["flags"] = flags(visit, settings, identity)
+    view["guardian"] = identity.guardian_view() if identity else None
+    view["id_source"] = identity.id_source.value if identity else IdSource.ID_CARD.value
     return view
 
 
@@ -146,7 +165,7 @@ def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> 
     return {
         "match": match,
         "scanned": kind,
-        "visit": summary(called, settings),
+        "visit": summary(called, settings, identity_of(tx.conn, tx.site_id, called.id)),
         "found": None if match or found is None else _masked(found),
     }
 
