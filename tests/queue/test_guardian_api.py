@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
+from vaxflow.kiosk.flow import Card
 from vaxflow.queue import engine
 from vaxflow.queue import tables as t
 from vaxflow.queue.appkeys import STORE
@@ -49,10 +50,10 @@ def _child(site: Site, n: int = 1, years: int = 10) -> dict[str, Any]:
 
 
 def _guardian(site: Site, n: int = 1, **extra: Any) -> dict[str, Any]:
+    """The guardian as the kiosk's flow sends it: the card as read, relation, consent."""
+    card = Card(resident_id(200 + n, date(1986, 4, 2)), f"李大明{n}", date(1986, 4, 2), "female")
     return {
-        "id_type": "cn_resident",
-        "id_number": resident_id(200 + n, date(1986, 4, 2)),
-        "name": f"李大明{n}",
+        **card.body(),
         "relation": "parent",
         "consent_version": site.settings.consent.version,
         **extra,
@@ -124,6 +125,7 @@ async def test_a_child_needs_a_guardian_and_gets_a_ticket_with_one(kids_site: Si
         ("unknown_relation", "invalid_body", 422),
         ("old_consent", "guardian_consent_required", 409),
         ("passport_at_kiosk", "guardian_age_unknown", 409),
+        ("other_birth_date", "guardian_birth_date_mismatch", 409),
     ],
 )
 async def test_guardian_refusals_through_the_api(
@@ -133,7 +135,12 @@ async def test_guardian_refusals_through_the_api(
     child = _child(site)
     guardian = {
         "same_card": _guardian(site, id_number=child["id_number"]),
-        "minor_guardian": _guardian(site, id_number=resident_id(300, _years_ago(site, 17))),
+        "minor_guardian": _guardian(
+            site,
+            id_number=resident_id(300, _years_ago(site, 17)),
+            birth_date=_years_ago(site, 17).isoformat(),
+        ),
+        "other_birth_date": _guardian(site, birth_date="1986-04-03"),
         "no_relation": _guardian(site, relation=None),
         "unknown_relation": _guardian(site, relation="neighbour"),
         "old_consent": _guardian(site, consent_version="2020-01"),
@@ -251,7 +258,7 @@ async def test_a_booked_child_at_the_desk_and_a_passport_guardian(kids_site: Sit
     )
     await site.app[STORE].write(lambda tx: import_bookings(tx, [booking]), actor="test")
     headers = await _session(site, "marshal", "M0001")
-    passport = _guardian(site, id_type="passport", id_number="E98765432")
+    passport = _guardian(site, id_type="passport", id_number="E98765432", birth_date=None)
     body = {
         "booking_code": "KID0001",
         "id_card": {"id_type": "cn_resident", **child},  # typed from the household register

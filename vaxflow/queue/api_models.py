@@ -49,6 +49,8 @@ class GuardianBody(_Body):
     name: str = Field(min_length=1, max_length=100)
     birth_date: date | None = None
     """Taken only at the staff desk, for a document that shows no birth date (passport)."""
+    sex: Literal["male", "female", "unknown"] | None = None
+    """As the reader read it; not stored."""
     relation: (
         Literal["parent", "legal_guardian", "grandparent", "adult_sibling", "other_relative"] | None
     ) = None

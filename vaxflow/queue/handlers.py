@@ -216,7 +216,9 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
         walk_in=checkin.WalkInPerson(**body.walk_in.model_dump()) if body.walk_in else None,
         answers=answers,
         consent_version=getattr(body, "consent_version", None),
-        guardian=GuardianClaim(**body.guardian.model_dump()) if body.guardian else None,
+        guardian=GuardianClaim(**body.guardian.model_dump(exclude={"sex"}))
+        if body.guardian
+        else None,
     )
 
 
