@@ -307,6 +307,38 @@ async def script_latency(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
     return {"scan_to_bytes_ms": to_bytes, "scan_to_printed_ms": to_paper, "trace": trace[:5]}
 
 
+async def script_guardian(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    """A 10-year-old walks in with a parent; the child's card offered twice on the way."""
+    shell = kit.shell
+    child = kit.child_card(shell.today())
+    kit.reader.present(child)
+    await shell.wait_screen(Screen.WAIT_BOOKING)
+    shell.touch(Action.WALK_IN)
+    await shell.wait_screen(Screen.WALK_IN)
+    shell.touch(Action.AGREE)
+    state = await shell.wait_for(lambda s: s.screen in (Screen.GUARDIAN_CARD, Screen.PROBLEM))
+    if state.problem is not None:
+        return {"problem": state.problem.reason}
+    kit.reader.present(child)
+    await shell.wait_for(lambda s: s.notice == "notice.guardian_same_card")
+    await snap(out / "guardian_same_card.png")
+    guardian = kit.walk_in_card()
+    kit.reader.present(guardian)
+    await shell.wait_screen(Screen.GUARDIAN_RELATION)
+    await snap(out / "guardian_relation.png")
+    shell.touch(Action.RELATION, "parent")
+    await shell.wait_for(lambda s: s.screen in (Screen.QUESTION, Screen.PROBLEM))
+    await kit.answer_all()
+    state = await kit.ticket()
+    assert state.ticket is not None
+    return {
+        "ticket": state.ticket.number,
+        "print": state.print_state.value,
+        "child": child.id_number,
+        "guardian": guardian.id_number,
+    }
+
+
 SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
     "booked": script_booked,
     "walk_in": script_walk_in,
@@ -315,6 +347,7 @@ SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
     "server_restart": script_server_restart,
     "startup": script_startup,
     "latency": script_latency,
+    "guardian": script_guardian,
 }
 
 
