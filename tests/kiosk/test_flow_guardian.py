@@ -113,15 +113,33 @@ def test_an_elderly_guardian_turns_on_elderly_mode() -> None:
     assert any(isinstance(e, f.Speak) and e.key == "prompt.guardian_relation" for e in d.effects)
 
 
-def test_a_guardian_the_server_refuses_ends_on_the_problem_screen() -> None:
+@pytest.mark.parametrize("reason", sorted(f.GUARDIAN_CARD_REFUSALS))
+def test_a_guardian_card_the_server_refuses_asks_for_another(reason: str) -> None:
     d = Driver()
     to_guardian_card(d)
     d.send(f.CardRead(PARENT, TODAY))
     d.touch(Action.RELATION, "grandparent")
-    call = d.pending_call()
-    d.send(f.Refused(call.id, "guardian_is_minor", {"en": "The guardian must be at least 18."}))
+    said = {"en": "The guardian must be at least 18.", "zh-CN": "监护人须年满 18 周岁。"}
+    d.send(f.Refused(d.pending_call().id, reason, said))
+    assert d.state.screen is Screen.GUARDIAN_CARD
+    assert (d.state.guardian, d.state.relation, d.state.pending) == (None, None, None)
+    words = texts.screen_texts(replace(d.state, language="en"))
+    assert words["notice"] == "The guardian must be at least 18."
+    d.send(f.CardRead(GRANDPA, TODAY))  # another adult's card
+    assert d.state.screen is Screen.GUARDIAN_RELATION and d.state.problem is None
+    d.touch(Action.RELATION, "grandparent")
+    assert d.calls()[-1].body["guardian"]["id_number"] == GRANDPA.id_number
+
+
+@pytest.mark.parametrize("reason", ["walk_in_full", "guardian_relation_required", "too_young"])
+def test_other_refusals_with_a_guardian_end_on_the_problem_screen(reason: str) -> None:
+    d = Driver()
+    to_guardian_card(d)
+    d.send(f.CardRead(PARENT, TODAY))
+    d.touch(Action.RELATION, "parent")
+    d.send(f.Refused(d.pending_call().id, reason))
     assert d.state.screen is Screen.PROBLEM
-    assert d.state.problem is not None and d.state.problem.reason == "guardian_is_minor"
+    assert d.state.problem is not None and d.state.problem.reason == reason
 
 
 def test_an_adult_goes_straight_to_the_questions() -> None:

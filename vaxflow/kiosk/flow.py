@@ -116,6 +116,18 @@ class Action(StrEnum):
     RELATION = "relation"  # value: one of RELATIONS
 
 
+#: Refusals of the guardian's card at the second precheck: another adult's card may follow,
+#: so the kiosk asks for a card again (with the server's words) instead of ending.
+GUARDIAN_CARD_REFUSALS = frozenset(
+    {
+        "guardian_is_minor",
+        "guardian_same_person",
+        "guardian_bad_id_number",
+        "guardian_age_unknown",
+        "guardian_birth_date_mismatch",
+    }
+)
+
 #: How a guardian may be related to the child (the server's closed list), in button order.
 RELATIONS: tuple[str, ...] = (
     "parent",
@@ -596,6 +608,21 @@ class Flow:
             case Answered(call, data) if s.pending is not None and call == s.pending.id:
                 return self._answered(s, data, fx)
             case Refused(call, reason, messages, hints) if (
+                s.pending is not None
+                and call == s.pending.id
+                and s.guardian is not None
+                and reason in GUARDIAN_CARD_REFUSALS
+            ):
+                problem = Problem(reason, dict(messages), dict(hints))
+                return replace(
+                    s,
+                    screen=Screen.GUARDIAN_CARD,
+                    pending=None,
+                    guardian=None,
+                    relation=None,
+                    problem=problem,  # shown on the card screen until the next card
+                )
+            case Refused(call, reason, messages, hints) if (
                 s.pending is not None and call == s.pending.id
             ):
                 problem = Problem(reason, dict(messages), dict(hints))
@@ -665,7 +692,14 @@ class Flow:
         age = card.age_on(today)
         if age is not None and age >= self.timing.elderly_age and not s.elderly:
             s = replace(s, elderly=True, elderly_auto=True)  # the guardian works the kiosk
-        return replace(s, guardian=card, relation=None, screen=Screen.GUARDIAN_RELATION, notice="")
+        return replace(
+            s,
+            guardian=card,
+            relation=None,
+            screen=Screen.GUARDIAN_RELATION,
+            notice="",
+            problem=None,
+        )
 
     def _call(self, s: State, kind: Literal["precheck", "check_in"], fx: list[Effect]) -> State:
         body = self._body(s)

@@ -88,6 +88,10 @@ def screen_texts(state: State) -> dict[str, str]:
             sub=t("guardian_card.sub", name=child),
             body=t("guardian_card.body"),
         )
+        if state.problem is not None:  # the server refused the last guardian's card
+            said = state.problem.message(lang)
+            key = f"reason.{state.problem.reason}"
+            out["notice"] = said or (t(key) if _known(key, lang) else t("reason.unknown"))
     elif screen is Screen.GUARDIAN_RELATION:
         name = mask_name(state.guardian.name) if state.guardian else ""
         out.update(title=t("guardian_relation.title"), sub=t("guardian_relation.sub", name=name))
