@@ -1,7 +1,8 @@
 """The `visit_identity` rows: a desk-typed number's source and a minor's guardian, and their views.
 
 Written in the check-in's transaction, with an audit event that never holds a full ID number.
-Views mask the guardian's number everywhere; only the store and registry exports keep it whole.
+Views mask the guardian's number everywhere, the verifying station's too; only the store
+keeps it whole.
 """
 
 from __future__ import annotations
