@@ -42,12 +42,12 @@ months_after_completion = 6
                 "[[age_bands]]\nmin_age_years = 3\n"
                 "effective_from = 2022-01-01\nuntil = 2021-01-01\n"
             ),
-            "age_bands[2]",
+            "age_bands[4]",
             "before effective_from",
         ),
         (
             _appended('[[age_bands]]\nproducts = ["PFIZER"]\neffective_from = 2022-01-01\n'),
-            "age_bands[2].products",
+            "age_bands[4].products",
             "'PFIZER' is not in [[products]]",
         ),
         (
@@ -126,7 +126,7 @@ def test_a_band_outside_the_products_licence() -> None:
     )
     with pytest.raises(ConfigError) as err:
         load_settings_text(text, "site.toml")
-    assert err.value.problems[0].key == "age_bands[2].products"
+    assert err.value.problems[0].key == "age_bands[4].products"
     assert "licensed for ages 18-any" in err.value.problems[0].message
 
 
@@ -140,7 +140,7 @@ def test_consistent_policies_load() -> None:
         "[[boosters]]\neffective_from = 2023-01-01\nmonths_after_completion = 6\nnumber = 2\n"
     )
     site = load_settings_text(text, "site.toml")
-    assert len(site.boosters) == 4 and len(site.age_bands) == 3
+    assert len(site.boosters) == 4 and len(site.age_bands) == 5
 
 
 def test_old_site_files_without_a_policy_still_load() -> None:

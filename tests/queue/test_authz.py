@@ -48,6 +48,8 @@ async def test_route_refuses_the_roles_it_is_not_for(site: Site, route: Route) -
             assert status not in (401, 403), (caller, status)
         elif caller is None:
             assert status == 401, outcome
+        elif caller in route.roles and route.staff_only:
+            assert status == 401, outcome  # a device token without a signed-in person
         elif caller in route.roles:
             assert status not in (401, 403), (caller, outcome)
         else:
@@ -94,7 +96,7 @@ async def test_with_sign_in_required_people_roles_need_a_staff_session(
     for role in sorted(route.roles or ()):
         response = await strict_site.client.post(_path(route), json={}, headers=auth(role))
         body = await response.json()
-        if role in PERSON_ROLES:
+        if role in PERSON_ROLES or route.staff_only:
             assert response.status == 401, (role, body)
             assert body["error"]["reason"] == "staff_sign_in_required"
         else:  # kiosks and admin scripts are not people at a console

@@ -110,10 +110,10 @@ async def test_walk_in_then_the_same_person_again(site: Site) -> None:
 
 async def test_a_child_walking_in_is_refused(site: Site) -> None:
     child = walk_in_body(site.settings, 6)
-    child["walk_in"]["id_number"] = resident_id(6, site.clock.now().date().replace(year=2015))  # type: ignore[index]
+    child["walk_in"]["id_number"] = resident_id(6, site.clock.now().date().replace(year=2024))  # type: ignore[index]
     refused = await site.post("kiosk", "/api/checkins", child, expect=409)
     assert refused["error"]["reason"] == "too_young"
-    assert refused["error"]["messages"]["zh-CN"] == "本接种点仅为 18 周岁及以上人员接种。"
+    assert refused["error"]["messages"]["zh-CN"] == "本接种点仅为 3 周岁及以上人员接种。"
 
 
 async def test_bad_id_number_is_refused(site: Site) -> None:

@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
             if not touring:
                 print("give --server URL (the site server)", file=sys.stderr)
                 return 2
-            server = stack.enter_context(_demo_server())
+            server = stack.enter_context(_demo_server(args.config))
         if touring and not os.environ.get("DISPLAY"):
             stack.enter_context(_virtual_display(width, height))
         printer_dir = args.printer_dir
@@ -118,10 +118,11 @@ async def _kiosk(settings: Any, options: Any, args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _demo_server() -> Iterator[str]:
-    """A throw-away demo server (no traffic) for the tour; its URL."""
+def _demo_server(config: str) -> Iterator[str]:
+    """A throw-away demo server (no traffic) on the kiosk's site file, for the tour; its URL."""
     with tempfile.TemporaryDirectory(prefix="vaxflow-tour-") as tmp:
         command = [sys.executable, "-m", "vaxflow", "demo", "--port", "0", "--no-traffic"]
+        command += ["--config", str(config)]
         command += ["--speed", "1", "--headless", "--db", str(Path(tmp) / "demo.sqlite")]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         try:

@@ -14,6 +14,11 @@ Decisions:
 - Server unreachable: the same call is retried with backoff; a check-in keeps its request id.
 - A failed print shows the ticket on screen, tells the server (`ReportPrint`) and staff
   (`AlertStaff`), and offers a reprint.
+- A minor (precheck says `guardian_required`): the guardian's ID card is read by the same
+  reader, the relation chosen with big buttons, then precheck runs again with the guardian
+  (so a guardian the server refuses is known before the questions); the consent screen says
+  the guardian agrees for the child. The child's own card offered as the guardian's is
+  refused on the spot with a notice.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class Screen(StrEnum):
     CHECKING = "checking"  # precheck in flight
     QUESTION = "question"
     CONSENT = "consent"
+    GUARDIAN_CARD = "guardian_card"  # a minor: waiting for the guardian's ID card
+    GUARDIAN_RELATION = "guardian_relation"  # how the guardian is related to the child
     ISSUING = "issuing"  # check-in in flight
     OFFLINE = "offline"  # server unreachable, retrying
     PRINTING = "printing"
@@ -110,6 +117,29 @@ class Action(StrEnum):
     ANOTHER = "another"  # check in another person (families)
     DONE = "done"
     START_OVER = "start_over"
+    RELATION = "relation"  # value: one of RELATIONS
+
+
+#: Refusals of the guardian's card at the second precheck: another adult's card may follow,
+#: so the kiosk asks for a card again (with the server's words) instead of ending.
+GUARDIAN_CARD_REFUSALS = frozenset(
+    {
+        "guardian_is_minor",
+        "guardian_same_person",
+        "guardian_bad_id_number",
+        "guardian_age_unknown",
+        "guardian_birth_date_mismatch",
+    }
+)
+
+#: How a guardian may be related to the child (the server's closed list), in button order.
+RELATIONS: tuple[str, ...] = (
+    "parent",
+    "legal_guardian",
+    "grandparent",
+    "adult_sibling",
+    "other_relative",
+)
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -162,6 +192,7 @@ class Precheck:
     consent_version: str | None
     consent_text: Mapping[str, str]
     booking_found_by_id: bool = False  # card only, and the server found today's booking
+    guardian_required: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Precheck:
@@ -180,6 +211,7 @@ class Precheck:
             consent_version=str(consent["version"]) if text and consent.get("version") else None,
             consent_text=text,
             booking_found_by_id=bool(data.get("booking_found_by_id", False)),
+            guardian_required=bool(data.get("guardian_required", False)),
         )
 
 
@@ -419,6 +451,8 @@ class State:
     elderly_auto: bool = False  # switched on by the ID card's age
     booking_qr: str | None = None
     card: Card | None = None
+    guardian: Card | None = None  # a minor's guardian, read by the same reader
+    relation: str | None = None  # the guardian's relation to the child, one of RELATIONS
     walk_in: bool = False
     precheck: Precheck | None = None
     answers: tuple[tuple[str, bool], ...] = ()
@@ -459,6 +493,8 @@ PROMPTS: dict[Screen, str] = {
     Screen.WAIT_BOOKING: "prompt.scan_or_walk_in",
     Screen.QUESTION: "prompt.answer",
     Screen.CONSENT: "prompt.consent",
+    Screen.GUARDIAN_CARD: "prompt.guardian_card",
+    Screen.GUARDIAN_RELATION: "prompt.guardian_relation",
     Screen.TICKET: "prompt.take_ticket",
     Screen.PROBLEM: "prompt.problem",
     Screen.OFFLINE: "prompt.offline",
@@ -497,6 +533,8 @@ class Flow:
             Screen.PRINTING: t.busy,
             Screen.QUESTION: t.answering,
             Screen.CONSENT: t.answering,
+            Screen.GUARDIAN_CARD: t.waiting,
+            Screen.GUARDIAN_RELATION: t.answering,
             Screen.OFFLINE: t.offline,
             Screen.TICKET: t.ticket_print_failed
             if state.print_state is PrintState.FAILED
@@ -553,8 +591,20 @@ class Flow:
                 if age is not None and age >= self.timing.elderly_age and not s.elderly:
                     s = replace(s, elderly=True, elderly_auto=True)
                 return self._have(s, fx)
-            case CardUnreadable() if screen in (Screen.ATTRACT, Screen.WAIT_CARD):
+            case CardUnreadable() if screen in (
+                Screen.ATTRACT,
+                Screen.WAIT_CARD,
+                Screen.GUARDIAN_CARD,
+            ):
                 return replace(s, notice="notice.card_again")
+            case CardRead(card, today) if screen is Screen.GUARDIAN_CARD:
+                return self._guardian_card(s, card, today)
+            case Touched(Action.RELATION, value) if (
+                screen is Screen.GUARDIAN_RELATION and value in RELATIONS
+            ):
+                return self._call(replace(s, relation=value), "precheck", fx)
+            case Touched(Action.BACK) if screen is Screen.GUARDIAN_RELATION:
+                return replace(s, screen=Screen.GUARDIAN_CARD, guardian=None, relation=None)
             case Touched(Action.WALK_IN) if screen is Screen.WAIT_BOOKING:
                 return replace(s, screen=Screen.WALK_IN)
             case Touched(Action.AGREE) if screen is Screen.WALK_IN and s.card is not None:
@@ -563,6 +613,21 @@ class Flow:
                 return replace(s, screen=Screen.WAIT_BOOKING)
             case Answered(call, data) if s.pending is not None and call == s.pending.id:
                 return self._answered(s, data, fx)
+            case Refused(call, reason, messages, hints) if (
+                s.pending is not None
+                and call == s.pending.id
+                and s.guardian is not None
+                and reason in GUARDIAN_CARD_REFUSALS
+            ):
+                problem = Problem(reason, dict(messages), dict(hints))
+                return replace(
+                    s,
+                    screen=Screen.GUARDIAN_CARD,
+                    pending=None,
+                    guardian=None,
+                    relation=None,
+                    problem=problem,  # shown on the card screen until the next card
+                )
             case Refused(call, reason, messages, hints) if (
                 s.pending is not None and call == s.pending.id
             ):
@@ -618,9 +683,29 @@ class Flow:
     def _body(self, s: State) -> dict[str, Any]:
         assert s.card is not None
         if s.walk_in:
-            card = s.card.body()
-            return {"walk_in": card}
-        return {"booking_qr": s.booking_qr, "id_card": s.card.body()}
+            body: dict[str, Any] = {"walk_in": s.card.body()}
+        else:
+            body = {"booking_qr": s.booking_qr, "id_card": s.card.body()}
+        if s.guardian is not None and s.relation is not None:
+            body["guardian"] = {**s.guardian.body(), "relation": s.relation}
+        return body
+
+    def _guardian_card(self, s: State, card: Card, today: date) -> State:
+        """The guardian's card; the child's own card again is refused here, at once."""
+        assert s.card is not None
+        if _same_number(card.id_number, s.card.id_number):
+            return replace(s, notice="notice.guardian_same_card")
+        age = card.age_on(today)
+        if age is not None and age >= self.timing.elderly_age and not s.elderly:
+            s = replace(s, elderly=True, elderly_auto=True)  # the guardian works the kiosk
+        return replace(
+            s,
+            guardian=card,
+            relation=None,
+            screen=Screen.GUARDIAN_RELATION,
+            notice="",
+            problem=None,
+        )
 
     def _call(self, s: State, kind: Literal["precheck", "check_in"], fx: list[Effect]) -> State:
         body = self._body(s)
@@ -629,6 +714,8 @@ class Flow:
             body["answers"] = dict(s.answers)
             if s.precheck is not None and s.precheck.consent_version is not None:
                 body["consent_version"] = s.precheck.consent_version
+                if "guardian" in body:  # the guardian agreed on the consent screen
+                    body["guardian"]["consent_version"] = s.precheck.consent_version
             request_id = self.new_request_id()
         call = Call(s.calls + 1, kind, body, request_id)
         fx.append(ServerCall(call))
@@ -642,6 +729,8 @@ class Flow:
         if pending.kind == "precheck":
             pre = Precheck.from_json(data)
             s = replace(s, pending=None, precheck=pre, answers=(), question_index=0)
+            if pre.guardian_required and (s.guardian is None or s.relation is None):
+                return replace(s, screen=Screen.GUARDIAN_CARD)
             if pre.questions:
                 return replace(s, screen=Screen.QUESTION)
             return self._after_questions(s, fx)
@@ -695,6 +784,15 @@ class Flow:
         if keep_person:  # a family member: same language and elderly choice
             return replace(fresh, language=s.language, elderly=s.elderly and not s.elderly_auto)
         return fresh
+
+
+def _same_number(a: str, b: str) -> bool:
+    """Two reads of one ID number, whatever the spacing or the case of a final X."""
+
+    def norm(x: str) -> str:
+        return "".join(x.split()).upper()
+
+    return norm(a) == norm(b)
 
 
 def _language(value: str) -> Language:

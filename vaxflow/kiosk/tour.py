@@ -18,6 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from stdnum.cn import ric
+
 from vaxflow.config import Settings
 from vaxflow.hardware.interfaces import DeviceHealth, IdCard
 from vaxflow.hardware.sim_idcard import SimIdCardReader
@@ -133,6 +135,24 @@ class Kit:
             age = today.year - person.birth_date.year
             if elderly is None or (elderly and age >= 62) or (not elderly and age < 58):
                 return person
+
+    def child_card(self, today: date, years: int = 10) -> IdCard:
+        """A child's own resident ID card, on no booking list."""
+        born = date(today.year - years, today.month, min(today.day, 28))
+        body = f"110101{born:%Y%m%d}{self.walk_ins_used % 1000:03d}"
+        person = Booking(
+            code="",
+            person_name="李小明",
+            id_type="cn_resident",
+            id_number=body + ric.calc_check_digit(body + "0"),
+            site_id="",
+            visit_date=today,
+            product="",
+            dose_number=1,
+            birth_date=born,
+            sex="male",
+        )
+        return card_for(person)
 
     def walk_in_card(self) -> IdCard:
         """A person on no booking list (the demo's walk-ins)."""
@@ -287,6 +307,38 @@ async def script_latency(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
     return {"scan_to_bytes_ms": to_bytes, "scan_to_printed_ms": to_paper, "trace": trace[:5]}
 
 
+async def script_guardian(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    """A 10-year-old walks in with a parent; the child's card offered twice on the way."""
+    shell = kit.shell
+    child = kit.child_card(shell.today())
+    kit.reader.present(child)
+    await shell.wait_screen(Screen.WAIT_BOOKING)
+    shell.touch(Action.WALK_IN)
+    await shell.wait_screen(Screen.WALK_IN)
+    shell.touch(Action.AGREE)
+    state = await shell.wait_for(lambda s: s.screen in (Screen.GUARDIAN_CARD, Screen.PROBLEM))
+    if state.problem is not None:
+        return {"problem": state.problem.reason}
+    kit.reader.present(child)
+    await shell.wait_for(lambda s: s.notice == "notice.guardian_same_card")
+    await snap(out / "guardian_same_card.png")
+    guardian = kit.walk_in_card()
+    kit.reader.present(guardian)
+    await shell.wait_screen(Screen.GUARDIAN_RELATION)
+    await snap(out / "guardian_relation.png")
+    shell.touch(Action.RELATION, "parent")
+    await shell.wait_for(lambda s: s.screen in (Screen.QUESTION, Screen.PROBLEM))
+    await kit.answer_all()
+    state = await kit.ticket()
+    assert state.ticket is not None
+    return {
+        "ticket": state.ticket.number,
+        "print": state.print_state.value,
+        "child": child.id_number,
+        "guardian": guardian.id_number,
+    }
+
+
 SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
     "booked": script_booked,
     "walk_in": script_walk_in,
@@ -295,6 +347,7 @@ SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
     "server_restart": script_server_restart,
     "startup": script_startup,
     "latency": script_latency,
+    "guardian": script_guardian,
 }
 
 
@@ -428,5 +481,43 @@ async def _tour_language(
     shell.touch(Action.RETRY_NOW)
     await shell.wait_screen(Screen.QUESTION)
     await snap(out / "14-question_elderly.png")
+    shell.touch(Action.START_OVER)
+    await shell.wait_screen(Screen.ATTRACT)
+    await _tour_guardian(kit, snap, out, lang)
+
+
+async def _tour_guardian(kit: Kit, snap: Snap, out: Path, lang: Callable[[], None]) -> None:
+    """A child with a guardian: where the site's age rules admit children (else the refusal)."""
+    shell = kit.shell
+    lang()
+    if shell.state.elderly:
+        shell.touch(Action.ELDERLY, "off")
+    child = kit.child_card(shell.today())
+    kit.reader.present(child)
+    await shell.wait_screen(Screen.WAIT_BOOKING)
+    shell.touch(Action.WALK_IN)
+    await shell.wait_screen(Screen.WALK_IN)
+    shell.touch(Action.AGREE)
+    reached = await shell.wait_for(lambda s: s.screen in (Screen.GUARDIAN_CARD, Screen.PROBLEM))
+    if reached.screen is Screen.PROBLEM:
+        await snap(out / "15-child_refused.png")
+        shell.touch(Action.DONE)
+        await shell.wait_screen(Screen.ATTRACT)
+        return
+    await snap(out / "15-guardian_card.png")
+    kit.reader.present(child)  # the child's own card again
+    await shell.wait_for(lambda s: s.notice == "notice.guardian_same_card")
+    await snap(out / "16-guardian_same_card.png")
+    kit.reader.present(kit.walk_in_card())  # an adult on no list: the guardian
+    await shell.wait_screen(Screen.GUARDIAN_RELATION)
+    await snap(out / "17-guardian_relation.png")
+    shell.touch(Action.RELATION, "parent")
+    await shell.wait_for(lambda s: s.screen in (Screen.QUESTION, Screen.PROBLEM))
+    while shell.state.screen is Screen.QUESTION:
+        shell.touch(Action.NO)
+    reached = await shell.wait_for(lambda s: s.screen in (Screen.CONSENT, Screen.PROBLEM))
+    await snap(
+        out / ("18-consent_guardian.png" if reached.screen is Screen.CONSENT else "18-x.png")
+    )
     shell.touch(Action.START_OVER)
     await shell.wait_screen(Screen.ATTRACT)

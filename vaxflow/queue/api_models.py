@@ -41,13 +41,32 @@ class IdCardBody(_Body):
     sex: Literal["male", "female", "unknown"] | None = None
 
 
+class GuardianBody(_Body):
+    """A minor's guardian: their own document (read by the same reader), how they are
+    related to the child, and the consent version they agreed to for the child."""
+
+    id_type: str = Field(default="cn_resident", max_length=20)
+    id_number: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    birth_date: date | None = None
+    """Taken only at the staff desk, for a document that shows no birth date (passport)."""
+    sex: Literal["male", "female", "unknown"] | None = None
+    """As the reader read it; not stored."""
+    relation: (
+        Literal["parent", "legal_guardian", "grandparent", "adult_sibling", "other_relative"] | None
+    ) = None
+    consent_version: str | None = Field(default=None, max_length=40)
+
+
 class PrecheckRequest(_Body):
-    """A booking (scanned QR text, or a code) with the ID card, or a walk-in person."""
+    """A booking (scanned QR text, or a code) with the ID card, or a walk-in person;
+    for a minor, the guardian once the kiosk has read their card."""
 
     booking_qr: str | None = Field(default=None, min_length=1, max_length=2000)
     booking_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     id_card: IdCardBody | None = None
     walk_in: WalkInBody | None = None
+    guardian: GuardianBody | None = None
 
 
 class CheckInRequest(PrecheckRequest):
@@ -55,6 +74,13 @@ class CheckInRequest(PrecheckRequest):
 
     answers: dict[str, bool] | None = Field(default=None, max_length=50)
     consent_version: str | None = Field(default=None, max_length=40)
+
+
+class DeskCheckInRequest(CheckInRequest):
+    """A check-in typed by signed-in staff at the desk: a child's number from the household
+    register (户口本) in `id_card` or `walk_in`, or a guardian whose document has no birth date."""
+
+    id_source: Literal["household_register", "id_card"] = "household_register"
 
 
 class PrecheckResponse(BaseModel):
@@ -83,6 +109,10 @@ class PrecheckResponse(BaseModel):
     """Notes for the station that change no lane, e.g. an overdue dose."""
     questions: list[dict[str, object]]
     consent: dict[str, object]
+    minor: bool = False
+    guardian_required: bool = False
+    """A minor: the kiosk reads the guardian's card and asks the relation before the questions."""
+    guardian: dict[str, object] | None = None
 
 
 class CancelRequest(_Body):

@@ -45,6 +45,7 @@ PAGES = {
     "/observer": "observer.html",
     "/exit": "exit.html",
     "/marshal": "marshal.html",
+    "/desk": "desk.html",
 }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from vaxflow.config import LaneKind, Settings
 from vaxflow.config.schema import Product
-from vaxflow.queue import engine, reasons, repo
+from vaxflow.queue import engine, guardian_store, reasons, repo
 from vaxflow.queue import tables as t
 from vaxflow.queue.bookings.history import history_view, merge_history
 from vaxflow.queue.bookings.model import Booking, PriorDose
@@ -36,6 +36,14 @@ from vaxflow.queue.eligibility import (
     evaluate,
 )
 from vaxflow.queue.errors import Invalid, NotFound, QueueError, Refused
+from vaxflow.queue.guardians import (
+    Guardian,
+    GuardianClaim,
+    IdSource,
+    check_id_source,
+    guardian_for,
+    is_minor,
+)
 from vaxflow.queue.identity import (
     IdType,
     birth_date_of,
@@ -84,6 +92,9 @@ class CheckInRequest:
     walk_in: WalkInPerson | None = None
     answers: Mapping[str, bool] | None = None
     consent_version: str | None = None
+    guardian: GuardianClaim | None = None
+    id_source: IdSource = IdSource.ID_CARD
+    desk: bool = False  # entered by signed-in staff at the desk (audited with their name)
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,22 @@ class Applicant:
     @property
     def walk_in(self) -> bool:
         return self.booking is None
+
+
+def minor_guardian(
+    settings: Settings, applicant: Applicant, request: CheckInRequest, day: date, *, issuing: bool
+) -> Guardian | None:
+    """The guardian rules (vaxflow.queue.guardians) for this applicant and request."""
+    return guardian_for(
+        request.guardian,
+        child_birth_date=applicant.birth_date,
+        child_id_type=applicant.id_type,
+        child_id_number=applicant.id_number,
+        day=day,
+        desk=request.desk,
+        consent_version=settings.consent.version if settings.consent.text else None,
+        issuing=issuing,
+    )
 
 
 def refusal(decision: Decision) -> Refused:
@@ -131,6 +158,8 @@ def identify(
         raise Invalid("booking_or_walk_in", "Give either a booking or a walk-in person.")
     if request.booking is None and request.booking_code is None and request.walk_in is None:
         raise Invalid("booking_or_walk_in", "Give either a booking or a walk-in person.")
+    typed = request.id_card or request.walk_in
+    check_id_source(request.id_source, typed.id_type if typed else IdType.CN_RESIDENT.value)
     booking = request.booking
     found_by_id = False
     card = request.id_card
@@ -306,8 +335,18 @@ def precheck(
     decision, plan = assessment.decision, assessment.plan
     if not decision.ok:
         raise refusal(decision)
+    day = engine.site_day(now, settings.site.timezone)
+    guardian = minor_guardian(settings, applicant, request, day, issuing=False)
+    if guardian is not None:
+        decision = decision + Decision((), guardian.review)
+    minor = is_minor(applicant.birth_date, day)
     return {
         "eligible": True,
+        "minor": minor,
+        "guardian_required": minor,
+        "guardian": {"name": mask_name(guardian.name), "relation": guardian.relation.value}
+        if guardian
+        else None,
         "person": {
             "name": mask_name(applicant.name),
             "id_number": mask_id_number(applicant.id_number),
@@ -359,6 +398,9 @@ def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     decision, plan = assessment.decision, assessment.plan
     if not decision.ok:
         raise refusal(decision)
+    guardian = minor_guardian(settings, applicant, request, day, issuing=True)
+    if guardian is not None:
+        decision = decision + Decision((), guardian.review)
     answers = _screening(settings, request.answers)
     screened = check_screening(settings, answers)
     if not screened.ok:
@@ -409,6 +451,15 @@ def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
         else None,
     }
     visit_id = repo.insert_visit(tx.conn, values)
+    if guardian is not None or request.desk:
+        guardian_store.record(
+            tx,
+            visit_id,
+            id_source=request.id_source,
+            entered_by=tx.actor if request.desk else None,
+            guardian=guardian,
+            consent_version=request.guardian.consent_version if request.guardian else None,
+        )
     if booking_code is not None:
         repo.link_booking(tx.conn, tx.site_id, booking_code, visit_id)
     return repo.visit_from_values(visit_id, values)

@@ -27,6 +27,7 @@ from vaxflow.queue.bookings.service_client import (
 )
 from vaxflow.queue.bookings.store_ops import find_booking
 from vaxflow.queue.errors import Invalid, NotFound, QueueError
+from vaxflow.queue.guardians import GuardianClaim
 from vaxflow.queue.identity import parse_id_type, validate_id
 from vaxflow.queue.model import StationState, Visit, VisitState
 from vaxflow.queue.prepared import Prepared
@@ -227,6 +228,9 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
         walk_in=checkin.WalkInPerson(**body.walk_in.model_dump()) if body.walk_in else None,
         answers=answers,
         consent_version=getattr(body, "consent_version", None),
+        guardian=GuardianClaim(**body.guardian.model_dump(exclude={"sex"}))
+        if body.guardian
+        else None,
     )
 
 

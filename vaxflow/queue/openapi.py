@@ -85,10 +85,11 @@ def build() -> dict[str, Any]:
                 {
                     "name": "X-Staff-Session",
                     "in": "header",
-                    "required": False,
+                    "required": route.staff_only,
                     "schema": {"type": "string", "maxLength": 200},
                     "description": "The signed-in person's session from POST /api/staff/sign-in; "
-                    "required for staff actions when the site sets staff_sign_in.required.",
+                    "required for staff actions when the site sets staff_sign_in.required "
+                    "(always on the desk's routes).",
                 }
             )
         if parameters:

@@ -38,12 +38,15 @@ class Route:
     websocket: bool = False
     staff_exempt: bool = False
     """A device's own call, never a person's action: no staff session is asked or checked."""
+    staff_only: bool = False
+    """A signed-in person must act, for every role, even where sign-in is optional: identity
+    typed by staff (the desk) is audited with their name."""
     query: tuple[tuple[str, str], ...] = ()
     """Optional text query parameters: (name, what it means)."""
 
 
 def _routes() -> list[Route]:
-    from vaxflow.queue import feed_handler, openapi
+    from vaxflow.queue import desk, feed_handler, openapi
 
     return [
         Route("GET", "/api/health", h.health, None, "Liveness", response=m.HealthResponse),
@@ -81,6 +84,26 @@ def _routes() -> list[Route]:
             "Check in with a booking code or as a walk-in; issues a ticket",
             body=m.CheckInRequest,
             response=m.TicketResponse,
+        ),
+        Route(
+            "POST",
+            "/api/desk/checkins/precheck",
+            desk.desk_precheck,
+            STAFF_STATION,
+            "Precheck a number typed by signed-in staff (household register, guardian's passport)",
+            body=m.DeskCheckInRequest,
+            response=m.PrecheckResponse,
+            staff_only=True,
+        ),
+        Route(
+            "POST",
+            "/api/desk/checkins",
+            desk.desk_check_in,
+            STAFF_STATION,
+            "Check in with a number typed by signed-in staff; audited with their name",
+            body=m.DeskCheckInRequest,
+            response=m.VisitResponse,
+            staff_only=True,
         ),
         Route(
             "GET",

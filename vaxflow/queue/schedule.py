@@ -132,7 +132,7 @@ def match_product(settings: Settings, dose: PriorDose) -> Product | None:
 
 
 def _order(dose: PriorDose) -> tuple[date, str, str, int]:
-    return (dose.given_on, _norm(dose.manufacturer), _norm(dose.product), dose.dose_number)
+    return (dose.given_on, _norm(dose.manufacturer), _norm(dose.product), dose.dose_number or 0)
 
 
 def read_history(

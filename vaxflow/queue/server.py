@@ -125,6 +125,10 @@ def _guard(route: Route) -> Handler:
             request[PRINCIPAL] = await staff_handlers.with_staff(
                 request, who, exempt=route.staff_exempt, post=route.method == "POST"
             )
+            if route.staff_only and request[PRINCIPAL].staff is None:
+                raise _Unauthorized(
+                    "staff_sign_in_required", "Sign in with your staff number and PIN first."
+                )
         return await route.handler(request)
 
     return guarded

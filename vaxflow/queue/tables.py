@@ -122,6 +122,25 @@ visits = Table(
     Index(None, "site_id", "state", "dosed_at"),
 )
 
+visit_identity = Table(
+    "visit_identity",
+    metadata,
+    # How a visit's person was identified when it was not simply their own card at the kiosk:
+    # a number typed by staff (`entered_by`) from the household register, and a minor's
+    # guardian who consented (full ID like the person's; views mask it). One row per visit.
+    Column("visit_id", Integer, ForeignKey("visits.id"), primary_key=True),
+    Column("site_id", String(40), nullable=False),
+    Column("id_source", String(20), nullable=False),
+    Column("entered_by", String(64), nullable=True),
+    Column("guardian_id_type", String(20), nullable=True),
+    Column("guardian_id_number", String(40), nullable=True),
+    Column("guardian_name", String(100), nullable=True),
+    Column("guardian_birth_date", Date, nullable=True),
+    Column("guardian_relation", String(20), nullable=True),
+    Column("guardian_consent_version", String(40), nullable=True),
+    Column("consented_at", UTCDateTime, nullable=True),
+)
+
 ticket_counters = Table(
     "ticket_counters",
     metadata,

@@ -30,6 +30,8 @@ from vaxflow.queue.bookings.history import history_view
 from vaxflow.queue.bookings.model import PriorDose
 from vaxflow.queue.bookings.store_ops import history_of_visit
 from vaxflow.queue.errors import NotFound, Refused
+from vaxflow.queue.guardian_store import VisitIdentity, identity_of
+from vaxflow.queue.guardians import IdSource, is_minor
 from vaxflow.queue.handlers import mutate
 from vaxflow.queue.model import AT_STATION_STATES, CALLED_STATES, Visit
 from vaxflow.queue.privacy import mask_id_number, mask_name
@@ -47,6 +49,12 @@ FLAG_WORDS = {
         "zh-CN": "已超期：请尽快完成",
         "zh-TW": "已逾期：請儘快完成",
         "en": "Overdue: complete as soon as possible",
+    },
+    "minor": {"zh-CN": "未成年人", "zh-TW": "未成年人", "en": "Minor"},
+    "household_register": {
+        "zh-CN": "户口簿号码",
+        "zh-TW": "戶口名簿號碼",
+        "en": "Household register number",
     },
 }
 _OVERDUE_NOTES = frozenset({"dose_overdue", "series_window_passed"})
@@ -82,9 +90,11 @@ def screening_items(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
     return items
 
 
-def flags(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
-    """Doctor review, priority lane, walk-in, booster, overdue: what the vaccinator must not
-    miss (an overdue dose is given as usual, "complete as soon as possible")."""
+def flags(
+    visit: Visit, settings: Settings, identity: VisitIdentity | None = None
+) -> list[dict[str, Any]]:
+    """Doctor review, priority lane, walk-in, booster, overdue, minor: what the vaccinator must
+    not miss (an overdue dose is given as usual, "complete as soon as possible")."""
     out = []
     lane = settings.lane(visit.lane)
     if json.loads(visit.review_reasons or "[]") or lane.kind is LaneKind.REVIEW:
@@ -97,16 +107,28 @@ def flags(visit: Visit, settings: Settings) -> list[dict[str, Any]]:
         out.append("booster")
     if any(n.get("code") in _OVERDUE_NOTES for n in json.loads(visit.schedule_notes or "[]")):
         out.append("overdue")
+    if is_minor(visit.birth_date, visit.site_day):
+        out.append("minor")
+    if identity is not None and identity.id_source is IdSource.HOUSEHOLD_REGISTER:
+        out.append("household_register")
     return [{"code": code, "text": FLAG_WORDS[code]} for code in out]
 
 
-def summary(visit: Visit, settings: Settings, history: Sequence[PriorDose] = ()) -> dict[str, Any]:
+def summary(
+    visit: Visit,
+    settings: Settings,
+    history: Sequence[PriorDose] = (),
+    identity: VisitIdentity | None = None,
+) -> dict[str, Any]:
     """The verifying console's view of the person: full ID, age, dose, answers with words,
-    and every earlier dose with where it is known from."""
+    every earlier dose with where it is known from; a minor's guardian (name, relation,
+    masked number) and where the number came from."""
     view = service.visit_view(visit, settings, full_id=True)
     view["screening_items"] = screening_items(visit, settings)
-    view["flags"] = flags(visit, settings)
+    view["flags"] = flags(visit, settings, identity)
     view["history"] = history_view(history)
+    view["guardian"] = identity.guardian_view() if identity else None
+    view["id_source"] = identity.id_source.value if identity else IdSource.ID_CARD.value
     return view
 
 
@@ -175,7 +197,12 @@ def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> 
     return {
         "match": match,
         "scanned": kind,
-        "visit": summary(called, settings, _history(tx, settings, called)),
+        "visit": summary(
+            called,
+            settings,
+            _history(tx, settings, called),
+            identity_of(tx.conn, tx.site_id, called.id),
+        ),
         "found": None if match or found is None else _masked(found),
     }
 

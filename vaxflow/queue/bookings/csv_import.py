@@ -139,7 +139,9 @@ def _history(
     product = row.get("prior_product") or row["product"]
     manufacturer = row.get("prior_manufacturer") or _manufacturer_of(settings)(product)
     if not manufacturer:
-        raise ValueError(f"prior_manufacturer is empty and {product} is not in the site file's [[products]]")
+        raise ValueError(
+            f"prior_manufacturer is empty and {product} is not in the site file's [[products]]"
+        )
     if ";" in product + manufacturer or ":" in product:
         raise ValueError("prior_product/prior_manufacturer may not hold ';' (or ':' in a product)")
     try:

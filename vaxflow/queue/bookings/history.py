@@ -127,7 +127,8 @@ def parse_history(
             manufacturer = manufacturer_of(product) or ""
             if not manufacturer:
                 raise BadHistory(
-                    f"{where}: the manufacturer is empty and {product} is not in the site file's [[products]]"
+                    f"{where}: the manufacturer is empty and {product} "
+                    "is not in the site file's [[products]]"
                 )
         if len(manufacturer) > MAX_MANUFACTURER:
             raise BadHistory(

@@ -19,6 +19,8 @@ SCREENS: dict[Screen, tuple[str, str]] = {
     Screen.ISSUING: ("checking", "CheckingScreen"),
     Screen.QUESTION: ("question", "QuestionScreen"),
     Screen.CONSENT: ("consent", "ConsentScreen"),
+    Screen.GUARDIAN_CARD: ("guardian_card", "GuardianCardScreen"),
+    Screen.GUARDIAN_RELATION: ("guardian_relation", "GuardianRelationScreen"),
     Screen.OFFLINE: ("offline", "OfflineScreen"),
     Screen.PRINTING: ("printing", "PrintingScreen"),
     Screen.TICKET: ("ticket", "TicketScreen"),

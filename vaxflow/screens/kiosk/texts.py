@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from vaxflow.hardware.layout import TicketView
-from vaxflow.kiosk.flow import PrintState, Screen, State, Ticket
+from vaxflow.kiosk.flow import RELATIONS, PrintState, Screen, State, Ticket
 from vaxflow.queue.privacy import mask_name
 from vaxflow.screens.kiosk.i18n import LANGUAGE_NAMES, has, text
 
@@ -80,6 +80,23 @@ def screen_texts(state: State) -> dict[str, str]:
     elif screen is Screen.CONSENT and state.precheck is not None:
         consent = state.precheck.consent_text
         out.update(title=t("consent.title"), body=consent.get(lang) or consent.get("en", ""))
+        if state.guardian is not None:
+            out["guardian"] = t("consent.guardian", name=mask_name(state.guardian.name))
+    elif screen is Screen.GUARDIAN_CARD:
+        child = state.precheck.person_name if state.precheck else ""
+        out.update(
+            title=t("guardian_card.title"),
+            sub=t("guardian_card.sub", name=child),
+            body=t("guardian_card.body"),
+        )
+        if state.problem is not None:  # the server refused the last guardian's card
+            said = state.problem.message(lang)
+            key = f"reason.{state.problem.reason}"
+            out["notice"] = said or (t(key) if _known(key, lang) else t("reason.unknown"))
+    elif screen is Screen.GUARDIAN_RELATION:
+        name = mask_name(state.guardian.name) if state.guardian else ""
+        out.update(title=t("guardian_relation.title"), sub=t("guardian_relation.sub", name=name))
+        out.update({f"r_{code}": t(f"relation.{code}") for code in RELATIONS})
     elif screen is Screen.OFFLINE:
         out.update(title=t("offline.title"), body=t("offline.body"))
     elif screen in (Screen.PRINTING, Screen.TICKET) and state.ticket is not None:

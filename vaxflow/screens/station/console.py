@@ -141,11 +141,19 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
         )
         review = ", ".join(p.get("review_reasons") or [])
         note = p.get("id_note")
+        g = p.get("guardian")
+        guardian = (
+            f"监护人 Guardian: [b]{g['name']}[/b] {g['relation_text']['zh-CN']} "
+            f"{g['relation_text']['en']}  {g['id_number']}\n"
+            if g
+            else ""
+        )
         self.person_text = (
             f"[size={int(self.u * 1.6)}][b]{p['ticket']}[/b][/size]    "
             f"姓名 Name: [b]{p['name']}[/b]    证件 ID: [b]{v.id_shown}[/b]\n"
             f"年龄 Age: [b]{p.get('age') or '—'}[/b]    剂次 Dose: [b]{p['dose_number']}[/b]"
             f"    疫苗 Product: [b]{p['product']}[/b]    通道 Lane: {p['lane']}    {flags}\n"
+            f"{guardian}"
             f"[size={int(self.u * 0.7)}]健康问题 Screening:\n{answers or '—'}[/size]"
             + (f"\n[color=c07000]需医生评估 Doctor review: {review}[/color]" if review else "")
             + (f"\n证件提示 ID note: {note['hints']['zh-CN']}" if note else "")
