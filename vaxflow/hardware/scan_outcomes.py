@@ -73,8 +73,11 @@ class ScanOutcomes:
         detail = f"{self.fragments} partial scans rejected" if self.fragments else ""
         if self._pending_fragment:
             return DeviceHealth(
-                kind, self.url, DeviceState.WARNING, "partial_scans", f"{detail} (last: "
-                f"{self.last_fragment})"
+                kind,
+                self.url,
+                DeviceState.WARNING,
+                "partial_scans",
+                f"{detail} (last: {self.last_fragment})",
             )
         if self.scans == 0:
             return DeviceHealth(kind, self.url, DeviceState.UNKNOWN, "no_scan_yet", detail)
