@@ -158,7 +158,7 @@ class EvdevDecoder:
         self._down: set[int] = set()
         self._caps = False
         self._chars: list[str] = []
-        self._last: float | None = None  # the last key press
+        self._last: float | None = None  # the last key press (or sign of a lost key)
         self._taint: FragmentReason | None = None
         self._opened_at: float | None = None
 
@@ -180,11 +180,12 @@ class EvdevDecoder:
             if event.code == SYN_DROPPED:
                 self._down.clear()
                 self._taint = self._taint or FragmentReason.BROKEN
+                self._last = event.time  # the idle that clears the taint starts now
             return []
         if event.type != EV_KEY:
             return []  # EV_MSC scan codes, LEDs: nothing to do with text
         if event.value == 0:
-            self._release(event.code)
+            self._release(event.code, event.time)
             return []
         if event.value != 1:
             return []  # auto-repeat (2): see the module docstring
@@ -196,21 +197,21 @@ class EvdevDecoder:
         self._taint = None
         return out
 
-    def _release(self, code: int) -> None:
+    def _release(self, code: int, now: float) -> None:
         if code in self._down:
             self._down.discard(code)
         elif code not in ENTER_KEYS:
             # Its press came before we were reading: the start of this code is gone.
             self._taint = self._taint or FragmentReason.START_LOST
+            self._last = now
 
     def _press(self, code: int, now: float) -> list[Code | Fragment]:
         out: list[Code | Fragment] = []
         if self._last is not None and now - self._last > self.max_gap:
-            if self._chars:
-                out += self._cut(FragmentReason.NO_ENTER)
-                if now - self._last <= self.pause:
-                    self._taint = FragmentReason.START_LOST
-            elif now - self._last > self.pause:
+            out += self._cut(FragmentReason.NO_ENTER)
+            if now - self._last <= self.pause:
+                self._taint = FragmentReason.START_LOST if out else self._taint
+            else:
                 self._taint = None  # an idle device: whatever was broken is over
         if self._opened_at is not None:
             if not self._chars and now - self._opened_at <= self.max_gap:
@@ -227,7 +228,6 @@ class EvdevDecoder:
             return out + self._enter()
         if self._down & COMMAND_MODIFIERS:
             self._taint = self._taint or FragmentReason.BROKEN
-            return out
         char = key_char(
             self.layout,
             code,
