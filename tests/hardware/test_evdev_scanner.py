@@ -10,6 +10,7 @@ a real input device exists).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -136,7 +137,11 @@ def test_layouts(layout: str, keys: list[tuple[int, int]], text: str) -> None:
             [ev(1.0, k.EV_KEY, k.KEY_LEFTCTRL, 1), *scan_events("BK0001", 1.002)],
             [Fragment("BK0001", FragmentReason.BROKEN)],
         ),
-        ("no Enter", scan_events("BK0001", 1.0, enter=False), [Fragment("BK0001", FragmentReason.NO_ENTER)]),
+        (
+            "no Enter",
+            scan_events("BK0001", 1.0, enter=False),
+            [Fragment("BK0001", FragmentReason.NO_ENTER)],
+        ),
         ("too short", scan_events("B1", 1.0), [Fragment("B1", FragmentReason.TOO_SHORT)]),
         (
             "after an idle second, a whole code again",
@@ -233,10 +238,8 @@ def pipe() -> Iterator[tuple[int, int]]:
     read_end, write_end = os.pipe()
     yield read_end, write_end
     for fd in (read_end, write_end):
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:
-            pass
 
 
 @pytest.fixture
