@@ -187,6 +187,9 @@ def test_the_real_kiosk_reads_whole_scans_and_reports_fragments(
                 scan(xdisplay, code, ms)
                 sent.append(code)
                 time.sleep(0.3)
+        # A person typing a code at 150 ms a key: never a scan (no "scan read" line).
+        xdotool(xdisplay, "type", "--delay", "150", "DEMO0001\r")
+        time.sleep(0.5)
         # Three scans that stop half a second mid-code: six pieces, none taken as a code.
         for n in range(3):
             xdotool(xdisplay, "type", "--delay", "5", f"CUT{n}")

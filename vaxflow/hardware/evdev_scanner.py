@@ -122,8 +122,12 @@ class EvdevScanner:
         except TimeoutError:
             raise DeviceUnavailable(f"{self.url}: no answer within {self.call_timeout} s") from None
         except OSError as err:
-            reason = "not_found" if err.errno == errno.ENOENT else "unplugged"
+            reason = {errno.ENOENT: "not_found", errno.EACCES: "no_permission"}.get(
+                err.errno or 0, "unplugged"
+            )
             detail = str(err)
+            if reason == "no_permission":
+                detail += "; the kiosk's user must be in the 'input' group (or a udev rule)"
             if reason == "not_found":
                 found = await asyncio.to_thread(keyboard_devices)
                 detail += f"; keyboards present: {describe_keyboards(found)}"
