@@ -86,3 +86,28 @@ def test_a_keyboard_wedge_scanner_that_has_not_scanned_yet_passes(tmp_path: Path
     site = tmp_path / "hid.toml"
     site.write_text(text.replace('scanner = "sim://"', 'scanner = "hid://"'), encoding="utf-8")
     assert main(["devices", "check", "--config", str(site)]) == 0
+
+
+def test_check_lists_the_keyboards_a_wedge_scanner_could_be(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vaxflow.hardware.evdev_scanner import keyboard_devices
+
+    site = site_file(tmp_path, "sim://", scanner="hid://")
+    assert main(["devices", "check", "--config", str(site)]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("keyboards (a wedge scanner is one):"))
+    if not Path("/dev/input").exists():
+        assert "no /dev/input on this machine" in line
+    else:
+        for device in keyboard_devices():
+            assert device.path in line and device.name in line
+
+
+def test_check_a_wedge_scanner_device_that_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = site_file(tmp_path, "sim://", scanner=f"hid://{tmp_path}/usb-Scanner-event-kbd")
+    assert main(["devices", "check", "--config", str(site)]) == 1
+    out = capsys.readouterr().out
+    assert "scanner  offline" in out and "keyboards present" in out

@@ -264,3 +264,42 @@ async def test_dose_two_uses_this_sites_own_records(site: Site) -> None:
     assert early["error"]["reason"] == "interval_too_short"
     site.clock.advance(timedelta(days=1).total_seconds())
     assert (await site.post("kiosk", "/api/checkins", second))["dose_number"] == 2
+
+
+# --- scans in any form: full-width (a Chinese input method), IME punctuation, invisibles -----
+
+
+def _wide(text: str) -> str:
+    """What a Chinese input method in full-width mode types for ASCII."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@pytest.mark.parametrize(
+    ("field", "form"),
+    [
+        ("booking_qr", "{wide}"),
+        ("booking_code", "{wide}"),
+        ("booking_qr", "\u200b{code}\u3000"),
+        ("booking_code", "\ufeff{code} "),
+        ("booking_qr", _wide("https://book.example/c?code=") + "{wide}"),
+    ],
+)
+async def test_full_width_and_ime_booking_codes_check_in(site: Site, field: str, form: str) -> None:
+    code = _young(site)
+    scanned = form.format(code=code, wide=_wide(code))
+    body = {**site.check_in_body(code), "booking_code": None, "booking_qr": None, field: scanned}
+    pre = await site.post(
+        "kiosk", "/api/checkins/precheck", {field: scanned, "id_card": body["id_card"]}
+    )
+    assert pre["eligible"] is True
+    assert (await site.post("kiosk", "/api/checkins", body))["ticket"] == "A001"
+
+
+@pytest.mark.parametrize("form", ["wide", "ideographic_full_stops"])
+async def test_full_width_signed_qr_checks_in(qr_site: Site, form: str) -> None:
+    person = _signed_person(qr_site)
+    qr = signed_qr.sign(person, PRIVATE, "k1", qr_site.settings.site.timezone)
+    scanned = _wide(qr) if form == "wide" else qr.replace(".", "。")
+    assert scanned.startswith("ＶＸＢ１．") or "。" in scanned
+    ticket = await qr_site.post("kiosk", "/api/checkins", _qr_body(qr_site, person, scanned))
+    assert ticket["ticket"] == "A001"

@@ -12,6 +12,7 @@ from typing import Any
 
 from vaxflow.config import ConfigError, load_settings
 from vaxflow.hardware.errors import DeviceTimeout, DeviceUnavailable, HardwareError
+from vaxflow.hardware.evdev_scanner import describe_keyboards, keyboard_devices
 from vaxflow.hardware.interfaces import DeviceHealth, DeviceState
 from vaxflow.hardware.printer_status import health_json
 from vaxflow.hardware.urls import UnknownDeviceScheme, device_class
@@ -105,4 +106,7 @@ def _check(args: argparse.Namespace) -> int:
             reason = f" ({health.reason})" if health.reason else ""
             detail = f" — {health.detail}" if health.detail else ""
             print(f"{health.kind:<8} {health.state.value:<8} {health.url}{reason}{detail}")
+    if not args.json:
+        # Where a wedge scanner's own device is: the path for scanner = "hid:///dev/input/...".
+        print(f"keyboards (a wedge scanner is one): {describe_keyboards(keyboard_devices())}")
     return 0 if all(passes(h) for h in results) else 1

@@ -316,7 +316,10 @@ def _device_url(kind: str) -> AfterValidator:
 
 class Devices(_Strict):
     scanner: Annotated[str, _device_url("scanner")] = "sim://"
-    """QR scanner: camera://0, serial:///dev/ttyACM0?baudrate=9600, hid://, sim://."""
+    """QR scanner: camera://0, serial:///dev/ttyACM0?baudrate=9600, sim://, or a USB keyboard-
+    wedge scanner: hid:///dev/input/by-id/usb-...-event-kbd (Linux: its own input device,
+    grabbed so its keys never reach the screen; ?layout=us|de), or hid:// (no path: its keys
+    as typed into the kiosk window, where /dev/input cannot be read)."""
     idcard: Annotated[str, _device_url("idcard")] = "sim://"
     """ID-card reader: serial:///dev/ttyUSB0?baudrate=115200 or sim://."""
     printer: Annotated[str, _device_url("printer")] = "sim://"

@@ -1,116 +1,47 @@
-"""Keyboard-wedge (USB HID) scanners: tell a scanner's keystroke burst from a person typing.
+"""A keyboard-wedge (USB HID) scanner read from the window's text input: `hid://`.
 
-A wedge scanner "types" the code a few milliseconds a key and presses Enter. The kiosk app
-shell feeds every key-down event to `HidScanner.feed_key` *before* the focused widget sees
-it; keys that may belong to a burst are held back (swallowed). If the burst ends in Enter it
-becomes a scan; if the keys come too slowly they were a person typing, and they are handed
-back in order through `on_release` so the shell can insert them into the focused text field.
+Where the scanner's own input device cannot be read (no `/dev/input`, not Linux, no path in
+the URL), its keys reach the kiosk as typing in the window. The app shell feeds this class
+the window's *text* events (Kivy's `on_textinput`: the real characters, shifted, ':' and '?',
+full-width from an input method) and Enter from the key events; key codes are never turned
+into characters here (Kivy passes the unshifted key in `on_key_down`). `key_burst` decides
+whole bursts: a scan, typing (handed back through `on_release`), or a fragment (rejected,
+counted in `health()`). The Kivy wiring is `vaxflow.kiosk.wedge.bind_window_scanner`
+(vaxflow/hardware never imports Kivy).
 
-The seam for the Kivy app shell (not wired in this module: vaxflow/hardware never imports
-Kivy)::
-
-    def _on_key_down(window, keycode, scancode, codepoint, modifiers):
-        key = "enter" if keycode in (13, 271) else (codepoint or "")
-        return scanner.feed_key(key)   # True stops Kivy passing the key to the widgets
-
-    Window.bind(on_key_down=_on_key_down)
-    scanner = HidScanner("hid://", on_release=lambda text: focused_input.insert_text(text))
+URL: `hid://?max_gap_ms=50&pause_ms=300&min_length=4` (`max_gap_ms`: the longest *mean*
+time per key of a scan). `hid:///dev/input/...` is the evdev reader (`evdev_scanner`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from vaxflow.hardware.errors import DeviceUnavailable
 from vaxflow.hardware.interfaces import DeviceHealth, DeviceState, Scan
-from vaxflow.hardware.scan_text import InvalidScan, normalize_scan
-
-log = logging.getLogger(__name__)
-
-#: Key names that end a burst; printable keys are passed as their one-character text.
-ENTER_KEYS = frozenset({"\r", "\n", "enter", "return", "numpadenter", "kp_enter"})
-#: Key names that neither join nor break a burst (a scanner presses shift for capitals).
-MODIFIER_KEYS = frozenset(
-    {"shift", "lshift", "rshift", "ctrl", "lctrl", "rctrl", "alt", "alt-gr", "capslock", "numlock"}
+from vaxflow.hardware.key_burst import (
+    DEFAULT_LINGER,
+    Code,
+    Fragment,
+    Outcome,
+    Typing,
+    WindowBurstDecoder,
 )
+from vaxflow.hardware.scan_outcomes import ScanOutcomes
 
-#: Default longest pause between two keys of one burst, in seconds. Wedge scanners send a key
-#: every 1-15 ms; the fastest typists leave 60 ms or more between keys.
-DEFAULT_MAX_GAP = 0.05
-#: Default shortest burst (before Enter) taken as a scan; booking codes are longer than this.
-DEFAULT_MIN_LENGTH = 4
-
-
-@dataclass(frozen=True)
-class KeyResult:
-    """What to do with one key: swallow it or not, and what became known with it."""
-
-    swallowed: bool
-    released: str = ""  # held-back keys that were typing: give them to the UI before this key
-    code: str | None = None  # a finished burst
-
-
-class BurstDetector:
-    """A pure state machine over (key, time) pairs; times are seconds on any monotonic clock."""
-
-    def __init__(
-        self, max_gap: float = DEFAULT_MAX_GAP, min_length: int = DEFAULT_MIN_LENGTH
-    ) -> None:
-        if max_gap <= 0 or min_length < 1:
-            raise ValueError("max_gap must be positive and min_length at least 1")
-        self.max_gap = max_gap
-        self.min_length = min_length
-        self._held: list[str] = []
-        self._last = 0.0
-
-    def feed(self, key: str, now: float) -> KeyResult:
-        """Classify one key-down."""
-        if key.lower() in MODIFIER_KEYS:
-            return KeyResult(swallowed=False)
-        fast = bool(self._held) and now - self._last <= self.max_gap
-        if key in ENTER_KEYS or key.lower() in ENTER_KEYS:
-            if fast and len(self._held) >= self.min_length:
-                code = "".join(self._held)
-                self._held.clear()
-                return KeyResult(swallowed=True, code=code)
-            return KeyResult(swallowed=False, released=self._release())
-        if len(key) != 1 or not key.isprintable():
-            # Backspace, arrows, function keys: a person at the keyboard.
-            return KeyResult(swallowed=False, released=self._release())
-        released = "" if fast else self._release()
-        self._held.append(key)
-        self._last = now
-        return KeyResult(swallowed=True, released=released)
-
-    def expire(self, now: float) -> str:
-        """Keys held back longer than `max_gap` with nothing after them: typing, released."""
-        if self._held and now - self._last > self.max_gap:
-            return self._release()
-        return ""
-
-    @property
-    def holding(self) -> bool:
-        return bool(self._held)
-
-    def _release(self) -> str:
-        text = "".join(self._held)
-        self._held.clear()
-        return text
+_OPTIONS = frozenset({"max_gap_ms", "pause_ms", "min_length"})
 
 
 class HidScanner:
-    """A keyboard-wedge scanner fed by the app shell's key events (see the module docstring).
+    """A wedge scanner fed by the window's text and Enter events (see the module docstring).
 
-    URL: `hid://?max_gap_ms=50&min_length=4`. Options: `on_release(text)` receives typing that
-    was held back (without it, held-back typing is dropped: set it wherever people type);
-    `clock()` gives the time in seconds for key events fed without a timestamp
-    (default time.monotonic; it must be the clock the timestamps come from).
+    Options: `on_release(text)` receives typing that was held back (without it, typing is
+    dropped: the kiosk has no text fields); `clock()` gives the time in seconds for events
+    fed without one (default time.monotonic; it must be the clock the timestamps come from).
     """
 
     def __init__(
@@ -119,28 +50,32 @@ class HidScanner:
         *,
         on_release: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        max_gap_ms: float | str | None = None,
-        min_length: int | str | None = None,
         **options: Any,
     ) -> None:
-        if options:
-            raise TypeError(f"unknown hid scanner options: {', '.join(sorted(options))}")
-        query = dict(parse_qsl(urlsplit(url).query))
-        unknown = set(query) - {"max_gap_ms", "min_length"}
+        parts = urlsplit(url)
+        if parts.path not in ("", "/"):
+            raise ValueError(f"{url}: a device path is read by the evdev scanner, not here")
+        query = {**dict(parse_qsl(parts.query)), **{k: str(v) for k, v in options.items()}}
+        unknown = set(query) - _OPTIONS
         if unknown:
             raise ValueError(f"{url}: unknown option {sorted(unknown)[0]!r}")
         try:
-            gap_ms = float(max_gap_ms if max_gap_ms is not None else query.get("max_gap_ms", 50))
-            length = int(min_length if min_length is not None else query.get("min_length", 4))
+            mean_gap = float(query.get("max_gap_ms", 50)) / 1000
+            pause = float(query.get("pause_ms", 300)) / 1000
+            length = int(query.get("min_length", 4))
+            self.decoder = WindowBurstDecoder(
+                max_mean_gap=mean_gap,
+                pause=pause,
+                linger=max(DEFAULT_LINGER, pause),
+                min_length=length,
+            )
         except ValueError as err:
             raise ValueError(f"{url}: {err}") from None
         self.url = url
-        self.detector = BurstDetector(gap_ms / 1000, length)
         self.on_release = on_release
         self._clock = clock
-        self._codes: asyncio.Queue[str] = asyncio.Queue()
+        self._outcomes = ScanOutcomes(url)
         self._is_open = False
-        self._seen_scan = False
         self._timer: asyncio.TimerHandle | None = None
 
     async def open(self) -> None:
@@ -151,63 +86,72 @@ class HidScanner:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._give_back(self.detector.expire(float("inf")))
+        self._handle(self.decoder.expire(float("inf")))
 
-    def feed_key(self, key: str, timestamp: float | None = None) -> bool:
-        """One key-down from the UI; True when the key is swallowed (the UI must drop it).
+    # --- fed by the window (on the event loop's thread) --------------------------------------
 
-        `key`: the typed character, or "enter" (or "\\r") for Enter/keypad Enter, or a key
-        name ("shift", "backspace"). Call on the event loop's thread (Kivy's, with async_run).
-        """
+    def feed_text(self, text: str, timestamp: float | None = None) -> bool:
+        """Characters from the window's text input; True when held back (the UI must drop it)."""
+        if not self._is_open or not text:
+            return False
+        self._handle(self.decoder.text(text, self._now(timestamp)))
+        self._arm_timer()
+        return True
+
+    def feed_enter(self, timestamp: float | None = None) -> bool:
+        """Enter or keypad Enter; True when it ended a scan or a fragment (the UI must drop it)."""
         if not self._is_open:
             return False
-        now = self._clock() if timestamp is None else timestamp
-        result = self.detector.feed(key, now)
-        self._give_back(result.released)
-        if result.code is not None:
-            self._codes.put_nowait(result.code)
+        outcomes = self.decoder.enter(self._now(timestamp))
+        self._handle(outcomes)
         self._arm_timer()
-        return result.swallowed
+        return any(isinstance(o, Code | Fragment) for o in outcomes)
+
+    def feed_other(self, timestamp: float | None = None) -> None:
+        """A key that is not text (Backspace, arrows, Tab): it ends any burst."""
+        if self._is_open:
+            self._handle(self.decoder.other(self._now(timestamp)))
+            self._arm_timer()
+
+    def _now(self, timestamp: float | None) -> float:
+        return self._clock() if timestamp is None else timestamp
+
+    def _handle(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            if isinstance(outcome, Typing):
+                if self.on_release is not None:
+                    self.on_release(outcome.text)
+            else:
+                self._outcomes.put(outcome)
 
     def _arm_timer(self) -> None:
-        """Release held keys once the burst window has passed without another key."""
+        """End a burst that stopped without Enter once `pause` has passed with no key."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.detector.holding:
+        if self.decoder.holding:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self.detector.max_gap * 1.5, self._expire)
+            self._timer = loop.call_later(self.decoder.pause * 1.2, self._expire)
 
     def _expire(self) -> None:
         self._timer = None
-        self._give_back(self.detector.expire(self._clock()))
-        if self.detector.holding:
-            self._arm_timer()
+        self._handle(self.decoder.expire(self._clock()))
+        self._arm_timer()
 
-    def _give_back(self, text: str) -> None:
-        if text and self.on_release is not None:
-            self.on_release(text)
+    # --- the Scanner protocol ------------------------------------------------------------------
 
     async def read(self, timeout: float) -> Scan | None:  # noqa: ASYNC109 (protocol)
-        """The next burst, normalised; None after `timeout` seconds without one."""
+        """The next whole scan, normalised; None after `timeout` seconds without one.
+
+        Raises InvalidScan("partial_scan") for a rejected fragment, InvalidScan for a scan
+        that is not clean text.
+        """
         if not self._is_open:
             raise DeviceUnavailable(f"{self.url}: scanner is not open")
-        try:
-            async with asyncio.timeout(timeout):
-                code = await self._codes.get()
-        except TimeoutError:
-            return None
-        self._seen_scan = True
-        try:
-            return Scan(normalize_scan(code), self.url)
-        except InvalidScan:
-            log.info("%s: burst refused as a scan", self.url)
-            raise
+        return await self._outcomes.get(timeout)
 
     async def health(self) -> DeviceHealth:
-        """OK once a burst has been seen; before that UNKNOWN: a wedge cannot be asked."""
+        """UNKNOWN until a scan (a wedge cannot be asked); WARNING after a rejected fragment."""
         if not self._is_open:
             return DeviceHealth("scanner", self.url, DeviceState.OFFLINE, "closed")
-        if not self._seen_scan:
-            return DeviceHealth("scanner", self.url, DeviceState.UNKNOWN, "no_scan_yet")
-        return DeviceHealth("scanner", self.url, DeviceState.OK)
+        return self._outcomes.health()

@@ -23,6 +23,12 @@ DEVICE_TABLE: dict[tuple[str, str], str] = {
     ("printer", "sim"): "vaxflow.hardware.sim_printer:SimPrinter",
 }
 
+#: (kind, scheme) -> "module:Class" for URLs that name a device path: `hid://` reads the
+#: window's keys, `hid:///dev/input/by-id/...-event-kbd` the scanner's own input device.
+PATH_TABLE: dict[tuple[str, str], str] = {
+    ("scanner", "hid"): "vaxflow.hardware.evdev_scanner:EvdevScanner",
+}
+
 
 class UnknownDeviceScheme(ValueError):
     """A device URL whose scheme has no driver for that kind of device."""
@@ -30,8 +36,11 @@ class UnknownDeviceScheme(ValueError):
 
 def device_class(kind: str, url: str) -> type[Any]:
     """The class that drives `url` for a device `kind`; every class takes (url, **options)."""
-    scheme = urlsplit(url).scheme
+    parts = urlsplit(url)
+    scheme = parts.scheme
     target = DEVICE_TABLE.get((kind, scheme))
+    if parts.path not in ("", "/") and (kind, scheme) in PATH_TABLE:
+        target = PATH_TABLE[(kind, scheme)]
     if target is None:
         allowed = ", ".join(sorted(DEVICE_SCHEMES.get(kind, ())))
         raise UnknownDeviceScheme(f"no {kind} driver for {url!r}; use one of: {allowed}")

@@ -187,18 +187,11 @@ def _kiosk_app_class() -> type[Any]:
             self.shell.activity()
 
         def _bind_hid_scanner(self) -> None:
+            from vaxflow.kiosk.wedge import bind_window_scanner, feeds_from_window
+
             scanner = self.shell.devices.scanner
-            feed = getattr(scanner, "feed_key", None)
-            if feed is None:
-                return
-
-            def key_down(
-                _window: Any, keycode: int, _scancode: int, codepoint: str | None, _mods: Any
-            ) -> bool:
-                key = "enter" if keycode in (13, 271) else (codepoint or "")
-                return bool(feed(key))
-
-            Window.bind(on_key_down=key_down)
+            if feeds_from_window(scanner):
+                bind_window_scanner(Window, scanner)
 
     return KioskApp
 

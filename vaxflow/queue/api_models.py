@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from vaxflow.queue.model import AdverseOutcome, VisitState
+from vaxflow.queue.scanned import clean_optional_scan
 
 #: Largest row id the store hands out (SQLite and PostgreSQL integers are 64-bit; ids are
 #: far below this), so a path or body number beyond it is refused instead of overflowing.
 MAX_ID = 2**31 - 1
+#: Scanned text in its one form (full-width folded, IME punctuation, spaces removed) before
+#: the field's own checks: every scanner path gives the same code.
+_SCANNED = BeforeValidator(clean_optional_scan)
 
 
 class _Body(BaseModel):
@@ -62,8 +66,10 @@ class PrecheckRequest(_Body):
     """A booking (scanned QR text, or a code) with the ID card, or a walk-in person;
     for a minor, the guardian once the kiosk has read their card."""
 
-    booking_qr: str | None = Field(default=None, min_length=1, max_length=2000)
-    booking_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    booking_qr: Annotated[str | None, _SCANNED] = Field(default=None, min_length=1, max_length=2000)
+    booking_code: Annotated[str | None, _SCANNED] = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
     id_card: IdCardBody | None = None
     walk_in: WalkInBody | None = None
     guardian: GuardianBody | None = None
@@ -143,7 +149,7 @@ class RecallRequest(_Body):
 class TicketScanRequest(_Body):
     """A scanned ticket QR payload or a typed ticket number such as A023."""
 
-    code: str = Field(min_length=1, max_length=120)
+    code: Annotated[str, _SCANNED] = Field(min_length=1, max_length=120)
 
 
 class DoseRequest(_Body):

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from vaxflow.queue.bookings.signed_qr import looks_signed
 from vaxflow.queue.errors import Invalid
+from vaxflow.queue.scanned import clean_scan
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -22,7 +23,7 @@ class ScannedBooking:
 
 def read_booking_scan(text: str, url_params: list[str]) -> ScannedBooking:
     """Sort a scanned booking QR; refuse what is none of the three forms with a clear reason."""
-    raw = text.strip()
+    raw = clean_scan(text)
     if not raw:
         raise Invalid("bad_booking_code", "The booking code is empty.")
     if looks_signed(raw):
