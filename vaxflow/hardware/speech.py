@@ -68,6 +68,7 @@ class Speaker:
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.DEVNULL,
+                    env=dict(self.env),  # the environment the sound device was found in
                     start_new_session=True,  # its own group: a wrapper's children stop with it
                 )
             except OSError as err:
