@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -396,3 +397,23 @@ async def test_no_sound_device_is_one_report_to_the_marshal_and_no_hang(
     assert not (tmp_path / "said.log").exists()  # the player was never started
     sent = [b for p, b in client.posts if p == "/api/devices/health" and b["kind"] == "voice"]
     assert len(sent) == 1  # five screens were to be spoken: one report
+
+
+async def test_the_site_zone_comes_from_the_server_when_the_kiosk_has_none(
+    site: tuple[TestServer, list[Booking]], settings: Settings
+) -> None:
+    server, _people = site
+    shell, _client, _printer = await kiosk(server)
+    try:
+        assert shell.site_zone is None or shell.site_zone == settings.site.timezone
+        for _ in range(100):
+            if shell.site_zone:
+                break
+            await asyncio.sleep(0.02)
+        assert shell.site_zone == settings.site.timezone
+        assert (
+            shell.site_now().utcoffset()
+            == shell.now().astimezone(ZoneInfo(settings.site.timezone)).utcoffset()
+        )
+    finally:
+        await shell.stop()
