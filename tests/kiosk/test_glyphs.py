@@ -122,3 +122,11 @@ def test_the_demo_consent_never_starts_a_line_with_a_comma() -> None:
         for room in range(6, 40):
             lines = wrap(text, lambda line, r=room: width(line) <= r).split("\n")
             assert not [ln for ln in lines[1:] if ln[0] in NO_LINE_START], (room, lines)
+
+
+@pytest.mark.parametrize("room", range(8, 17))
+def test_a_number_with_its_unit_is_never_split(room: int) -> None:
+    text = "您今天是否发热（体温 ≥ 37.3°C）？"
+    lines = wrap(text, lambda line: width(line) <= room).split("\n")
+    assert any("37.3°C" in line for line in lines), lines
+    assert not [line for line in lines[:-1] if line.endswith("（")], lines

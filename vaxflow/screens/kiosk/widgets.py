@@ -39,7 +39,9 @@ class Words(Label):  # type: ignore[misc]
     def on_text(self, _widget: Any, value: str) -> None:
         if value != self._wrapped:  # new words from the screen, not our own line breaks
             self._raw = value
-            self._rewrap()
+            # Not while `text` is being dispatched: Label's own observer would then get the
+            # unwrapped value after ours. Before the next frame is drawn instead.
+            Clock.schedule_once(self._rewrap, -1)
 
     def _rewrap(self, *_args: Any) -> None:
         padding = list(self.padding)

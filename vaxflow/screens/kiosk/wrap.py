@@ -26,8 +26,11 @@ def _paragraph(text: str, fits: Callable[[str], bool]) -> list[str]:
     lines: list[str] = []
     while text and not fits(text):
         cut = _longest_fit(text, fits)
-        cut = _latin_break(text, cut)
-        cut = _kinsoku(text, cut)
+        for _ in range(len(text)):  # each rule may move the break into the other's way
+            moved = _kinsoku(text, _latin_break(text, cut))
+            if moved == cut:
+                break
+            cut = moved
         lines.append(text[:cut].rstrip(" "))
         text = text[cut:].lstrip(" ")
     if text or not lines:
@@ -48,7 +51,7 @@ def _longest_fit(text: str, fits: Callable[[str], bool]) -> int:
 
 
 def _latin_break(text: str, cut: int) -> int:
-    """Inside a Latin word: break at the last space before it, if the line has one."""
+    """Inside a Latin word or a number: break at the last space before it, if there is one."""
     if cut < len(text) and _latin(text[cut - 1]) and _latin(text[cut]):
         space = text.rfind(" ", 0, cut)
         if space > 0:
@@ -67,4 +70,5 @@ def _kinsoku(text: str, cut: int) -> int:
 
 
 def _latin(char: str) -> bool:
-    return char.isascii() and (char.isalnum() or char in "'-")
+    """Part of a word written with spaces around it: letters, numbers, 37.3°C, a URL."""
+    return (char.isascii() and not char.isspace()) or char in "°℃‰"
