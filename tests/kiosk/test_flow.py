@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.flow import Action, Screen
@@ -620,3 +622,59 @@ def test_elderly_mode_always_speaks_and_voice_starts_on_with_speak() -> None:
     state = flow.handle(state, f.Scanned(QR)).state
     state = flow.handle(state, f.Touched(Action.START_OVER)).state
     assert state.speaking  # the next person starts with the kiosk's setting again
+
+
+# --- no input lost, whatever comes in whatever order ------------------------------------------
+
+CARDS = [ADULT, NEXT, SENIOR]
+CODES = ["DEMO0001", "DEMO0002", "DEMO0003"]
+
+
+def _event(d: Driver, pick: int, which: int) -> f.Event:
+    """One of the things that can happen next, answering whatever call is pending."""
+    pending = d.state.pending
+    options: list[f.Event] = [
+        f.Scanned(CODES[which % 3]),
+        f.CardRead(CARDS[which % 3], TODAY),
+        f.Touched(Action.NO),
+        f.Touched(Action.AGREE),
+        f.Touched(Action.DONE),
+        f.Touched(Action.ANOTHER),
+        f.Printed(),
+        f.PrintFailed("paper_out"),
+        f.Touched(Action.REPRINT),
+        f.Idle(d.state.idle_seq),
+    ]
+    if pending is not None:
+        answer = PRECHECK if pending.kind == "precheck" else TICKET
+        options += [f.Answered(pending.id, answer), f.Refused(pending.id, "id_mismatch")]
+    return options[pick % len(options)]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 2)), max_size=60))
+def test_every_scan_and_card_is_used_or_held_and_no_seen_ticket_is_cancelled(
+    steps: list[tuple[int, int]],
+) -> None:
+    d = Driver()
+    seen_calls: set[int] = set()  # check-ins whose ticket reached the screen
+    for pick, which in steps:
+        event = _event(d, pick, which)
+        before = d.state
+        d.send(event)
+        s = d.state
+        if isinstance(event, f.Scanned) and not (
+            before.screen is not Screen.ATTRACT and before.booking_qr == event.text
+        ):
+            held = [e.text for e in s.queued if isinstance(e, f.Scanned)]
+            assert event.text == s.booking_qr or event.text in held, (before.screen, s)
+        if isinstance(event, f.CardRead) and not (
+            before.screen is not Screen.ATTRACT
+            and before.card is not None
+            and before.card.id_number == event.card.id_number
+        ):
+            held_cards = [e.card for e in s.queued if isinstance(e, f.CardRead)]
+            assert event.card == s.card or event.card in held_cards, (before.screen, s)
+        if s.ticket is not None:
+            seen_calls.add(s.calls)
+    assert not [a for a in d.of(f.Abandon) if a.call.id in seen_calls]

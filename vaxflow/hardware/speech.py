@@ -82,6 +82,10 @@ class Speaker:
             await self._stop(process)
             await self._health("fault", "player_timeout", f"{args[0]} ran past {self.seconds} s")
             return False
+        except asyncio.CancelledError:  # the kiosk stops: the player must not outlive it
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
         finally:
             if self._current is process:
                 self._current = None
