@@ -110,7 +110,8 @@ class KioskShell:
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiters: list[tuple[Callable[[f.State], bool], asyncio.Future[f.State]]] = []
-        self._health: dict[str, str] = {}
+        self._health: dict[str, str] = {}  # device kind -> the state the marshal was last told
+        self._reporting: set[str] = set()  # kinds whose health is being asked right now
         self._stopping = False
 
     # --- life ----------------------------------------------------------------------------
@@ -394,6 +395,8 @@ class KioskShell:
                 await read()
                 if bad_reads >= self.options.bad_reads_fault:
                     log.info("%s reads cleanly again", kind)
+                if self._health.get(kind, "ok") != "ok" and kind not in self._reporting:
+                    # reads are clean but the marshal was last told otherwise: tell again
                     self._spawn(self._report(kind, device))
                 bad_reads = 0
             except (DeviceProtocolError, DeviceTimeout, InvalidScan) as err:
@@ -439,7 +442,12 @@ class KioskShell:
             await asyncio.sleep(self.options.health_every)
 
     async def _report(self, kind: str, device: Any) -> None:
-        health = await self._device_health(kind, device)
+        """Tell the marshal the device's state if it is not what they were last told."""
+        self._reporting.add(kind)
+        try:
+            health = await self._device_health(kind, device)
+        finally:
+            self._reporting.discard(kind)
         if health is None:
             return
         body = dict(health_json(health, f"{self.options.device_id}-{kind}"))
