@@ -88,3 +88,29 @@ def test_ticket_screen_and_printed_ticket_in_the_persons_language() -> None:
     view = texts.ticket_view(TICKET, "zh-TW", datetime(2026, 11, 21, 9, 30))
     assert (view.number, view.lane_name, view.label_title) == ("A023", "預約通道", "排隊號")
     assert view.issued_at == "2026-11-21 09:30" and view.qr_payload == TICKET.qr
+
+
+@pytest.mark.parametrize("language", LANGS)
+@pytest.mark.parametrize("screen", list(f.Screen))
+def test_every_screen_has_words_to_say_in_the_persons_language(
+    screen: f.Screen, language: str
+) -> None:
+    said = texts.spoken_words(state_on(screen, language=language))
+    assert said and "{" not in said and "\n" not in said
+    shown = texts.screen_texts(state_on(screen, language=language))
+    if screen is f.Screen.QUESTION:
+        assert shown["question"] in said
+    if screen is f.Screen.TICKET:
+        assert "A 0 2 3" in said and shown["lane"] in said and shown["go_to"] in said
+    if screen is f.Screen.PROBLEM:
+        assert shown["body"] in said and shown["go_to"] in said
+
+
+def test_the_screens_name_the_booking_now_in_use_and_the_voice_switch() -> None:
+    state = state_on(f.Screen.WAIT_CARD, notice="notice.booking_replaced", notice_arg="4711")
+    assert "4711" in texts.screen_texts(state)["notice"]
+    assert "4711" in texts.spoken_words(state)
+    assert texts.screen_texts(state_on(f.Screen.ATTRACT, language="en"))["voice"].endswith("off")
+    on = state_on(f.Screen.ATTRACT, language="en", elderly=True)
+    assert texts.screen_texts(on)["voice"].endswith("on")
+    assert texts.screen_texts(on)["elderly"].startswith("✓")
