@@ -35,6 +35,7 @@ from vaxflow.queue import engine
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.bookings.model import Booking
 from vaxflow.queue.bookings.store_ops import import_bookings
+from vaxflow.queue.client import SiteClient, new_request_id
 from vaxflow.queue.db import database_url
 from vaxflow.queue.demo_data import make_people
 from vaxflow.queue.store import Store
@@ -203,3 +204,22 @@ async def test_scanner_unplugged_walk_in_goes_on_scanner_back_at_same_path(
     assert {walk_in.number, booked_ticket.number} <= tickets
     figures.add("faults injected", 1)
     figures.add("acknowledged check-ins verified", 2)
+
+
+async def test_a_restarted_kiosk_clears_the_alerts_its_last_run_left(
+    booked: BookedSite, serial: Serial
+) -> None:
+    """The last run died with the reader unplugged; this run finds every device working."""
+    url = booked.site.url
+    async with SiteClient(url, "demo-kiosk-token", device="kiosk-d4") as last_run:
+        for kind in ("idcard", "scanner"):
+            body = {"device_id": f"kiosk-d4-{kind}", "kind": kind, "url": "serial:///dev/x",
+                    "state": "offline", "reason": "unplugged", "detail": "gone"}  # fmt: skip
+            await last_run.post("/api/devices/health", body, request_id=new_request_id())
+    dashboard = await api_get(url, "/api/dashboard")
+    assert "kiosk-d4-idcard" in str(dashboard["alerts"]["devices"])
+    async with running_kiosk(url, serial.devices, device_id="kiosk-d4"):
+        for kind in ("idcard", "scanner", "printer"):
+            await reported(url, f"kiosk-d4-{kind}", ("ok",))
+    dashboard = await api_get(url, "/api/dashboard")
+    assert "kiosk-d4" not in str(dashboard["alerts"]["devices"])

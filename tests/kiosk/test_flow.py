@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.flow import Action, Screen
@@ -439,7 +441,7 @@ def test_elderly_mode_switches_on_from_the_card_and_doubles_timeouts() -> None:
     d.send(f.CardRead(SENIOR, TODAY))
     assert d.state.elderly and d.state.elderly_auto
     assert d.timeout == f.Timing().waiting * 2
-    assert [e.key for e in d.of(f.Speak)] == ["prompt.scan_or_walk_in"]
+    assert d.of(f.Speak) == [f.Speak(Screen.WAIT_BOOKING, "zh-CN")]
     to_consent(d, card=SENIOR)
     d.touch(Action.AGREE)
     d.answer(TICKET)
@@ -493,3 +495,205 @@ def test_server_retries_do_not_restart_the_inactivity_timer() -> None:
     d.send(f.Idle(armed))  # the timer armed on arrival at the offline screen still counts
     assert d.state.screen is Screen.ATTRACT and d.of(f.Abandon) == [f.Abandon(call)]
     assert d.touch(Action.LANGUAGE, "en").rearm  # a touch restarts it
+
+
+# --- the next person --------------------------------------------------------------------------
+
+NEXT = f.Card("110101198001010014", "王芳", date(1980, 1, 1), "female")
+
+
+def on_screen(how: str) -> Driver:
+    """A kiosk showing the previous person's printed ticket, or a refusal."""
+    d = Driver()
+    if how == "ticket":
+        to_ticket(d)
+    else:
+        d.send(f.Scanned(QR))
+        d.send(f.CardRead(ADULT, TODAY))
+        d.send(f.Refused(d.pending_call().id, "id_mismatch"))
+    assert d.state.screen is (Screen.TICKET if how == "ticket" else Screen.PROBLEM)
+    return d
+
+
+@pytest.mark.parametrize("how", ["ticket", "problem"])
+@pytest.mark.parametrize("first", ["qr", "card"])
+def test_next_persons_scan_or_card_on_the_ticket_or_problem_screen_starts_at_once(
+    how: str, first: str
+) -> None:
+    d = on_screen(how)
+    served = d.state.served
+    events: list[f.Event] = [f.Scanned("DEMO0002"), f.CardRead(NEXT, TODAY)]
+    if first == "card":
+        events.reverse()
+    d.send(events[0])
+    assert d.state.screen is (Screen.WAIT_CARD if first == "qr" else Screen.WAIT_BOOKING)
+    assert d.state.ticket is None and d.state.problem is None and d.state.served == served
+    d.send(events[1])
+    assert d.state.screen is Screen.CHECKING
+    assert d.calls()[-1].body == {"booking_qr": "DEMO0002", "id_card": NEXT.body()}
+    assert not d.of(f.Abandon)  # the previous ticket is on paper: never cancelled
+
+
+@pytest.mark.parametrize("how", ["ticket", "problem"])
+def test_the_same_persons_booking_or_card_again_is_not_a_next_person(how: str) -> None:
+    d = on_screen(how)
+    before = d.state
+    assert d.send(f.Scanned(QR)).state is before
+    assert d.send(f.CardRead(ADULT, TODAY)).state is before
+
+
+def test_next_person_while_the_ticket_prints_waits_for_the_paper() -> None:
+    d = Driver()
+    to_consent(d)
+    d.touch(Action.AGREE)
+    d.answer(TICKET)
+    assert d.state.screen is Screen.PRINTING
+    d.send(f.CardRead(NEXT, TODAY))
+    d.send(f.Scanned("DEMO0002"))
+    assert d.state.screen is Screen.PRINTING and d.state.ticket is not None  # still shown
+    assert len(d.state.queued) == 2
+    d.send(f.Printed())
+    assert d.of(f.ReportPrint) == [f.ReportPrint(7, True)]  # the ticket is done first
+    assert d.state.screen is Screen.CHECKING and d.state.queued == ()
+    assert d.calls()[-1].body == {"booking_qr": "DEMO0002", "id_card": NEXT.body()}
+
+
+def test_a_failed_print_keeps_its_number_on_screen_until_that_person_is_done() -> None:
+    d = Driver()
+    to_consent(d)
+    d.touch(Action.AGREE)
+    d.answer(TICKET)
+    d.send(f.PrintFailed("paper_out"))
+    d.send(f.CardRead(NEXT, TODAY))  # the next person, while the number is only on screen
+    assert d.state.screen is Screen.TICKET and d.state.print_state is f.PrintState.FAILED
+    d.touch(Action.REPRINT)
+    d.send(f.Printed())  # on paper now: the next person goes on
+    assert d.state.screen is Screen.WAIT_BOOKING and d.state.card == NEXT
+
+
+@pytest.mark.parametrize("leave", ["idle", "done", "another", "start_over"])
+def test_a_card_placed_during_questions_is_read_when_the_kiosk_returns_to_the_start(
+    leave: str,
+) -> None:
+    d = Driver()
+    to_consent(d)
+    d.send(f.CardRead(NEXT, TODAY))  # lying on the reader; the reader reports it only once
+    assert d.state.screen is Screen.CONSENT
+    if leave == "idle":
+        d.send(f.Idle(d.state.idle_seq))
+    elif leave == "start_over":
+        d.touch(Action.START_OVER)
+    else:
+        d.touch(Action.AGREE)
+        d.answer(TICKET)
+        d.send(f.PrintFailed("paper_out"))  # held until this person is done
+        d.touch(Action.DONE if leave == "done" else Action.ANOTHER)
+    assert d.state.screen is Screen.WAIT_BOOKING and d.state.card == NEXT
+
+
+def test_a_second_booking_scan_says_which_booking_is_now_in_use() -> None:
+    d = Driver()
+    d.send(f.Scanned("DEMO0001"))
+    d.send(f.Scanned("DEMO0001"))  # the same code twice: nothing to say
+    assert d.state.notice == ""
+    d.send(f.Scanned("https://book.example/b?code=BK-4711"))
+    assert (d.state.notice, d.state.notice_arg) == ("notice.booking_replaced", "4711")
+    assert d.state.screen is Screen.WAIT_CARD
+    d.send(f.CardRead(ADULT, TODAY))
+    assert d.calls()[-1].body["booking_qr"] == "https://book.example/b?code=BK-4711"
+
+
+# --- the voice ------------------------------------------------------------------------------
+
+
+def test_voice_speaks_every_new_screen_and_question_and_hushes_when_switched_off() -> None:
+    d = Driver()
+    d.touch(Action.VOICE, "on")
+    assert d.of(f.Speak) == [f.Speak(Screen.ATTRACT, "zh-CN")]  # what is on screen now
+    d.touch(Action.LANGUAGE, "en")
+    to_consent(d)
+    spoken = [(e.screen, e.language) for e in d.of(f.Speak)]
+    assert spoken[1:] == [
+        (Screen.ATTRACT, "en"),
+        (Screen.WAIT_CARD, "en"),
+        (Screen.CHECKING, "en"),
+        (Screen.QUESTION, "en"),
+        (Screen.QUESTION, "en"),  # the second question
+        (Screen.CONSENT, "en"),
+    ]
+    d.touch(Action.VOICE, "off")
+    assert d.of(f.Hush) == [f.Hush()]
+    d.touch(Action.AGREE)
+    assert d.of(f.Speak)[-1].screen is Screen.CONSENT  # nothing more said
+
+
+def test_elderly_mode_always_speaks_and_voice_starts_on_with_speak() -> None:
+    d = Driver()
+    d.touch(Action.ELDERLY, "on")
+    assert d.state.speaking and d.of(f.Speak) == [f.Speak(Screen.ATTRACT, "zh-CN")]
+    d.touch(Action.VOICE, "off")
+    assert d.state.speaking  # elderly mode keeps it on
+    flow = f.Flow(lambda: "rid", voice=True)
+    state = flow.start().state
+    assert state.speaking
+    state = flow.handle(state, f.Touched(Action.VOICE, "off")).state
+    state = flow.handle(state, f.Touched(Action.START_OVER)).state
+    state = flow.handle(state, f.Scanned(QR)).state
+    state = flow.handle(state, f.Touched(Action.START_OVER)).state
+    assert state.speaking  # the next person starts with the kiosk's setting again
+
+
+# --- no input lost, whatever comes in whatever order ------------------------------------------
+
+CARDS = [ADULT, NEXT, SENIOR]
+CODES = ["DEMO0001", "DEMO0002", "DEMO0003"]
+
+
+def _event(d: Driver, pick: int, which: int) -> f.Event:
+    """One of the things that can happen next, answering whatever call is pending."""
+    pending = d.state.pending
+    options: list[f.Event] = [
+        f.Scanned(CODES[which % 3]),
+        f.CardRead(CARDS[which % 3], TODAY),
+        f.Touched(Action.NO),
+        f.Touched(Action.AGREE),
+        f.Touched(Action.DONE),
+        f.Touched(Action.ANOTHER),
+        f.Printed(),
+        f.PrintFailed("paper_out"),
+        f.Touched(Action.REPRINT),
+        f.Idle(d.state.idle_seq),
+    ]
+    if pending is not None:
+        answer = PRECHECK if pending.kind == "precheck" else TICKET
+        options += [f.Answered(pending.id, answer), f.Refused(pending.id, "id_mismatch")]
+    return options[pick % len(options)]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 2)), max_size=60))
+def test_every_scan_and_card_is_used_or_held_and_no_seen_ticket_is_cancelled(
+    steps: list[tuple[int, int]],
+) -> None:
+    d = Driver()
+    seen_calls: set[int] = set()  # check-ins whose ticket reached the screen
+    for pick, which in steps:
+        event = _event(d, pick, which)
+        before = d.state
+        d.send(event)
+        s = d.state
+        if isinstance(event, f.Scanned) and not (
+            before.screen is not Screen.ATTRACT and before.booking_qr == event.text
+        ):
+            held = [e.text for e in s.queued if isinstance(e, f.Scanned)]
+            assert event.text == s.booking_qr or event.text in held, (before.screen, s)
+        if isinstance(event, f.CardRead) and not (
+            before.screen is not Screen.ATTRACT
+            and before.card is not None
+            and before.card.id_number == event.card.id_number
+        ):
+            held_cards = [e.card for e in s.queued if isinstance(e, f.CardRead)]
+            assert event.card == s.card or event.card in held_cards, (before.screen, s)
+        if s.ticket is not None:
+            seen_calls.add(s.calls)
+    assert not [a for a in d.of(f.Abandon) if a.call.id in seen_calls]

@@ -91,7 +91,7 @@ def test_guardian_screens_back_unreadable_stray_and_timeout() -> None:
     to_guardian_card(d)
     d.send(f.CardUnreadable("garbled"))
     assert d.state.notice == "notice.card_again"
-    d.send(f.Scanned("DEMO0002"))  # a stray scan changes nothing here
+    d.send(f.Scanned("DEMO0002"))  # a scan here is the next person's: held, not used here
     assert d.state.screen is Screen.GUARDIAN_CARD
     d.send(f.CardRead(PARENT, TODAY))
     d.touch(Action.RELATION, "neighbour")  # not a button: nothing happens
@@ -101,7 +101,9 @@ def test_guardian_screens_back_unreadable_stray_and_timeout() -> None:
     d.send(f.CardRead(PARENT, TODAY))
     assert d.timeout == d.flow.timing.answering
     d.send(f.Idle(d.state.idle_seq))
-    assert d.state.screen is Screen.ATTRACT and d.state.guardian is None
+    # the timeout ends this check-in; the held scan starts the next person's at once
+    assert d.state.guardian is None and d.state.card is None
+    assert (d.state.screen, d.state.booking_qr) == (Screen.WAIT_CARD, "DEMO0002")
 
 
 def test_an_elderly_guardian_turns_on_elderly_mode() -> None:
@@ -110,7 +112,7 @@ def test_an_elderly_guardian_turns_on_elderly_mode() -> None:
     assert not d.state.elderly
     d.send(f.CardRead(GRANDPA, TODAY))
     assert d.state.elderly and d.state.elderly_auto
-    assert any(isinstance(e, f.Speak) and e.key == "prompt.guardian_relation" for e in d.effects)
+    assert any(isinstance(e, f.Speak) and e.screen is Screen.GUARDIAN_RELATION for e in d.effects)
 
 
 @pytest.mark.parametrize("reason", sorted(f.GUARDIAN_CARD_REFUSALS))

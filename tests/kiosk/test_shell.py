@@ -8,9 +8,12 @@ with a new key would turn into a second ticket.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -18,6 +21,7 @@ from aiohttp.test_utils import TestServer
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
+from vaxflow.hardware.interfaces import DeviceHealth, TicketPrinter
 from vaxflow.hardware.sim_idcard import SimIdCardReader
 from vaxflow.hardware.sim_printer import SimFault, SimPrinter
 from vaxflow.hardware.sim_scanner import SimScanner
@@ -30,7 +34,8 @@ from vaxflow.queue.bookings.model import Booking
 from vaxflow.queue.client import ServerUnreachable, SiteClient, new_request_id
 from vaxflow.queue.demo_data import make_people, seed_bookings
 from vaxflow.queue.server import create_app
-from vaxflow.screens.kiosk.texts import ticket_view
+from vaxflow.screens.kiosk import i18n
+from vaxflow.screens.kiosk.texts import screen_texts, spoken_words, ticket_view
 
 AiohttpServer = Callable[[web.Application], Awaitable[TestServer]]
 FAST = f.Timing(retry_delays=(0.05,), offline=0.3)
@@ -43,10 +48,12 @@ class LossyClient(SiteClient):
         super().__init__(*args, **kwargs)
         self.lose = False
         self.keys: list[str | None] = []
+        self.posts: list[tuple[str, Any]] = []  # every request sent (path, body)
 
     async def post(
         self, path: str, body: dict[str, Any] | None = None, *, request_id: str | None = None
     ) -> Any:
+        self.posts.append((path, body))
         answer = await super().post(path, body, request_id=request_id)
         if path == "/api/checkins":
             self.keys.append(request_id)
@@ -66,27 +73,46 @@ async def site(
     return server, make_people(settings, day, 50)
 
 
-async def kiosk(server: TestServer) -> tuple[KioskShell, LossyClient, SimPrinter]:
+async def kiosk(
+    server: TestServer,
+    printer: TicketPrinter | None = None,
+    *,
+    voice: bool = False,
+    options: ShellOptions | None = None,
+    think: float = 0.0,
+) -> tuple[KioskShell, LossyClient, SimPrinter]:
     client = LossyClient(str(server.make_url("")), "demo-kiosk-token", device="kiosk-t")
-    printer = SimPrinter()
-    devices = Devices(SimScanner(), SimIdCardReader(), printer)
+    sim = SimPrinter()
+    devices = Devices(SimScanner(), SimIdCardReader(), printer or sim)
     shell = KioskShell(
         client,
         devices,
         ticket_view,
-        flow=f.Flow(new_request_id, FAST),
-        options=ShellOptions(read_poll=0.05, reconnect_delays=(0.05,)),
+        flow=f.Flow(new_request_id, FAST, voice=voice),
+        options=options or ShellOptions(read_poll=0.05, reconnect_delays=(0.05,)),
+        spoken_words=spoken_words,
     )
 
+    def touch(seq: int, action: f.Action) -> None:
+        if shell.state.seq == seq:  # still the screen this answer is for
+            shell.touch(action)
+
     def answer(state: f.State) -> None:
+        """Answers "no" and agrees, after `think` seconds (a person reads the screen)."""
         if state.screen is f.Screen.QUESTION:
-            shell.touch(f.Action.NO)
+            action = f.Action.NO
         elif state.screen is f.Screen.CONSENT:
-            shell.touch(f.Action.AGREE)
+            action = f.Action.AGREE
+        else:
+            return
+        if think:
+            asyncio.get_running_loop().call_later(think, touch, state.seq, action)
+        else:
+            shell.touch(action)
 
     shell.listeners.append(answer)
     await shell.start()
-    return shell, client, printer
+    return shell, client, sim
 
 
 async def stats(server: TestServer) -> Any:
@@ -158,5 +184,240 @@ async def test_printer_out_of_paper_then_reprint_reports_to_the_server(
         shell.touch(f.Action.REPRINT)
         await shell.wait_for(lambda s: s.print_state is f.PrintState.PRINTED)
         assert len(printer.jobs) == 1
+    finally:
+        await shell.stop()
+
+
+# --- the next person ----------------------------------------------------------------------
+
+
+class GatedPrinter:
+    """A printer that prints when the test lets it (a slow printer, or a long ticket)."""
+
+    def __init__(self) -> None:
+        self.inner = SimPrinter()
+        self.gate = asyncio.Semaphore(0)
+        self.waiting = 0
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def print_bytes(self, data: bytes, timeout: float) -> None:  # noqa: ASYNC109
+        self.waiting += 1
+        await self.gate.acquire()
+        await self.inner.print_bytes(data, timeout)
+
+    async def health(self) -> DeviceHealth:
+        return await self.inner.health()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def issued(server: TestServer) -> int:
+    return int((await stats(server))["tickets_issued"])
+
+
+async def test_three_people_back_to_back_each_arriving_on_the_previous_ticket(
+    site: tuple[TestServer, list[Booking]],
+) -> None:
+    """Each person scans and places the card while the previous ticket is on screen."""
+    server, people = site
+    shell, _client, printer = await kiosk(server)
+    try:
+        numbers: list[str] = []
+        for person in people[3:6]:
+            if numbers:
+                assert shell.state.screen is f.Screen.TICKET  # the previous ticket, shown
+                assert shell.state.print_state is f.PrintState.PRINTED
+            arrive(shell, person)
+            state = await shell.wait_for(
+                lambda s: (
+                    s.screen is f.Screen.TICKET
+                    and s.ticket is not None
+                    and s.ticket.number not in numbers
+                    and s.print_state is f.PrintState.PRINTED
+                )
+            )
+            assert state.ticket is not None
+            numbers.append(state.ticket.number)
+        assert len(set(numbers)) == 3 and len(printer.jobs) == 3
+        for number, job in zip(numbers, printer.jobs, strict=True):
+            assert number.encode() in job
+        assert await issued(server) == 3 and shell.state.served == 3
+    finally:
+        await shell.stop()
+
+
+async def test_people_arriving_while_the_ticket_prints_wait_for_the_paper_then_go_on(
+    site: tuple[TestServer, list[Booking]],
+) -> None:
+    server, people = site
+    printer = GatedPrinter()
+    shell, _client, _sim = await kiosk(server, printer)
+    try:
+        numbers: list[str] = []
+        for person in people[6:9]:
+            arrive(shell, person)  # during the previous ticket's printing (but the first)
+            if numbers:
+                await shell.wait_for(lambda s: len(s.queued) == 2)
+                assert shell.state.screen is f.Screen.PRINTING  # the ticket is still shown
+                assert shell.state.ticket and shell.state.ticket.number == numbers[-1]
+                printer.gate.release()  # the previous ticket comes out
+            state = await shell.wait_for(
+                lambda s: (
+                    s.screen is f.Screen.PRINTING
+                    and s.ticket is not None
+                    and s.ticket.number not in numbers
+                )
+            )
+            assert state.ticket is not None
+            numbers.append(state.ticket.number)
+        printer.gate.release()
+        await shell.wait_for(lambda s: s.print_state is f.PrintState.PRINTED)
+        assert len(printer.inner.jobs) == 3 and len(set(numbers)) == 3
+        assert await issued(server) == 3
+        assert (await stats(server))["by_state"].get("cancelled", 0) == 0
+    finally:
+        await shell.stop()
+
+
+async def test_a_second_booking_scan_is_named_and_used(
+    site: tuple[TestServer, list[Booking]],
+) -> None:
+    server, people = site
+    shell, _client, _printer = await kiosk(server)
+    try:
+        first, second = people[9], people[10]
+        assert isinstance(shell.devices.scanner, SimScanner)
+        shell.devices.scanner.push(first.code)
+        await shell.wait_screen(f.Screen.WAIT_CARD)
+        shell.devices.scanner.push(second.code)
+        state = await shell.wait_for(lambda s: s.notice == "notice.booking_replaced")
+        shown = screen_texts(state)["notice"]
+        assert second.code[-4:] in shown and "{" not in shown
+        assert isinstance(shell.devices.idcard, SimIdCardReader)
+        shell.devices.idcard.present(card_for(second))
+        state = await shell.wait_for(lambda s: s.print_state is f.PrintState.PRINTED)
+        assert state.booking_qr == second.code
+    finally:
+        await shell.stop()
+
+
+# --- the voice ------------------------------------------------------------------------------
+
+PLAYER = """#!/bin/sh
+echo "$1|$2" >> "$(dirname "$0")/said.log"
+"""
+
+
+def fake_player(folder: Path) -> tuple[str, ...]:
+    script = folder / "fake-espeak"
+    script.write_text(PLAYER)
+    script.chmod(0o755)
+    return (str(script), "{voice}", "{text}")
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "zh-TW", "en"])
+async def test_each_screen_says_its_own_words_in_the_persons_language(
+    site: tuple[TestServer, list[Booking]], tmp_path: Path, language: str
+) -> None:
+    server, people = site
+    env = {**os.environ, "PULSE_SERVER": "unix:/fake/pulse"}
+    options = ShellOptions(
+        read_poll=0.05,
+        reconnect_delays=(0.05,),
+        speech_command=fake_player(tmp_path),
+        speech_env=env,
+    )
+    shell, _client, _printer = await kiosk(server, voice=True, options=options, think=0.4)
+    seen: list[f.State] = []
+    shell.listeners.append(seen.append)
+    try:
+        shell.touch(f.Action.LANGUAGE, language)
+        person = people[11 + ("zh-CN", "zh-TW", "en").index(language)]
+        arrive(shell, person)
+        state = await shell.wait_for(lambda s: s.print_state is f.PrintState.PRINTED)
+        ticket = state.ticket
+        assert ticket is not None
+        await asyncio.sleep(0.4)  # the person hears the number
+        shell.touch(f.Action.DONE)
+        shell.touch(f.Action.LANGUAGE, language)  # the next person chooses theirs too
+        shell.devices.scanner.push(people[20].code)  # type: ignore[attr-defined]
+        shell.devices.idcard.present(card_for(people[21]))  # type: ignore[attr-defined]
+        await shell.wait_screen(f.Screen.PROBLEM)  # not this person's booking
+        await asyncio.sleep(0.5)
+    finally:
+        await shell.stop()
+    voice = {"zh-CN": "cmn", "zh-TW": "cmn", "en": "en"}[language]
+    lines = (tmp_path / "said.log").read_text("utf-8").splitlines()
+    # the attract screen may be said in the default language before the touch reaches it
+    chosen = next(i for i, line in enumerate(lines) if line.startswith(voice + "|"))
+    assert all(line.startswith("cmn|") for line in lines[:chosen]) and chosen <= 1
+    lines = lines[chosen:]
+    assert [line for line in lines if not line.startswith(voice + "|")] == []
+    heard = "\n".join(line.split("|", 1)[1] for line in lines)
+
+    def t(key: str, **params: object) -> str:
+        return i18n.text(key, language, **params)
+
+    precheck = next(s.precheck for s in seen if s.precheck is not None)
+    for question in precheck.questions:  # the questions themselves, as the server worded them
+        assert question.text[language] in heard
+    if precheck.consent_version:
+        assert t("prompt.consent") in heard  # the consent in short
+    assert t("speak.ticket", number=" ".join(ticket.number)) in heard
+    words = screen_texts(replace(state, screen=f.Screen.TICKET))
+    assert words["lane"] in heard and words["go_to"] in heard
+    assert t("problem.go_to", desk=t("desk.info")) in heard
+
+
+async def test_no_sound_device_is_one_report_to_the_marshal_and_no_hang(
+    site: tuple[TestServer, list[Booking]], tmp_path: Path
+) -> None:
+    server, people = site
+    options = ShellOptions(
+        read_poll=0.05,
+        reconnect_delays=(0.05,),
+        speech_command=fake_player(tmp_path),
+        speech_env={},  # no sound server named
+    )
+    if await asyncio.to_thread(Path("/dev/snd").is_dir):
+        pytest.skip("this machine has a sound card")
+    shell, client, _printer = await kiosk(server, voice=True, options=options)
+    try:
+        arrive(shell, people[14])
+        await shell.wait_for(lambda s: s.print_state is f.PrintState.PRINTED, within=10)
+        async with SiteClient(str(server.make_url("")), "demo-marshal-token") as marshal:
+            for _ in range(50):
+                devices = await marshal.get("/api/devices")
+                voice = [d for d in devices if d["device_id"] == "kiosk-1-voice"]
+                if voice:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await shell.stop()
+    assert voice and voice[0]["state"] == "offline" and voice[0]["reason"] == "no_sound_device"
+    assert not (tmp_path / "said.log").exists()  # the player was never started
+    sent = [b for p, b in client.posts if p == "/api/devices/health" and b["kind"] == "voice"]
+    assert len(sent) == 1  # five screens were to be spoken: one report
+
+
+async def test_the_site_zone_comes_from_the_server_when_the_kiosk_has_none(
+    site: tuple[TestServer, list[Booking]], settings: Settings
+) -> None:
+    server, _people = site
+    shell, _client, _printer = await kiosk(server)
+    try:
+        assert shell.site_zone is None or shell.site_zone == settings.site.timezone
+        for _ in range(100):
+            if shell.site_zone:
+                break
+            await asyncio.sleep(0.02)
+        assert shell.site_zone == settings.site.timezone
+        assert (
+            shell.site_now().utcoffset()
+            == shell.now().astimezone(ZoneInfo(settings.site.timezone)).utcoffset()
+        )
     finally:
         await shell.stop()

@@ -22,9 +22,11 @@ def test_every_key_is_translated(language: str) -> None:
 
 def test_keys_the_flow_and_screens_use_exist() -> None:
     keys = set(i18n.message_ids())
-    used = set(f.PROMPTS.values()) | {f"desk.{desk.value}" for desk in f.Desk}
+    used = {f"desk.{desk.value}" for desk in f.Desk}
     used |= {f"button.{name}" for name in texts.BUTTONS}
     used |= {"notice.card_again", "notice.retrying", "reason.consent_declined"}
+    used |= {"notice.booking_replaced", "notice.next_held", "voice.on", "voice.off"}
+    used |= {"speak.ticket", "prompt.consent", "prompt.answer", "prompt.scan_or_walk_in"}
     assert used <= keys
 
 
@@ -96,3 +98,29 @@ def test_a_booking_found_by_the_card_is_said_on_the_question_screen(language: st
     said = texts.screen_texts(found)["person"]
     assert i18n.text("question.booking_found", language) in said
     assert "\n" not in texts.screen_texts(state)["person"]
+
+
+@pytest.mark.parametrize("language", LANGS)
+@pytest.mark.parametrize("screen", list(f.Screen))
+def test_every_screen_has_words_to_say_in_the_persons_language(
+    screen: f.Screen, language: str
+) -> None:
+    said = texts.spoken_words(state_on(screen, language=language))
+    assert said and "{" not in said and "\n" not in said
+    shown = texts.screen_texts(state_on(screen, language=language))
+    if screen is f.Screen.QUESTION:
+        assert shown["question"] in said
+    if screen is f.Screen.TICKET:
+        assert "A 0 2 3" in said and shown["lane"] in said and shown["go_to"] in said
+    if screen is f.Screen.PROBLEM:
+        assert shown["body"] in said and shown["go_to"] in said
+
+
+def test_the_screens_name_the_booking_now_in_use_and_the_voice_switch() -> None:
+    state = state_on(f.Screen.WAIT_CARD, notice="notice.booking_replaced", notice_arg="4711")
+    assert "4711" in texts.screen_texts(state)["notice"]
+    assert "4711" in texts.spoken_words(state)
+    assert texts.screen_texts(state_on(f.Screen.ATTRACT, language="en"))["voice"].endswith("off")
+    on = state_on(f.Screen.ATTRACT, language="en", elderly=True)
+    assert texts.screen_texts(on)["voice"].endswith("on")
+    assert texts.screen_texts(on)["elderly"].startswith("✓")

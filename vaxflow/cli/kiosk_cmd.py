@@ -44,7 +44,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--windowed", action="store_true", help="a window, not kiosk mode")
     parser.add_argument("--size", default="1080x1920", help="window size WxH when windowed")
     parser.add_argument("--rotation", type=int, choices=(0, 90, 180, 270), default=0)
-    parser.add_argument("--speak", action="store_true", help="spoken prompts (espeak-ng)")
+    parser.add_argument(
+        "--speak", action="store_true", help="voice on from the start (espeak-ng; the voice button)"
+    )
     parser.add_argument("--tour", type=Path, metavar="DIR", help="photograph every screen")
     parser.add_argument("--lang", choices=("zh-CN", "zh-TW", "en"), help="tour one language")
     parser.add_argument("--script", help=argparse.SUPPRESS)  # GUI tests: tour.SCRIPTS

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ class AppOptions:
     fullscreen: bool = True
     rotation: int = 0  # 0, 90, 180 or 270 degrees
     size: tuple[int, int] = (1080, 1920)  # window size when not fullscreen
-    speak: bool = False
+    speak: bool = False  # the voice on from the start for everyone (always in elderly mode)
     server_timeout: float = 5.0
     elderly_factor: float = 2.0
 
@@ -126,7 +125,7 @@ def make_shell(
 ) -> KioskShell:
     """The shell with its devices, server client and timing."""
     devices = make_devices(settings, options)
-    from vaxflow.screens.kiosk.texts import ticket_view
+    from vaxflow.screens.kiosk.texts import spoken_words, ticket_view
 
     client = client or SiteClient(
         options.server, options.token, device=options.device_id, timeout=options.server_timeout
@@ -136,13 +135,14 @@ def make_shell(
         client,
         devices,
         ticket_view,
-        flow=Flow(new_request_id, timing),
+        flow=Flow(new_request_id, timing, voice=options.speak),
         options=ShellOptions(
             device_id=options.device_id,
             device_timeout=settings.devices.timeout_seconds,
-            speak=options.speak and shutil.which("espeak-ng") is not None,
         ),
         profile=PrinterProfile.from_url(devices.urls["printer"]),
+        site_zone=settings.site.timezone,
+        spoken_words=spoken_words,
     )
 
 

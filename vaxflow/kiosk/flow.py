@@ -19,6 +19,17 @@ Decisions:
   (so a guardian the server refuses is known before the questions); the consent screen says
   the guardian agrees for the child. The child's own card offered as the guardian's is
   refused on the spot with a notice.
+- The next person is never ignored. A scan or a card on the ticket (printed) or problem
+  screen starts their check-in at once: the ticket is on paper. While a ticket is still
+  printing, or its print failed (the number is only on screen), and while someone is
+  answering questions, their scan and card are held (`State.queued`) and read as soon as
+  the kiosk returns to the start, so a card left lying on the reader is never lost. The
+  same person's own booking or card again is not a next person and changes nothing.
+- A second, different booking scan before the card replaces the first and says so on the
+  screen (`notice.booking_replaced` with the new code's last characters).
+- Spoken words: when the voice is on (the person's choice, or always in elderly mode) every
+  new screen, question, notice or language gives one `Speak`; the shell says the words of
+  the state it then has. Switching the voice off gives `Hush`.
 """
 
 from __future__ import annotations
@@ -118,6 +129,7 @@ class Action(StrEnum):
     DONE = "done"
     START_OVER = "start_over"
     RELATION = "relation"  # value: one of RELATIONS
+    VOICE = "voice"  # value: "on" | "off"
 
 
 #: Refusals of the guardian's card at the second precheck: another adult's card may follow,
@@ -413,13 +425,18 @@ class Abandon:
 
 @dataclass(frozen=True)
 class Speak:
-    """A spoken prompt (elderly mode), by catalogue key."""
+    """Say the current screen's words (the shell takes them from the state it has then)."""
 
-    key: str
+    screen: Screen
     language: Language
 
 
-Effect = ServerCall | RetryLater | PrintTicket | ReportPrint | AlertStaff | Abandon | Speak
+@dataclass(frozen=True)
+class Hush:
+    """Stop speaking: the person switched the voice off."""
+
+
+Effect = ServerCall | RetryLater | PrintTicket | ReportPrint | AlertStaff | Abandon | Speak | Hush
 
 
 # --- the state and its timing ----------------------------------------------------------------
@@ -464,10 +481,18 @@ class State:
     print_reason: str = ""
     problem: Problem | None = None
     notice: str = ""  # a short hint on the current screen, by catalogue key
+    notice_arg: str = ""  # fills the notice's {tail} (the last characters of a booking code)
+    voice: bool = False  # the person asked for spoken words (elderly mode speaks anyway)
+    queued: tuple[Scanned | CardRead, ...] = ()  # the next person's scan and card, held
     seq: int = 0  # bumped on every transition; retry timers carry it
     idle_seq: int = 0  # bumped when the person acts or the screen changes; idle timers carry it
     calls: int = 0  # call ids handed out so far
     served: int = 0  # people checked in since start
+
+    @property
+    def speaking(self) -> bool:
+        """Whether the screens' words are spoken: asked for, or elderly mode."""
+        return self.voice or self.elderly
 
     @property
     def question(self) -> Question | None:
@@ -487,29 +512,28 @@ class Step:
     rearm: bool = False
 
 
-#: Screen -> prompt key spoken when it appears (elderly mode).
-PROMPTS: dict[Screen, str] = {
-    Screen.WAIT_CARD: "prompt.place_card",
-    Screen.WAIT_BOOKING: "prompt.scan_or_walk_in",
-    Screen.QUESTION: "prompt.answer",
-    Screen.CONSENT: "prompt.consent",
-    Screen.GUARDIAN_CARD: "prompt.guardian_card",
-    Screen.GUARDIAN_RELATION: "prompt.guardian_relation",
-    Screen.TICKET: "prompt.take_ticket",
-    Screen.PROBLEM: "prompt.problem",
-    Screen.OFFLINE: "prompt.offline",
-}
+#: Screens on which the next person's scan or card starts their check-in at once.
+NEXT_PERSON_SCREENS = frozenset({Screen.TICKET, Screen.PROBLEM})
 
 
 class Flow:
-    """The check-in flow. `new_request_id` makes idempotency keys (uuid in the app)."""
+    """The check-in flow. `new_request_id` makes idempotency keys (uuid in the app);
+    `voice` is whether the words are spoken from the start (`vaxflow kiosk --speak`)."""
 
-    def __init__(self, new_request_id: Callable[[], str], timing: Timing | None = None) -> None:
+    def __init__(
+        self,
+        new_request_id: Callable[[], str],
+        timing: Timing | None = None,
+        *,
+        voice: bool = False,
+    ) -> None:
         self.new_request_id = new_request_id
         self.timing = timing or Timing()
+        self.voice = voice
 
     def start(self, language: Language = DEFAULT_LANGUAGE) -> Step:
-        return self._out(State(language=language), State(language=language), [])
+        state = State(language=language, voice=self.voice)
+        return self._out(state, state, [])
 
     def handle(self, state: State, event: Event) -> Step:
         """One transition. Unknown or stale events leave the state as it is."""
@@ -556,9 +580,10 @@ class Flow:
         effects = [
             RetryLater(e.seconds, state.seq) if isinstance(e, RetryLater) else e for e in effects
         ]
-        prompt = PROMPTS.get(state.screen)
-        if state.elderly and prompt and state.screen is not before.screen:
-            effects.append(Speak(prompt, state.language))
+        if state.speaking and _new_words(before, state):
+            effects.append(Speak(state.screen, state.language))
+        elif before.speaking and not state.speaking:
+            effects.append(Hush())
         return Step(state, tuple(effects), self.timeout_for(state), rearm)
 
     def _transition(self, s: State, event: Event, fx: list[Effect]) -> State:
@@ -568,12 +593,29 @@ class Flow:
                 return replace(s, language=_language(value))
             case Touched(Action.ELDERLY, value):
                 return replace(s, elderly=value == "on", elderly_auto=False)
+            case Touched(Action.VOICE, value):
+                return replace(s, voice=value == "on")
             case Idle(seq) if seq == s.idle_seq:
                 return self._idle(s, fx)
             case Idle():
                 return s
             case Touched(Action.START_OVER) if screen is not Screen.ATTRACT:
                 return self._reset(s, fx, keep_person=False)
+            case CardRead(card, today) if screen is Screen.GUARDIAN_CARD:
+                return self._guardian_card(s, card, today)
+            case Scanned() | CardRead() if _same_person(s, event):
+                return s  # their own booking or card again: not a next person
+            case Scanned() | CardRead() if screen in NEXT_PERSON_SCREENS and not _ticket_held(s):
+                return self._reset(
+                    replace(s, queued=_queue(s.queued, event)), fx, keep_person=False
+                )
+            case CardUnreadable() if screen in NEXT_PERSON_SCREENS and not _ticket_held(s):
+                return replace(self._reset(s, fx, keep_person=False), notice="notice.card_again")
+            case Scanned(text) if screen is Screen.WAIT_CARD and s.booking_qr not in (None, text):
+                tail = "".join(c for c in text if c.isalnum())[-4:]
+                return replace(
+                    s, booking_qr=text, notice="notice.booking_replaced", notice_arg=tail
+                )
             case Scanned(text) if screen in (
                 Screen.ATTRACT,
                 Screen.WAIT_CARD,
@@ -597,14 +639,14 @@ class Flow:
                 Screen.GUARDIAN_CARD,
             ):
                 return replace(s, notice="notice.card_again")
-            case CardRead(card, today) if screen is Screen.GUARDIAN_CARD:
-                return self._guardian_card(s, card, today)
             case Touched(Action.RELATION, value) if (
                 screen is Screen.GUARDIAN_RELATION and value in RELATIONS
             ):
                 return self._call(replace(s, relation=value), "precheck", fx)
             case Touched(Action.BACK) if screen is Screen.GUARDIAN_RELATION:
                 return replace(s, screen=Screen.GUARDIAN_CARD, guardian=None, relation=None)
+            case Scanned() | CardRead() if screen is not Screen.ATTRACT:
+                return replace(s, queued=_queue(s.queued, event))  # the next person's: held
             case Touched(Action.WALK_IN) if screen is Screen.WAIT_BOOKING:
                 return replace(s, screen=Screen.WALK_IN)
             case Touched(Action.AGREE) if screen is Screen.WALK_IN and s.card is not None:
@@ -656,7 +698,10 @@ class Flow:
                 return replace(s, screen=Screen.PROBLEM, problem=Problem("consent_declined"))
             case Printed() if s.print_state is PrintState.PRINTING and s.ticket:
                 fx.append(ReportPrint(s.ticket.visit_id, True))
-                return replace(s, screen=Screen.TICKET, print_state=PrintState.PRINTED)
+                s = replace(s, screen=Screen.TICKET, print_state=PrintState.PRINTED)
+                if s.queued:  # the ticket is on paper: the next person goes on at once
+                    return self._reset(s, fx, keep_person=False)
+                return s
             case PrintFailed(reason) if s.print_state is PrintState.PRINTING and s.ticket:
                 fx.append(ReportPrint(s.ticket.visit_id, False, reason))
                 fx.append(AlertStaff("printer", reason))
@@ -780,9 +825,16 @@ class Flow:
         """Back to the attract screen; a check-in sent but never answered is abandoned."""
         if s.pending is not None and s.pending.kind == "check_in":
             fx.append(Abandon(s.pending))
-        fresh = State(calls=s.calls, served=s.served)
-        if keep_person:  # a family member: same language and elderly choice
-            return replace(fresh, language=s.language, elderly=s.elderly and not s.elderly_auto)
+        fresh = State(calls=s.calls, served=s.served, voice=self.voice)
+        if keep_person:  # a family member: same language, elderly and voice choice
+            fresh = replace(
+                fresh,
+                language=s.language,
+                elderly=s.elderly and not s.elderly_auto,
+                voice=s.voice,
+            )
+        for held in s.queued:  # the next person's scan and card, in the order they came
+            fresh = self._transition(fresh, held, fx)
         return fresh
 
 
@@ -793,6 +845,39 @@ def _same_number(a: str, b: str) -> bool:
         return "".join(x.split()).upper()
 
     return norm(a) == norm(b)
+
+
+def _same_person(s: State, event: Scanned | CardRead) -> bool:
+    """The booking or card of the person the kiosk is serving (or showing a ticket to)."""
+    if s.screen is Screen.ATTRACT:
+        return False
+    if isinstance(event, Scanned):
+        return event.text == s.booking_qr
+    return s.card is not None and event.card.id_number == s.card.id_number
+
+
+def _ticket_held(s: State) -> bool:
+    """A ticket whose print is not done yet (printing, or failed: only on screen)."""
+    return s.ticket is not None and s.print_state in (PrintState.PRINTING, PrintState.FAILED)
+
+
+def _queue(
+    queued: tuple[Scanned | CardRead, ...], event: Scanned | CardRead
+) -> tuple[Scanned | CardRead, ...]:
+    """Hold the next person's input: the latest scan and the latest card."""
+    return (*(e for e in queued if type(e) is not type(event)), event)
+
+
+def _new_words(before: State, after: State) -> bool:
+    """Whether there is something new to say: a screen, a question, a notice, a language."""
+    return (
+        not before.speaking
+        or after.screen is not before.screen
+        or after.question_index != before.question_index
+        or after.language != before.language
+        or (after.notice != before.notice and bool(after.notice))
+        or after.print_state is not before.print_state
+    )
 
 
 def _language(value: str) -> Language:

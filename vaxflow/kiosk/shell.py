@@ -4,6 +4,12 @@ The shell owns the flow's state. Events come from the device loops, the server c
 runs, timers and the screens (`touch`); every effect the flow returns runs as a task with a
 deadline. The Kivy app (app.py) only renders `state` and forwards touches; the tour, the
 GUI tests and the benchmark drive the same shell.
+
+Device health tells the marshal the truth: every device (scanner, ID-card reader, printer,
+voice) is reported when it opens at start, and again whenever its state changes (reading,
+garbling, unplugged, back), so a restarted kiosk clears an alert its last run left standing.
+Printed tickets carry the site's time (the site file's zone, confirmed by the server's
+/api/time), never the kiosk computer's own zone.
 """
 
 from __future__ import annotations
@@ -11,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vaxflow.hardware.errors import DeviceProtocolError, DeviceTimeout, HardwareError
 from vaxflow.hardware.escpos_render import PrinterProfile, render_escpos
@@ -24,15 +30,15 @@ from vaxflow.hardware.layout import TicketView, ticket_layout
 from vaxflow.hardware.print_queue import JobState, PrintQueue
 from vaxflow.hardware.printer_status import health_json
 from vaxflow.hardware.scan_text import InvalidScan
+from vaxflow.hardware.speech import ESPEAK, Speaker
 from vaxflow.kiosk import flow as f
 from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient
 
 log = logging.getLogger(__name__)
 
 TicketViewMaker = Callable[[f.Ticket, str, datetime], TicketView]
-
-#: espeak-ng voices for the spoken prompts (offline; never an online service).
-VOICES = {"zh-CN": "cmn", "zh-TW": "cmn", "en": "en"}
+#: The words to say for a state (screens/kiosk/texts.py `spoken_words`, from the catalogues).
+SpokenWords = Callable[[f.State], str]
 
 
 @dataclass
@@ -54,7 +60,9 @@ class ShellOptions:
     read_poll: float = 0.5  # one scanner / reader read waits at most this long
     reconnect_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
     health_every: float = 30.0
-    speak: bool = False  # spoken prompts in elderly mode (espeak-ng, when installed)
+    speech_command: tuple[str, ...] = ESPEAK  # {voice} and {text} filled in per prompt
+    speech_env: Mapping[str, str] | None = None  # where to look for a sound device (os.environ)
+    speech_seconds: float = 30.0  # longest one prompt may play
     abandon_attempts: int = 60  # replays of an unanswered check-in before giving up
     bad_reads_fault: int = 3  # garbled reads in a row after which the device's health is reported
 
@@ -73,6 +81,8 @@ class KioskShell:
         profile: PrinterProfile | None = None,
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
         today: Callable[[], date] | None = None,
+        site_zone: str | None = None,
+        spoken_words: SpokenWords | None = None,
     ) -> None:
         self.client = client
         self.devices = devices
@@ -82,6 +92,14 @@ class KioskShell:
         self.profile = profile or PrinterProfile()
         self.now = now
         self.today = today or (lambda: now().date())
+        self.site_zone = site_zone  # IANA zone of the site; the server's /api/time confirms it
+        self.spoken_words = spoken_words
+        self.speaker = Speaker(
+            self.options.speech_command,
+            env=self.options.speech_env,
+            report=self._voice_report,
+            seconds=self.options.speech_seconds,
+        )
         self.print_queue = PrintQueue(devices.printer, timeout=self.options.device_timeout)
         step = self.flow.start()
         self.state: f.State = step.state
@@ -92,7 +110,8 @@ class KioskShell:
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiters: list[tuple[Callable[[f.State], bool], asyncio.Future[f.State]]] = []
-        self._health: dict[str, str] = {}
+        self._health: dict[str, str] = {}  # device kind -> the state the marshal was last told
+        self._reporting: set[str] = set()  # kinds whose health is being asked right now
         self._stopping = False
 
     # --- life ----------------------------------------------------------------------------
@@ -102,6 +121,7 @@ class KioskShell:
         self._spawn(self._scanner_loop())
         self._spawn(self._card_loop())
         self._spawn(self._printer_watch())
+        self._spawn(self._learn_site_zone())
         self._notify()
 
     async def stop(self) -> None:
@@ -109,6 +129,8 @@ class KioskShell:
         self._stopping = True
         if self._timer is not None:
             self._timer.cancel()
+        with contextlib.suppress(OSError):
+            await self.speaker.hush()
         pending = set(self._tasks)
         while pending:  # a cancel that lands as an awaited call completes can be lost: repeat
             for task in pending:
@@ -203,9 +225,12 @@ class KioskShell:
                 self._spawn(self._alert(kind, reason))
             case f.Abandon(call):
                 self._spawn(self._abandon(call))
-            case f.Speak(key, language):
-                if self.options.speak:
-                    self._spawn(self._speak(key, language))
+            case f.Speak(_screen, language):
+                words = self.spoken_words(self.state) if self.spoken_words else ""
+                if words:
+                    self._spawn(self.speaker.say(words, language))
+            case f.Hush():
+                self._spawn(self.speaker.hush())
 
     async def _send(self, call: f.Call) -> Any:
         path = "/api/checkins/precheck" if call.kind == "precheck" else "/api/checkins"
@@ -230,7 +255,7 @@ class KioskShell:
 
     async def _print(self, ticket: f.Ticket, language: str) -> None:
         loop = asyncio.get_running_loop()
-        data = render_escpos(ticket_layout(self.ticket_view(ticket, language, self.now())))
+        data = render_escpos(ticket_layout(self.ticket_view(ticket, language, self.site_now())))
         handed = loop.time()
         job = await self.print_queue.submit(data, label=ticket.number)
         if job.state is JobState.PRINTED:
@@ -301,26 +326,44 @@ class KioskShell:
             )
             return
 
-    async def _speak(self, key: str, language: str) -> None:
-        from vaxflow.screens.kiosk.i18n import text  # words only; no Kivy
+    def site_now(self) -> datetime:
+        """Now in the site's zone (the kiosk computer's own zone may be anything, e.g. UTC)."""
+        now = self.now()
+        if self.site_zone:
+            try:
+                return now.astimezone(ZoneInfo(self.site_zone))
+            except (ZoneInfoNotFoundError, ValueError):
+                log.error("unknown site time zone %r: tickets show the kiosk's", self.site_zone)
+        return now.astimezone()
 
-        espeak = shutil.which("espeak-ng")
-        if espeak is None:
+    async def _learn_site_zone(self) -> None:
+        """The site's zone from the server (the one source of truth), retried until known."""
+        delays = self.options.reconnect_delays
+        for attempt in range(30):
+            try:
+                answer = await self.client.server_time()
+            except (ServerUnreachable, ServerRefused) as err:
+                log.info("site time zone not known yet: %s", err)
+                await asyncio.sleep(delays[min(attempt, len(delays) - 1)])
+                continue
+            zone = answer.get("timezone") if isinstance(answer, dict) else None
+            if zone and zone != self.site_zone:
+                log.info("site time zone %s (was %s)", zone, self.site_zone)
+                self.site_zone = str(zone)
             return
-        process = await asyncio.create_subprocess_exec(
-            espeak,
-            "-v",
-            VOICES.get(language, "en"),
-            text(key, language),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        try:
-            async with asyncio.timeout(20):
-                await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+
+    async def _voice_report(self, state: str, reason: str, detail: str) -> None:
+        """The speaker's health, to the marshal like any device (never holds the speaker)."""
+        body = {
+            "device_id": f"{self.options.device_id}-voice",
+            "kind": "voice",
+            "url": self.options.speech_command[0],
+            "state": state,
+            "reason": reason[:60],
+            "detail": detail[:300],
+        }
+        self._health["voice"] = state
+        self._spawn(self._post_until_done("/api/devices/health", body, tries=3))
 
     # --- device loops: each reopens its device by itself --------------------------------------
 
@@ -347,11 +390,13 @@ class KioskShell:
                     opened = True
                     if failures:
                         log.info("%s is back", kind)
-                        self._spawn(self._report(kind, device))
+                    self._spawn(self._report(kind, device))  # at start too: clears old alerts
                     failures = 0
                 await read()
                 if bad_reads >= self.options.bad_reads_fault:
                     log.info("%s reads cleanly again", kind)
+                if self._health.get(kind, "ok") != "ok" and kind not in self._reporting:
+                    # reads are clean but the marshal was last told otherwise: tell again
                     self._spawn(self._report(kind, device))
                 bad_reads = 0
             except (DeviceProtocolError, DeviceTimeout, InvalidScan) as err:
@@ -397,7 +442,12 @@ class KioskShell:
             await asyncio.sleep(self.options.health_every)
 
     async def _report(self, kind: str, device: Any) -> None:
-        health = await self._device_health(kind, device)
+        """Tell the marshal the device's state if it is not what they were last told."""
+        self._reporting.add(kind)
+        try:
+            health = await self._device_health(kind, device)
+        finally:
+            self._reporting.discard(kind)
         if health is None:
             return
         body = dict(health_json(health, f"{self.options.device_id}-{kind}"))

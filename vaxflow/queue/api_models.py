@@ -178,7 +178,7 @@ class LeftEarlyRequest(_Body):
 
 class DeviceHealthRequest(_Body):
     device_id: str = Field(min_length=1, max_length=64)
-    kind: Literal["scanner", "idcard", "printer"]
+    kind: Literal["scanner", "idcard", "printer", "voice"]
     url: str = Field(max_length=200)
     state: Literal["ok", "warning", "fault", "offline", "unknown"]
     reason: str = Field(default="", max_length=60)

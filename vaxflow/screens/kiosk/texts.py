@@ -1,7 +1,9 @@
 """What each kiosk screen says, from the flow's state: pure functions over the catalogues.
 
 The screens bind to the dict `screen_texts` returns; the printed ticket's labels come from
-`ticket_view`, in the person's language.
+`ticket_view`, in the person's language; what the kiosk says aloud comes from
+`spoken_words`, from the same catalogues (the question, the consent in short, the ticket
+number, lane and place, the desk), so the voice never says what the screen does not.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def screen_texts(state: State) -> dict[str, str]:
 
     out: dict[str, str] = {f"b_{name}": t(f"button.{name}") for name in BUTTONS}
     out.update({f"lang_{code}": name for code, name in LANGUAGE_NAMES.items()})
-    out["elderly"] = t("attract.elderly")
-    out["notice"] = t(state.notice) if state.notice else ""
+    out["elderly"] = t("attract.elderly_on" if state.elderly else "attract.elderly")
+    out["voice"] = t("voice.on" if state.speaking else "voice.off")
+    out["notice"] = t(state.notice, tail=state.notice_arg) if state.notice else ""
     screen = state.screen
     if screen is Screen.ATTRACT:
         out.update(
@@ -135,6 +138,8 @@ def _ticket_texts(state: State, ticket: Ticket) -> dict[str, str]:
         PrintState.PRINTING: t("ticket.reprinting") if state.screen is Screen.TICKET else "",
         PrintState.NONE: "",
     }[state.print_state]
+    if state.queued:  # the next person's scan or card is read and waits for this ticket
+        status = "\n".join(x for x in (status, t("notice.next_held")) if x)
     title = t("printing.title") if state.screen is Screen.PRINTING else t("ticket.title")
     return {
         "title": title,
@@ -145,6 +150,45 @@ def _ticket_texts(state: State, ticket: Ticket) -> dict[str, str]:
         "status": status,
         "print_failed": "1" if state.print_state is PrintState.FAILED else "",
     }
+
+
+def spoken_words(state: State) -> str:
+    """What the kiosk says for the current screen, in the person's language."""
+    lang = state.language
+    shown = screen_texts(state)
+
+    def t(key: str, **params: object) -> str:
+        return text(key, lang, **params)
+
+    screen = state.screen
+    said: list[str] = [shown["notice"]]
+    if screen is Screen.ATTRACT:
+        said += [shown["title"], shown["body"], shown["card"]]
+    elif screen is Screen.WAIT_CARD:
+        said += [shown["title"]]
+    elif screen is Screen.WAIT_BOOKING:
+        said += [t("prompt.scan_or_walk_in")]
+    elif screen in (Screen.WALK_IN, Screen.OFFLINE):
+        said += [shown["title"], shown["body"]]
+    elif screen in (Screen.CHECKING, Screen.ISSUING):
+        said += [shown["title"]]
+    elif screen is Screen.QUESTION:
+        said += [shown.get("progress", ""), shown.get("question", ""), t("prompt.answer")]
+    elif screen is Screen.CONSENT:
+        said += [shown.get("guardian", ""), t("prompt.consent")]
+    elif screen in (Screen.GUARDIAN_CARD, Screen.GUARDIAN_RELATION):
+        said += [shown.get("title", ""), shown.get("sub", ""), shown.get("body", "")]
+    elif screen in (Screen.PRINTING, Screen.TICKET) and state.ticket is not None:
+        ticket = state.ticket
+        said += [
+            t("speak.ticket", number=" ".join(ticket.number)),
+            shown["lane"],
+            shown["go_to"],
+            shown["status"],
+        ]
+    elif screen is Screen.PROBLEM:
+        said += [shown.get("title", ""), shown.get("body", ""), shown.get("go_to", "")]
+    return " ".join(" ".join(part.split()) for part in said if part.strip())
 
 
 def lane_name(ticket: Ticket, language: str) -> str:

@@ -34,6 +34,7 @@ class KioskViewModel(EventDispatcher):  # type: ignore[misc]
     screen = StringProperty("attract")
     language = StringProperty("zh-CN")
     elderly = BooleanProperty(False)
+    speaking = BooleanProperty(False)  # the voice is on (asked for, or elderly mode)
     u = NumericProperty(24.0)
     base_u = NumericProperty(24.0)
     qr = ObjectProperty(None, allownone=True)
@@ -56,6 +57,7 @@ class KioskViewModel(EventDispatcher):  # type: ignore[misc]
         self.t = screen_texts(state)
         self.language = state.language
         self.elderly = state.elderly
+        self.speaking = state.speaking
         self.u = self.base_u * (ELDERLY_SCALE if state.elderly else 1.0)
         payload = state.ticket.qr if state.ticket is not None else ""
         if payload != self._qr_payload:

@@ -4,9 +4,11 @@ the scanning animation and the busy spinner. Their look is in widgets.kv."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kivy.animation import Animation
 from kivy.clock import Clock
+from kivy.core.text import Label as CoreLabel
 from kivy.lang import Builder
 from kivy.properties import DictProperty, NumericProperty, ObjectProperty
 from kivy.uix.button import Button
@@ -15,15 +17,44 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.togglebutton import ToggleButton
 from kivy.uix.widget import Widget
 
+from vaxflow.screens.kiosk.wrap import wrap
+
 #: The font every kiosk text uses; the app registers it once (a CJK font, or Kivy's default).
 FONT_NAME = "KioskFont"
 
 
 class Words(Label):  # type: ignore[misc]
-    """Wrapped, centred text `scale` units tall."""
+    """Wrapped, centred text `scale` units tall; lines broken by `wrap` (CJK rules), not Kivy."""
 
     vm = ObjectProperty(None, allownone=True, rebind=True)
     scale = NumericProperty(1.0)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._raw = ""
+        self._wrapped = ""
+        super().__init__(**kwargs)
+        for name in ("width", "font_size", "padding", "bold", "font_name"):
+            self.fbind(name, self._rewrap)
+
+    def on_text(self, _widget: Any, value: str) -> None:
+        if value != self._wrapped:  # new words from the screen, not our own line breaks
+            self._raw = value
+            # Not while `text` is being dispatched: Label's own observer would then get the
+            # unwrapped value after ours. Before the next frame is drawn instead.
+            Clock.schedule_once(self._rewrap, -1)
+
+    def _rewrap(self, *_args: Any) -> None:
+        padding = list(self.padding)
+        room = self.width - (padding[0] + padding[2 if len(padding) == 4 else 0])
+        if room <= 1 or not self._raw:
+            return
+        measure = CoreLabel(font_name=self.font_name, font_size=self.font_size, bold=self.bold)
+
+        def fits(line: str) -> bool:
+            return bool(measure.get_extents(line)[0] <= room * 0.97)
+
+        self._wrapped = wrap(self._raw, fits)
+        self.text = self._wrapped
 
 
 class BigButton(Button):  # type: ignore[misc]
