@@ -292,3 +292,22 @@ async def test_consoles_read_the_screening_questions_in_every_language(site: Sit
     questions = await site.get("station", "/api/questions")
     assert [q["id"] for q in questions] == [q.id for q in site.settings.questions]
     assert set(questions[0]["text"]) == set(site.settings.site.languages)
+
+
+async def test_a_walk_in_sent_to_the_review_lane_still_takes_a_walk_in_place(site: Site) -> None:
+    """A walk-in of review age goes to the review/priority lane as a booked person would, and
+    the day's walk-in places count them all, whatever lane they went to."""
+    await site.post("marshal", "/api/walk-in-capacity", {"capacity": 2})
+    elderly = await site.post(
+        "kiosk", "/api/checkins", walk_in_body(site.settings, 0, date(1950, 5, 1))
+    )
+    assert elderly["ticket"] == "E001"
+    assert (await site.post("kiosk", "/api/checkins", walk_in_body(site.settings, 1)))[
+        "ticket"
+    ] == "W001"
+    full = await site.post("kiosk", "/api/checkins", walk_in_body(site.settings, 2), expect=409)
+    assert full["error"]["reason"] == "walk_in_full"
+    dash = await site.get("marshal", "/api/dashboard")
+    assert dash["walk_in"] == {"capacity": 2, "issued": 2}
+    stats = await site.get("marshal", "/api/stats")
+    assert stats["tickets_issued"] == 2  # tickets, not places: that counter is not a lane

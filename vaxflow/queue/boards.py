@@ -374,9 +374,9 @@ def dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime)
     walk_in_lane = next((lane for lane in settings.lanes if lane.kind == "walk_in"), None)
     walk_in_issued = 0
     if walk_in_lane is not None:
-        from vaxflow.queue.repo import issued_in_lane
+        from vaxflow.queue.repo import walk_in_places_used
 
-        walk_in_issued = issued_in_lane(conn, site_id, day, walk_in_lane.prefix)
+        walk_in_issued = walk_in_places_used(conn, site_id, day, walk_in_lane.prefix)
     return {
         "seq": last_seq(conn, site_id),
         "at": now.isoformat(),

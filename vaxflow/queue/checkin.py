@@ -306,7 +306,7 @@ def judge(
         if lane is None:
             decision = decision + Decision((Reason("walk_in_closed"),))
         else:
-            issued = repo.issued_in_lane(conn, site_id, day, lane.prefix)
+            issued = repo.walk_in_places_used(conn, site_id, day, lane.prefix)
             from vaxflow.queue.boards import walk_in_capacity  # the marshal may override it
 
             capacity = walk_in_capacity(conn, settings, site_id, day)
@@ -418,6 +418,8 @@ def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
         settings, walk_in=applicant.walk_in, review=bool(decision.review)
     )
     number = repo.allocate_number(tx.conn, tx.site_id, day, lane)
+    if applicant.walk_in:
+        repo.use_walk_in_place(tx.conn, tx.site_id, day)
     booking_code = applicant.booking.code if applicant.booking else None
     values: dict[str, Any] = {
         "site_id": tx.site_id,

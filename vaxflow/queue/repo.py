@@ -169,6 +169,25 @@ def issued_in_lane(conn: Connection, site_id: str, day: date, lane: str) -> int:
     return int(number or 0)
 
 
+#: The counter row that counts walk-in places used, whatever lane the walk-in was sent to
+#: (a walk-in of review age goes to the review lane but still takes a walk-in place).
+WALK_IN_PLACES = "*"
+
+
+def use_walk_in_place(conn: Connection, site_id: str, day: date) -> int:
+    """Count one walk-in place used today; the number of places used so far."""
+    return allocate_number(conn, site_id, day, WALK_IN_PLACES)
+
+
+def walk_in_places_used(conn: Connection, site_id: str, day: date, walk_in_lane: str) -> int:
+    """Walk-in places used today: every walk-in, in any lane. A day begun before this counter
+    existed has only its walk-in lane's numbers, hence the larger of the two."""
+    return max(
+        issued_in_lane(conn, site_id, day, WALK_IN_PLACES),
+        issued_in_lane(conn, site_id, day, walk_in_lane),
+    )
+
+
 _LANE_HEAD = Prepared(
     select(t.visits.c.id, t.visits.c.checked_in_at)
     .where(

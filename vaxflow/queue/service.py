@@ -471,7 +471,9 @@ def stats(conn: Connection, settings: Settings, site_id: str, now: datetime) -> 
             waiting_by_lane[lane] = waiting_by_lane.get(lane, 0) + count
     issued = conn.execute(
         select(func.coalesce(func.sum(t.ticket_counters.c.last_number), 0)).where(
-            t.ticket_counters.c.site_id == site_id, t.ticket_counters.c.site_day == day
+            t.ticket_counters.c.site_id == site_id,
+            t.ticket_counters.c.site_day == day,
+            t.ticket_counters.c.lane != repo.WALK_IN_PLACES,
         )
     ).scalar_one()
     stations = repo.all_stations(conn, site_id)
