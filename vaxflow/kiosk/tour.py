@@ -515,24 +515,24 @@ async def _tour_guardian(kit: Kit, snap: Snap, out: Path, lang: Callable[[], Non
     shell.touch(Action.AGREE)
     reached = await shell.wait_for(lambda s: s.screen in (Screen.GUARDIAN_CARD, Screen.PROBLEM))
     if reached.screen is Screen.PROBLEM:
-        await snap(out / "15-child_refused.png")
+        await snap(out / "17-child_refused.png")
         shell.touch(Action.DONE)
         await shell.wait_screen(Screen.ATTRACT)
         return
-    await snap(out / "15-guardian_card.png")
+    await snap(out / "17-guardian_card.png")
     kit.reader.present(child)  # the child's own card again
     await shell.wait_for(lambda s: s.notice == "notice.guardian_same_card")
-    await snap(out / "16-guardian_same_card.png")
+    await snap(out / "18-guardian_same_card.png")
     kit.reader.present(kit.walk_in_card())  # an adult on no list: the guardian
     await shell.wait_screen(Screen.GUARDIAN_RELATION)
-    await snap(out / "17-guardian_relation.png")
+    await snap(out / "19-guardian_relation.png")
     shell.touch(Action.RELATION, "parent")
     await shell.wait_for(lambda s: s.screen in (Screen.QUESTION, Screen.PROBLEM))
     while shell.state.screen is Screen.QUESTION:
         shell.touch(Action.NO)
     reached = await shell.wait_for(lambda s: s.screen in (Screen.CONSENT, Screen.PROBLEM))
     await snap(
-        out / ("18-consent_guardian.png" if reached.screen is Screen.CONSENT else "18-x.png")
+        out / ("20-consent_guardian.png" if reached.screen is Screen.CONSENT else "20-x.png")
     )
     shell.touch(Action.START_OVER)
     await shell.wait_screen(Screen.ATTRACT)
