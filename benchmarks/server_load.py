@@ -90,10 +90,10 @@ def seed(config: Path, db: Path, bookings: int) -> date:
     """Today's bookings DEMO0001... in the database, before the server opens it; the day."""
     from vaxflow.clock import SystemClock
     from vaxflow.config import load_settings
-    from vaxflow.queue import engine
-    from vaxflow.queue.db import database_url
+    from vaxflow.queue.core import engine
     from vaxflow.queue.demo_data import seed_bookings
-    from vaxflow.queue.store import Store
+    from vaxflow.queue.store.db import database_url
+    from vaxflow.queue.store.writer import Store
 
     settings = load_settings(config)
     clock = SystemClock()

@@ -21,7 +21,7 @@ from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue import certificates
 from vaxflow.queue.board_handlers import PRINT_TASKS
 from vaxflow.queue.certificates import FAILED, PRINTED, QUEUED, PrintRecord, to_reprint
-from vaxflow.queue.privacy import mask_name
+from vaxflow.queue.core.privacy import mask_name
 from vaxflow.queue.server import create_app
 
 from .conftest import AiohttpClient, Site

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaxflow.queue.bookings import signed_qr
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.errors import QueueError
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.core.errors import QueueError
 
 ZONE = "Asia/Shanghai"
 DAY = date(2026, 11, 21)

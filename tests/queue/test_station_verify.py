@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from vaxflow.queue import tables as t
 from vaxflow.queue.appkeys import STORE
+from vaxflow.queue.store import tables as t
 from vaxflow.queue.verify import is_id_number
 
 from .conftest import Site, booking_codes

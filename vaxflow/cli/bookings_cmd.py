@@ -15,12 +15,12 @@ from vaxflow.clock import SystemClock
 from vaxflow.config import ConfigError, Settings, load_settings
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import BadFile, check_csv
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.bookings.store_ops import ImportResult, import_bookings
-from vaxflow.queue.db import database_url
-from vaxflow.queue.errors import QueueError
-from vaxflow.queue.identity import parse_id_type, validate_id
-from vaxflow.queue.store import Store
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.core.errors import QueueError
+from vaxflow.queue.core.identity import parse_id_type, validate_id
+from vaxflow.queue.store.bookings import ImportResult, import_bookings
+from vaxflow.queue.store.db import database_url
+from vaxflow.queue.store.writer import Store
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 

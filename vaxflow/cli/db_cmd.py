@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vaxflow.cli.report_cmd import CommandError, load_configs, run
-from vaxflow.queue.backup import BackupError, backup, restore
+from vaxflow.queue.store.backup import BackupError, backup, restore
 
 
 def register(sub: Any) -> None:

@@ -22,7 +22,7 @@ from vaxflow.cli.report_cmd import (
     site_day,
 )
 from vaxflow.queue.fhir import resources
-from vaxflow.queue.records import DoseRecord, dose_records, sites_on
+from vaxflow.queue.store.records import DoseRecord, dose_records, sites_on
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from sqlalchemy import Connection, inspect, make_url
 from sqlalchemy.exc import OperationalError
 
 from vaxflow.config import ConfigError, Settings, load_settings
-from vaxflow.queue import engine as rules
-from vaxflow.queue.db import database_url, make_engine
-from vaxflow.queue.records import day_bounds, day_rows, sites_on
-from vaxflow.queue.report import CSV_COLUMNS, DailyReport, build, csv_rows
+from vaxflow.queue.core import engine as rules
+from vaxflow.queue.core.report import CSV_COLUMNS, DailyReport, build, csv_rows
 from vaxflow.queue.report_html import render_charts, render_html
+from vaxflow.queue.store.db import database_url, make_engine
+from vaxflow.queue.store.records import day_bounds, day_rows, sites_on
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vaxflow.queue.model import AdverseOutcome, VisitState
+from vaxflow.queue.core.model import AdverseOutcome, VisitState
 
 #: Largest row id the store hands out (SQLite and PostgreSQL integers are 64-bit; ids are
 #: far below this), so a path or body number beyond it is refused instead of overflowing.

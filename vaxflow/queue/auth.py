@@ -13,7 +13,7 @@ from vaxflow.config import Settings
 from vaxflow.config.schema import Role
 
 if TYPE_CHECKING:
-    from vaxflow.queue.staff_auth import StaffSession
+    from vaxflow.queue.core.staff_auth import StaffSession
 
 WS_PROTOCOL_PREFIX = "bearer."
 

@@ -23,9 +23,9 @@ from vaxflow.queue import boards, certificates, service
 from vaxflow.queue.announce import Announcer
 from vaxflow.queue.appkeys import CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
 from vaxflow.queue.auth import Principal
-from vaxflow.queue.errors import DeviceRefused, NotFound, Refused
+from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
 from vaxflow.queue.handlers import json_response, mutate, principal
-from vaxflow.queue.store import Tx
+from vaxflow.queue.store.writer import Tx
 
 log = logging.getLogger(__name__)
 

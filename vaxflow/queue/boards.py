@@ -13,12 +13,13 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
-from vaxflow.queue import engine, reasons, service
-from vaxflow.queue import tables as t
-from vaxflow.queue.model import CALLED_STATES, OBSERVATION_STATES, VisitState
-from vaxflow.queue.prepared import Prepared
-from vaxflow.queue.privacy import mask_id_number, mask_name
-from vaxflow.queue.records import day_bounds
+from vaxflow.queue import service
+from vaxflow.queue.core import engine, reasons
+from vaxflow.queue.core.model import CALLED_STATES, OBSERVATION_STATES, VisitState
+from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.prepared import Prepared
+from vaxflow.queue.store.records import day_bounds
 
 #: Share of observation seats taken from which call-next warns that seats are nearly full.
 SEATS_NEARLY_FULL = 0.9
@@ -186,7 +187,7 @@ def calls_snapshot(
         .order_by(t.visits.c.called_at.desc())
         .limit(RECENT_CALLS)
     )
-    from vaxflow.queue.repo import visit_from_row
+    from vaxflow.queue.store.repo import visit_from_row
 
     calls = []
     for row in rows:
@@ -374,7 +375,7 @@ def dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime)
     walk_in_lane = next((lane for lane in settings.lanes if lane.kind == "walk_in"), None)
     walk_in_issued = 0
     if walk_in_lane is not None:
-        from vaxflow.queue.repo import issued_in_lane
+        from vaxflow.queue.store.repo import issued_in_lane
 
         walk_in_issued = issued_in_lane(conn, site_id, day, walk_in_lane.prefix)
     return {

@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from vaxflow.config import Settings
-from vaxflow.queue import boards, engine
-from vaxflow.queue import tables as t
-from vaxflow.queue.prepared import Prepared
-from vaxflow.queue.records import day_bounds, seq_window
+from vaxflow.queue import boards
+from vaxflow.queue.core import engine
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.prepared import Prepared
+from vaxflow.queue.store.records import day_bounds, seq_window
 
 QUEUED = "certificate_queued"
 PRINTED = "certificate_printed"

@@ -17,29 +17,30 @@ from sqlalchemy import Connection, bindparam, select
 
 from vaxflow.config import LaneKind, Settings
 from vaxflow.config.schema import Product
-from vaxflow.queue import engine, reasons, repo
-from vaxflow.queue import tables as t
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.bookings.store_ops import find_booking, prior_doses_here, remember_booking
-from vaxflow.queue.eligibility import (
+from vaxflow.queue.core import engine, reasons
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.eligibility import (
     Decision,
     Reason,
     assess,
     check_screening,
     check_walk_in_capacity,
 )
-from vaxflow.queue.errors import Invalid, NotFound, Refused
-from vaxflow.queue.identity import (
+from vaxflow.queue.core.errors import Invalid, NotFound, Refused
+from vaxflow.queue.core.identity import (
     IdType,
     birth_date_of,
     match_card_to_booking,
     parse_id_type,
     validate_id,
 )
-from vaxflow.queue.model import FINAL_STATES, Visit, VisitState
-from vaxflow.queue.prepared import Prepared
-from vaxflow.queue.privacy import mask_id_number, mask_name
-from vaxflow.queue.store import Tx
+from vaxflow.queue.core.model import FINAL_STATES, Visit, VisitState
+from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.store import repo
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.bookings import find_booking, prior_doses_here, remember_booking
+from vaxflow.queue.store.prepared import Prepared
+from vaxflow.queue.store.writer import Tx
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 from stdnum.cn import ric
 
 from vaxflow.config import Settings
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.bookings.store_ops import import_bookings
-from vaxflow.queue.store import Tx
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.store.bookings import import_bookings
+from vaxflow.queue.store.writer import Tx
 
 _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"

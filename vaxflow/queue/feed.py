@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aiohttp import WSCloseCode, web
 from sqlalchemy import Connection
 
-from vaxflow.queue.store import Event, Store, events_after
+from vaxflow.queue.store.writer import Event, Store, events_after
 
 log = logging.getLogger(__name__)
 

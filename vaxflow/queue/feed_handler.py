@@ -10,7 +10,7 @@ from aiohttp import web
 from vaxflow.queue import feed
 from vaxflow.queue.appkeys import HUB, SETTINGS, STORE
 from vaxflow.queue.auth import WS_PROTOCOL_PREFIX
-from vaxflow.queue.errors import Invalid, QueueError
+from vaxflow.queue.core.errors import Invalid, QueueError
 
 
 class OriginRefused(QueueError):

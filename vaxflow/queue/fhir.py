@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from vaxflow.config import Settings
-from vaxflow.queue.records import DoseRecord
+from vaxflow.queue.store.records import DoseRecord
 
 #: Code systems. Products use the site's own codes (a registry maps them to its vocabulary).
 PRODUCT_SYSTEM = "urn:vaxflow:product"

@@ -12,18 +12,19 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import bindparam, insert, select
 
 from vaxflow.queue import api_models as m
-from vaxflow.queue import boards, checkin, engine, service
-from vaxflow.queue import tables as t
+from vaxflow.queue import boards, checkin, service
 from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, STORE
 from vaxflow.queue.auth import Principal
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.codes import read_booking_scan
 from vaxflow.queue.bookings.service_client import fetch_booking
-from vaxflow.queue.bookings.store_ops import find_booking
-from vaxflow.queue.errors import Invalid, NotFound, QueueError
-from vaxflow.queue.model import StationState, Visit, VisitState
-from vaxflow.queue.prepared import Prepared
-from vaxflow.queue.store import Tx
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.errors import Invalid, NotFound, QueueError
+from vaxflow.queue.core.model import StationState, Visit, VisitState
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.bookings import find_booking
+from vaxflow.queue.store.prepared import Prepared
+from vaxflow.queue.store.writer import Tx
 
 B = TypeVar("B", bound=BaseModel)
 

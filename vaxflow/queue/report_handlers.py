@@ -7,11 +7,11 @@ from datetime import date
 
 from aiohttp import web
 
-from vaxflow.queue import engine
 from vaxflow.queue.appkeys import CLOCK, SETTINGS, STORE
-from vaxflow.queue.errors import Invalid
-from vaxflow.queue.records import day_bounds, day_rows
-from vaxflow.queue.report import DayRows, build
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.errors import Invalid
+from vaxflow.queue.core.report import DayRows, build
+from vaxflow.queue.store.records import day_bounds, day_rows
 
 
 async def daily(request: web.Request) -> web.StreamResponse:

@@ -15,7 +15,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from vaxflow.queue.report import DailyReport
+from vaxflow.queue.core.report import DailyReport
 
 #: Page fonts: Latin first, then the CJK fonts of Debian, Windows and macOS.
 FONT_STACK = (

@@ -29,15 +29,15 @@ from vaxflow.queue.appkeys import (
     CertificatePrinter,
 )
 from vaxflow.queue.auth import TokenTable, bearer_token, device_name
-from vaxflow.queue.db import database_url
-from vaxflow.queue.errors import QueueError
+from vaxflow.queue.core.errors import QueueError
+from vaxflow.queue.core.staff_auth import StaffAuth
 from vaxflow.queue.estimates import WaitEstimates
 from vaxflow.queue.feed import EventHub
 from vaxflow.queue.handlers import json_response
 from vaxflow.queue.ratelimit import RateLimiter
 from vaxflow.queue.routes import ROUTES, Route
-from vaxflow.queue.staff_auth import StaffAuth
-from vaxflow.queue.store import Store, StoreUnavailable
+from vaxflow.queue.store.db import database_url
+from vaxflow.queue.store.writer import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from vaxflow.config import Settings
-from vaxflow.queue import checkin, engine, reasons, repo, ticket_code
-from vaxflow.queue import tables as t
+from vaxflow.queue import checkin
 from vaxflow.queue.checkin import CheckInRequest
-from vaxflow.queue.eligibility import check_age
-from vaxflow.queue.errors import Invalid, NotFound, Refused
-from vaxflow.queue.identity import IdType, birth_date_of, note_of, parse_id_type, validate_id
-from vaxflow.queue.model import (
+from vaxflow.queue.core import engine, reasons, ticket_code
+from vaxflow.queue.core.eligibility import check_age
+from vaxflow.queue.core.errors import Invalid, NotFound, Refused
+from vaxflow.queue.core.identity import IdType, birth_date_of, note_of, parse_id_type, validate_id
+from vaxflow.queue.core.model import (
     AT_STATION_STATES,
     CALLED_STATES,
     FINAL_STATES,
@@ -30,8 +30,10 @@ from vaxflow.queue.model import (
     Visit,
     VisitState,
 )
-from vaxflow.queue.privacy import mask_id_number, mask_name
-from vaxflow.queue.store import Tx
+from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.store import repo
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.writer import Tx
 
 # --- views -------------------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ import aiohttp
 
 from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings
-from vaxflow.queue.bookings.model import Booking
 from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient, new_request_id
+from vaxflow.queue.core.booking import Booking
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,10 @@ from pydantic import Field
 from sqlalchemy import select
 
 from vaxflow.queue import api_models as m
-from vaxflow.queue import tables as t
 from vaxflow.queue.appkeys import CLOCK, PRINCIPAL, SETTINGS, STAFF, STORE
 from vaxflow.queue.auth import Principal
-from vaxflow.queue.errors import Invalid, QueueError
-from vaxflow.queue.handlers import json_response, parse_body
-from vaxflow.queue.staff_auth import (
+from vaxflow.queue.core.errors import Invalid, QueueError
+from vaxflow.queue.core.staff_auth import (
     LOCKED,
     PERSON_ROLES,
     SIGN_IN_FAILED,
@@ -33,7 +31,9 @@ from vaxflow.queue.staff_auth import (
     SignInResult,
     StaffSession,
 )
-from vaxflow.queue.store import Tx
+from vaxflow.queue.handlers import json_response, parse_body
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.writer import Tx
 
 HEADER = "X-Staff-Session"
 MAX_TOKEN = 200

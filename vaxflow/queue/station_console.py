@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient
-from vaxflow.queue.privacy import mask_id_number
+from vaxflow.queue.core.privacy import mask_id_number
 
 
 @dataclass

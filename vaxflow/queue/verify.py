@@ -22,14 +22,16 @@ from sqlalchemy import select
 from vaxflow.config import Settings
 from vaxflow.config.schema import LaneKind
 from vaxflow.queue import api_models as m
-from vaxflow.queue import engine, repo, service
-from vaxflow.queue import tables as t
+from vaxflow.queue import service
 from vaxflow.queue.appkeys import SETTINGS
-from vaxflow.queue.errors import NotFound, Refused
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.errors import NotFound, Refused
+from vaxflow.queue.core.model import AT_STATION_STATES, CALLED_STATES, Visit
+from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.handlers import mutate
-from vaxflow.queue.model import AT_STATION_STATES, CALLED_STATES, Visit
-from vaxflow.queue.privacy import mask_id_number, mask_name
-from vaxflow.queue.store import Tx
+from vaxflow.queue.store import repo
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.writer import Tx
 
 #: A scan that is an ID number rather than a ticket: a resident ID, a permit or passport number.
 _ID_NUMBER = re.compile(r"^(\d{17}[\dXx]|[HM]\d{8}(\d{2})?|\d{8}|[A-Z]\d{7,8})$")

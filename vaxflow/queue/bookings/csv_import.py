@@ -16,9 +16,9 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from vaxflow.config import Settings
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.errors import QueueError
-from vaxflow.queue.identity import IdType, normalise_name, parse_id_type, validate_id
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.errors import QueueError
+from vaxflow.queue.core.identity import IdType, normalise_name, parse_id_type, validate_id
 
 REQUIRED = ("code", "name", "id_type", "id_number", "product", "dose_number")
 OPTIONAL = (

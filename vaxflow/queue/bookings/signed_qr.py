@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.errors import Invalid, Refused
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.core.errors import Invalid, Refused
 
 PREFIX = "VXB1"
 MAX_LENGTH = 600

@@ -18,7 +18,7 @@ class QueueError(Exception):
 
     def to_json(self) -> dict[str, Any]:
         """The error body: code, English message, every language's message and staff hints."""
-        from vaxflow.queue import reasons
+        from vaxflow.queue.core import reasons
 
         body: dict[str, Any] = {"reason": self.reason, "message": self.message}
         if self.details:

@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 
 log = logging.getLogger(__name__)
 
-LOCALE_DIR = Path(__file__).with_name("locale")
+LOCALE_DIR = Path(__file__).parent.parent / "locale"  # vaxflow/queue/locale, shared
 LANGUAGES = {"zh-CN": "zh_CN", "zh-TW": "zh_TW", "en": "en"}
 
 

@@ -16,7 +16,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, 
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.util import isdigits
 
-from vaxflow.queue.errors import Invalid, Refused
+from vaxflow.queue.core.errors import Invalid, Refused
 
 
 class IdType(StrEnum):

@@ -14,8 +14,8 @@ from typing import Any
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.engine import age_on, site_day
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.engine import age_on, site_day
 
 
 @dataclass(frozen=True)

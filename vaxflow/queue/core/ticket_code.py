@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from vaxflow.queue.errors import Invalid
+from vaxflow.queue.core.errors import Invalid
 
 PREFIX = "VXF1"
 _PLAIN = re.compile(r"^[A-Z][0-9]{3,5}$", re.ASCII)

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, Select, func, select
 
-from vaxflow.queue import tables as t
-from vaxflow.queue.report import AdverseRow, DayRows, DoseRow, EventRow, VisitRow
+from vaxflow.queue.core.report import AdverseRow, DayRows, DoseRow, EventRow, VisitRow
+from vaxflow.queue.store import tables as t
 
 
 @dataclass(frozen=True)

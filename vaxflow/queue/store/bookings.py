@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from vaxflow.queue import tables as t
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.prepared import Prepared
-from vaxflow.queue.store import Tx
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.prepared import Prepared
+from vaxflow.queue.store.writer import Tx
 
 
 def booking_from_row(row: Any) -> Booking:

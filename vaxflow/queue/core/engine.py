@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from vaxflow.config import LaneKind, Settings
-from vaxflow.queue.errors import Invalid, Refused
-from vaxflow.queue.model import (
+from vaxflow.queue.core.errors import Invalid, Refused
+from vaxflow.queue.core.model import (
     AT_STATION_STATES,
     CALLED_STATES,
     OBSERVATION_STATES,

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = "vaxflow.queue:migrations"
+MIGRATIONS = "vaxflow.queue.store:migrations"
 
 
 def database_url(db: str) -> str:

@@ -9,16 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
-from vaxflow.queue import tables as t
-from vaxflow.queue.errors import NotFound
-from vaxflow.queue.model import (
-    LaneHead,
-    StationState,
-    StationStatus,
-    Visit,
-    VisitState,
-)
-from vaxflow.queue.prepared import Prepared
+from vaxflow.queue.core.errors import NotFound
+from vaxflow.queue.core.model import LaneHead, StationState, StationStatus, Visit, VisitState
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.prepared import Prepared
 
 _VISIT_FIELDS = [f.name for f in fields(Visit)]
 

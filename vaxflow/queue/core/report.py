@@ -1,6 +1,6 @@
 """The daily report's figures: pure functions of the day's rows, checked against the event log.
 
-Everything here takes plain records (read by `vaxflow.queue.records`) and returns plain
+Everything here takes plain records (read by `vaxflow.queue.store.records`) and returns plain
 records; no database, no files, no clock. The same figures are computed twice where the
 event log allows it — once from the tables, once from the events — and `DailyReport.checks`
 says whether they agree.

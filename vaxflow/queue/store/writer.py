@@ -25,11 +25,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, Engine, insert, select
 
 from vaxflow.clock import Clock
-from vaxflow.queue import tables as t
-from vaxflow.queue.checkpoint import WalCheckpointer
-from vaxflow.queue.db import make_engine, migrate, sqlite_path
-from vaxflow.queue.errors import QueueError
-from vaxflow.queue.prepared import Prepared, release, rollback_to, savepoint
+from vaxflow.queue.core.errors import QueueError
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.checkpoint import WalCheckpointer
+from vaxflow.queue.store.db import make_engine, migrate, sqlite_path
+from vaxflow.queue.store.prepared import Prepared, release, rollback_to, savepoint
 
 log = logging.getLogger(__name__)
 
