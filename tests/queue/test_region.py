@@ -21,8 +21,8 @@ from tests.postgres import PostgresServer
 from vaxflow.cli import main
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import service
 from vaxflow.queue.core import engine
+from vaxflow.queue.ops import service
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.db import database_url, make_engine, migrate
 from vaxflow.queue.store.records import seq_window

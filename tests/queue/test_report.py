@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from vaxflow.cli import main
-from vaxflow.queue.appkeys import STORE
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.report import (
     DayRows,
@@ -29,7 +28,8 @@ from vaxflow.queue.core.report import (
     percentile,
 )
 from vaxflow.queue.demo_data import make_people
-from vaxflow.queue.report_html import render_html
+from vaxflow.queue.records.report_html import render_html
+from vaxflow.queue.server.appkeys import STORE
 from vaxflow.queue.store.records import day_rows
 
 from .conftest import Site, auth, booking_codes

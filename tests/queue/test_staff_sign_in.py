@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import staff_handlers
-from vaxflow.queue.appkeys import STORE
 from vaxflow.queue.demo_data import seed_bookings
-from vaxflow.queue.server import create_app
+from vaxflow.queue.server import staff_handlers
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.writer import Event, events_after
 

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from tests.postgres import DB_KINDS, PostgresServer
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import service
 from vaxflow.queue.core.errors import Refused
 from vaxflow.queue.core.model import Visit
+from vaxflow.queue.ops import service
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.checkpoint import INTERVAL as CHECKPOINT_INTERVAL
 from vaxflow.queue.store.db import database_url, make_engine, migrate

@@ -21,7 +21,7 @@ from vaxflow.cli.report_cmd import (
     run,
     site_day,
 )
-from vaxflow.queue.fhir import resources
+from vaxflow.queue.records.fhir import resources
 from vaxflow.queue.store.records import DoseRecord, dose_records, sites_on
 
 log = logging.getLogger(__name__)

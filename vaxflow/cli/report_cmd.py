@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from vaxflow.config import ConfigError, Settings, load_settings
 from vaxflow.queue.core import engine as rules
 from vaxflow.queue.core.report import CSV_COLUMNS, DailyReport, build, csv_rows
-from vaxflow.queue.report_html import render_charts, render_html
+from vaxflow.queue.records.report_html import render_charts, render_html
 from vaxflow.queue.store.db import database_url, make_engine
 from vaxflow.queue.store.records import day_bounds, day_rows, sites_on
 

@@ -11,8 +11,8 @@ from typing import Any
 from vaxflow.clock import Clock, ScaledClock, SystemClock
 from vaxflow.config import ConfigError, load_settings
 from vaxflow.hardware.certificate_print import print_outcome
-from vaxflow.queue.serve import run_loop, serve
-from vaxflow.queue.server import create_app
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.serve import run_loop, serve
 
 
 def register(sub: Any) -> None:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 
-from vaxflow.queue.auth import WS_PROTOCOL_PREFIX
+from vaxflow.queue.server.auth import WS_PROTOCOL_PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from vaxflow import __version__
-from vaxflow.queue import api_models as m
+from vaxflow.queue.server import api_models as m
 
 _PARAM = re.compile(r"\{(\w+)\}")
 _REF = "#/components/schemas/{model}"
 
 
 def build() -> dict[str, Any]:
-    from vaxflow.queue.routes import ROUTES
+    from vaxflow.queue.server.routes import ROUTES
 
     schemas: dict[str, Any] = {}
 

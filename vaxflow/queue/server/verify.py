@@ -21,14 +21,14 @@ from sqlalchemy import select
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import LaneKind
-from vaxflow.queue import api_models as m
-from vaxflow.queue import service
-from vaxflow.queue.appkeys import SETTINGS
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.errors import NotFound, Refused
 from vaxflow.queue.core.model import AT_STATION_STATES, CALLED_STATES, Visit
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
-from vaxflow.queue.handlers import mutate
+from vaxflow.queue.ops import service
+from vaxflow.queue.server import api_models as m
+from vaxflow.queue.server.appkeys import SETTINGS
+from vaxflow.queue.server.handlers import mutate
 from vaxflow.queue.store import repo
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.writer import Tx

@@ -7,10 +7,10 @@ import contextlib
 
 from aiohttp import web
 
-from vaxflow.queue import feed
-from vaxflow.queue.appkeys import HUB, SETTINGS, STORE
-from vaxflow.queue.auth import WS_PROTOCOL_PREFIX
 from vaxflow.queue.core.errors import Invalid, QueueError
+from vaxflow.queue.server import feed
+from vaxflow.queue.server.appkeys import HUB, SETTINGS, STORE
+from vaxflow.queue.server.auth import WS_PROTOCOL_PREFIX
 
 
 class OriginRefused(QueueError):

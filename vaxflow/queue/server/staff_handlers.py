@@ -17,9 +17,6 @@ from aiohttp import web
 from pydantic import Field
 from sqlalchemy import select
 
-from vaxflow.queue import api_models as m
-from vaxflow.queue.appkeys import CLOCK, PRINCIPAL, SETTINGS, STAFF, STORE
-from vaxflow.queue.auth import Principal
 from vaxflow.queue.core.errors import Invalid, QueueError
 from vaxflow.queue.core.staff_auth import (
     LOCKED,
@@ -31,7 +28,10 @@ from vaxflow.queue.core.staff_auth import (
     SignInResult,
     StaffSession,
 )
-from vaxflow.queue.handlers import json_response, parse_body
+from vaxflow.queue.server import api_models as m
+from vaxflow.queue.server.appkeys import CLOCK, PRINCIPAL, SETTINGS, STAFF, STORE
+from vaxflow.queue.server.auth import Principal
+from vaxflow.queue.server.handlers import json_response, parse_body
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.writer import Tx
 

@@ -13,10 +13,10 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
-from vaxflow.queue import service
 from vaxflow.queue.core import engine, reasons
 from vaxflow.queue.core.model import CALLED_STATES, OBSERVATION_STATES, VisitState
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.ops import service
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.prepared import Prepared
 from vaxflow.queue.store.records import day_bounds

@@ -11,8 +11,6 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from vaxflow.config import Settings
-from vaxflow.queue import checkin
-from vaxflow.queue.checkin import CheckInRequest
 from vaxflow.queue.core import engine, reasons, ticket_code
 from vaxflow.queue.core.eligibility import check_age
 from vaxflow.queue.core.errors import Invalid, NotFound, Refused
@@ -31,6 +29,8 @@ from vaxflow.queue.core.model import (
     VisitState,
 )
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.ops import checkin
+from vaxflow.queue.ops.checkin import CheckInRequest
 from vaxflow.queue.store import repo
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.writer import Tx

@@ -7,10 +7,10 @@ from datetime import date
 
 from aiohttp import web
 
-from vaxflow.queue.appkeys import CLOCK, SETTINGS, STORE
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.errors import Invalid
 from vaxflow.queue.core.report import DayRows, build
+from vaxflow.queue.server.appkeys import CLOCK, SETTINGS, STORE
 from vaxflow.queue.store.records import day_bounds, day_rows
 
 
@@ -48,6 +48,6 @@ def _parse_day(raw: str) -> date:
 
 
 def _render(rows: DayRows) -> str:
-    from vaxflow.queue.report_html import render_html  # matplotlib loads on first use
+    from vaxflow.queue.records.report_html import render_html  # matplotlib loads on first use
 
     return render_html(build(rows))

@@ -18,13 +18,13 @@ from pydantic import Field
 from sqlalchemy import Connection
 
 from vaxflow.config import Settings
-from vaxflow.queue import api_models as m
-from vaxflow.queue import boards, certificates, service
-from vaxflow.queue.announce import Announcer
-from vaxflow.queue.appkeys import CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
-from vaxflow.queue.auth import Principal
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
-from vaxflow.queue.handlers import json_response, mutate, principal
+from vaxflow.queue.ops import boards, certificates, service
+from vaxflow.queue.server import api_models as m
+from vaxflow.queue.server.announce import Announcer
+from vaxflow.queue.server.appkeys import CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
+from vaxflow.queue.server.auth import Principal
+from vaxflow.queue.server.handlers import json_response, mutate, principal
 from vaxflow.queue.store.writer import Tx
 
 log = logging.getLogger(__name__)

@@ -226,7 +226,7 @@ def decide(
             decision = decision + Decision((Reason("walk_in_closed"),))
         else:
             issued = repo.issued_in_lane(conn, site_id, day, lane.prefix)
-            from vaxflow.queue.boards import walk_in_capacity  # the marshal may override it
+            from vaxflow.queue.ops.boards import walk_in_capacity  # the marshal may override it
 
             capacity = walk_in_capacity(conn, settings, site_id, day)
             decision = decision + check_walk_in_capacity(issued, capacity)

@@ -9,8 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from vaxflow.config.schema import Role
-from vaxflow.queue import api_models as m
-from vaxflow.queue import handlers as h
+from vaxflow.queue.server import api_models as m
+from vaxflow.queue.server import handlers as h
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -43,7 +43,7 @@ class Route:
 
 
 def _routes() -> list[Route]:
-    from vaxflow.queue import feed_handler, openapi
+    from vaxflow.queue.server import feed_handler, openapi
 
     return [
         Route("GET", "/api/health", h.health, None, "Liveness", response=m.HealthResponse),
@@ -303,8 +303,8 @@ def _routes() -> list[Route]:
 
 ROUTES: list[Route] = _routes()
 
-# Records out: the daily report for the marshal (vaxflow/queue/report_handlers.py).
-from vaxflow.queue import report_handlers  # noqa: E402
+# Records out: the daily report for the marshal (vaxflow/queue/server/report_handlers.py).
+from vaxflow.queue.server import report_handlers  # noqa: E402
 
 ROUTES.append(
     Route(
@@ -317,9 +317,9 @@ ROUTES.append(
     )
 )
 
-# Boards, exit point and marshal dashboard (vaxflow/queue/board_handlers.py, issue 6).
-from vaxflow.queue import board_handlers as bh  # noqa: E402
-from vaxflow.queue import lots, verify  # noqa: E402
+# Boards, exit point and marshal dashboard (vaxflow/queue/server/board_handlers.py, issue 6).
+from vaxflow.queue.server import board_handlers as bh  # noqa: E402
+from vaxflow.queue.server import lots, verify  # noqa: E402
 
 ROUTES += [
     Route(
@@ -408,8 +408,8 @@ ROUTES += [
     ),
 ]
 
-# Staff sign-in with a PIN or badge (vaxflow/queue/staff_handlers.py, issues 6 and 9).
-from vaxflow.queue import staff_handlers as sh  # noqa: E402
+# Staff sign-in with a PIN or badge (vaxflow/queue/server/staff_handlers.py, issues 6 and 9).
+from vaxflow.queue.server import staff_handlers as sh  # noqa: E402
 
 STAFF_DEVICES: frozenset[Role] = frozenset({"station", "observer", "marshal", "admin"})
 

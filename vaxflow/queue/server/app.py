@@ -13,8 +13,11 @@ from aiohttp import web
 
 from vaxflow.clock import Clock, SystemClock
 from vaxflow.config import Settings
-from vaxflow.queue import board_handlers, staff_handlers
-from vaxflow.queue.appkeys import (
+from vaxflow.queue.core.errors import QueueError
+from vaxflow.queue.core.staff_auth import StaffAuth
+from vaxflow.queue.ops.estimates import WaitEstimates
+from vaxflow.queue.server import board_handlers, staff_handlers
+from vaxflow.queue.server.appkeys import (
     CERTIFICATE_PRINTER,
     CLOCK,
     ESTIMATES,
@@ -28,14 +31,11 @@ from vaxflow.queue.appkeys import (
     TOKENS,
     CertificatePrinter,
 )
-from vaxflow.queue.auth import TokenTable, bearer_token, device_name
-from vaxflow.queue.core.errors import QueueError
-from vaxflow.queue.core.staff_auth import StaffAuth
-from vaxflow.queue.estimates import WaitEstimates
-from vaxflow.queue.feed import EventHub
-from vaxflow.queue.handlers import json_response
-from vaxflow.queue.ratelimit import RateLimiter
-from vaxflow.queue.routes import ROUTES, Route
+from vaxflow.queue.server.auth import TokenTable, bearer_token, device_name
+from vaxflow.queue.server.feed import EventHub
+from vaxflow.queue.server.handlers import json_response
+from vaxflow.queue.server.ratelimit import RateLimiter
+from vaxflow.queue.server.routes import ROUTES, Route
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store, StoreUnavailable
 

@@ -10,11 +10,11 @@ from aiohttp import web
 
 from vaxflow.clock import Clock
 from vaxflow.config import Settings
-from vaxflow.queue.auth import Principal, TokenTable
 from vaxflow.queue.core.staff_auth import StaffAuth
-from vaxflow.queue.estimates import WaitEstimates
-from vaxflow.queue.feed import EventHub
-from vaxflow.queue.ratelimit import RateLimiter
+from vaxflow.queue.ops.estimates import WaitEstimates
+from vaxflow.queue.server.auth import Principal, TokenTable
+from vaxflow.queue.server.feed import EventHub
+from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.store.writer import Store
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -7,7 +7,7 @@ import time
 
 from vaxflow.clock import Clock
 from vaxflow.config import Settings
-from vaxflow.queue import service
+from vaxflow.queue.ops import service
 from vaxflow.queue.store.writer import Store
 
 MAX_AGE_SECONDS = 3.0

@@ -11,16 +11,16 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import bindparam, insert, select
 
-from vaxflow.queue import api_models as m
-from vaxflow.queue import boards, checkin, service
-from vaxflow.queue.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, STORE
-from vaxflow.queue.auth import Principal
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.codes import read_booking_scan
 from vaxflow.queue.bookings.service_client import fetch_booking
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.errors import Invalid, NotFound, QueueError
 from vaxflow.queue.core.model import StationState, Visit, VisitState
+from vaxflow.queue.ops import boards, checkin, service
+from vaxflow.queue.server import api_models as m
+from vaxflow.queue.server.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, STORE
+from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.bookings import find_booking
 from vaxflow.queue.store.prepared import Prepared

@@ -15,10 +15,10 @@ from aiohttp import web
 from sqlalchemy import Connection, func, select
 
 from vaxflow.config import Settings
-from vaxflow.queue.appkeys import CLOCK, SETTINGS, STORE
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.errors import Invalid
-from vaxflow.queue.handlers import json_response
+from vaxflow.queue.server.appkeys import CLOCK, SETTINGS, STORE
+from vaxflow.queue.server.handlers import json_response
 from vaxflow.queue.store import tables as t
 
 #: Station states in which a station has its lot loaded.

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from vaxflow.config import Settings
-from vaxflow.queue import boards
 from vaxflow.queue.core import engine
+from vaxflow.queue.ops import boards
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.prepared import Prepared
 from vaxflow.queue.store.records import day_bounds, seq_window
