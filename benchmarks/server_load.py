@@ -91,7 +91,7 @@ def seed(config: Path, db: Path, bookings: int) -> date:
     from vaxflow.clock import SystemClock
     from vaxflow.config import load_settings
     from vaxflow.queue.core import engine
-    from vaxflow.queue.demo_data import seed_bookings
+    from vaxflow.queue.demo.demo_data import seed_bookings
     from vaxflow.queue.store.db import database_url
     from vaxflow.queue.store.writer import Store
 
@@ -134,7 +134,7 @@ def screening(settings: Any) -> dict[str, Any]:
 
 def booking_bodies(settings: Any, day: date, count: int) -> list[dict[str, Any]]:
     """Check-ins for the seeded bookings (with the ID card read, if the API has it)."""
-    from vaxflow.queue.demo_data import make_people
+    from vaxflow.queue.demo.demo_data import make_people
     from vaxflow.queue.server import api_models
 
     fields = set(api_models.CheckInRequest.model_fields)

@@ -265,7 +265,7 @@ def day_people(
     from vaxflow.config import LaneKind
     from vaxflow.queue.bookings import signed_qr
     from vaxflow.queue.core import engine
-    from vaxflow.queue.demo_data import make_people
+    from vaxflow.queue.demo.demo_data import make_people
 
     zone = ZoneInfo(settings.site.timezone)
     day = opens.date()

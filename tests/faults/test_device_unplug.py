@@ -34,7 +34,7 @@ from vaxflow.kiosk.tour import card_for
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.booking import Booking
-from vaxflow.queue.demo_data import make_people
+from vaxflow.queue.demo.demo_data import make_people
 from vaxflow.queue.store.bookings import import_bookings
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store

@@ -24,10 +24,10 @@ from vaxflow.hardware.sim_scanner import SimScanner
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.shell import Devices, KioskShell, ShellOptions
 from vaxflow.kiosk.tour import card_for
-from vaxflow.queue.client import ServerUnreachable, SiteClient, new_request_id
+from vaxflow.queue.client.site import ServerUnreachable, SiteClient, new_request_id
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.booking import Booking
-from vaxflow.queue.demo_data import make_people, seed_bookings
+from vaxflow.queue.demo.demo_data import make_people, seed_bookings
 from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
 from vaxflow.screens.kiosk.texts import ticket_view

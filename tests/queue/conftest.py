@@ -13,7 +13,7 @@ from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.booking import Booking
-from vaxflow.queue.demo_data import make_people, seed_bookings
+from vaxflow.queue.demo.demo_data import make_people, seed_bookings
 from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
 

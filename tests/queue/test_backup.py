@@ -20,7 +20,7 @@ from vaxflow.cli import main
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.queue.core.model import Visit
-from vaxflow.queue.demo_data import seed_bookings
+from vaxflow.queue.demo.demo_data import seed_bookings
 from vaxflow.queue.ops import service
 from vaxflow.queue.store.backup import BackupError, DatabaseInUse, backup, restore
 from vaxflow.queue.store.db import database_url

@@ -16,7 +16,7 @@ from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.sim_service import create_service
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.booking import Booking
-from vaxflow.queue.demo_data import make_people, seed_bookings
+from vaxflow.queue.demo.demo_data import make_people, seed_bookings
 from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
 

@@ -27,7 +27,7 @@ from vaxflow.queue.core.report import (
     build,
     percentile,
 )
-from vaxflow.queue.demo_data import make_people
+from vaxflow.queue.demo.demo_data import make_people
 from vaxflow.queue.records.report_html import render_html
 from vaxflow.queue.server.appkeys import STORE
 from vaxflow.queue.store.records import day_rows

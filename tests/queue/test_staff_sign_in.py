@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue.demo_data import seed_bookings
+from vaxflow.queue.demo.demo_data import seed_bookings
 from vaxflow.queue.server import staff_handlers
 from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE

@@ -19,11 +19,11 @@ from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.core import engine
-from vaxflow.queue.demo_data import make_people
+from vaxflow.queue.demo.demo_data import make_people
+from vaxflow.queue.demo.simulated_site import Arrivals, SimulatedSite, Traffic
 from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
 from vaxflow.queue.server.serve import run_loop, serve
-from vaxflow.queue.simulated_site import Arrivals, SimulatedSite, Traffic
 from vaxflow.queue.store.bookings import import_bookings
 
 _BOOKING_URL = "https://booking.vaxflow.invalid/b"

@@ -103,9 +103,9 @@ async def _console(args: argparse.Namespace) -> int:
 
     from vaxflow.cli.station_reader import StationIdReader
     from vaxflow.hardware.fonts import cjk_font_path
-    from vaxflow.queue.client import SiteClient
-    from vaxflow.queue.staff_signin import StaffSignIn
-    from vaxflow.queue.station_console import StationConsole
+    from vaxflow.queue.client.site import SiteClient
+    from vaxflow.queue.client.staff_signin import StaffSignIn
+    from vaxflow.queue.client.station_console import StationConsole
     from vaxflow.screens.station.console import StationScreen
     from vaxflow.screens.station.signin import StaffBar, StaffSignInScreen
 

@@ -25,7 +25,7 @@ from vaxflow.hardware.print_queue import JobState, PrintQueue
 from vaxflow.hardware.printer_status import health_json
 from vaxflow.hardware.scan_text import InvalidScan
 from vaxflow.kiosk import flow as f
-from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient
+from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient
 
 log = logging.getLogger(__name__)
 
@@ -413,6 +413,6 @@ def card_of(card: IdCard) -> f.Card:
 
 
 def _new_request_id() -> str:
-    from vaxflow.queue.client import new_request_id
+    from vaxflow.queue.client.site import new_request_id
 
     return new_request_id()

@@ -20,7 +20,7 @@ import aiohttp
 
 from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings
-from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient, new_request_id
+from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient, new_request_id
 from vaxflow.queue.core.booking import Booking
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient
+from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient
 from vaxflow.queue.core.privacy import mask_id_number
 
 

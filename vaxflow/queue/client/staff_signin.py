@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vaxflow.config.pins import PIN_MAX_DIGITS
-from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient
+from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient
 
 
 @dataclass
