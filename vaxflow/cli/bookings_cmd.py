@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from vaxflow.cli.common import site_settings
 from vaxflow.clock import SystemClock
-from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.config import Settings
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import BadFile, check_csv
 from vaxflow.queue.core.booking import Booking
@@ -58,18 +59,8 @@ def register(sub: Any) -> None:
     sign.set_defaults(func=_sign)
 
 
-def _settings(path: str) -> Settings | None:
-    try:
-        return load_settings(path)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return None
-
-
 def _import(args: argparse.Namespace) -> int:
-    settings = _settings(args.config)
-    if settings is None:
-        return 1
+    settings = site_settings(args.config)
     try:
         data = Path(args.file).read_bytes()
     except OSError as err:
@@ -136,9 +127,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    settings = _settings(args.config)
-    if settings is None:
-        return 1
+    settings = site_settings(args.config)
     try:
         start_text, end_text = args.window.split("-")
         zone = ZoneInfo(settings.site.timezone)

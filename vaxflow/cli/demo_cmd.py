@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from vaxflow.cli.common import site_settings
 from vaxflow.clock import ScaledClock
-from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.config import Settings
 from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
@@ -51,11 +52,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 1
+    settings = site_settings(args.config)
     if args.speed <= 0:
         print("--speed must be positive", file=sys.stderr)
         return 2

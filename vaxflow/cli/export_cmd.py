@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from vaxflow.cli.common import CommandError
 from vaxflow.cli.report_cmd import (
-    CommandError,
     add_database_options,
     load_configs,
     reading,
