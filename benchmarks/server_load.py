@@ -90,10 +90,10 @@ def seed(config: Path, db: Path, bookings: int) -> date:
     """Today's bookings DEMO0001... in the database, before the server opens it; the day."""
     from vaxflow.clock import SystemClock
     from vaxflow.config import load_settings
-    from vaxflow.queue import engine
-    from vaxflow.queue.db import database_url
-    from vaxflow.queue.demo_data import seed_bookings
-    from vaxflow.queue.store import Store
+    from vaxflow.queue.core import engine
+    from vaxflow.queue.demo.demo_data import seed_bookings
+    from vaxflow.queue.store.db import database_url
+    from vaxflow.queue.store.writer import Store
 
     settings = load_settings(config)
     clock = SystemClock()
@@ -119,7 +119,7 @@ def seed(config: Path, db: Path, bookings: int) -> date:
 
 def screening(settings: Any) -> dict[str, Any]:
     """What every check-in adds: "no" to each health question, the consent version."""
-    from vaxflow.queue import api_models
+    from vaxflow.queue.server import api_models
 
     fields = set(api_models.CheckInRequest.model_fields)
     extra: dict[str, Any] = {}
@@ -134,8 +134,8 @@ def screening(settings: Any) -> dict[str, Any]:
 
 def booking_bodies(settings: Any, day: date, count: int) -> list[dict[str, Any]]:
     """Check-ins for the seeded bookings (with the ID card read, if the API has it)."""
-    from vaxflow.queue import api_models
-    from vaxflow.queue.demo_data import make_people
+    from vaxflow.queue.demo.demo_data import make_people
+    from vaxflow.queue.server import api_models
 
     fields = set(api_models.CheckInRequest.model_fields)
     card_model = getattr(api_models, "IdCardBody", None)
@@ -159,7 +159,7 @@ def booking_bodies(settings: Any, day: date, count: int) -> list[dict[str, Any]]
 
 
 def walk_in_fields() -> tuple[str, ...]:
-    from vaxflow.queue import api_models
+    from vaxflow.queue.server import api_models
 
     return tuple(api_models.WalkInBody.model_fields)
 

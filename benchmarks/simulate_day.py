@@ -4,7 +4,7 @@
 
 The day is DESIGN.md's stadium: 100 injection stations, 30 kiosks, 1,000 observation seats,
 booked arrivals over 12 hours (config/demo.toml for lanes and products). Every step of every
-person goes through the real queue engine (`vaxflow.queue.engine`), so "engine transitions"
+person goes through the real queue engine (`vaxflow.queue.core.engine`), so "engine transitions"
 counts calls into it that changed a visit or a station; "events" are the simulator's heap
 events. Timed runs go without tracemalloc (best of --repeat); one more run under tracemalloc
 gives the peak of memory Python allocated for the day, and ru_maxrss the process's peak.

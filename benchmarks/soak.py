@@ -263,9 +263,9 @@ def day_people(
     is out and are told `already_checked_in` with the same ticket.
     """
     from vaxflow.config import LaneKind
-    from vaxflow.queue import engine
     from vaxflow.queue.bookings import signed_qr
-    from vaxflow.queue.demo_data import make_people
+    from vaxflow.queue.core import engine
+    from vaxflow.queue.demo.demo_data import make_people
 
     zone = ZoneInfo(settings.site.timezone)
     day = opens.date()
@@ -366,9 +366,9 @@ async def import_day_list(db: Path, settings: Any, day: date, day_list: list[Any
     written as the booking CSV, checked by its importer, then imported."""
     from vaxflow.clock import SystemClock
     from vaxflow.queue.bookings.csv_import import check_csv, to_csv
-    from vaxflow.queue.bookings.store_ops import import_bookings
-    from vaxflow.queue.db import database_url
-    from vaxflow.queue.store import Store
+    from vaxflow.queue.store.bookings import import_bookings
+    from vaxflow.queue.store.db import database_url
+    from vaxflow.queue.store.writer import Store
 
     text = to_csv(day_list, settings.site.timezone)
     checked = check_csv(text.encode("utf-8"), settings, day)

@@ -28,7 +28,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from vaxflow.queue.db import make_engine, migrate
+from vaxflow.queue.store.db import make_engine, migrate
 
 URL_ENV = "VAXFLOW_TEST_POSTGRES_URL"
 BIN_ENV = "VAXFLOW_PG_BIN"

@@ -172,8 +172,8 @@ def test_the_readmes_worked_examples_load_and_decide() -> None:
     from datetime import date
 
     from tests.conftest import ROOT
-    from vaxflow.queue.bookings.model import PriorDose
-    from vaxflow.queue.schedule import DoseKind, plan_dose
+    from vaxflow.queue.core.booking import PriorDose
+    from vaxflow.queue.core.schedule import DoseKind, plan_dose
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Schedule policy", 1)[1]

@@ -26,7 +26,7 @@ from tests.queue.test_durability import ServerProcess
 from vaxflow.hardware.interfaces import IdCard
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.shell import Devices, KioskShell, ShellOptions
-from vaxflow.queue.client import SiteClient, new_request_id
+from vaxflow.queue.client.site import SiteClient, new_request_id
 from vaxflow.screens.kiosk.texts import ticket_view
 
 MARSHAL = {"Authorization": "Bearer demo-marshal-token"}

@@ -31,14 +31,14 @@ from vaxflow.hardware.sim_printer import SimPrinter
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.shell import Devices
 from vaxflow.kiosk.tour import card_for
-from vaxflow.queue import engine
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.bookings.store_ops import import_bookings
-from vaxflow.queue.client import SiteClient, new_request_id
-from vaxflow.queue.db import database_url
-from vaxflow.queue.demo_data import make_people
-from vaxflow.queue.store import Store
+from vaxflow.queue.client.site import SiteClient, new_request_id
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.demo.demo_data import make_people
+from vaxflow.queue.store.bookings import import_bookings
+from vaxflow.queue.store.db import database_url
+from vaxflow.queue.store.writer import Store
 from vaxflow.screens.kiosk.texts import screen_texts
 
 pytestmark = [

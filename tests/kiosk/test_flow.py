@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.flow import Action, Screen
-from vaxflow.queue import reasons
+from vaxflow.queue.core import reasons
 
 TODAY = date(2026, 11, 21)
 ADULT = f.Card("450103199001011238", "张小明", date(1990, 1, 1), "male")

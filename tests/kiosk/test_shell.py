@@ -28,12 +28,12 @@ from vaxflow.hardware.sim_scanner import SimScanner
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.shell import Devices, KioskShell, ShellOptions
 from vaxflow.kiosk.tour import card_for
-from vaxflow.queue import engine
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.client import ServerUnreachable, SiteClient, new_request_id
-from vaxflow.queue.demo_data import make_people, seed_bookings
-from vaxflow.queue.server import create_app
+from vaxflow.queue.client.site import ServerUnreachable, SiteClient, new_request_id
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.demo.demo_data import make_people, seed_bookings
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
 from vaxflow.screens.kiosk import i18n
 from vaxflow.screens.kiosk.texts import screen_texts, spoken_words, ticket_view
 

@@ -11,11 +11,11 @@ from aiohttp.test_utils import TestClient
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import engine
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.demo_data import make_people, seed_bookings
-from vaxflow.queue.server import create_app
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.demo.demo_data import make_people, seed_bookings
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
 
 AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 

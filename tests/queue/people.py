@@ -7,7 +7,7 @@ from datetime import date
 from stdnum.cn import ric
 
 from vaxflow.config import Settings
-from vaxflow.queue.checkin import CheckInRequest, WalkInPerson
+from vaxflow.queue.ops.checkin import CheckInRequest, WalkInPerson
 
 
 def resident_id(n: int, birth: date = date(1990, 3, 7)) -> str:

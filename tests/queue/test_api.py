@@ -15,7 +15,7 @@ import pytest
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue.server import create_app
+from vaxflow.queue.server.app import create_app
 
 from .conftest import AiohttpClient, Site, auth, booking_codes
 from .people import walk_in_body
@@ -363,7 +363,7 @@ async def test_event_feed_accepts_a_token_subprotocol_and_checks_origin(site: Si
 
 
 async def test_openapi_describes_every_route(site: Site) -> None:
-    from vaxflow.queue.routes import ROUTES
+    from vaxflow.queue.server.routes import ROUTES
 
     doc = await (await site.client.get("/api/openapi.json")).json()
     assert doc["openapi"].startswith("3.")

@@ -7,9 +7,9 @@ import pytest
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import ROLES, Settings
-from vaxflow.queue.routes import ROUTES, Route
-from vaxflow.queue.server import create_app
-from vaxflow.queue.staff_auth import PERSON_ROLES
+from vaxflow.queue.core.staff_auth import PERSON_ROLES
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.routes import ROUTES, Route
 
 from .conftest import AiohttpClient, Site, auth
 

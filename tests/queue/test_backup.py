@@ -19,12 +19,12 @@ import pytest
 from vaxflow.cli import main
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import service
-from vaxflow.queue.backup import BackupError, DatabaseInUse, backup, restore
-from vaxflow.queue.db import database_url
-from vaxflow.queue.demo_data import seed_bookings
-from vaxflow.queue.model import Visit
-from vaxflow.queue.store import Store
+from vaxflow.queue.core.model import Visit
+from vaxflow.queue.demo.demo_data import seed_bookings
+from vaxflow.queue.ops import service
+from vaxflow.queue.store.backup import BackupError, DatabaseInUse, backup, restore
+from vaxflow.queue.store.db import database_url
+from vaxflow.queue.store.writer import Store
 
 from .people import walk_in_request
 

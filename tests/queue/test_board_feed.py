@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from vaxflow.queue.board_feed import (
+from vaxflow.queue.client.board_feed import (
     CallsModel,
     ObservationModel,
     TileState,

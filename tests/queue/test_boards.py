@@ -14,9 +14,9 @@ from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
 from vaxflow.hardware.certificate_print import print_outcome
-from vaxflow.queue import boards
-from vaxflow.queue.board_handlers import PRINT_TASKS
-from vaxflow.queue.server import create_app
+from vaxflow.queue.ops import boards
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.board_handlers import PRINT_TASKS
 
 from .conftest import AiohttpClient, Site, auth, booking_codes
 from .people import walk_in_body

@@ -18,14 +18,14 @@ from sqlalchemy import select
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import engine
-from vaxflow.queue import tables as t
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.bookings.model import Booking
 from vaxflow.queue.bookings.sim_service import create_service
-from vaxflow.queue.bookings.store_ops import import_bookings
-from vaxflow.queue.demo_data import make_people
-from vaxflow.queue.server import create_app
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.demo.demo_data import make_people
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.bookings import import_bookings
 
 from .conftest import AiohttpClient, Site, booking_codes
 from .people import walk_in_body

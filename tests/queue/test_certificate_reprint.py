@@ -18,11 +18,11 @@ from tests.hardware.printer_emulator import PrinterEmulator
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.hardware.certificate_print import print_outcome
-from vaxflow.queue import certificates
-from vaxflow.queue.board_handlers import PRINT_TASKS
-from vaxflow.queue.certificates import FAILED, PRINTED, QUEUED, PrintRecord, to_reprint
-from vaxflow.queue.privacy import mask_name
-from vaxflow.queue.server import create_app
+from vaxflow.queue.core.privacy import mask_name
+from vaxflow.queue.ops import certificates
+from vaxflow.queue.ops.certificates import FAILED, PRINTED, QUEUED, PrintRecord, to_reprint
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.board_handlers import PRINT_TASKS
 
 from .conftest import AiohttpClient, Site
 from .people import walk_in_body

@@ -12,13 +12,13 @@ from aiohttp.test_utils import TestServer
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import engine
-from vaxflow.queue.appkeys import STORE
 from vaxflow.queue.bookings import signed_qr
-from vaxflow.queue.bookings.model import Booking
 from vaxflow.queue.bookings.sim_service import create_service
-from vaxflow.queue.demo_data import make_people, seed_bookings
-from vaxflow.queue.server import create_app
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.demo.demo_data import make_people, seed_bookings
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
 
 from .conftest import AiohttpClient, Site, auth, booking_codes
 from .people import resident_id, walk_in_body

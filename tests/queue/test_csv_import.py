@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.conftest import DEMO_CONFIG
 from vaxflow.config import Settings, load_settings
 from vaxflow.queue.bookings.csv_import import BadFile, check_csv, to_csv
-from vaxflow.queue.demo_data import make_people
+from vaxflow.queue.demo.demo_data import make_people
 
 from .people import resident_id
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from vaxflow.config import Settings
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.eligibility import (
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.eligibility import (
     Decision,
     assess,
     check_age,

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from vaxflow.config import Settings
-from vaxflow.queue import engine
-from vaxflow.queue.errors import Invalid, Refused
-from vaxflow.queue.model import (
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.errors import Invalid, Refused
+from vaxflow.queue.core.model import (
     FINAL_STATES,
     PRE_DOSE_STATES,
     AdverseOutcome,

@@ -18,9 +18,9 @@ from fhir.resources.R4B.immunization import Immunization
 from fhir.resources.R4B.patient import Patient
 
 from vaxflow.cli import main
-from vaxflow.queue import engine
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.fhir import patient_id
+from vaxflow.queue.core import engine
+from vaxflow.queue.records.fhir import patient_id
+from vaxflow.queue.server.appkeys import STORE
 
 from .conftest import Site, booking_codes
 

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.kiosk.flow import Card
-from vaxflow.queue import engine
-from vaxflow.queue import tables as t
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.bookings.store_ops import import_bookings
-from vaxflow.queue.server import create_app
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.bookings import import_bookings
 
 from .conftest import AiohttpClient, Site, auth
 from .people import resident_id

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaxflow.queue.errors import QueueError
-from vaxflow.queue.guardians import (
+from vaxflow.queue.core.errors import QueueError
+from vaxflow.queue.core.guardians import (
     ADULT_AGE,
     GuardianClaim,
     IdSource,

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaxflow.queue.bookings.history import (
+from vaxflow.queue.core.booking import SOURCES, PriorDose
+from vaxflow.queue.core.history import (
     MAX_DOSES,
     BadHistory,
     format_history,
@@ -18,7 +19,6 @@ from vaxflow.queue.bookings.history import (
     merge_history,
     parse_history,
 )
-from vaxflow.queue.bookings.model import SOURCES, PriorDose
 
 VISIT = date(2026, 11, 21)
 TODAY = date(2026, 11, 20)

@@ -9,11 +9,11 @@ from typing import Any
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
-from vaxflow.queue import engine
-from vaxflow.queue.appkeys import STORE
 from vaxflow.queue.bookings.csv_import import check_csv
-from vaxflow.queue.bookings.store_ops import import_bookings
-from vaxflow.queue.server import create_app
+from vaxflow.queue.core import engine
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
+from vaxflow.queue.store.bookings import import_bookings
 
 from .conftest import AiohttpClient, Site
 from .people import resident_id, walk_in_body

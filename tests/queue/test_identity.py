@@ -12,9 +12,9 @@ from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumError
 
-from vaxflow.queue import reasons
-from vaxflow.queue.errors import Invalid, Refused
-from vaxflow.queue.identity import (
+from vaxflow.queue.core import reasons
+from vaxflow.queue.core.errors import Invalid, Refused
+from vaxflow.queue.core.identity import (
     IdDocument,
     IdType,
     birth_date_of,
@@ -22,7 +22,7 @@ from vaxflow.queue.identity import (
     normalise_name,
     validate_id,
 )
-from vaxflow.queue.privacy import mask_id_number, mask_name
+from vaxflow.queue.core.privacy import mask_id_number, mask_name
 
 from .people import resident_id
 

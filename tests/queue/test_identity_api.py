@@ -16,10 +16,10 @@ from stdnum.cn import ric
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import engine
-from vaxflow.queue import tables as t
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.server import create_app
+from vaxflow.queue.core import engine
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
+from vaxflow.queue.store import tables as t
 
 from .conftest import AiohttpClient, Site, booking_codes
 from .people import resident_id, walk_in_body

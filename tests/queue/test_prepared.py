@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from vaxflow.queue import tables as t
-from vaxflow.queue.db import database_url, make_engine, migrate
-from vaxflow.queue.prepared import Prepared, release, rollback_to, savepoint
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.db import database_url, make_engine, migrate
+from vaxflow.queue.store.prepared import Prepared, release, rollback_to, savepoint
 
 _COLUMNS = ("site_id", "site_day", "lane", "last_number")
 _INSERT = Prepared(insert(t.ticket_counters), columns=_COLUMNS)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vaxflow.queue import reasons
+from vaxflow.queue.core import reasons
 
 ROOT = Path(__file__).resolve().parents[2] / "vaxflow"
 RAISED = re.compile(

@@ -21,11 +21,12 @@ from tests.postgres import PostgresServer
 from vaxflow.cli import main
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import engine, service
-from vaxflow.queue import tables as t
-from vaxflow.queue.db import database_url, make_engine, migrate
-from vaxflow.queue.records import seq_window
-from vaxflow.queue.store import Store, Tx, events_after
+from vaxflow.queue.core import engine
+from vaxflow.queue.ops import service
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.db import database_url, make_engine, migrate
+from vaxflow.queue.store.records import seq_window
+from vaxflow.queue.store.writer import Store, Tx, events_after
 
 from .people import walk_in_request
 
@@ -121,7 +122,7 @@ def test_site_servers_starting_together_migrate_a_new_database_once(
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    from vaxflow.queue.db import MIGRATIONS
+    from vaxflow.queue.store.db import MIGRATIONS
 
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)

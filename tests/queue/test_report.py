@@ -17,11 +17,8 @@ from typing import Any
 import pytest
 
 from vaxflow.cli import main
-from vaxflow.queue import engine
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.demo_data import make_people
-from vaxflow.queue.records import day_rows
-from vaxflow.queue.report import (
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.report import (
     DayRows,
     DoseRow,
     EventRow,
@@ -30,7 +27,10 @@ from vaxflow.queue.report import (
     build,
     percentile,
 )
-from vaxflow.queue.report_html import render_html
+from vaxflow.queue.demo.demo_data import make_people
+from vaxflow.queue.records.report_html import render_html
+from vaxflow.queue.server.appkeys import STORE
+from vaxflow.queue.store.records import day_rows
 
 from .conftest import Site, auth, booking_codes
 

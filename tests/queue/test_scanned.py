@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaxflow.queue.scanned import clean_scan
+from vaxflow.queue.core.scanned import clean_scan
 
 
 def wide(text: str) -> str:

@@ -18,10 +18,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from vaxflow.config import Settings
-from vaxflow.queue.bookings.model import PriorDose
-from vaxflow.queue.decision import Decision
-from vaxflow.queue.eligibility import evaluate
-from vaxflow.queue.schedule import DoseKind, NotCounted, add_months, match_product, plan_dose
+from vaxflow.queue.core.booking import PriorDose
+from vaxflow.queue.core.decision import Decision
+from vaxflow.queue.core.eligibility import evaluate
+from vaxflow.queue.core.schedule import DoseKind, NotCounted, add_months, match_product, plan_dose
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ADULT = date(1990, 3, 7)

@@ -11,11 +11,11 @@ import pytest
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import engine
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.bookings.store_ops import import_bookings
-from vaxflow.queue.server import create_app
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
+from vaxflow.queue.store.bookings import import_bookings
 
 from .conftest import AiohttpClient, Site
 from .people import resident_id, walk_in_body

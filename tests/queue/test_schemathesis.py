@@ -15,7 +15,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from tests.conftest import load_test_site
-from vaxflow.queue.openapi import build
+from vaxflow.queue.server.openapi import build
 
 VAXFLOW = str(Path(sys.executable).with_name("vaxflow"))
 EXAMPLES_PER_ROUTE = 12

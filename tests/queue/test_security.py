@@ -20,8 +20,8 @@ from cryptography.x509.oid import NameOID
 from tests.conftest import DEMO_CONFIG
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue.ratelimit import RateLimiter
-from vaxflow.queue.server import create_app
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.ratelimit import RateLimiter
 
 from .conftest import AiohttpClient, auth
 

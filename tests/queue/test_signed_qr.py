@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaxflow.queue.bookings import signed_qr
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.errors import QueueError
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.core.errors import QueueError
 
 ZONE = "Asia/Shanghai"
 DAY = date(2026, 11, 21)
@@ -128,7 +128,7 @@ def test_any_booking_round_trips(name: str, code: str, dose: int) -> None:
 
 
 def test_earlier_doses_travel_in_the_signed_code() -> None:
-    from vaxflow.queue.bookings.model import PriorDose
+    from vaxflow.queue.core.booking import PriorDose
 
     history = (
         PriorDose(date(2021, 3, 1), "ZF2001", "Anhui Zhifei Longcom"),

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import staff_handlers
-from vaxflow.queue import tables as t
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.demo_data import seed_bookings
-from vaxflow.queue.server import create_app
-from vaxflow.queue.store import Event, events_after
+from vaxflow.queue.demo.demo_data import seed_bookings
+from vaxflow.queue.server import staff_handlers
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.writer import Event, events_after
 
 from .conftest import AiohttpClient, Site, auth, booking_codes
 
@@ -177,7 +177,7 @@ async def strict_site(
     strict = settings.model_copy(update={"staff_sign_in": rules})
     app = create_app(strict, db=db_url, clock=clock)
     client = await aiohttp_client(app)
-    from vaxflow.queue import engine
+    from vaxflow.queue.core import engine
 
     day = engine.site_day(clock.now(), strict.site.timezone)
     await app[STORE].write(lambda tx: seed_bookings(tx, strict, day, 200), actor="test")

@@ -3,8 +3,8 @@ the session on every call, idle and sign-out."""
 
 from __future__ import annotations
 
-from vaxflow.queue.client import ServerRefused, SiteClient
-from vaxflow.queue.staff_signin import StaffSignIn
+from vaxflow.queue.client.site import ServerRefused, SiteClient
+from vaxflow.queue.client.staff_signin import StaffSignIn
 
 from .conftest import Site
 

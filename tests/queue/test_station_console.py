@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vaxflow.queue.client import SiteClient
-from vaxflow.queue.station_console import StationConsole
+from vaxflow.queue.client.site import SiteClient
+from vaxflow.queue.client.station_console import StationConsole
 
 from .conftest import Site, booking_codes
 

@@ -15,8 +15,8 @@ from vaxflow.cli.station_reader import WORDS, ReaderOptions, StationIdReader
 from vaxflow.hardware.idcard_reader import SerialIdCardReader
 from vaxflow.hardware.interfaces import IdCard
 from vaxflow.hardware.sim_idcard import SimIdCardReader
-from vaxflow.queue.client import SiteClient
-from vaxflow.queue.station_console import StationConsole
+from vaxflow.queue.client.site import SiteClient
+from vaxflow.queue.client.station_console import StationConsole
 
 from .conftest import Site, booking_codes
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from vaxflow.queue import tables as t
-from vaxflow.queue.appkeys import STORE
-from vaxflow.queue.verify import is_id_number
+from vaxflow.queue.server.appkeys import STORE
+from vaxflow.queue.server.verify import is_id_number
+from vaxflow.queue.store import tables as t
 
 from .conftest import Site, booking_codes
 

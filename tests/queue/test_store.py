@@ -16,13 +16,13 @@ from sqlalchemy import func, select
 from tests.postgres import DB_KINDS, PostgresServer
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue import service
-from vaxflow.queue import tables as t
-from vaxflow.queue.checkpoint import INTERVAL as CHECKPOINT_INTERVAL
-from vaxflow.queue.db import database_url, make_engine, migrate
-from vaxflow.queue.errors import Refused
-from vaxflow.queue.model import Visit
-from vaxflow.queue.store import Event, Store, Tx, events_after
+from vaxflow.queue.core.errors import Refused
+from vaxflow.queue.core.model import Visit
+from vaxflow.queue.ops import service
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.checkpoint import INTERVAL as CHECKPOINT_INTERVAL
+from vaxflow.queue.store.db import database_url, make_engine, migrate
+from vaxflow.queue.store.writer import Event, Store, Tx, events_after
 
 from .people import walk_in_request
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaxflow.queue import ticket_code
-from vaxflow.queue.errors import Invalid
+from vaxflow.queue.core import ticket_code
+from vaxflow.queue.core.errors import Invalid
 
 
 @pytest.mark.parametrize(

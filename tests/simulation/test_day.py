@@ -9,7 +9,7 @@ import pytest
 
 from tests.simulation.conftest import BIG_DAY
 from vaxflow.config import Settings
-from vaxflow.queue.model import DOSED_STATES, FINAL_STATES, VisitState
+from vaxflow.queue.core.model import DOSED_STATES, FINAL_STATES, VisitState
 from vaxflow.queue.simulation import Scenario, SimulationResult, simulate
 
 

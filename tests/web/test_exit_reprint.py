@@ -20,7 +20,7 @@ import pytest
 from tests.hardware.printer_emulator import PrinterEmulator
 from tests.web.browser import chromium
 from tests.web.test_pages import DEMO_CONFIG, Server, _dose, _open, _page, running_server
-from vaxflow.queue.privacy import mask_name
+from vaxflow.queue.core.privacy import mask_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

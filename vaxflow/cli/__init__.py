@@ -8,6 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from vaxflow.cli.common import CommandError
+
 #: Subcommand modules; each has `register(subparsers)` adding its commands with a `func`.
 _MODULES = (
     "vaxflow.cli.config_cmd",
@@ -51,7 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except CommandError as err:
+        print(err, file=sys.stderr)
+        return err.status
     return code
 
 

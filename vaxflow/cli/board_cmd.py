@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from vaxflow.screens.kivy_window import configure_window
 
 if TYPE_CHECKING:
-    from vaxflow.queue.board_feed import CallsModel
+    from vaxflow.queue.client.board_feed import CallsModel
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ Built = tuple[Callable[[], Any], list[Any]]
 
 def _observation(args: argparse.Namespace, base: str, font: str) -> Built:
     """The observation board's widget factory and the feed that keeps it current."""
-    from vaxflow.queue.board_feed import ObservationModel, follow
+    from vaxflow.queue.client.board_feed import ObservationModel, follow
     from vaxflow.screens.boards.observation import ObservationBoard
 
     model = ObservationModel()
@@ -144,7 +144,7 @@ def _observation(args: argparse.Namespace, base: str, font: str) -> Built:
 def _calls(args: argparse.Namespace, base: str, font: str) -> Built:
     """The call board's widget factory, its feed and (with a sound device) its announcer."""
     from vaxflow.hardware.audio import find_player
-    from vaxflow.queue.board_feed import CallsModel, follow
+    from vaxflow.queue.client.board_feed import CallsModel, follow
     from vaxflow.screens.boards.calls import CallBoard
 
     model = CallsModel(keep_per_zone=max(1, args.keep))
@@ -195,7 +195,7 @@ async def _announce(
     import aiohttp
 
     from vaxflow.hardware.audio import chime_wav, play_wav
-    from vaxflow.queue.board_feed import fetch_announcement
+    from vaxflow.queue.client.board_feed import fetch_announcement
 
     chime = chime_wav()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:

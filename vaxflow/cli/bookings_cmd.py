@@ -11,17 +11,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from vaxflow.cli.common import site_settings
 from vaxflow.clock import SystemClock
-from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.config import Settings
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import BadFile, check_csv
-from vaxflow.queue.bookings.history import BadHistory, parse_history
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.bookings.store_ops import ImportResult, import_bookings
-from vaxflow.queue.db import database_url
-from vaxflow.queue.errors import QueueError
-from vaxflow.queue.identity import parse_id_type, validate_id
-from vaxflow.queue.store import Store
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.core.errors import QueueError
+from vaxflow.queue.core.history import BadHistory, parse_history
+from vaxflow.queue.core.identity import parse_id_type, validate_id
+from vaxflow.queue.store.bookings import ImportResult, import_bookings
+from vaxflow.queue.store.db import database_url
+from vaxflow.queue.store.writer import Store
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 
@@ -64,18 +65,8 @@ def register(sub: Any) -> None:
     sign.set_defaults(func=_sign)
 
 
-def _settings(path: str) -> Settings | None:
-    try:
-        return load_settings(path)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return None
-
-
 def _import(args: argparse.Namespace) -> int:
-    settings = _settings(args.config)
-    if settings is None:
-        return 1
+    settings = site_settings(args.config)
     try:
         data = Path(args.file).read_bytes()
     except OSError as err:
@@ -143,9 +134,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    settings = _settings(args.config)
-    if settings is None:
-        return 1
+    settings = site_settings(args.config)
     try:
         start_text, end_text = args.window.split("-")
         zone = ZoneInfo(settings.site.timezone)

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from vaxflow.cli.report_cmd import CommandError, load_configs, run
-from vaxflow.queue.backup import BackupError, backup, restore
+from vaxflow.cli.common import CommandError
+from vaxflow.cli.report_cmd import load_configs, run
+from vaxflow.queue.store.backup import BackupError, backup, restore
 
 
 def register(sub: Any) -> None:

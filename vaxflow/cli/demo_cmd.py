@@ -13,18 +13,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from vaxflow.cli.common import site_settings
 from vaxflow.clock import ScaledClock
-from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.config import Settings
 from vaxflow.hardware.certificate_print import print_outcome
-from vaxflow.queue import engine
-from vaxflow.queue.appkeys import STORE
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
-from vaxflow.queue.bookings.store_ops import import_bookings
-from vaxflow.queue.demo_data import make_people
-from vaxflow.queue.serve import run_loop, serve
-from vaxflow.queue.server import create_app
-from vaxflow.queue.simulated_site import Arrivals, SimulatedSite, Traffic
+from vaxflow.queue.core import engine
+from vaxflow.queue.demo.demo_data import make_people
+from vaxflow.queue.demo.simulated_site import Arrivals, SimulatedSite, Traffic
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
+from vaxflow.queue.server.serve import run_loop, serve
+from vaxflow.queue.store.bookings import import_bookings
 
 _BOOKING_URL = "https://booking.vaxflow.invalid/b"
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
@@ -51,11 +52,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 1
+    settings = site_settings(args.config)
     if args.speed <= 0:
         print("--speed must be positive", file=sys.stderr)
         return 2

@@ -7,10 +7,9 @@ import asyncio
 import json
 import logging
 import socket
-import sys
 from typing import Any
 
-from vaxflow.config import ConfigError, load_settings
+from vaxflow.cli.common import site_settings
 from vaxflow.hardware.errors import DeviceTimeout, DeviceUnavailable, HardwareError
 from vaxflow.hardware.evdev_scanner import describe_keyboards, keyboard_devices
 from vaxflow.hardware.interfaces import DeviceHealth, DeviceState
@@ -91,11 +90,7 @@ async def check_all(urls: dict[str, str], seconds: float) -> list[DeviceHealth]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 2
+    settings = site_settings(args.config, status=2)
     urls = {kind: getattr(settings.devices, kind) for kind in KINDS}
     results = asyncio.run(check_all(urls, settings.devices.timeout_seconds))
     for health in results:

@@ -13,16 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from vaxflow.cli.common import CommandError
 from vaxflow.cli.report_cmd import (
-    CommandError,
     add_database_options,
     load_configs,
     reading,
     run,
     site_day,
 )
-from vaxflow.queue.fhir import resources
-from vaxflow.queue.records import DoseRecord, dose_records, sites_on
+from vaxflow.queue.records.fhir import resources
+from vaxflow.queue.store.records import DoseRecord, dose_records, sites_on
 
 log = logging.getLogger(__name__)
 

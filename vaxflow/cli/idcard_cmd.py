@@ -11,7 +11,7 @@ from typing import Any
 from vaxflow.hardware.errors import DeviceProtocolError, DeviceTimeout, DeviceUnavailable
 from vaxflow.hardware.interfaces import IdCard, IdCardReader
 from vaxflow.hardware.urls import UnknownDeviceScheme, open_device
-from vaxflow.queue.privacy import mask_id_number, mask_name
+from vaxflow.queue.core.privacy import mask_id_number, mask_name
 
 
 def register(sub: Any) -> None:

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from vaxflow.cli.common import site_settings
 from vaxflow.cli.demo_cmd import DEMO_CONFIG
-from vaxflow.config import ConfigError, load_settings
 
 _URL = re.compile(r"server\s+(http://\S+?)/?$")
 
@@ -55,11 +55,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 1
+    settings = site_settings(args.config)
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:

@@ -15,21 +15,18 @@ from typing import Any
 from sqlalchemy import Connection, inspect, make_url
 from sqlalchemy.exc import OperationalError
 
+from vaxflow.cli.common import CommandError
 from vaxflow.config import ConfigError, Settings, load_settings
-from vaxflow.queue import engine as rules
-from vaxflow.queue.db import database_url, make_engine
-from vaxflow.queue.records import day_bounds, day_rows, sites_on
-from vaxflow.queue.report import CSV_COLUMNS, DailyReport, build, csv_rows
-from vaxflow.queue.report_html import render_charts, render_html
+from vaxflow.queue.core import engine as rules
+from vaxflow.queue.core.report import CSV_COLUMNS, DailyReport, build, csv_rows
+from vaxflow.queue.records.report_html import render_charts, render_html
+from vaxflow.queue.store.db import database_url, make_engine
+from vaxflow.queue.store.records import day_bounds, day_rows, sites_on
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 EXIT_MISMATCH = 3
-
-
-class CommandError(Exception):
-    """A problem the operator can fix (bad date, no database); printed without a traceback."""
 
 
 def register(sub: Any) -> None:
@@ -102,7 +99,7 @@ def run(func: Any, args: argparse.Namespace) -> int:
         code: int = func(args)
     except (ConfigError, CommandError) as err:
         print(f"vaxflow: {err}", file=sys.stderr)
-        return 1
+        return err.status if isinstance(err, CommandError) else 1
     return code
 
 

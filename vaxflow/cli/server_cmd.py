@@ -8,11 +8,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from vaxflow.cli.common import site_settings
 from vaxflow.clock import Clock, ScaledClock, SystemClock
-from vaxflow.config import ConfigError, load_settings
 from vaxflow.hardware.certificate_print import print_outcome
-from vaxflow.queue.serve import run_loop, serve
-from vaxflow.queue.server import create_app
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.serve import run_loop, serve
 
 
 def register(sub: Any) -> None:
@@ -58,11 +58,7 @@ def site_clock(speed: float, start: str | None) -> Clock:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 1
+    settings = site_settings(args.config)
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
     cert = args.tls_cert or settings.server.tls_cert

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vaxflow.config import ConfigError, Settings, load_settings
-from vaxflow.queue.errors import QueueError
+from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.simulation import (
     DIST_NAMES,
     Distribution,

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from vaxflow.config import ConfigError, load_settings
+from vaxflow.cli.common import site_settings
 from vaxflow.config.pins import WeakSecret, check_badge, check_pin, hash_badge, hash_pin
 
 
@@ -72,11 +72,7 @@ def _hash_pin(args: argparse.Namespace) -> int:
 def _hash_badge(args: argparse.Namespace) -> int:
     site_id = args.site
     if args.config:
-        try:
-            site_id = load_settings(args.config).site.id
-        except ConfigError as err:
-            print(err, file=sys.stderr)
-            return 1
+        site_id = site_settings(args.config).site.id
     badge = _read(args, "工牌码 Badge code", check_badge)
     if badge is None:
         return 2

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vaxflow.config import ConfigError, load_settings
+from vaxflow.cli.common import site_settings
+from vaxflow.config import load_settings
 from vaxflow.screens.kivy_window import configure_window
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 1
+    settings = site_settings(args.config)
     if settings.station(args.station) is None:
         print(f"the site file has no station {args.station}", file=sys.stderr)
         return 2
@@ -103,9 +100,9 @@ async def _console(args: argparse.Namespace) -> int:
 
     from vaxflow.cli.station_reader import StationIdReader
     from vaxflow.hardware.fonts import cjk_font_path
-    from vaxflow.queue.client import SiteClient
-    from vaxflow.queue.staff_signin import StaffSignIn
-    from vaxflow.queue.station_console import StationConsole
+    from vaxflow.queue.client.site import SiteClient
+    from vaxflow.queue.client.staff_signin import StaffSignIn
+    from vaxflow.queue.client.station_console import StationConsole
     from vaxflow.screens.station.console import StationScreen
     from vaxflow.screens.station.signin import StaffBar, StaffSignInScreen
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from vaxflow.hardware.errors import DeviceProtocolError, DeviceTimeout, HardwareError
 from vaxflow.hardware.urls import open_device
-from vaxflow.queue.client import ServerRefused, ServerUnreachable
-from vaxflow.queue.station_console import StationConsole
+from vaxflow.queue.client.site import ServerRefused, ServerUnreachable
+from vaxflow.queue.client.station_console import StationConsole
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from vaxflow.hardware.interfaces import TicketPrinter
 from vaxflow.hardware.layout import TicketView, ticket_layout
 from vaxflow.hardware.png_render import png_bytes
 from vaxflow.hardware.urls import UnknownDeviceScheme, open_device
-from vaxflow.queue import ticket_code
+from vaxflow.queue.core import ticket_code
 
 
 def register(sub: Any) -> None:

@@ -24,7 +24,7 @@ from vaxflow.hardware.fonts import cjk_font_path
 from vaxflow.hardware.urls import open_device
 from vaxflow.kiosk.flow import Flow, Timing
 from vaxflow.kiosk.shell import Devices, KioskShell, ShellOptions
-from vaxflow.queue.client import SiteClient, new_request_id
+from vaxflow.queue.client.site import SiteClient, new_request_id
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from vaxflow.hardware.printer_status import health_json
 from vaxflow.hardware.scan_text import InvalidScan
 from vaxflow.hardware.speech import ESPEAK, Speaker
 from vaxflow.kiosk import flow as f
-from vaxflow.queue.client import ServerRefused, ServerUnreachable, SiteClient
+from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient
 
 log = logging.getLogger(__name__)
 
@@ -463,6 +463,6 @@ def card_of(card: IdCard) -> f.Card:
 
 
 def _new_request_id() -> str:
-    from vaxflow.queue.client import new_request_id
+    from vaxflow.queue.client.site import new_request_id
 
     return new_request_id()

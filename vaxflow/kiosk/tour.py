@@ -27,10 +27,10 @@ from vaxflow.hardware.sim_printer import SimFault, SimPrinter
 from vaxflow.hardware.sim_scanner import SimScanner
 from vaxflow.kiosk.flow import LANGUAGES, Action, PrintState, Screen, State
 from vaxflow.kiosk.shell import KioskShell
-from vaxflow.queue import engine
-from vaxflow.queue.bookings.model import Booking
-from vaxflow.queue.client import ServerUnreachable, SiteClient
-from vaxflow.queue.demo_data import make_people
+from vaxflow.queue.client.site import ServerUnreachable, SiteClient
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.demo.demo_data import make_people
 
 Snap = Callable[[Path], Awaitable[Path]]
 

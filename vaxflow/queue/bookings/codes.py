@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from vaxflow.queue.bookings.signed_qr import looks_signed
-from vaxflow.queue.errors import Invalid
-from vaxflow.queue.scanned import clean_scan
+from vaxflow.queue.core.errors import Invalid
+from vaxflow.queue.core.scanned import clean_scan
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

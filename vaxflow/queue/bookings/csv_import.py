@@ -25,18 +25,11 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from vaxflow.config import Settings
-from vaxflow.queue.bookings.history import (
-    MAX_DOSES as MAX_HISTORY_DOSES,
-)
-from vaxflow.queue.bookings.history import (
-    BadHistory,
-    format_history,
-    manufacturer_key,
-    parse_history,
-)
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.errors import QueueError
-from vaxflow.queue.identity import IdType, normalise_name, parse_id_type, validate_id
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.errors import QueueError
+from vaxflow.queue.core.history import MAX_DOSES as MAX_HISTORY_DOSES
+from vaxflow.queue.core.history import BadHistory, format_history, manufacturer_key, parse_history
+from vaxflow.queue.core.identity import IdType, normalise_name, parse_id_type, validate_id
 
 REQUIRED = ("code", "name", "id_type", "id_number", "product", "dose_number")
 OPTIONAL = (

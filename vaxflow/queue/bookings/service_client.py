@@ -17,8 +17,8 @@ from urllib.parse import quote
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.errors import QueueError
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.errors import QueueError
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from vaxflow.queue.bookings.history import BadHistory, format_history, parse_history
-from vaxflow.queue.bookings.model import Booking, PriorDose
-from vaxflow.queue.errors import Invalid, Refused
+from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.errors import Invalid, Refused
+from vaxflow.queue.core.history import BadHistory, format_history, parse_history
 
 PREFIX = "VXB1"
 MAX_LENGTH = 1000

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from vaxflow.queue.bookings.model import Booking
+from vaxflow.queue.core.booking import Booking
 
 BOOKINGS = web.AppKey("bookings", dict[str, Booking])
 

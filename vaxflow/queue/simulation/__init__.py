@@ -1,7 +1,7 @@
 """The site simulator: a discrete-event day that drives the real queue engine on a simulated clock.
 
 `simulate(settings, scenario)` builds the site (stations, loaded products, chairs), draws the
-day's people from the seed, plays the day through `vaxflow.queue.engine`, and summarizes it.
+day's people from the seed, plays the day through `vaxflow.queue.core.engine`, and summarizes it.
 Pure: no I/O, no wall clock; the CLI (`vaxflow simulate`) and plots live elsewhere.
 """
 

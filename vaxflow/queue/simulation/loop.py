@@ -1,7 +1,7 @@
 """The discrete-event loop: a heap of timed events, each person's every step through the engine.
 
 The loop owns only what the server's store would own (which visits wait in which lane, which
-station holds whom, who sits where) and asks `vaxflow.queue.engine` for every transition:
+station holds whom, who sits where) and asks `vaxflow.queue.core.engine` for every transition:
 call, skip, recall, start_service, record_dose, end_at_station, flag/resolve, leave_early,
 release. An engine refusal here is a bug in the simulator or the engine, so it is not
 caught: the day stops with the engine's reason.
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum
 
-from vaxflow.queue import engine
-from vaxflow.queue.errors import Refused
-from vaxflow.queue.model import (
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.errors import Refused
+from vaxflow.queue.core.model import (
     FINAL_STATES,
     OBSERVATION_STATES,
     AdverseOutcome,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vaxflow.queue.model import DOSED_STATES, VisitState
+from vaxflow.queue.core.model import DOSED_STATES, VisitState
 from vaxflow.queue.simulation.loop import Trace, local_time
 from vaxflow.queue.simulation.metrics import mean, percentile, rounded
 from vaxflow.queue.simulation.scenario import US_PER_MINUTE, Scenario, Site

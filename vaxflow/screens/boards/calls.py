@@ -11,7 +11,7 @@ from kivy.lang import Builder
 from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from vaxflow.queue.board_feed import Call, CallsModel
+from vaxflow.queue.client.board_feed import Call, CallsModel
 from vaxflow.screens.boards.live import LiveBoard
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -11,7 +11,7 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from vaxflow.queue.board_feed import site_time
+from vaxflow.queue.client.board_feed import site_time
 
 
 class LiveBoard(BoxLayout):  # type: ignore[misc]

@@ -15,7 +15,7 @@ from kivy.properties import (
 )
 from kivy.uix.boxlayout import BoxLayout
 
-from vaxflow.queue.board_feed import ObservationModel, Tile, TileState
+from vaxflow.queue.client.board_feed import ObservationModel, Tile, TileState
 from vaxflow.screens.boards.live import LiveBoard
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from vaxflow.hardware.layout import TicketView
 from vaxflow.kiosk.flow import RELATIONS, PrintState, Screen, State, Ticket
-from vaxflow.queue.privacy import mask_name
+from vaxflow.queue.core.privacy import mask_name
 from vaxflow.screens.kiosk.i18n import LANGUAGE_NAMES, has, text
 
 BUTTONS = (

@@ -12,7 +12,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from vaxflow.queue.station_console import StationConsole
+from vaxflow.queue.client.station_console import StationConsole
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 

@@ -1,7 +1,7 @@
 """Kivy staff sign-in before the station console, and the bar that shows who is signed in.
 
-Both bind to a `StaffSignIn` view-model (vaxflow/queue/staff_signin.py); no I/O here. Kept apart
-from the console screen so the console's own widgets stay as they are.
+Both bind to a `StaffSignIn` view-model (vaxflow/queue/client/staff_signin.py); no I/O here.
+Kept apart from the console screen so the console's own widgets stay as they are.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from vaxflow.queue.staff_signin import StaffSignIn
+from vaxflow.queue.client.staff_signin import StaffSignIn
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 

@@ -1,0 +1,240 @@
+"""The injection station's console as a view-model: what the screen shows and the actions it
+offers, over the site client. No Kivy here; the Kivy screen binds to it (vaxflow/screens/station).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient
+from vaxflow.queue.core.privacy import mask_id_number
+
+
+@dataclass
+class StationView:
+    """Everything the console shows; the screen redraws from it after each change."""
+
+    station_id: str
+    vaccinator: str
+    station: dict[str, Any] | None = None
+    called: dict[str, Any] | None = None
+    person: dict[str, Any] | None = None
+    warning: dict[str, Any] | None = None
+    message: tuple[str, str] | None = None  # (kind: ok | warn | bad, text)
+    revealed: bool = False
+    busy: bool = False
+    products: list[str] = field(default_factory=list)
+    questions: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {lang: words}
+    mismatch: dict[str, Any] | None = None  # the last scan that was not the called person
+    lots: list[dict[str, Any]] = field(default_factory=list)  # today's lots of `lots_product`
+    lots_product: str = ""
+    device_warning: str = ""  # a device of this console (the ID-card reader) in plain words
+
+    def question_text(self, question_id: str) -> str:
+        """A screening question's words, Chinese then English; its id when the words are unknown."""
+        words = self.questions.get(question_id, {})
+        return " / ".join(w for w in (words.get("zh-CN"), words.get("en")) if w) or question_id
+
+    @property
+    def id_shown(self) -> str:
+        """The person's ID number: masked unless staff chose to reveal it for verification."""
+        if self.person is None:
+            return ""
+        number = str(self.person.get("id_number", ""))
+        return number if self.revealed else mask_id_number(number)
+
+    @property
+    def can_call(self) -> bool:
+        s = self.station
+        return bool(s and s["state"] == "open" and not s["visit_id"])
+
+
+def _clock(instant: str) -> str:
+    """HH:MM of an ISO instant in this console's own time zone."""
+    return datetime.fromisoformat(instant).astimezone().strftime("%H:%M")
+
+
+class StationConsole:
+    """Actions of one station; each refreshes the view and calls `changed`."""
+
+    def __init__(
+        self,
+        client: SiteClient,
+        station_id: str,
+        vaccinator: str,
+        changed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.client = client
+        self.view = StationView(station_id, vaccinator)
+        self.changed = changed
+        self._path = f"/api/stations/{station_id}"
+
+    async def _do(self, action: Callable[[], Awaitable[None]]) -> None:
+        self.view.busy = True
+        self.changed()
+        try:
+            await action()
+        except ServerRefused as err:
+            self.view.message = ("bad", f"{err.message} ({err.reason})")
+        except ServerUnreachable:
+            self.view.message = ("bad", "服务器无响应 The site server does not answer")
+        finally:
+            self.view.busy = False
+            self.changed()
+
+    async def refresh(self) -> None:
+        async def run() -> None:
+            await self._load()
+
+        await self._do(run)
+
+    async def _load(self) -> None:
+        if not self.view.questions:  # the words of the screening questions, once
+            questions = await self.client.get("/api/questions")
+            self.view.questions = {q["id"]: dict(q["text"]) for q in questions}
+        stations = await self.client.get("/api/stations")
+        mine = next((s for s in stations if s["station_id"] == self.view.station_id), None)
+        self.view.station = mine
+        self.view.products = list(mine["products"]) if mine else []
+        if mine is None:
+            self.view.message = ("bad", f"No station {self.view.station_id}")
+        elif not mine["visit_id"]:
+            self.view.called = self.view.person = None
+        if mine is not None and mine["state"] == "closed" and self.view.products:
+            await self._load_lots(self.view.lots_product or self.view.products[0])
+
+    async def _load_lots(self, product: str) -> None:
+        answer = await self.client.get(f"/api/lots?product={quote(product)}")
+        self.view.lots, self.view.lots_product = list(answer["lots"]), product
+
+    async def choose_product(self, product: str) -> None:
+        """The product picked to open with: offer the lots of it already in use today."""
+        if product and product != self.view.lots_product:
+
+            async def run() -> None:
+                await self._load_lots(product)
+
+            await self._do(run)
+
+    @staticmethod
+    def lot_label(lot: dict[str, Any]) -> str:
+        """One lot as a choice: its number, today's doses and the stations that have it now."""
+        where = " ".join(s["station_id"] for s in lot["stations"])
+        return f"{lot['lot']} · {lot['doses_today']} 剂 doses" + (f" · {where}" if where else "")
+
+    async def open(self, product: str, lot: str) -> None:
+        async def run() -> None:
+            body = {"product": product, "lot": lot, "vaccinator": self.view.vaccinator}
+            await self.client.post(f"{self._path}/open", body)
+            self.view.message = ("ok", f"{product} · {lot}")
+            await self._load()
+
+        await self._do(run)
+
+    async def set_state(self, action: str) -> None:
+        """pause, resume or close."""
+
+        async def run() -> None:
+            await self.client.post(f"{self._path}/{action}")
+            self.view.message = None
+            await self._load()
+
+        await self._do(run)
+
+    async def call_next(self) -> None:
+        async def run() -> None:
+            answer = await self.client.post(f"{self._path}/call-next")
+            self.view.warning = answer.get("warning")
+            self.view.called = answer["called"]
+            self.view.message = (
+                None
+                if answer["called"]
+                else ("warn", "没有人在等候 Nobody is waiting for this station's product")
+            )
+            await self._load()
+            self.view.called = answer["called"]
+
+        await self._do(run)
+
+    async def recall(self) -> None:
+        async def run() -> None:
+            self.view.called = await self.client.post(f"{self._path}/recall", {})
+
+        await self._do(run)
+
+    async def skip(self) -> None:
+        async def run() -> None:
+            await self.client.post(f"{self._path}/skip")
+            self.view.called = None
+            await self._load()
+
+        await self._do(run)
+
+    async def verify(self, code: str, by: str = "scan") -> None:
+        """The ticket or ID card of the person who arrived, against the call: a match starts
+        the service and shows their summary; a MISMATCH says whose it is and changes nothing.
+        `by` is scan, typed or id_reader (for the audit trail)."""
+
+        async def run() -> None:
+            answer = await self.client.post(
+                f"{self._path}/verify", {"code": code.strip(), "by": by}
+            )
+            if answer["match"]:
+                self.view.person, self.view.called, self.view.revealed = (
+                    answer["visit"],
+                    None,
+                    False,
+                )
+                self.view.mismatch = None
+                self.view.message = ("ok", f"{answer['visit']['ticket']} 核验一致 Match")
+                return
+            self.view.mismatch = answer
+            found = answer.get("found")
+            whose = (
+                f"{found['ticket']} {found['name']}"
+                if found
+                else "今日无此人 nobody checked in today"
+            )
+            called = answer["visit"]["ticket"]
+            self.view.message = ("bad", f"不一致 MISMATCH: 叫号 called {called} ≠ {whose}")
+
+        await self._do(run)
+
+    def toggle_reveal(self) -> None:
+        self.view.revealed = not self.view.revealed
+        self.changed()
+
+    async def record_dose(self) -> None:
+        async def run() -> None:
+            assert self.view.person is not None
+            done = await self.client.post(
+                f"{self._path}/record-dose", {"visit_id": self.view.person["visit_id"]}
+            )
+            self.view.message = (
+                "ok",
+                f"{done['ticket']} 已接种 dosed · 留观至 until {_clock(done['ends_at'])}",
+            )
+            self.view.person = None
+            await self._load()
+
+        await self._do(run)
+
+    async def end(self, outcome: str, reason: str) -> None:
+        """Defer or refer the person with a reason instead of a dose."""
+
+        async def run() -> None:
+            assert self.view.person is not None
+            if not reason.strip():
+                self.view.message = ("warn", "请填写原因 Enter a reason")
+                return
+            visit = self.view.person["visit_id"]
+            await self.client.post(f"{self._path}/{outcome}", {"visit_id": visit, "reason": reason})
+            self.view.message = ("ok", f"{self.view.person['ticket']}: {outcome}")
+            self.view.person = None
+            await self._load()
+
+        await self._do(run)

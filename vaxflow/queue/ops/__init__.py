@@ -1,0 +1,1 @@
+"""Operations: one transaction each (load, decide with the core, save, events); read views."""

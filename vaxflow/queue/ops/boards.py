@@ -1,0 +1,405 @@
+"""What boards, the exit point and the marshal dashboard read: pure rules and read-only queries."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select
+
+from vaxflow.config import Settings
+from vaxflow.config.schema import Product
+from vaxflow.queue.core import engine, reasons
+from vaxflow.queue.core.model import CALLED_STATES, OBSERVATION_STATES, VisitState
+from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.ops import service
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.prepared import Prepared
+from vaxflow.queue.store.records import day_bounds
+
+#: Share of observation seats taken from which call-next warns that seats are nearly full.
+SEATS_NEARLY_FULL = 0.9
+#: Kind of the event that records the marshal's walk-in capacity for the day.
+WALK_IN_CAPACITY_EVENT = "walk_in_capacity_set"
+#: Calls kept on the call board when it (re)loads.
+RECENT_CALLS = 60
+#: Waits of the people called in this window make the live p50/p90.
+WAIT_WINDOW = timedelta(hours=1)
+
+# --- pure rules --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DoseWindow:
+    """When the next dose of a series may be given: from `earliest`, until `latest` (or open)."""
+
+    earliest: date
+    latest: date | None
+
+
+def next_dose_window(product: Product, dose_number: int, given_on: date) -> DoseWindow | None:
+    """The window for the next dose after dose `dose_number` given on `given_on`; None when the
+    primary series is complete."""
+    if dose_number >= product.doses_in_series:
+        return None
+    latest = (
+        given_on + timedelta(days=product.max_interval_days)
+        if product.max_interval_days is not None
+        else None
+    )
+    return DoseWindow(given_on + timedelta(days=product.min_interval_days), latest)
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """The nearest-rank percentile (`share` in 0..1) of `values`; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def seat_warning(observing: int, seats: int) -> dict[str, Any] | None:
+    """Call-next's warning when the observation area is nearly full or full; None when not."""
+    if observing >= seats:
+        code = "observation_full"
+    elif observing >= math.ceil(seats * SEATS_NEARLY_FULL):
+        code = "observation_nearly_full"
+    else:
+        return None
+    details = {"observing": observing, "seats": seats}
+    return {"reason": code, **details, **reasons.describe(code, details, code)}
+
+
+def announcement_texts(ticket: str, station_name: str) -> tuple[str, str]:
+    """What the call board says, in Chinese then English: "A023, please go to Station 5"."""
+    spelled = " ".join(ticket)
+    digits = "".join(c for c in station_name if c.isdigit())
+    zh_station = f"{digits}号接种台" if digits else station_name
+    return f"请 {spelled} 号到 {zh_station}", f"{spelled}, please go to {station_name}"
+
+
+# --- queries -----------------------------------------------------------------------------
+
+
+def last_seq(conn: Connection, site_id: str) -> int:
+    """The newest event number: a snapshot read with it lets a feed resume exactly after it."""
+    value = conn.execute(
+        select(func.max(t.events.c.seq)).where(t.events.c.site_id == site_id)
+    ).scalar()
+    return int(value or 0)
+
+
+def observing_count(conn: Connection, site_id: str) -> int:
+    value = conn.execute(
+        select(func.count())
+        .select_from(t.visits)
+        .where(
+            t.visits.c.site_id == site_id,
+            t.visits.c.state.in_([s.value for s in OBSERVATION_STATES]),
+        )
+    ).scalar()
+    return int(value or 0)
+
+
+def observation_snapshot(
+    conn: Connection, settings: Settings, site_id: str, now: datetime
+) -> dict[str, Any]:
+    """Everyone in observation (masked) and the event number the list is as of."""
+    seq = last_seq(conn, site_id)
+    return {
+        "seq": seq,
+        "at": now.isoformat(),
+        "seats": settings.observation.seats,
+        "last_minutes": settings.observation.last_minutes,
+        "people": observation_people(conn, settings, site_id, now),
+    }
+
+
+def observation_people(
+    conn: Connection, settings: Settings, site_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """`service.observation_list` for boards: the same masked payloads, reading only the
+    columns a board shows (a board's snapshot of 2,000 people is read at every page load)."""
+    v = t.visits
+    rows = conn.execute(
+        select(
+            v.c.id,
+            v.c.ticket,
+            v.c.lane,
+            v.c.state,
+            v.c.product,
+            v.c.person_name,
+            v.c.station_id,
+            v.c.call_count,
+            v.c.observation_ends_at,
+            v.c.adverse_open,
+            v.c.print_failed,
+        )
+        .where(v.c.site_id == site_id, v.c.state.in_([s.value for s in OBSERVATION_STATES]))
+        .order_by(v.c.observation_ends_at)
+    )
+    stations = {station.id: station for station in settings.stations}
+    people = []
+    for r in rows:
+        station = stations.get(r.station_id) if r.station_id else None
+        ends = r.observation_ends_at
+        left = math.ceil(max(0.0, (ends - now).total_seconds())) if ends is not None else 0
+        people.append(
+            {
+                "visit_id": r.id,
+                "ticket": r.ticket,
+                "lane": r.lane,
+                "state": r.state,
+                "product": r.product,
+                "name": mask_name(r.person_name),
+                "station_id": r.station_id,
+                "station_name": station.name if station else None,
+                "zone": station.zone if station else None,
+                "call_count": r.call_count,
+                "ends_at": ends.isoformat() if ends is not None else None,
+                "adverse_open": bool(r.adverse_open),
+                "print_failed": bool(r.print_failed),
+                "remaining_seconds": left,
+                "may_leave": left == 0 and not r.adverse_open,
+            }
+        )
+    return people
+
+
+def calls_snapshot(
+    conn: Connection, settings: Settings, site_id: str, now: datetime
+) -> dict[str, Any]:
+    """The people being called now (newest call first) and the stations' zones."""
+    seq = last_seq(conn, site_id)
+    day = engine.site_day(now, settings.site.timezone)
+    rows = conn.execute(
+        select(t.visits)
+        .where(
+            t.visits.c.site_id == site_id,
+            t.visits.c.site_day == day,
+            t.visits.c.state.in_([s.value for s in CALLED_STATES]),
+        )
+        .order_by(t.visits.c.called_at.desc())
+        .limit(RECENT_CALLS)
+    )
+    from vaxflow.queue.store.repo import visit_from_row
+
+    calls = []
+    for row in rows:
+        visit = visit_from_row(row)
+        payload = service.visit_payload(visit, settings)
+        payload["called_at"] = visit.called_at.isoformat() if visit.called_at else None
+        calls.append(payload)
+    return {
+        "seq": seq,
+        "at": now.isoformat(),
+        "zones": sorted({s.zone for s in settings.stations}),
+        "stations": [
+            {"station_id": s.id, "name": s.name, "zone": s.zone} for s in settings.stations
+        ],
+        "calls": calls,
+    }
+
+
+_LATEST_CAPACITY = Prepared(
+    select(t.events.c.payload)
+    .where(
+        t.events.c.site_id == bindparam("site_id"),
+        t.events.c.kind == WALK_IN_CAPACITY_EVENT,
+        t.events.c.at >= bindparam("start"),
+        t.events.c.at < bindparam("end"),
+    )
+    .order_by(t.events.c.seq.desc())
+    .limit(1)
+)
+
+
+def walk_in_capacity(conn: Connection, settings: Settings, site_id: str, day: date) -> int:
+    """Today's walk-in capacity: the marshal's latest setting for the day, else the site file's.
+
+    Read on every walk-in check-in; found through the (site, kind, seq) index.
+    """
+    start, end = day_bounds(day, settings.site.timezone)
+    payload = _LATEST_CAPACITY.scalar(conn, {"site_id": site_id, "start": start, "end": end})
+    if payload is None:
+        return settings.walk_in.daily_capacity
+    return int(json.loads(payload)["capacity"])
+
+
+def certificate(
+    conn: Connection, settings: Settings, site_id: str, visit_id: int
+) -> dict[str, Any] | None:
+    """The vaccination certificate of a visit's dose (masked person), or None without a dose."""
+    row = conn.execute(
+        select(t.doses, t.visits.c.person_name, t.visits.c.id_number, t.visits.c.ticket)
+        .join(t.visits, t.visits.c.id == t.doses.c.visit_id)
+        .where(t.doses.c.site_id == site_id, t.doses.c.visit_id == visit_id)
+    ).first()
+    if row is None:
+        return None
+    product = settings.product(row.product)
+    given_on = engine.site_day(row.given_at, settings.site.timezone)
+    window = next_dose_window(product, row.dose_number, given_on) if product else None
+    return {
+        "site_name": settings.site.name,
+        "ticket": row.ticket,
+        "name": mask_name(row.person_name),
+        "id_number": mask_id_number(row.id_number),
+        "product": product.name if product else row.product,
+        "product_code": row.product,
+        "manufacturer": row.manufacturer,
+        "lot": row.lot,
+        "dose_number": row.dose_number,
+        "doses_in_series": product.doses_in_series if product else row.dose_number,
+        "date": given_on.isoformat(),
+        "next_dose": None
+        if window is None
+        else {
+            "earliest": window.earliest.isoformat(),
+            "latest": window.latest.isoformat() if window.latest else None,
+        },
+    }
+
+
+def dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
+    """Everything the marshal's dashboard shows, read in one snapshot."""
+    day = engine.site_day(now, settings.site.timezone)
+    stats = service.stats(conn, settings, site_id, now)
+    v = t.visits
+    called = conn.execute(
+        select(v.c.lane, v.c.checked_in_at, v.c.called_at).where(
+            v.c.site_id == site_id,
+            v.c.site_day == day,
+            v.c.called_at.is_not(None),
+            v.c.called_at >= now - WAIT_WINDOW,
+        )
+    ).all()
+    waiting = conn.execute(
+        select(v.c.lane, func.min(v.c.checked_in_at))
+        .where(
+            v.c.site_id == site_id,
+            v.c.site_day == day,
+            v.c.state == VisitState.CHECKED_IN.value,
+        )
+        .group_by(v.c.lane)
+    ).all()
+    oldest = {lane: first for lane, first in waiting}
+    lanes = []
+    for lane in stats["lanes"]:
+        waits = [
+            (r.called_at - r.checked_in_at).total_seconds() / 60
+            for r in called
+            if r.lane == lane["prefix"]
+        ]
+        p50, p90 = percentile(waits, 0.5), percentile(waits, 0.9)
+        first = oldest.get(lane["prefix"])
+        lanes.append(
+            {
+                **lane,
+                "called_last_hour": len(waits),
+                "wait_p50_minutes": None if p50 is None else round(p50, 1),
+                "wait_p90_minutes": None if p90 is None else round(p90, 1),
+                "oldest_wait_minutes": None
+                if first is None
+                else round(max(0.0, (now - first).total_seconds() / 60), 1),
+            }
+        )
+    start, _end = day_bounds(day, settings.site.timezone)
+    d = t.doses
+    per_station: dict[str, tuple[int, int]] = {}
+    hours = [0] * 24
+    for station_id, given_at in conn.execute(
+        select(d.c.station_id, d.c.given_at).where(d.c.site_id == site_id, d.c.given_at >= start)
+    ):
+        today, last_hour = per_station.get(station_id, (0, 0))
+        per_station[station_id] = (today + 1, last_hour + (given_at >= now - timedelta(hours=1)))
+        hours[min(23, int((given_at - start).total_seconds() // 3600))] += 1
+    stations = [
+        {
+            **station,
+            "doses_today": per_station.get(station["station_id"], (0, 0))[0],
+            "doses_last_hour": per_station.get(station["station_id"], (0, 0))[1],
+        }
+        for station in service.station_list(conn, settings, site_id)
+    ]
+    observing = stats["observing"]
+    seats = settings.observation.seats
+    a, vv = t.adverse_events, t.visits
+    adverse = [
+        {
+            "visit_id": r.visit_id,
+            "ticket": r.ticket,
+            "kind": r.kind,
+            "severity": r.severity,
+            "flagged_at": r.flagged_at.isoformat(),
+        }
+        for r in conn.execute(
+            select(a.c.visit_id, a.c.kind, a.c.severity, a.c.flagged_at, vv.c.ticket)
+            .join(vv, vv.c.id == a.c.visit_id)
+            .where(a.c.site_id == site_id, a.c.outcome.is_(None))
+            .order_by(a.c.flagged_at)
+        )
+    ]
+    no_shows = [
+        {"visit_id": r.id, "ticket": r.ticket, "finished_at": r.finished_at.isoformat()}
+        for r in conn.execute(
+            select(v.c.id, v.c.ticket, v.c.finished_at)
+            .where(
+                v.c.site_id == site_id,
+                v.c.site_day == day,
+                v.c.state == VisitState.NO_SHOW.value,
+            )
+            .order_by(v.c.finished_at.desc())
+            .limit(20)
+        )
+    ]
+    skipped = [
+        {"visit_id": r.id, "ticket": r.ticket}
+        for r in conn.execute(
+            select(v.c.id, v.c.ticket)
+            .where(
+                v.c.site_id == site_id,
+                v.c.site_day == day,
+                v.c.state == VisitState.SKIPPED.value,
+            )
+            .order_by(v.c.id)
+            .limit(50)
+        )
+    ]
+    devices = service.device_list(conn, site_id)
+    walk_in_lane = next((lane for lane in settings.lanes if lane.kind == "walk_in"), None)
+    walk_in_issued = 0
+    if walk_in_lane is not None:
+        from vaxflow.queue.store.repo import walk_in_places_used
+
+        walk_in_issued = walk_in_places_used(conn, site_id, day, walk_in_lane.prefix)
+    return {
+        "seq": last_seq(conn, site_id),
+        "at": now.isoformat(),
+        "site_name": settings.site.name,
+        "stats": stats,
+        "lanes": lanes,
+        "stations": stations,
+        "doses_by_hour": hours,
+        "observation": {
+            "observing": observing,
+            "seats": seats,
+            "warning": seat_warning(observing, seats),
+        },
+        "alerts": {
+            "adverse": adverse,
+            "devices": [dev for dev in devices if dev["state"] != "ok"],
+            "no_shows": no_shows,
+        },
+        "skipped": skipped,
+        "devices": devices,
+        "walk_in": {
+            "capacity": walk_in_capacity(conn, settings, site_id, day),
+            "issued": walk_in_issued,
+        },
+    }

@@ -1,0 +1,138 @@
+"""Certificates at the exit printer: which printed, which failed and wait to be reprinted.
+
+A printer fault never loses a certificate. The exit scan records `certificate_queued` in the
+release's own transaction, and each print's outcome is an event too (`certificate_printed`,
+`certificate_print_failed`), so the list of slips to reprint is read from the event log: it
+is audited, survives restarts and empties as slips are reprinted. A queued print that never
+got an outcome (the server stopped mid-print) counts as failed once `LOST_AFTER` has passed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select
+
+from vaxflow.config import Settings
+from vaxflow.queue.core import engine
+from vaxflow.queue.ops import boards
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.prepared import Prepared
+from vaxflow.queue.store.records import day_bounds, seq_window
+
+QUEUED = "certificate_queued"
+PRINTED = "certificate_printed"
+FAILED = "certificate_print_failed"
+KINDS = (QUEUED, PRINTED, FAILED)
+#: A queued print with no outcome after this long was lost (longer than any print's deadline).
+LOST_AFTER = timedelta(seconds=60)
+
+
+_QUEUED_FOR = Prepared(
+    select(t.events.c.seq)
+    .where(
+        t.events.c.site_id == bindparam("site_id"),
+        t.events.c.visit_id == bindparam("visit_id"),
+        t.events.c.kind == QUEUED,
+    )
+    .limit(1)
+)
+
+
+def was_queued(conn: Connection, site_id: str, visit_id: int) -> bool:
+    """Whether this visit's certificate was ever sent to the exit printer (one slip each;
+    a lost one is reprinted from the list, on purpose)."""
+    return _QUEUED_FOR.first(conn, {"site_id": site_id, "visit_id": visit_id}) is not None
+
+
+@dataclass(frozen=True)
+class PrintRecord:
+    """The latest certificate event of one visit."""
+
+    visit_id: int
+    kind: str
+    at: datetime
+    reason: str = ""
+
+
+def latest_prints(events: Iterable[PrintRecord]) -> dict[int, PrintRecord]:
+    """Each visit's latest certificate event, from events in the order they were written."""
+    latest: dict[int, PrintRecord] = {}
+    for record in events:
+        latest[record.visit_id] = record
+    return latest
+
+
+def to_reprint(events: Iterable[PrintRecord], now: datetime) -> list[PrintRecord]:
+    """The visits whose certificate must be printed again, oldest first.
+
+    Latest event a failure, or a print queued `LOST_AFTER` ago with no outcome since.
+    """
+    due = [
+        r
+        for r in latest_prints(events).values()
+        if r.kind == FAILED or (r.kind == QUEUED and now - r.at > LOST_AFTER)
+    ]
+    return sorted(due, key=lambda r: r.at)
+
+
+def day_prints(
+    conn: Connection, settings: Settings, site_id: str, now: datetime
+) -> list[PrintRecord]:
+    """Today's certificate events, in order (read within the day's event numbers only)."""
+    day = engine.site_day(now, settings.site.timezone)
+    first, last = seq_window(conn, site_id, *day_bounds(day, settings.site.timezone))
+    e = t.events
+    rows = conn.execute(
+        select(e.c.visit_id, e.c.kind, e.c.at, e.c.payload)
+        .where(
+            e.c.site_id == site_id,
+            e.c.seq >= first,
+            e.c.seq <= last,
+            e.c.kind.in_(KINDS),
+            e.c.visit_id.is_not(None),
+        )
+        .order_by(e.c.seq)
+    )
+    return [
+        PrintRecord(int(r.visit_id), r.kind, r.at, str(json.loads(r.payload).get("reason", "")))
+        for r in rows
+    ]
+
+
+def reprint_list(
+    conn: Connection, settings: Settings, site_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The certificates waiting to be reprinted today, each with why it did not print."""
+    out = []
+    for record in to_reprint(day_prints(conn, settings, site_id, now), now):
+        certificate = boards.certificate(conn, settings, site_id, record.visit_id)
+        if certificate is None:
+            continue
+        out.append(
+            {
+                "visit_id": record.visit_id,
+                "ticket": certificate["ticket"],
+                "name": certificate["name"],
+                "product": certificate["product"],
+                "lot": certificate["lot"],
+                "dose_number": certificate["dose_number"],
+                "reason": record.reason or ("lost" if record.kind == QUEUED else ""),
+                "failed_at": record.at.isoformat(),
+                "certificate": certificate,
+            }
+        )
+    return out
+
+
+def needs_reprint(
+    conn: Connection, settings: Settings, site_id: str, visit_id: int, now: datetime
+) -> bool:
+    """Whether this visit's certificate is in today's reprint list."""
+    return any(
+        r.visit_id == visit_id for r in to_reprint(day_prints(conn, settings, site_id, now), now)
+    )

@@ -1,0 +1,593 @@
+"""Site operations: load records, apply the pure engine, save, and append the event — in one Tx."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from vaxflow.config import Settings
+from vaxflow.queue.core import engine, reasons, ticket_code
+from vaxflow.queue.core.eligibility import check_age
+from vaxflow.queue.core.errors import Invalid, NotFound, Refused
+from vaxflow.queue.core.identity import IdType, birth_date_of, note_of, parse_id_type, validate_id
+from vaxflow.queue.core.model import (
+    AT_STATION_STATES,
+    CALLED_STATES,
+    FINAL_STATES,
+    OBSERVATION_STATES,
+    PRE_DOSE_STATES,
+    WAITING_STATES,
+    AdverseOutcome,
+    StationState,
+    StationStatus,
+    Visit,
+    VisitState,
+)
+from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.ops import checkin
+from vaxflow.queue.ops.checkin import CheckInRequest
+from vaxflow.queue.store import repo
+from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.writer import Tx
+
+# --- views -------------------------------------------------------------------------------
+
+
+def visit_payload(visit: Visit, settings: Settings) -> dict[str, Any]:
+    """What boards and the event feed may know about a visit: masked, no ID number."""
+    station = settings.station(visit.station_id) if visit.station_id else None
+    return {
+        "visit_id": visit.id,
+        "ticket": visit.ticket,
+        "lane": visit.lane,
+        "state": visit.state.value,
+        "product": visit.product,
+        "name": mask_name(visit.person_name),
+        "station_id": visit.station_id,
+        "station_name": station.name if station else None,
+        "zone": station.zone if station else None,
+        "call_count": visit.call_count,
+        "ends_at": visit.observation_ends_at.isoformat() if visit.observation_ends_at else None,
+        "adverse_open": visit.adverse_open,
+        "print_failed": visit.print_failed,
+    }
+
+
+def visit_view(visit: Visit, settings: Settings, *, full_id: bool = False) -> dict[str, Any]:
+    """A visit for API answers; the full ID number only for the verifying station."""
+    view = visit_payload(visit, settings)
+    view.update(
+        site_day=visit.site_day.isoformat(),
+        dose_number=visit.dose_number,
+        dose_kind=visit.dose_kind,
+        walk_in=visit.walk_in,
+        checked_in_at=visit.checked_in_at.isoformat(),
+        id_number=visit.id_number if full_id else mask_id_number(visit.id_number),
+        age=engine.age_on(visit.birth_date, visit.site_day) if visit.birth_date else None,
+        dosed_at=visit.dosed_at.isoformat() if visit.dosed_at else None,
+        finished_at=visit.finished_at.isoformat() if visit.finished_at else None,
+        reason=visit.reason,
+        qr=ticket_code.encode(visit.site_id, visit.site_day, visit.ticket),
+    )
+    if full_id:  # the verifying station also sees the health answers and why a doctor is needed
+        view.update(
+            screening=json.loads(visit.screening) if visit.screening else {},
+            review_reasons=json.loads(visit.review_reasons) if visit.review_reasons else [],
+            schedule_notes=json.loads(visit.schedule_notes) if visit.schedule_notes else [],
+            consent_version=visit.consent_version,
+            id_note=_id_note(visit),
+        )
+    return view
+
+
+def _id_note(visit: Visit) -> dict[str, Any] | None:
+    """A remark on the document for the station (a region code not in the current list)."""
+    note = note_of(visit.id_type, visit.id_number)
+    if note is None:
+        return None
+    return {"code": note.code, **note.params, **reasons.describe(note.code, note.params, "")}
+
+
+def _emit_visit(tx: Tx, kind: str, visit: Visit, settings: Settings, **extra: Any) -> None:
+    tx.emit(kind, visit.id, {**visit_payload(visit, settings), **extra})
+
+
+def _update(
+    tx: Tx, before: Visit, after: Visit, kind: str, settings: Settings, **extra: Any
+) -> Visit:
+    repo.save_visit(tx.conn, before, after)
+    _emit_visit(tx, kind, after, settings, **extra)
+    return after
+
+
+# --- check-in ----------------------------------------------------------------------------
+
+
+def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
+    """Issue a ticket (rules in `checkin`) and record the event in the same transaction."""
+    visit = checkin.check_in(tx, settings, request)
+    by_id = {"booking_found_by_id": True} if checkin.found_by_id(request, visit) else {}
+    _emit_visit(tx, "checked_in", visit, settings, **by_id)
+    return visit
+
+
+def cancel(tx: Tx, settings: Settings, visit_id: int, reason: str) -> Visit:
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    after = engine.cancel(before, reason or "cancelled", tx.now)
+    _free_station(tx, before)
+    return _update(tx, before, after, "cancelled", settings)
+
+
+def print_status(tx: Tx, settings: Settings, visit_id: int, ok: bool, reason: str) -> Visit:
+    """The kiosk reports its print: a failure is a flag on the visit, never a lost ticket."""
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    after = replace(before, print_failed=not ok)
+    kind = "printed" if ok else "print_failed"
+    return _update(tx, before, after, kind, settings, print_reason=reason)
+
+
+def confirm_birth_date(tx: Tx, settings: Settings, visit_id: int, born: date) -> Visit:
+    """Staff record the birth date they read from a passport or permit at the desk, before
+    the dose; the age rules run again and `birth_date_unconfirmed` leaves the review list.
+
+    A resident ID's own birth date cannot be overridden (`birth_date_mismatch`); an age the
+    rules refuse is refused here too and the visit keeps its review flag: staff cancel it.
+    """
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    if before.state not in PRE_DOSE_STATES:
+        raise Refused(
+            "birth_date_not_changeable",
+            f"Ticket {before.ticket} is past the dose; its birth date can no longer change.",
+            ticket=before.ticket,
+        )
+    document = validate_id(parse_id_type(before.id_type or IdType.CN_RESIDENT), before.id_number)
+    birth = birth_date_of(document, born, today=before.site_day)
+    assert birth is not None
+    product = settings.product(before.product)
+    if product is None:
+        raise Invalid("unknown_product", f"This site does not give {before.product}.")
+    age = check_age(settings, product, birth, before.site_day)
+    if not age.ok:
+        raise checkin.refusal(age)
+    kept = [
+        code
+        for code in json.loads(before.review_reasons or "[]")
+        if code not in ("birth_date_unconfirmed", "review_age")
+    ]
+    review = kept + [r.code for r in age.review]
+    after = replace(before, birth_date=birth, review_reasons=json.dumps(review) if review else None)
+    # The event feed is masked (boards read it): the age and whether a date was replaced,
+    # not the date; the visit row holds the date, the event who confirmed it and when.
+    return _update(
+        tx,
+        before,
+        after,
+        "birth_date_confirmed",
+        settings,
+        age=engine.age_on(birth, before.site_day),
+        replaced=before.birth_date is not None,
+    )
+
+
+# --- stations ----------------------------------------------------------------------------
+
+
+def _station(tx: Tx, settings: Settings, station_id: str) -> StationStatus:
+    if settings.station(station_id) is None:
+        raise NotFound("unknown_station", f"There is no station {station_id}.")
+    return repo.get_station(tx.conn, tx.site_id, station_id)
+
+
+def _save_station(tx: Tx, station: StationStatus, kind: str) -> StationStatus:
+    repo.save_station(tx.conn, station)
+    tx.emit(
+        kind,
+        station.visit_id,
+        {
+            "station_id": station.station_id,
+            "state": station.state.value,
+            "product": station.product,
+            "lot": station.lot,
+            "vaccinator": station.vaccinator,
+        },
+    )
+    return station
+
+
+def _free_station(tx: Tx, visit: Visit) -> None:
+    """Release the station that held this visit, if any."""
+    if visit.station_id is None or visit.state not in AT_STATION_STATES:
+        return
+    station = repo.get_station(tx.conn, tx.site_id, visit.station_id)
+    if station.visit_id == visit.id:
+        repo.save_station(tx.conn, replace(station, visit_id=None))
+
+
+def open_station(
+    tx: Tx, settings: Settings, station_id: str, product: str, lot: str, vaccinator: str
+) -> StationStatus:
+    station = _station(tx, settings, station_id)
+    opened = engine.open_station(station, settings, product, lot, vaccinator, tx.now)
+    return _save_station(tx, opened, "station_opened")
+
+
+def set_station_state(
+    tx: Tx, settings: Settings, station_id: str, state: StationState
+) -> StationStatus:
+    station = _station(tx, settings, station_id)
+    changed = engine.set_station_state(station, state, tx.now)
+    kind = {
+        StationState.OPEN: "station_resumed",
+        StationState.PAUSED: "station_paused",
+        StationState.CLOSED: "station_closed",
+    }[state]
+    return _save_station(tx, changed, kind)
+
+
+def call_next(tx: Tx, settings: Settings, station_id: str) -> Visit | None:
+    """Call the head the station can serve, by lane priority; None when nobody waits for it."""
+    station = _station(tx, settings, station_id)
+    engine.require_free_open_station(station)
+    assert station.product is not None
+    day = engine.site_day(tx.now, settings.site.timezone)
+    lanes = [lane.prefix for lane in settings.lanes]
+    heads = repo.lane_heads(tx.conn, tx.site_id, day, station.product, lanes)
+    weights = {lane.prefix: lane.weight for lane in settings.lanes}
+    head = engine.choose_next(heads, weights, tx.now)
+    if head is None:
+        return None
+    before = repo.get_visit(tx.conn, tx.site_id, head.visit_id)
+    after = engine.call(before, station, tx.now)
+    repo.save_station(tx.conn, replace(station, visit_id=after.id))
+    return _update(tx, before, after, "called", settings)
+
+
+def recall(tx: Tx, settings: Settings, station_id: str, visit_id: int | None) -> Visit:
+    """Repeat the current call, or call a skipped person back to this station."""
+    station = _station(tx, settings, station_id)
+    target = visit_id if visit_id is not None else station.visit_id
+    if target is None:
+        raise Refused("nothing_to_recall", f"Station {station_id} is not calling anyone.")
+    before = repo.get_visit(tx.conn, tx.site_id, target)
+    if before.state is VisitState.SKIPPED:
+        engine.require_free_open_station(station)
+        if before.product != station.product:
+            raise Refused("product_mismatch", f"Ticket {before.ticket} needs {before.product}.")
+    after = engine.recall(before, station, tx.now)
+    repo.save_station(tx.conn, replace(station, visit_id=after.id))
+    return _update(tx, before, after, "recalled", settings)
+
+
+def skip(tx: Tx, settings: Settings, station_id: str) -> Visit:
+    station = _station(tx, settings, station_id)
+    if station.visit_id is None:
+        raise Refused("nothing_to_skip", f"Station {station_id} is not calling anyone.")
+    before = repo.get_visit(tx.conn, tx.site_id, station.visit_id)
+    after = engine.skip(before, settings.queue.call_repeat_limit, tx.now)
+    repo.save_station(tx.conn, replace(station, visit_id=None))
+    kind = "no_show" if after.state is VisitState.NO_SHOW else "skipped"
+    return _update(tx, before, after, kind, settings)
+
+
+def resolve_ticket(
+    tx_conn: Connection, settings: Settings, site_id: str, now: datetime, code: str
+) -> Visit:
+    """A visit from a scanned ticket QR or a typed number; refuse another site's or day's ticket."""
+    parsed = ticket_code.decode(code)
+    today = engine.site_day(now, settings.site.timezone)
+    if parsed.site_id is not None and parsed.site_id != site_id:
+        raise Refused("wrong_site", "This ticket is from another site.")
+    if parsed.site_day is not None and parsed.site_day != today:
+        raise Refused("wrong_day", f"This ticket is from {parsed.site_day.isoformat()}.")
+    return repo.find_ticket(tx_conn, site_id, today, parsed.ticket)
+
+
+def start_service(tx: Tx, settings: Settings, station_id: str, code: str) -> Visit:
+    station = _station(tx, settings, station_id)
+    before = resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code)
+    after = engine.start_service(before, station, tx.now)
+    return _update(tx, before, after, "service_started", settings)
+
+
+def record_dose(
+    tx: Tx,
+    settings: Settings,
+    station_id: str,
+    visit_id: int,
+    observation_minutes: int | None = None,
+    *,
+    vaccinator: str | None = None,
+) -> Visit:
+    """Record the dose given at this station; observation starts now. `vaccinator` is the
+    signed-in person who gives it; without one, whoever opened the station signs it."""
+    station = _station(tx, settings, station_id)
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    product = settings.product(before.product)
+    if product is None:
+        raise Invalid("unknown_product", f"This site does not give {before.product}.")
+    minutes = product.observation_minutes
+    if observation_minutes is not None:
+        if observation_minutes < minutes:
+            raise Invalid(
+                "observation_too_short",
+                f"{product.name} needs at least {minutes} minutes of observation.",
+            )
+        minutes = observation_minutes
+    after = engine.record_dose(before, station, minutes, tx.now)
+    assert station.lot is not None and station.vaccinator is not None
+    tx.conn.execute(
+        insert(t.doses).values(
+            site_id=tx.site_id,
+            visit_id=after.id,
+            product=product.code,
+            manufacturer=product.manufacturer,
+            lot=station.lot,
+            dose_number=after.dose_number,
+            vaccinator=vaccinator or station.vaccinator,
+            station_id=station.station_id,
+            given_at=tx.now,
+        )
+    )
+    repo.save_station(tx.conn, replace(station, visit_id=None))
+    return _update(
+        tx,
+        before,
+        after,
+        "dosed",
+        settings,
+        lot=station.lot,
+        vaccinator=vaccinator or station.vaccinator,
+    )
+
+
+def end_at_station(
+    tx: Tx, settings: Settings, station_id: str, visit_id: int, state: VisitState, reason: str
+) -> Visit:
+    """Defer or refer the person at this station instead of a dose."""
+    station = _station(tx, settings, station_id)
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    if before.station_id != station.station_id:
+        raise Refused("not_at_this_station", f"Ticket {before.ticket} is not at {station_id}.")
+    after = engine.end_at_station(before, state, reason, tx.now)
+    _free_station(tx, before)
+    return _update(tx, before, after, state.value, settings)
+
+
+# --- observation -------------------------------------------------------------------------
+
+
+def flag_adverse(
+    tx: Tx, settings: Settings, visit_id: int, kind: str, severity: str, notes: str
+) -> Visit:
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    after = engine.flag_adverse(before)
+    tx.conn.execute(
+        insert(t.adverse_events).values(
+            site_id=tx.site_id,
+            visit_id=visit_id,
+            kind=kind,
+            severity=severity,
+            notes=notes,
+            flagged_at=tx.now,
+            flagged_by=tx.actor,
+        )
+    )
+    return _update(tx, before, after, "adverse_flagged", settings, adverse=kind, severity=severity)
+
+
+def resolve_adverse(tx: Tx, settings: Settings, visit_id: int, outcome: AdverseOutcome) -> Visit:
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    after = engine.resolve_adverse(before, outcome, tx.now)
+    tx.conn.execute(
+        update(t.adverse_events)
+        .where(
+            t.adverse_events.c.site_id == tx.site_id,
+            t.adverse_events.c.visit_id == visit_id,
+            t.adverse_events.c.outcome.is_(None),
+        )
+        .values(outcome=outcome.value, resolved_at=tx.now, resolved_by=tx.actor)
+    )
+    kind = "transferred" if outcome is AdverseOutcome.TRANSFERRED else "adverse_resolved"
+    return _update(tx, before, after, kind, settings)
+
+
+def release(tx: Tx, settings: Settings, visit_id: int) -> Visit:
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    return _update(tx, before, engine.release(before, tx.now), "released", settings)
+
+
+def leave_early(tx: Tx, settings: Settings, visit_id: int, reason: str) -> Visit:
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    return _update(tx, before, engine.leave_early(before, reason, tx.now), "left_early", settings)
+
+
+def exit_scan(tx: Tx, settings: Settings, code: str) -> dict[str, Any]:
+    """At the exit: release if the time is up, else say how long is left. Scanning twice is fine."""
+    visit = resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code)
+    if visit.state is VisitState.RELEASED:
+        return {"may_leave": True, "remaining_seconds": 0, "visit": visit_view(visit, settings)}
+    if visit.state not in OBSERVATION_STATES:
+        raise Refused(
+            "not_observing",
+            f"Ticket {visit.ticket} has not been vaccinated here today ({visit.state}).",
+            state=visit.state.value,
+        )
+    if visit.adverse_open:
+        return {
+            "may_leave": False,
+            "reason": "adverse_open",
+            "remaining_seconds": None,
+            "visit": visit_view(visit, settings),
+        }
+    left = engine.observation_remaining(visit, tx.now)
+    if left > timedelta(0):
+        return {
+            "may_leave": False,
+            "reason": "observation_not_finished",
+            "remaining_seconds": math.ceil(left.total_seconds()),
+            "visit": visit_view(visit, settings),
+        }
+    released = _update(tx, visit, engine.release(visit, tx.now), "released", settings, exit=True)
+    return {"may_leave": True, "remaining_seconds": 0, "visit": visit_view(released, settings)}
+
+
+# --- devices -----------------------------------------------------------------------------
+
+
+def report_device_health(tx: Tx, report: dict[str, str]) -> None:
+    """Keep the latest state of a device and tell the marshal when it changes."""
+    key = (t.device_health.c.site_id == tx.site_id) & (
+        t.device_health.c.device_id == report["device_id"]
+    )
+    previous = tx.conn.execute(select(t.device_health.c.state).where(key)).scalar()
+    values = {**report, "site_id": tx.site_id, "reported_by": tx.actor, "reported_at": tx.now}
+    if previous is None:
+        tx.conn.execute(insert(t.device_health).values(**values))
+    else:
+        tx.conn.execute(update(t.device_health).where(key).values(**values))
+    if previous != report["state"]:
+        tx.emit("device_health", None, dict(report))
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+def stats(conn: Connection, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
+    """Counts for the marshal: today's visits by state, tickets issued, and waits per lane."""
+    day = engine.site_day(now, settings.site.timezone)
+    by_state: dict[str, int] = {s.value: 0 for s in VisitState}
+    waiting_by_lane = {lane.prefix: 0 for lane in settings.lanes}
+    rows = conn.execute(
+        select(t.visits.c.state, t.visits.c.lane, func.count())
+        .where(t.visits.c.site_id == site_id, t.visits.c.site_day == day)
+        .group_by(t.visits.c.state, t.visits.c.lane)
+    )
+    for state, lane, count in rows:
+        by_state[state] += count
+        if VisitState(state) in WAITING_STATES:
+            waiting_by_lane[lane] = waiting_by_lane.get(lane, 0) + count
+    issued = conn.execute(
+        select(func.coalesce(func.sum(t.ticket_counters.c.last_number), 0)).where(
+            t.ticket_counters.c.site_id == site_id,
+            t.ticket_counters.c.site_day == day,
+            t.ticket_counters.c.lane != repo.WALK_IN_PLACES,
+        )
+    ).scalar_one()
+    stations = repo.all_stations(conn, site_id)
+    open_count = sum(1 for s in stations.values() if s.state is StationState.OPEN)
+    waits = lane_estimates(conn, settings, site_id, now, waiting_by_lane, open_count)
+    called = sum(by_state[s.value] for s in CALLED_STATES)
+    return {
+        "site_id": site_id,
+        "site_day": day.isoformat(),
+        "at": now.isoformat(),
+        "checked_in": sum(by_state.values()) - by_state[VisitState.CANCELLED.value],
+        "tickets_issued": int(issued),
+        "waiting": sum(waiting_by_lane.values()),
+        "called": called,
+        "skipped": by_state[VisitState.SKIPPED.value],
+        "in_service": by_state[VisitState.IN_SERVICE.value],
+        "observing": by_state[VisitState.OBSERVING.value],
+        "released": by_state[VisitState.RELEASED.value],
+        "finished": sum(by_state[s.value] for s in FINAL_STATES),
+        "by_state": by_state,
+        "waiting_by_lane": waiting_by_lane,
+        "lanes": [
+            {
+                "prefix": lane.prefix,
+                "name": lane.name,
+                "waiting": waiting_by_lane[lane.prefix],
+                "estimated_wait_minutes": waits[lane.prefix],
+            }
+            for lane in settings.lanes
+        ],
+        "stations_open": open_count,
+        "observation_seats": settings.observation.seats,
+    }
+
+
+def lane_estimates(
+    conn: Connection,
+    settings: Settings,
+    site_id: str,
+    now: datetime,
+    waiting_by_lane: dict[str, int],
+    open_stations: int,
+) -> dict[str, int]:
+    samples = repo.recent_service_minutes(
+        conn, site_id, now - timedelta(hours=2), settings.queue.service_sample_size
+    )
+    weights = {lane.prefix: lane.weight for lane in settings.lanes}
+    return engine.estimate_waits(
+        waiting_by_lane, weights, samples, open_stations, settings.queue.default_service_minutes
+    )
+
+
+def observation_list(
+    conn: Connection, settings: Settings, site_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Everyone in observation, soonest end first, masked."""
+    rows = conn.execute(
+        select(t.visits)
+        .where(
+            t.visits.c.site_id == site_id,
+            t.visits.c.state.in_([s.value for s in OBSERVATION_STATES]),
+        )
+        .order_by(t.visits.c.observation_ends_at)
+    )
+    out = []
+    for row in rows:
+        visit = repo.visit_from_row(row)
+        payload = visit_payload(visit, settings)
+        payload["remaining_seconds"] = math.ceil(
+            engine.observation_remaining(visit, now).total_seconds()
+        )
+        payload["may_leave"] = engine.may_leave(visit, now)
+        out.append(payload)
+    return out
+
+
+def station_list(conn: Connection, settings: Settings, site_id: str) -> list[dict[str, Any]]:
+    live = repo.all_stations(conn, site_id)
+    out = []
+    for config in settings.stations:
+        status = live.get(config.id) or StationStatus(site_id, config.id, StationState.CLOSED)
+        out.append(
+            {
+                "station_id": config.id,
+                "name": config.name,
+                "zone": config.zone,
+                "products": config.products,
+                "state": status.state.value,
+                "product": status.product,
+                "lot": status.lot,
+                "vaccinator": status.vaccinator,
+                "visit_id": status.visit_id,
+            }
+        )
+    return out
+
+
+def device_list(conn: Connection, site_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(t.device_health)
+        .where(t.device_health.c.site_id == site_id)
+        .order_by(t.device_health.c.device_id)
+    )
+    return [
+        {
+            "device_id": r.device_id,
+            "kind": r.kind,
+            "url": r.url,
+            "state": r.state,
+            "reason": r.reason,
+            "detail": r.detail,
+            "reported_at": r.reported_at.isoformat(),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,302 @@
+"""Request and response bodies of the site API; the OpenAPI document is built from them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from vaxflow.queue.core.model import AdverseOutcome, VisitState
+from vaxflow.queue.core.scanned import clean_optional_scan
+
+#: Largest row id the store hands out (SQLite and PostgreSQL integers are 64-bit; ids are
+#: far below this), so a path or body number beyond it is refused instead of overflowing.
+MAX_ID = 2**31 - 1
+#: Scanned text in its one form (full-width folded, IME punctuation, spaces removed) before
+#: the field's own checks: every scanner path gives the same code.
+_SCANNED = BeforeValidator(clean_optional_scan)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class WalkInBody(_Body):
+    """A person without a booking, from their ID card."""
+
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(min_length=1, max_length=40)
+    id_type: str = Field(default="cn_resident", max_length=20)
+    birth_date: date | None = None
+    sex: Literal["male", "female", "unknown"] | None = None
+    product: str | None = Field(default=None, max_length=40)
+    dose_number: int | None = Field(default=None, ge=1, le=10)
+    """The dose the person says this is; the server decides it from the dose history."""
+
+
+class IdCardBody(_Body):
+    """What the ID-card reader read (or staff typed from a passport)."""
+
+    id_type: str = Field(default="cn_resident", max_length=20)
+    id_number: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    birth_date: date | None = None
+    sex: Literal["male", "female", "unknown"] | None = None
+
+
+class GuardianBody(_Body):
+    """A minor's guardian: their own document (read by the same reader), how they are
+    related to the child, and the consent version they agreed to for the child."""
+
+    id_type: str = Field(default="cn_resident", max_length=20)
+    id_number: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    birth_date: date | None = None
+    """Taken only at the staff desk, for a document that shows no birth date (passport)."""
+    sex: Literal["male", "female", "unknown"] | None = None
+    """As the reader read it; not stored."""
+    relation: (
+        Literal["parent", "legal_guardian", "grandparent", "adult_sibling", "other_relative"] | None
+    ) = None
+    consent_version: str | None = Field(default=None, max_length=40)
+
+
+class PrecheckRequest(_Body):
+    """A booking (scanned QR text, or a code) with the ID card, or a walk-in person;
+    for a minor, the guardian once the kiosk has read their card."""
+
+    booking_qr: Annotated[str | None, _SCANNED] = Field(default=None, min_length=1, max_length=2000)
+    booking_code: Annotated[str | None, _SCANNED] = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
+    id_card: IdCardBody | None = None
+    walk_in: WalkInBody | None = None
+    guardian: GuardianBody | None = None
+
+
+class CheckInRequest(PrecheckRequest):
+    """The precheck's fields plus the health answers and the consent version agreed to."""
+
+    answers: dict[str, bool] | None = Field(default=None, max_length=50)
+    consent_version: str | None = Field(default=None, max_length=40)
+
+
+class DeskCheckInRequest(CheckInRequest):
+    """A check-in typed by signed-in staff at the desk: a child's number from the household
+    register (户口本) in `id_card` or `walk_in`, or a guardian whose document has no birth date."""
+
+    id_source: Literal["household_register", "id_card"] = "household_register"
+
+
+class PrecheckResponse(BaseModel):
+    eligible: bool
+    person: dict[str, object]
+    product: str
+    product_name: str
+    dose_number: int
+    """Decided from the dose history and the site's policy, not from the claim."""
+    dose_kind: Literal["primary", "booster"]
+    claimed_dose_number: int | None
+    """What the booking or the kiosk said, when it said anything."""
+    earlier_doses: list[dict[str, object]]
+    """The earlier doses that counted: given_on, product, manufacturer, kind, dose_number."""
+    not_counted: list[dict[str, object]]
+    """Earlier doses on record that did not count, each with why."""
+    walk_in: bool
+    booking_found_by_id: bool = False
+    """A card-only (walk-in) request found the person's booking for today by the ID number."""
+    booking_code: str | None = None
+    """The booking checked in, masked (`****0012`)."""
+    history: list[dict[str, object]] = []
+    """Every earlier dose: date, product, manufacturer, source and all sources that reported it."""
+    review: list[dict[str, object]]
+    notes: list[dict[str, object]]
+    """Notes for the station that change no lane, e.g. an overdue dose."""
+    questions: list[dict[str, object]]
+    consent: dict[str, object]
+    minor: bool = False
+    guardian_required: bool = False
+    """A minor: the kiosk reads the guardian's card and asks the relation before the questions."""
+    guardian: dict[str, object] | None = None
+
+
+class CancelRequest(_Body):
+    reason: str = Field(default="cancelled", max_length=200)
+
+
+class BirthDateRequest(_Body):
+    birth_date: date
+    """As read from the passport or permit by staff at the desk (ISO date)."""
+
+
+class PrintStatusRequest(_Body):
+    ok: bool
+    reason: str = Field(default="", max_length=60)
+
+
+class OpenStationRequest(_Body):
+    product: str = Field(min_length=1, max_length=40)
+    lot: str = Field(min_length=1, max_length=40)
+    vaccinator: str | None = Field(default=None, min_length=1, max_length=100)
+    """Who signs the doses; a signed-in staff member's name replaces it."""
+
+
+class RecallRequest(_Body):
+    visit_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class TicketScanRequest(_Body):
+    """A scanned ticket QR payload or a typed ticket number such as A023."""
+
+    code: Annotated[str, _SCANNED] = Field(min_length=1, max_length=120)
+
+
+class DoseRequest(_Body):
+    visit_id: int = Field(ge=1, le=MAX_ID)
+    observation_minutes: int | None = Field(default=None, ge=0, le=240)
+
+
+class StationOutcomeRequest(_Body):
+    visit_id: int = Field(ge=1, le=MAX_ID)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class FlagRequest(_Body):
+    kind: str = Field(min_length=1, max_length=60)
+    severity: Literal["mild", "moderate", "severe"]
+    notes: str = Field(default="", max_length=1000)
+
+
+class ResolveRequest(_Body):
+    outcome: AdverseOutcome
+
+
+class LeftEarlyRequest(_Body):
+    reason: str = Field(default="left before the end of observation", max_length=200)
+
+
+class DeviceHealthRequest(_Body):
+    device_id: str = Field(min_length=1, max_length=64)
+    kind: Literal["scanner", "idcard", "printer", "voice"]
+    url: str = Field(max_length=200)
+    state: Literal["ok", "warning", "fault", "offline", "unknown"]
+    reason: str = Field(default="", max_length=60)
+    detail: str = Field(default="", max_length=300)
+
+
+class EmptyRequest(_Body):
+    pass
+
+
+# --- responses (documented; handlers build plain dicts of the same shape) ----------------
+
+
+class ErrorBody(BaseModel):
+    reason: str
+    message: str
+    details: dict[str, object] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class VisitResponse(BaseModel):
+    visit_id: int
+    ticket: str
+    lane: str
+    state: VisitState
+    product: str
+    name: str
+    station_id: str | None
+    station_name: str | None
+    zone: str | None
+    call_count: int
+    ends_at: str | None
+    adverse_open: bool
+    print_failed: bool
+    site_day: str
+    dose_number: int
+    dose_kind: Literal["primary", "booster"] | None = None
+    walk_in: bool
+    checked_in_at: str
+    id_number: str
+    age: int | None
+    dosed_at: str | None
+    finished_at: str | None
+    reason: str | None
+    qr: str
+
+
+class TicketResponse(VisitResponse):
+    lane_name: str
+    site_name: str
+    estimated_wait_minutes: int
+
+
+class CallResponse(BaseModel):
+    called: VisitResponse | None
+    warning: dict[str, object] | None = None
+    """Present when observation seats are nearly full or full (reason, observing, seats)."""
+
+
+class ExitScanResponse(BaseModel):
+    may_leave: bool
+    remaining_seconds: int | None
+    reason: str | None = None
+    visit: VisitResponse
+
+
+class StationResponse(BaseModel):
+    station_id: str
+    name: str
+    zone: str
+    products: list[str]
+    state: str
+    product: str | None
+    lot: str | None
+    vaccinator: str | None
+    visit_id: int | None
+
+
+class LaneStats(BaseModel):
+    prefix: str
+    name: str
+    waiting: int
+    estimated_wait_minutes: int
+
+
+class StatsResponse(BaseModel):
+    site_id: str
+    site_day: str
+    at: str
+    checked_in: int
+    tickets_issued: int
+    waiting: int
+    called: int
+    skipped: int
+    in_service: int
+    observing: int
+    released: int
+    finished: int
+    by_state: dict[str, int]
+    waiting_by_lane: dict[str, int]
+    lanes: list[LaneStats]
+    stations_open: int
+    observation_seats: int
+
+
+class TimeResponse(BaseModel):
+    now: str
+    epoch_ms: int
+    timezone: str
+    """The site's IANA time zone (Asia/Shanghai): what displays show their clocks in."""
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+class OkResponse(BaseModel):
+    ok: bool

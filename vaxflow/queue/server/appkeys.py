@@ -1,0 +1,35 @@
+"""Typed application keys of the site server, declared in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from vaxflow.clock import Clock
+from vaxflow.config import Settings
+from vaxflow.queue.core.staff_auth import StaffAuth
+from vaxflow.queue.ops.estimates import WaitEstimates
+from vaxflow.queue.server.auth import Principal, TokenTable
+from vaxflow.queue.server.feed import EventHub
+from vaxflow.queue.server.ratelimit import RateLimiter
+from vaxflow.queue.store.writer import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+STORE = web.AppKey("store", Store)
+HUB = web.AppKey("hub", EventHub)
+ESTIMATES = web.AppKey("estimates", WaitEstimates)
+TOKENS = web.AppKey("tokens", TokenTable)
+PRINCIPAL = web.RequestKey("principal", Principal)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+KIOSK_LIMITER = web.AppKey("kiosk_limiter", RateLimiter)
+STAFF = web.AppKey("staff", StaffAuth)
+
+#: Prints a certificate on the printer at a URL: None when printed, else a short reason.
+#: Given by the shell that runs the server (vaxflow.hardware.certificate_print.print_outcome):
+#: the server imports no device code.
+CertificatePrinter = Callable[[str, dict[str, Any]], Awaitable[str | None]]
+CERTIFICATE_PRINTER: web.AppKey[CertificatePrinter | None] = web.AppKey("certificate_printer")
