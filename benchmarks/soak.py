@@ -11,8 +11,14 @@ the site day of the rehearsal clock. The `--people` who come are a site's mix: 6
 day list (a booking window of the morning session, or none), their kiosk sending the scanned
 code or booking link, or the typed code, with the ID card as the reader took it; 15 % with a
 signed booking QR (VXB1..., signed with the run's key); 20 % walk-ins (a fifth of them 60 or
-older). Booked people 60 or older and booked second doses with no earlier dose on record go
-to the priority lane E, the other booked to A, walk-ins to W. A few on the list are booked
+older). The day list is the demo's (vaxflow/queue/demo_day.py): first and second doses (the
+first in the CSV history), boosters after a completed inactivated series, children 3-17 with
+a guardian's card, relation and consent, one in a hundred whose earlier dose is another
+manufacturer's booking that product's dose 1 (refused `manufacturer_mismatch`, expected), and
+a tenth who bring only the ID card (sent as a walk-in; the server finds the booking). Booked
+people and walk-ins 60 or older, children brought by a grandparent and booked second doses
+with no earlier dose on record go to the priority lane E, the other booked to A, the other
+walk-ins to W. A few on the list are booked
 for the evening session but come in the morning and are turned away `too_early`; one in a
 hundred booked people scans the booking again after the ticket is out and is told
 `already_checked_in` with that ticket. Kiosks report each print, and a share of prints fail
@@ -30,9 +36,12 @@ answered, as the kiosks and consoles do. At the end the server is stopped and it
   counter and the people sent agree, and nobody is left waiting in any lane;
 * the refusals are exactly the expected ones, by reason, and nobody else was turned away;
 * each booking used once (one visit per booking code, the booking linked to it), walk-ins
-  without one, the unused bookings exactly those of the people turned away; every signed-QR
+  without one, card-only people on their booking, the unused bookings exactly those of the
+  people turned away; every signed-QR
   person there, their booking remembered; a second scan answered with the ticket issued;
-* no dose recorded twice, and one for every person; nobody released before `ends_at`;
+* no dose recorded twice, and one for every person, its number the earlier doses plus one
+  and a booster exactly after a whole series; each child's guardian and consent recorded;
+  nobody released before `ends_at`;
 * counts reconcile: the marshal's `checked_in` is the sum of every state, all released;
 * every failed print was reported and cleared by its reprint.
 
