@@ -4,7 +4,7 @@ A site's real day holds more than first and second doses of adults. Mixed into t
 with shares a 2022 site would see (fixed, so a run is reproducible):
 
 - boosters (12 %): a completed inactivated series 7-11 months ago, booked as the next dose,
-  mostly of the same product, one in four of another platform (a heterologous booster);
+  three in four of the same product, the rest any product a rule allows (heterologous too);
 - children 3-17 (8 %) with a guardian who shows their own card, says the relation and agrees
   to the consent; one guardian in eight is a grandparent, whom a doctor sees (review lane);
 - one person in a hundred whose earlier dose is another manufacturer's booking that product's
@@ -104,7 +104,7 @@ def _booster_options(settings: Settings, day: date) -> list[tuple[Product, Produ
 
 def _booster(settings: Settings, person: Booking, day: date, rng: random.Random) -> Booking | None:
     """The person as a booked booster after a completed series (7-11 months ago), if a rule
-    in effect allows one: three in four of the same product, the others of another product."""
+    in effect allows one: three in four of the same product, the rest any a rule allows."""
     pairs = _booster_options(settings, day)
     if not pairs:
         return None
