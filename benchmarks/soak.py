@@ -878,6 +878,7 @@ def main() -> int:
         f"  people: {mix}; tickets by lane: "
         + ", ".join(f"{k} {v:,}" for k, v in f.by_lane.items())
     )
+    print("  day list: " + ", ".join(f"{n:,} {k.replace('_', '-')}" for k, n in f.day_list.items()))
     print(
         f"  checked in {f.checked_in:,}, dosed {f.dosed:,}, released {f.released:,} "
         f"({f.early_scans:,} exit scans answered 'not yet')"
