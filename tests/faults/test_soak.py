@@ -5,11 +5,12 @@ imported before the server opens and a key pair made for signed booking QRs; kio
 the booked (code or link scanned, or typed, with the ID card; or the card alone, the server
 finding the booking), the signed-QR holders and the walk-ins, elderly and unverified second
 doses in the priority lane; the day list holds second doses, boosters, children with a
-guardian and people whose earlier dose is another manufacturer's (refused, expected); stations and the exit
-drive a `vaxflow server` with a rehearsal clock; the server is SIGKILLed and restarted at
-random points; a share of prints fail and are reprinted; every request is retried with its
-key. At the end every invariant of the day is checked against the answers the clients got and
-the database file (`benchmarks.soak.check`), the expected refusals counted by reason.
+guardian and people whose earlier dose is another manufacturer's (refused, expected);
+stations and the exit drive a `vaxflow server` with a rehearsal clock; the server is
+SIGKILLed and restarted at random points; a share of prints fail and are reprinted; every
+request is retried with its key. At the end every invariant of the day is checked against the
+answers the clients got and the database file (`benchmarks.soak.check`), the expected
+refusals counted by reason.
 """
 
 from __future__ import annotations

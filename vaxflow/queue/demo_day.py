@@ -19,6 +19,7 @@ kiosks and the soak (benchmarks/soak.py) drive the same people and check the sam
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -80,7 +81,7 @@ def _series(product: Product, doses: int, last: date) -> tuple[PriorDose, ...]:
 def _booster_options(settings: Settings, day: date) -> list[tuple[Product, Product]]:
     """(series product, booked booster product) pairs a rule in effect on `day` allows."""
     given = _given_here(settings)
-    related = {
+    related: dict[str, Callable[[Product, Product], bool]] = {
         "same_manufacturer": lambda a, b: a.manufacturer == b.manufacturer,
         "same_platform": lambda a, b: a.platform is not None and a.platform == b.platform,
         "other_platform": lambda a, b: (
