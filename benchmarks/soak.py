@@ -11,8 +11,14 @@ the site day of the rehearsal clock. The `--people` who come are a site's mix: 6
 day list (a booking window of the morning session, or none), their kiosk sending the scanned
 code or booking link, or the typed code, with the ID card as the reader took it; 15 % with a
 signed booking QR (VXB1..., signed with the run's key); 20 % walk-ins (a fifth of them 60 or
-older). Booked people 60 or older and booked second doses with no earlier dose on record go
-to the priority lane E, the other booked to A, walk-ins to W. A few on the list are booked
+older). The day list is the demo's (vaxflow/queue/demo/demo_day.py): first and second doses (the
+first in the CSV history), boosters after a completed inactivated series, children 3-17 with
+a guardian's card, relation and consent, one in a hundred whose earlier dose is another
+manufacturer's booking that product's dose 1 (refused `manufacturer_mismatch`, expected), and
+a tenth who bring only the ID card (sent as a walk-in; the server finds the booking). Booked
+people and walk-ins 60 or older, children brought by a grandparent and booked second doses
+with no earlier dose on record go to the priority lane E, the other booked to A, the other
+walk-ins to W. A few on the list are booked
 for the evening session but come in the morning and are turned away `too_early`; one in a
 hundred booked people scans the booking again after the ticket is out and is told
 `already_checked_in` with that ticket. Kiosks report each print, and a share of prints fail
@@ -30,9 +36,12 @@ answered, as the kiosks and consoles do. At the end the server is stopped and it
   counter and the people sent agree, and nobody is left waiting in any lane;
 * the refusals are exactly the expected ones, by reason, and nobody else was turned away;
 * each booking used once (one visit per booking code, the booking linked to it), walk-ins
-  without one, the unused bookings exactly those of the people turned away; every signed-QR
+  without one, card-only people on their booking, the unused bookings exactly those of the
+  people turned away; every signed-QR
   person there, their booking remembered; a second scan answered with the ticket issued;
-* no dose recorded twice, and one for every person; nobody released before `ends_at`;
+* no dose recorded twice, and one for every person, its number the earlier doses plus one
+  and a booster exactly after a whole series; each child's guardian and consent recorded;
+  nobody released before `ends_at`;
 * counts reconcile: the marshal's `checked_in` is the sum of every state, all released;
 * every failed print was reported and cleared by its reprint.
 
@@ -101,6 +110,7 @@ class Figures:
 
     people: int = 0
     mix: dict[str, int] = field(default_factory=dict)  # day list, signed QR, walk-in
+    day_list: dict[str, int] = field(default_factory=dict)  # adult, booster, child, card-only...
     checked_in: int = 0
     by_lane: dict[str, int] = field(default_factory=dict)  # tickets issued per lane
     dosed: int = 0
@@ -231,6 +241,11 @@ class Person:
     code: str | None = None  # their booking's code
     refused: str = ""  # the reason they are to be turned away with, if any
     rescans: bool = False  # scans the booking again after the ticket is out
+    who: str = ""  # on the day list: adult, booster, child or other_maker (demo_day)
+    card_only: bool = False  # on the day list, brings only the ID card (sent as a walk-in)
+    dose: int = 1  # the dose number the server must decide from the history
+    booster: bool = False  # that dose is a booster
+    guardian: str = ""  # a child's guardian's relation, recorded with the consent
 
 
 def _some(count: int, share: float) -> int:
@@ -266,6 +281,7 @@ def day_people(
     from vaxflow.queue.bookings import signed_qr
     from vaxflow.queue.core import engine
     from vaxflow.queue.demo.demo_data import make_people
+    from vaxflow.queue.demo.demo_day import kiosk_body, make_day
 
     zone = ZoneInfo(settings.site.timezone)
     day = opens.date()
@@ -279,11 +295,15 @@ def day_people(
     assert evening[0] - timedelta(hours=2) > opens, "the soak's day opens too late"
     seen: set[str] = set()
     margin = plan.people // 50 + 20
-    on_list = _unique(make_people(settings, day, listed + margin, seed=plan.seed + 6), seen, listed)
+    on_list = _unique(make_day(settings, day, listed + margin, seed=plan.seed + 6), seen, listed)
+    # Those booked for the evening are adults who scan their booking: one reason each.
+    evening_ones = [n for n, p in enumerate(on_list) if p.kind == "adult" and not p.card_only]
+    late = set(evening_ones[:wrong])
     day_list = []
     window: tuple[datetime | None, datetime | None]
-    for n, booking in enumerate(on_list):
-        if n < wrong:
+    for n, demo in enumerate(on_list):
+        booking = demo.booking
+        if n in late:
             window = evening
         elif n % 10 == 9:  # the list need not give a window: then the whole day is theirs
             window = (None, None)
@@ -304,11 +324,13 @@ def day_people(
     }
     review_age = settings.age.review_age_years
 
-    def lane(booking: Any) -> str:
-        """The day list and the signed QR both carry every earlier dose of the booking."""
+    def lane(booking: Any, review: bool = False) -> str:
+        """The day list and the signed QR both carry every earlier dose of the booking; a
+        child brought by a grandparent (`review`) sees a doctor too."""
         elderly = review_age is not None and engine.age_on(booking.birth_date, day) >= review_age
         unverified = booking.dose_number > 1 and not booking.prior_doses
-        return engine.lane_for_check_in(settings, walk_in=False, review=elderly or unverified)
+        review = review or elderly or unverified
+        return engine.lane_for_check_in(settings, walk_in=False, review=review)
 
     def card(booking: Any) -> dict[str, Any]:
         return {
@@ -319,8 +341,16 @@ def day_people(
             "sex": booking.sex,
         }
 
+    def dose_of(booking: Any) -> dict[str, Any]:
+        """The dose the history decides: the earlier doses plus one; after a whole series, a
+        booster (the demo's histories hold one series, every dose counted)."""
+        first = settings.product(booking.prior_doses[0].product) if booking.prior_doses else None
+        earlier = len(booking.prior_doses)
+        booster = first is not None and earlier >= first.doses_in_series
+        return {"dose": earlier + 1, "booster": booster}
+
     people: list[Person] = []
-    for n, booking in enumerate(day_list):
+    for n, (booking, demo) in enumerate(zip(day_list, on_list, strict=True)):
         scan = rng.random()
         if scan < 0.7:  # the booking app's QR with the bare code
             shown: dict[str, Any] = {"booking_qr": booking.code}
@@ -328,16 +358,31 @@ def day_people(
             shown = {"booking_qr": f"{BOOKING_URL}?code={booking.code}"}
         else:  # the code typed on the kiosk's keypad
             shown = {"booking_code": booking.code}
-        body = {**shown, "id_card": card(booking), **screening}
-        refused = "too_early" if n < wrong else ""
+        # Card-only people send the card as a walk-in: the server finds their booking.
+        body = {**kiosk_body(demo, shown), **screening}
+        body["walk_in" if demo.card_only else "id_card"] = card(booking)
+        refused = "too_early" if n in late else demo.refused
+        expected = "" if refused else lane(booking, demo.review)
         people.append(
-            Person(0, "list", body, "" if refused else lane(booking), booking.code, refused)
+            Person(
+                0,
+                "list",
+                body,
+                expected,
+                booking.code,
+                refused,
+                who=demo.kind,
+                card_only=demo.card_only,
+                **dose_of(booking),
+                guardian=(demo.guardian or {}).get("relation", ""),
+            )
         )
     for booking in with_qr:
         qr = signed_qr.sign(booking, private_key, QR_KEY_ID, settings.site.timezone)
         body = {"booking_qr": qr, "id_card": card(booking), **screening}
-        people.append(Person(0, "qr", body, lane(booking), booking.code))
+        people.append(Person(0, "qr", body, lane(booking), booking.code, **dose_of(booking)))
     walk_lane = settings.lane_of_kind(LaneKind.WALK_IN).prefix
+    review_lane = engine.lane_for_check_in(settings, walk_in=True, review=True)
     products = [s.products[n % len(s.products)] for n, s in enumerate(settings.stations)]
     number = 0
     for _ in range(walkers):
@@ -353,7 +398,9 @@ def day_people(
             if body["walk_in"]["id_number"] not in seen:
                 seen.add(body["walk_in"]["id_number"])
                 break
-        people.append(Person(0, "walk_in", body, walk_lane))
+        birth = date.fromisoformat(body["walk_in"]["birth_date"])
+        elderly = review_age is not None and engine.age_on(birth, day) >= review_age
+        people.append(Person(0, "walk_in", body, review_lane if elderly else walk_lane))
     booked = [n for n, p in enumerate(people) if p.code is not None and not p.refused]
     rescanning = set(rng.sample(booked, min(len(booked), _some(len(booked), plan.rescans))))
     people = [replace(p, rescans=n in rescanning) for n, p in enumerate(people)]
@@ -401,7 +448,11 @@ class Day:
         self.consent = settings.consent.version
         self.kiosks_done = False
         self.rng = random.Random(plan.seed)
-        self.figures = Figures(people=len(people), mix=dict(Counter(p.kind for p in people)))
+        who = Counter(p.who for p in people if p.who)
+        who["card_only"] = sum(p.card_only for p in people)
+        self.figures = Figures(
+            people=len(people), mix=dict(Counter(p.kind for p in people)), day_list=dict(who)
+        )
         self.acked: dict[int, dict[str, Any]] = {}  # person -> check-in answer
         self.turned_away: dict[int, str] = {}  # person -> reason
         self.rescanned: dict[int, tuple[int, Any]] = {}  # person -> answer to the second scan
@@ -611,6 +662,8 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
 
     Raises AssertionError naming the first one broken; returns how many things were checked.
     """
+    from vaxflow.queue.store.repo import WALK_IN_PLACES
+
     acked = list(day.acked.values())
     people = {p.index: p for p in day.people}
     expected = expected_refusals(day.people)
@@ -627,6 +680,15 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
             " print_failed, booking_code, walk_in FROM visits"
         ).fetchall()
         doses = Counter(v for (v,) in conn.execute("SELECT visit_id FROM doses"))
+        dose_numbers = dict(conn.execute("SELECT visit_id, dose_number FROM doses").fetchall())
+        dose_kinds = dict(conn.execute("SELECT id, dose_kind FROM visits").fetchall())
+        guardians = {
+            visit: (relation, version)
+            for visit, relation, version in conn.execute(
+                "SELECT visit_id, guardian_relation, guardian_consent_version FROM visit_identity"
+                " WHERE guardian_relation IS NOT NULL"
+            )
+        }
         counters = {
             (d, lane): n
             for d, lane, n in conn.execute(
@@ -658,7 +720,12 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
         numbers[(row[1], row[3])].append(row[4])
     for lane, issued in numbers.items():
         assert sorted(issued) == list(range(1, counters[lane] + 1)), f"gap or reuse in {lane}"
-    assert set(numbers) == set(counters), "a lane counter without its tickets"
+    # The walk-in places counter ("*") is not a lane: it counts every walk-in, in any lane.
+    places = {day: n for (day, lane), n in counters.items() if lane == WALK_IN_PLACES}
+    walk_ins = Counter(row[1] for row in visits if row[10])
+    assert places == dict(walk_ins), f"walk-in places {places} for walk-ins {dict(walk_ins)}"
+    lane_counters = {key for key in counters if key[1] != WALK_IN_PLACES}
+    assert set(numbers) == lane_counters, "a lane counter without its tickets"
     # Everyone in the lane they belong in: the booked, the priority lane, the walk-ins;
     # the counts per lane reconcile with the people sent, the counters and the marshal.
     wrong_lane = [
@@ -669,7 +736,7 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
     assert not wrong_lane, f"{len(wrong_lane)} in the wrong lane, e.g. {wrong_lane[:3]}"
     per_lane = Counter(row[3] for row in visits)
     sent = Counter(people[i].lane for i in day.acked)
-    counted = {lane: n for (_day, lane), n in counters.items()}
+    counted = {lane: n for (_day, lane), n in counters.items() if lane != WALK_IN_PLACES}
     assert per_lane == sent == Counter(counted), f"lanes {per_lane}, sent {sent}, {counted}"
     assert not any(stats["waiting_by_lane"].values()), stats["waiting_by_lane"]
     assert sum(per_lane.values()) == stats["tickets_issued"]
@@ -695,9 +762,26 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
         details = (answer or {}).get("error", {}).get("details", {})
         assert status == 409 and details.get("ticket") == day.acked[i]["ticket"], answer
     assert len(day.rescanned) == sum(p.rescans for p in day.people)
-    # One dose each, never two.
+    # One dose each, never two: the dose the history decides, a booster after a whole series.
     assert max(doses.values(), default=1) == 1, f"doses twice: {doses.most_common(3)}"
     assert set(doses) == set(by_id) == set(day.doses), "someone dosed without a record, or not"
+    wrong_dose = [
+        (i, people[i].dose, people[i].booster, dose_numbers[a["visit_id"]])
+        for i, a in day.acked.items()
+        if dose_numbers[a["visit_id"]] != people[i].dose
+        or (dose_kinds[a["visit_id"]] == "booster") != people[i].booster
+    ]
+    assert not wrong_dose, f"{len(wrong_dose)} with the wrong dose, e.g. {wrong_dose[:3]}"
+    boosters = sum(people[i].booster for i in day.acked)
+    # Each child's guardian and consent recorded with the visit, and nobody else's.
+    consented = {
+        day.acked[i]["visit_id"]: (p.guardian, day.consent)
+        for i, p in people.items()
+        if p.guardian and i in day.acked
+    }
+    assert guardians == consented, f"guardians {len(guardians)}, not {len(consented)}"
+    # Card-only people were checked in on their booking (above), never as walk-ins.
+    card_only = [i for i in day.acked if people[i].card_only]
     # Nobody released before the end of observation; everyone released.
     early = [row for row in visits if row[7] is None or row[7] < row[6]]
     assert not early, f"released before ends_at: {early[:3]}"
@@ -720,6 +804,10 @@ def check(day: Day, stats: dict[str, Any], db: Path) -> dict[str, int]:
         "second scans answered with their ticket": len(day.rescanned),
         "expected refusals": sum(expected.values()),
         "doses once": sum(doses.values()),
+        "dose numbers decided from the history": len(dose_numbers),
+        "boosters": boosters,
+        "children with their guardian's consent": len(consented),
+        "card-only people on their booking": len(card_only),
         "released on time": len(visits),
     }
 
@@ -797,6 +885,7 @@ def main() -> int:
         f"  people: {mix}; tickets by lane: "
         + ", ".join(f"{k} {v:,}" for k, v in f.by_lane.items())
     )
+    print("  day list: " + ", ".join(f"{n:,} {k.replace('_', '-')}" for k, n in f.day_list.items()))
     print(
         f"  checked in {f.checked_in:,}, dosed {f.dosed:,}, released {f.released:,} "
         f"({f.early_scans:,} exit scans answered 'not yet')"

@@ -52,12 +52,24 @@ def test_a_good_file_checks_clean(settings: Settings) -> None:
     assert first.window_start is not None and first.window_start.hour == 9
 
 
+def test_a_booked_booster_states_the_dose_after_the_series(settings: Settings) -> None:
+    """A booster is booked as the next dose after the series (3 after two inactivated doses),
+    of the same product or of another platform a booster rule allows; the server decides."""
+    text = (
+        HEADER + row("B1", 1, dose_number="3") + row("B2", 2, product="AD5-NCOV", dose_number="3")
+    )
+    checked = check_csv(text.encode(), settings)
+    assert checked.problems == []
+    assert [b.dose_number for b in checked.bookings] == [3, 3]
+
+
 @pytest.mark.parametrize(
     ("bad_row", "words"),
     [
         (row("B9", 9, id_number="110101199003070091"), "not valid"),
         (row("B9", 9, product="SPUTNIK"), "not given at this site"),
-        (row("B9", 9, dose_number="3"), "outside 1..2"),
+        (row("B9", 9, dose_number="4"), "outside 1..3"),  # 2 doses and booster 1 at most
+        (row("B9", 9, product="AD5-NCOV", dose_number="4"), "outside 1..3"),
         (row("B9", 9, dose_number="two"), "not a number"),
         (row("B9", 9, visit_date="21/11/2026"), "not a date"),
         (row("B9", 9, window_start="10:00", window_end="09:00"), "not after"),

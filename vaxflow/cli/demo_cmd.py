@@ -21,6 +21,7 @@ from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.core import engine
 from vaxflow.queue.demo.demo_data import make_people
+from vaxflow.queue.demo.demo_day import DemoPerson, make_day
 from vaxflow.queue.demo.simulated_site import Arrivals, SimulatedSite, Traffic
 from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
@@ -61,11 +62,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo_people(settings: Settings, day: date, count: int) -> tuple[Settings, Arrivals, str]:
-    """The day's people: a CSV day list, signed booking QRs (a key made for this run), walk-ins.
+    """The day's people: a CSV day list (second doses, boosters, children with a guardian,
+    someone whose earlier dose is another manufacturer's, card-only people: `demo_day`),
+    signed booking QRs (a key made for this run), walk-ins.
 
     Returns the settings with the run's public key added, the arrivals, and the CSV text.
     """
-    listed = make_people(settings, day, count)
+    listed = make_day(settings, day, count)
     private, public = signed_qr.new_key()
     booking = settings.booking.model_copy(
         update={"public_keys": {**settings.booking.public_keys, "demo-run": public}}
@@ -80,16 +83,17 @@ def _demo_people(settings: Settings, day: date, count: int) -> tuple[Settings, A
     ]
     rng = random.Random(5)
     booked = [
-        (person, person.code if rng.random() < 0.7 else f"{_BOOKING_URL}?code={person.code}")
-        for person in listed
+        (person, code if rng.random() < 0.7 else f"{_BOOKING_URL}?code={code}")
+        for person, code in ((p, p.booking.code) for p in listed)
     ]
     booked += [
-        (person, signed_qr.sign(person, private, "demo-run", settings.site.timezone))
+        (DemoPerson(person, "adult"), signed_qr.sign(person, private, "demo-run", zone.key))
         for person in signed
     ]
     rng.shuffle(booked)
     walk_ins = make_people(settings, day, count // 5, seed=23)
-    return settings, Arrivals(booked, walk_ins), to_csv(listed, settings.site.timezone)
+    day_list = to_csv([p.booking for p in listed], settings.site.timezone)
+    return settings, Arrivals(booked, walk_ins), day_list
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from vaxflow.config import Settings
+from vaxflow.config import Product, Settings
 from vaxflow.queue.core.booking import Booking, PriorDose
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.history import MAX_DOSES as MAX_HISTORY_DOSES
@@ -181,10 +181,9 @@ def parse_row(
         dose_number = int(row["dose_number"])
     except ValueError:
         raise ValueError(f"dose_number {row['dose_number']!r} is not a number") from None
-    if not 1 <= dose_number <= product.doses_in_series:
-        raise ValueError(
-            f"dose_number {dose_number} is outside 1..{product.doses_in_series} for {product.code}"
-        )
+    highest = highest_dose(settings, product)
+    if not 1 <= dose_number <= highest:
+        raise ValueError(f"dose_number {dose_number} is outside 1..{highest} for {product.code}")
     if row.get("visit_date"):
         visit_date = _day(row["visit_date"], "visit_date")
         if site_day is not None and visit_date != site_day:
@@ -228,6 +227,18 @@ def parse_row(
         prior_doses=prior,
         source="csv",
     )
+
+
+def highest_dose(settings: Settings, product: Product) -> int:
+    """The highest dose number a booking of `product` may state: its own series, or a booster
+    after the longest series a booster rule covers. Only a claim: the server decides the dose."""
+    highest = product.doses_in_series
+    for rule in settings.boosters:
+        if rule.products and product.code not in rule.products:
+            continue
+        covered = [p.doses_in_series for p in settings.products if rule.covers(p)]
+        highest = max(highest, max(covered, default=0) + rule.number)
+    return highest
 
 
 def check_csv(

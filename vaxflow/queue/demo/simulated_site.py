@@ -22,6 +22,7 @@ from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings
 from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient, new_request_id
 from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.demo.demo_day import DemoPerson, kiosk_body
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,12 @@ class Traffic:
 
 @dataclass(frozen=True)
 class Arrivals:
-    """Who will come: booked people with what their booking QR holds, and walk-ins."""
+    """Who will come: booked people with what their booking QR holds, and walk-ins.
 
-    booked: Sequence[tuple[Booking, str]]
+    A booked person may bring only the ID card (sent as a walk-in: the server finds the
+    booking) or a child with a guardian (`DemoPerson`)."""
+
+    booked: Sequence[tuple[DemoPerson, str]]
     walk_ins: Sequence[Booking]
 
 
@@ -130,7 +134,8 @@ class SimulatedSite:
         }
 
     def _next_body(self) -> dict[str, Any] | None:
-        """The next arrival: a walk-in, or a booked person showing their QR and ID card."""
+        """The next arrival: a walk-in, or a booked person showing their QR and ID card (or
+        only the card), with a child's guardian."""
         if self._rng.random() < self.traffic.walk_in_share:
             walker = next(self._walk_ins, None)
             if walker is not None:
@@ -138,7 +143,7 @@ class SimulatedSite:
         person, qr = next(self._booked, (None, ""))
         if person is None:
             return None
-        return {"booking_qr": qr, "id_card": self._card(person), **self._answers()}
+        return {**kiosk_body(person, {"booking_qr": qr}), **self._answers()}
 
     async def _one_check_in(self, kiosk: SiteClient) -> None:
         body = self._next_body()
