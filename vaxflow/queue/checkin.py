@@ -55,6 +55,7 @@ from vaxflow.queue.model import FINAL_STATES, Visit, VisitState
 from vaxflow.queue.prepared import Prepared
 from vaxflow.queue.privacy import mask_code, mask_id_number, mask_name
 from vaxflow.queue.store import Tx
+from vaxflow.queue.switch import route_switch
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,8 @@ def judge(
         allow_switch=allow_switch,
     )
     decision = assessment.decision
+    if not allow_switch:  # another manufacturer for the next dose: a doctor decides (switch.py)
+        decision = route_switch(decision, applicant.dose_number)
     if applicant.birth_date is None:  # a passport or permit, no date given: staff confirm it
         decision = decision + Decision(review=(Reason("birth_date_unconfirmed"),))
     if applicant.walk_in:

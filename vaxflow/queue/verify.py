@@ -23,7 +23,7 @@ from sqlalchemy import select
 from vaxflow.config import Settings
 from vaxflow.config.schema import LaneKind
 from vaxflow.queue import api_models as m
-from vaxflow.queue import engine, repo, service
+from vaxflow.queue import doctor_decisions, engine, repo, service
 from vaxflow.queue import tables as t
 from vaxflow.queue.appkeys import SETTINGS
 from vaxflow.queue.bookings.history import history_view
@@ -194,15 +194,14 @@ def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> 
     )
     if match and called.state in CALLED_STATES:
         called = service.start_service(tx, settings, station_id, called.ticket)
+    person = summary(
+        called, settings, _history(tx, settings, called), identity_of(tx.conn, tx.site_id, called.id)
+    )
+    person["doctor_decisions"] = doctor_decisions.pending(tx.conn, settings, tx.site_id, called)
     return {
         "match": match,
         "scanned": kind,
-        "visit": summary(
-            called,
-            settings,
-            _history(tx, settings, called),
-            identity_of(tx.conn, tx.site_id, called.id),
-        ),
+        "visit": person,
         "found": None if match or found is None else _masked(found),
     }
 
