@@ -21,13 +21,16 @@ from vaxflow.queue.doctor_decisions import decision_of, review_codes, switch_pla
 from vaxflow.queue.errors import Refused
 from vaxflow.queue.guardian_store import identity_of
 from vaxflow.queue.guardians import ADULT_AGE, is_minor
-from vaxflow.queue.model import Visit
+from vaxflow.queue.model import Visit, VisitState
 from vaxflow.queue.store import Tx
 from vaxflow.queue.switch import needs_decision, switch_of
 
 
 def before_dose(tx: Tx, settings: Settings, visit: Visit) -> Visit:
-    """The visit as its dose may be recorded, or the reason it may not be yet."""
+    """The visit as its dose may be recorded, or the reason it may not be yet. A visit that is
+    not in service (ended, declined) is left to the engine's own refusal."""
+    if visit.state is not VisitState.IN_SERVICE:
+        return visit
     codes = review_codes(visit)
     if "birth_date_unconfirmed" in codes or visit.birth_date is None:
         raise Refused(
