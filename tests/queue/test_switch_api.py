@@ -265,3 +265,41 @@ async def test_a_birth_date_confirmed_at_the_desk_that_makes_a_minor_needs_a_gua
     assert await _events(site, "birth_date_confirmed") == []
     adult = await site.post("marshal", path, {"birth_date": _years_ago(site, 18).isoformat()})
     assert adult["age"] == 18
+
+
+async def test_the_station_console_asks_for_the_doctor_and_then_doses(site: Site) -> None:
+    """The Kivy console's view-model: the decision is shown, asked of a signed-in person."""
+    from vaxflow.queue.client import SiteClient
+    from vaxflow.queue.station_console import StationConsole
+
+    booking = await _booked(site, 64, "BBIBP", 2, [(28, "CORONAVAC")])
+    ticket = await site.post("kiosk", "/api/checkins", _body(site, booking))
+    base = str(site.client.make_url("")).rstrip("/")
+    async with SiteClient(base, "demo-station-token") as client:
+        console = StationConsole(client, STATION, "Nurse Li")
+        view = console.view
+        await console.open("BBIBP", "LOT-B1")
+        await console.call_next()
+        await console.verify(ticket["qr"])
+        needed = view.decision_needed
+        assert needed is not None
+        assert (needed["previous"], needed["booked"]) == ("Sinovac", "Sinopharm Beijing")
+        await console.record_dose()
+        assert view.message is not None and "doctor_decision_required" in view.message[1]
+        await console.decide(True, "CoronaVac out of stock")
+        assert view.message is not None and "staff_sign_in_required" in view.message[1]
+        session = await _session(site)
+        client.set_staff_session(session["X-Staff-Session"])
+        await console.decide(True, " ")
+        assert view.message == ("warn", "请填写医生意见 Enter the doctor's reason")
+        await console.decide(True, "CoronaVac out of stock")
+        assert view.decision_needed is None and view.message is not None
+        assert view.message[0] == "ok"
+        await console.record_dose()
+        assert view.person is None and view.message is not None and view.message[0] == "ok"
+    (dose,) = await _rows(site, t.doses)
+    assert (dose.manufacturer, dose.dose_number, dose.vaccinator) == (
+        "Sinopharm Beijing",
+        2,
+        "王芳 Wang Fang (N0001)",
+    )
