@@ -50,8 +50,10 @@ def _switch_booking(server: Server, tmp: Path, n: int) -> dict[str, Any]:
         encoding="utf-8",
     )
     subprocess.run(
-        [*_vaxflow(), "bookings", "import", str(csv), "--config", str(DEMO_CONFIG)]
-        + ["--db", str(server.db), "--site-day", day.isoformat()],
+        [
+            *(*_vaxflow(), "bookings", "import", str(csv), "--config", str(DEMO_CONFIG)),
+            *("--db", str(server.db), "--site-day", day.isoformat()),
+        ],
         check=True,
         capture_output=True,
     )

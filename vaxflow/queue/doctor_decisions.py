@@ -138,9 +138,7 @@ def pending(conn: Connection, settings: Settings, site_id: str, visit: Visit) ->
     return {"needed": needed, "recorded": recorded}
 
 
-def record(
-    tx: Tx, settings: Settings, visit_id: int, body: DecisionRequest
-) -> dict[str, Any]:
+def record(tx: Tx, settings: Settings, visit_id: int, body: DecisionRequest) -> dict[str, Any]:
     """Record the decision and its event; a declined switch ends the visit for today."""
     kind = DecisionKind(body.kind)
     visit = repo.get_visit(tx.conn, tx.site_id, visit_id)

@@ -269,7 +269,10 @@ class StationConsole:
             answer = await self.client.post(f"/api/visits/{person['visit_id']}/decisions", body)
             if approve:
                 recorded = [answer["decision"]]
-                self.view.person = {**person, "doctor_decisions": {"needed": [], "recorded": recorded}}
+                self.view.person = {
+                    **person,
+                    "doctor_decisions": {"needed": [], "recorded": recorded},
+                }
                 self.view.message = ("ok", f"{person['ticket']}: 医生已批准 switch approved")
                 return
             self.view.message = ("ok", f"{person['ticket']}: 医生不批准，今日结束 switch declined")

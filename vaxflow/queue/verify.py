@@ -195,7 +195,10 @@ def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> 
     if match and called.state in CALLED_STATES:
         called = service.start_service(tx, settings, station_id, called.ticket)
     person = summary(
-        called, settings, _history(tx, settings, called), identity_of(tx.conn, tx.site_id, called.id)
+        called,
+        settings,
+        _history(tx, settings, called),
+        identity_of(tx.conn, tx.site_id, called.id),
     )
     person["doctor_decisions"] = doctor_decisions.pending(tx.conn, settings, tx.site_id, called)
     return {
