@@ -303,3 +303,16 @@ async def test_the_station_console_asks_for_the_doctor_and_then_doses(site: Site
         2,
         "王芳 Wang Fang (N0001)",
     )
+
+
+async def test_a_switch_declined_before_the_call_leaves_the_queue(site: Site) -> None:
+    """A doctor in the review area may decide before a station calls the person."""
+    booking = await _booked(site, 65, "BBIBP", 2, [(28, "CORONAVAC")])
+    ticket = await site.post("kiosk", "/api/checkins", _body(site, booking))
+    doctor = await _session(site)
+    path = f"/api/visits/{ticket['visit_id']}/decisions"
+    answer = await _post(site, path, _decide(False, "wait for CoronaVac"), doctor)
+    assert answer["visit"]["state"] == "deferred"
+    await site.open(STATION, "BBIBP")
+    called = await site.post("station", f"/api/stations/{STATION}/call-next")
+    assert called["called"] is None
