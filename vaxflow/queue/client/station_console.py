@@ -48,6 +48,19 @@ class StationView:
         return number if self.revealed else mask_id_number(number)
 
     @property
+    def decision_needed(self) -> dict[str, Any] | None:
+        """The doctor's decision the person waits for before the dose (another manufacturer to
+        complete the series, both named), or None."""
+        if self.person is None:
+            return None
+        known = self.person.get("doctor_decisions")
+        if known is not None:
+            needed = known.get("needed") or []
+            return dict(needed[0]) if needed else None
+        waiting = "manufacturer_switch_needs_doctor" in (self.person.get("review_reasons") or [])
+        return {"kind": "manufacturer_switch"} if waiting else None
+
+    @property
     def can_call(self) -> bool:
         s = self.station
         return bool(s and s["state"] == "open" and not s["visit_id"])
@@ -234,6 +247,35 @@ class StationConsole:
             visit = self.view.person["visit_id"]
             await self.client.post(f"{self._path}/{outcome}", {"visit_id": visit, "reason": reason})
             self.view.message = ("ok", f"{self.view.person['ticket']}: {outcome}")
+            self.view.person = None
+            await self._load()
+
+        await self._do(run)
+
+    async def decide(self, approve: bool, reason: str) -> None:
+        """The doctor's decision on another manufacturer, by the signed-in person (the server
+        refuses it without one): approved, the dose may be recorded; declined, the visit ends."""
+
+        async def run() -> None:
+            person = self.view.person
+            needed = self.view.decision_needed
+            assert person is not None
+            if needed is None:
+                return
+            if not reason.strip():
+                self.view.message = ("warn", "请填写医生意见 Enter the doctor's reason")
+                return
+            body = {"kind": needed["kind"], "approve": approve, "reason": reason.strip()}
+            answer = await self.client.post(f"/api/visits/{person['visit_id']}/decisions", body)
+            if approve:
+                recorded = [answer["decision"]]
+                self.view.person = {
+                    **person,
+                    "doctor_decisions": {"needed": [], "recorded": recorded},
+                }
+                self.view.message = ("ok", f"{person['ticket']}: 医生已批准 switch approved")
+                return
+            self.view.message = ("ok", f"{person['ticket']}: 医生不批准，今日结束 switch declined")
             self.view.person = None
             await self._load()
 

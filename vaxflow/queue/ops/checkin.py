@@ -46,6 +46,7 @@ from vaxflow.queue.core.identity import (
 )
 from vaxflow.queue.core.model import FINAL_STATES, Visit, VisitState
 from vaxflow.queue.core.privacy import mask_code, mask_id_number, mask_name
+from vaxflow.queue.core.switch import route_switch
 from vaxflow.queue.store import guardians as guardian_store
 from vaxflow.queue.store import repo
 from vaxflow.queue.store import tables as t
@@ -301,6 +302,8 @@ def judge(
         allow_switch=allow_switch,
     )
     decision = assessment.decision
+    if not allow_switch:  # another manufacturer for the next dose: a doctor decides (switch.py)
+        decision = route_switch(decision, applicant.dose_number)
     if applicant.birth_date is None:  # a passport or permit, no date given: staff confirm it
         decision = decision + Decision(review=(Reason("birth_date_unconfirmed"),))
     if applicant.walk_in:

@@ -154,6 +154,9 @@ def confirm_birth_date(tx: Tx, settings: Settings, visit_id: int, born: date) ->
     age = check_age(settings, product, birth, before.site_day)
     if not age.ok:
         raise checkin.refusal(age)
+    from vaxflow.queue.ops.dose_gate import guardian_for_minor
+
+    guardian_for_minor(tx.conn, tx.site_id, before, birth)
     kept = [
         code
         for code in json.loads(before.review_reasons or "[]")
@@ -310,6 +313,9 @@ def record_dose(
     product = settings.product(before.product)
     if product is None:
         raise Invalid("unknown_product", f"This site does not give {before.product}.")
+    from vaxflow.queue.ops.dose_gate import before_dose  # birth date confirmed, doctor's decision
+
+    decided = before_dose(tx, settings, before)
     minutes = product.observation_minutes
     if observation_minutes is not None:
         if observation_minutes < minutes:
@@ -318,7 +324,7 @@ def record_dose(
                 f"{product.name} needs at least {minutes} minutes of observation.",
             )
         minutes = observation_minutes
-    after = engine.record_dose(before, station, minutes, tx.now)
+    after = engine.record_dose(decided, station, minutes, tx.now)
     assert station.lot is not None and station.vaccinator is not None
     tx.conn.execute(
         insert(t.doses).values(

@@ -46,7 +46,7 @@ class Route:
 
 
 def _routes() -> list[Route]:
-    from vaxflow.queue.server import desk, feed_handler, openapi
+    from vaxflow.queue.server import decisions, desk, feed_handler, openapi
 
     return [
         Route("GET", "/api/health", h.health, None, "Liveness", response=m.HealthResponse),
@@ -130,6 +130,16 @@ def _routes() -> list[Route]:
             "Staff confirm the birth date of a passport or permit holder before the dose",
             body=m.BirthDateRequest,
             response=m.VisitResponse,
+        ),
+        Route(
+            "POST",
+            "/api/visits/{visit_id}/decisions",
+            decisions.decide,
+            STAFF_STATION,
+            "A doctor's recorded decision at the station (completing a series with another "
+            "manufacturer): approve lets the dose be recorded, decline ends the visit today",
+            body=decisions.DecisionRequest,
+            staff_only=True,
         ),
         Route(
             "POST",

@@ -29,6 +29,7 @@ from vaxflow.queue.core.guardians import IdSource, is_minor
 from vaxflow.queue.core.history import history_view
 from vaxflow.queue.core.model import AT_STATION_STATES, CALLED_STATES, Visit
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.ops import decisions as doctor_decisions
 from vaxflow.queue.ops import service
 from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import SETTINGS
@@ -196,15 +197,17 @@ def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> 
     )
     if match and called.state in CALLED_STATES:
         called = service.start_service(tx, settings, station_id, called.ticket)
+    person = summary(
+        called,
+        settings,
+        _history(tx, settings, called),
+        identity_of(tx.conn, tx.site_id, called.id),
+    )
+    person["doctor_decisions"] = doctor_decisions.pending(tx.conn, settings, tx.site_id, called)
     return {
         "match": match,
         "scanned": kind,
-        "visit": summary(
-            called,
-            settings,
-            _history(tx, settings, called),
-            identity_of(tx.conn, tx.site_id, called.id),
-        ),
+        "visit": person,
         "found": None if match or found is None else _masked(found),
     }
 

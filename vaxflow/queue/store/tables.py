@@ -195,6 +195,23 @@ adverse_events = Table(
     Index(None, "site_id", "visit_id"),
 )
 
+doctor_decisions = Table(
+    "doctor_decisions",
+    metadata,
+    # A doctor's recorded decision at the station for one visit (switch.py): completing a
+    # series with another manufacturer, approved or declined, by whom and why. One per kind.
+    Column("visit_id", Integer, ForeignKey("visits.id"), primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("site_id", String(40), nullable=False),
+    Column("approve", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("previous_manufacturer", String(100), nullable=True),
+    Column("booked_manufacturer", String(100), nullable=True),
+    Column("dose_number", Integer, nullable=True),
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
+)
+
 events = Table(
     "events",
     metadata,

@@ -32,6 +32,16 @@ def screening_lines(words: Callable[[str], str], answers: dict[str, bool]) -> st
     )
 
 
+def decision_line(needed: dict[str, Any] | None) -> str:
+    """What the doctor must decide before the dose, both manufacturers named; "" for nothing."""
+    if needed is None:
+        return ""
+    line = "需医生决定：换用其他厂家完成全程 Doctor's decision: another manufacturer"
+    if needed.get("previous"):
+        line += f"\n{needed['previous']} ({needed.get('date', '')}) → {needed.get('booked', '')}"
+    return line
+
+
 class StationScreen(BoxLayout):  # type: ignore[misc]
     font = StringProperty("Roboto")
     u = NumericProperty(16)
@@ -49,6 +59,7 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
     can_call = BooleanProperty(False)
     has_lots = BooleanProperty(False)
     device_text = StringProperty("")
+    decision_text = StringProperty("")
 
     def __init__(self, console: StationConsole, *, font: str = "Roboto", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -86,6 +97,8 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
             "record_dose": c.record_dose,
             "defer": lambda: c.end("defer", *args),
             "refer": lambda: c.end("refer", *args),
+            "approve": lambda: c.decide(True, *args),
+            "decline": lambda: c.decide(False, *args),
         }
         task = asyncio.ensure_future(calls[action]())
         self.tasks.add(task)
@@ -131,6 +144,7 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
         self.message_text = text
         self.message_colour = list(MESSAGE_COLOURS.get(kind, (0, 0, 0, 1)))
         p = v.person
+        self.decision_text = decision_line(v.decision_needed)
         if p is None:
             self.person_text = ""
             return

@@ -1,6 +1,7 @@
 // Station console: sign in (station token, then the vaccinator's staff number + PIN or badge;
 // a typed name only where the site does not require staff sign-in), open with product and lot,
 // call next / recall / skip, scan the ticket, verify the person, record the dose or defer/refer.
+// A switch of manufacturer waits for a signed-in doctor's Approve / Decline with a reason.
 // Opening offers today's lots of the product (GET /api/lots); a scanned or typed ticket or ID
 // number goes to POST /api/stations/{id}/verify: a big green Match with the person's summary
 // (full ID only here, behind Reveal), or a big red MISMATCH saying whose scan it was.
@@ -12,7 +13,7 @@ const VACCINATOR = "vaxflow.vaccinator";
 const CURRENT = `vaxflow.station.${stationId}.ticket`;
 
 const state = { token: null, vaccinator: null, station: null, person: null, called: null, warning: null, message: null, revealed: false, questions: {},
-  lots: { product: null, lots: [] }, lotProduct: null, lotDraft: null, verdict: null };
+  lots: { product: null, lots: [] }, lotProduct: null, lotDraft: null, verdict: null, decisionDraft: null };
 
 const STATE_NAMES = { open: "开放 Open", paused: "暂停 Paused", closed: "关闭 Closed" };
 const SCANNED = { ticket: "票据 ticket", id_card: "证件 ID card" };
@@ -147,6 +148,7 @@ function personCard(p) {
         `${p.guardian.name} · ${p.guardian.relation_text["zh-CN"]} ${p.guardian.relation_text.en} · ${p.guardian.id_number}`)] : [])),
     (p.flags || []).length ? el("div", { class: "flags", id: "flags" }, ...p.flags.map((f) => el("span", { class: `flag ${f.code}` }, `${f.text["zh-CN"]} ${f.text.en}`))) : null,
     reasons.length ? el("div", { class: "banner warn" }, "需医生评估 Doctor review: ", reasons.join(", ")) : null,
+    decisionBox(p),
     el("h3", {}, "既往接种 Earlier doses"),
     el("ul", { class: "history", id: "history" }, ...((p.history || []).length
       ? p.history.map((d) => el("li", {}, `${d.date} ${d.product} (${d.manufacturer}) — ${d.sources.map((s) => SOURCE[s] || s).join(", ")}`))
@@ -154,7 +156,7 @@ function personCard(p) {
     el("h3", {}, "健康问题 Screening"),
     el("ul", { class: "answers", id: "answers" }, ...(items.length ? items.map((i) => el("li", { class: i.answer ? "yes" : "" }, `${words(i)} — ${i.answer ? "是 yes" : "否 no"}`)) : [el("li", { class: "muted" }, "—")])),
     el("div", { class: "row" },
-      el("button", { class: "good", id: "record-dose", onclick: async () => {
+      el("button", { class: "good", id: "record-dose", disabled: !!(p.doctor_decisions && p.doctor_decisions.needed.length), onclick: async () => {
         const done = await post("record-dose", { visit_id: p.visit_id });
         state.message = { kind: "ok", text: `${done.ticket} 已接种，留观至 observation until ${timeOfDay(Date.parse(done.ends_at))}` };
         state.person = null; state.verdict = null; sessionStorage.removeItem(CURRENT);
@@ -165,6 +167,48 @@ function personCard(p) {
       el("button", { class: "danger", onclick: () => outcome("defer", p, deferReason.value) }, "暂缓 Defer"),
       el("button", { onclick: () => outcome("refer", p, deferReason.value) }, "转医生 Refer")),
   );
+}
+
+/** The doctor's decisions this person waits for (another manufacturer to complete the series):
+ * Approve lets the dose be recorded, Decline ends the visit for today; both need a reason and a
+ * signed-in staff member (POST /api/visits/{id}/decisions), and are audited with their name. */
+function decisionBox(p) {
+  const known = p.doctor_decisions;
+  const waiting = (p.review_reasons || []).includes("manufacturer_switch_needs_doctor");
+  const needed = known ? known.needed : (waiting ? [{ kind: "manufacturer_switch" }] : []);
+  const recorded = known ? known.recorded : [];
+  if (!needed.length && !recorded.length) return null;
+  // kept across re-renders (a staff sign-in in between redraws the page)
+  const reason = el("input", { name: "decision-reason", id: "decision-reason", placeholder: "医生意见 Doctor's reason", required: true,
+    value: state.decisionDraft || "", oninput: () => { state.decisionDraft = reason.value; } });
+  const decide = async (approve) => {
+    if (!reason.value.trim()) { state.message = { kind: "warn", text: "请填写医生意见 Enter the doctor's reason" }; render(); return; }
+    state.message = null;
+    let answer;
+    try {
+      answer = await call("POST", `/api/visits/${p.visit_id}/decisions`, { kind: "manufacturer_switch", approve, reason: reason.value.trim() });
+    } catch (err) { return; } // shown by call(); a sign-in the server asked for opens over the page
+    state.decisionDraft = null;
+    if (approve) {
+      state.person = { ...p, doctor_decisions: { needed: [], recorded: [answer.decision] } };
+      state.message = { kind: "ok", text: `${p.ticket}: 医生已批准换用厂家 switch approved — 可记录接种 record the dose` };
+      render();
+    } else {
+      state.message = { kind: "ok", text: `${p.ticket}: 医生不批准，今日结束 switch declined — visit ended for today` };
+      state.person = null; state.verdict = null; sessionStorage.removeItem(CURRENT);
+      await refresh();
+    }
+  };
+  return el("div", { class: "card decision", id: "decision" },
+    ...needed.map((n) => el("div", { class: "banner bad" },
+      "需医生决定：换用其他厂家完成全程 Doctor's decision needed: complete the series with another manufacturer",
+      n.previous ? el("div", { class: "switch" }, `上一剂 Previous: ${n.product} (${n.previous}) ${n.date} → 本次 Today: ${n.booked_product} (${n.booked})`) : null)),
+    ...recorded.map((d) => el("div", { class: `banner ${d.approve ? "ok" : "warn"}`, id: "decision-recorded" },
+      `${d.approve ? "医生已批准 Approved" : "医生不批准 Declined"} — ${d.previous} → ${d.booked} — ${d.decided_by}: ${d.reason}`)),
+    needed.length ? el("form", { class: "row", onsubmit: (e) => e.preventDefault() },
+      el("label", { style: "flex: 1" }, "医生意见 Reason", reason),
+      el("button", { class: "good", id: "approve-switch", onclick: () => decide(true) }, "批准 Approve"),
+      el("button", { class: "danger", id: "decline-switch", onclick: () => decide(false) }, "不批准 Decline")) : null);
 }
 
 async function outcome(action, p, reason) {
