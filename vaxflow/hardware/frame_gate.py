@@ -34,7 +34,7 @@ class Action(enum.Enum):
 class GateConfig:
     """Budgets, in frames."""
 
-    #: An unchanged frame is decoded anyway after this many reused ones.
+    #: Every this-many-th frame of an unchanged run is decoded anyway.
     refresh_every: int = 30
     #: The whole-frame fallback runs on every this-many-th decoded frame without a located code.
     fallback_every: int = 15
@@ -62,8 +62,10 @@ def on_frame(state: GateState, changed: bool, config: GateConfig) -> tuple[GateS
     """The action for a frame that did (or did not) change since the last decoded frame."""
     if state.region_left == 0 and not changed and state.reused + 1 < config.refresh_every:
         return replace(state, reused=state.reused + 1), Action.REUSE
+    if state.region_left > 0:  # the region work is this frame's expensive part
+        return replace(state, reused=0), Action.FAST
     since = state.since_fallback + 1
-    if state.region_left == 0 and since >= config.fallback_every:
+    if since >= config.fallback_every:
         return replace(state, reused=0, since_fallback=0), Action.FAST_AND_FALLBACK
     return replace(state, reused=0, since_fallback=since), Action.FAST
 

@@ -58,10 +58,14 @@ def is_clean_scan(text: str) -> bool:
 def thumbnail(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.int16]:
     """A small grey copy of a frame (grey or BGR), for comparing frames cheaply."""
     h, w = image.shape[:2]
-    size = (THUMB_WIDTH, max(1, round(h * THUMB_WIDTH / max(1, w))))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    if small.ndim == 3:
-        small = small.mean(axis=2)
+    # Every 4th pixel of every 4th row (and the green channel of BGR) is plenty to average
+    # 25 samples a cell, at a sixteenth of the cost of reading the whole frame.
+    step = 4 if min(h, w) >= 8 * THUMB_WIDTH // 4 else 1
+    channel = min(1, image.shape[2] - 1) if image.ndim == 3 else None
+    sparse = image[::step, ::step] if channel is None else image[::step, ::step, channel]
+    sh, sw = sparse.shape
+    size = (min(THUMB_WIDTH, sw), max(1, round(sh * min(THUMB_WIDTH, sw) / max(1, sw))))
+    small = cv2.resize(np.ascontiguousarray(sparse), size, interpolation=cv2.INTER_AREA)
     return np.asarray(small, dtype=np.int16)
 
 
