@@ -109,7 +109,11 @@ class ZxingDecoder(_NoResources):
         except ImportError as err:
             raise DecoderUnavailable("zxing-cpp is not installed") from err
         self._zx = zxingcpp
-        self._formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+        # Model 1 and 2 only: in zxing-cpp 3 "QRCode" also means Micro QR and rMQR, and a Micro
+        # QR M1 (error detection, no correction) reads out of a phone screen's moiré as a
+        # short number, which the booking layer would take for a code. No booking is Micro QR.
+        qr = zxingcpp.BarcodeFormat
+        self._formats = zxingcpp.BarcodeFormats((qr.QRCodeModel1, qr.QRCodeModel2))
         self._mode = zxingcpp.TextMode.Plain
 
     def decode(self, image: Gray) -> list[str]:
