@@ -56,7 +56,8 @@ def desk(seed: int) -> Gray:
 
 def camera_noise(gray: Gray, rng: np.random.Generator, sigma: float, quality: int) -> Bgr:
     """Sensor noise and the JPEG a USB camera sends, as the BGR frame OpenCV hands over."""
-    noisy = (gray.astype(np.float32) + rng.normal(0, sigma, size=gray.shape)).clip(0, 255)
+    noise = rng.standard_normal(size=gray.shape, dtype=np.float32) * sigma
+    noisy = (gray.astype(np.float32) + noise).clip(0, 255)
     ok, data = cv2.imencode(".jpg", noisy.astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     return np.asarray(cv2.imdecode(data, cv2.IMREAD_COLOR), dtype=np.uint8)
@@ -117,7 +118,11 @@ class Held:
         # INTER_LINEAR from a much finer screen: the camera's own aliasing makes the moiré.
         warped = cv2.warpPerspective(self.screen, matrix, FRAME, flags=cv2.INTER_LINEAR)
         mask = cv2.warpPerspective(np.ones_like(self.screen), matrix, FRAME) > 0
-        frame = np.where(mask, warped, self.background).astype(np.float32)
+        frame = np.where(mask, warped, self.background)
+        # Blur and glare only around the phone (the rest of the desk is still): a window.
+        x0, y0 = (max(0, int(v - half)) for v in dst.min(axis=0))
+        x1, y1 = (int(v + half) for v in dst.max(axis=0))
+        window = frame[y0:y1, x0:x1].astype(np.float32)
         length = int(rng.integers(1, 8))  # hand shake
         if length > 1:
             kernel = np.zeros((length, length), dtype=np.float32)
@@ -125,13 +130,13 @@ class Held:
                 kernel[length // 2, :] = 1 / length
             else:
                 kernel[:, length // 2] = 1 / length
-            frame = cv2.filter2D(frame, -1, kernel)
+            window = cv2.filter2D(window, -1, kernel)
         gx, gy = cx + path.uniform(-0.4, 0.4) * half, cy + path.uniform(-0.4, 0.4) * half
-        yy, xx = np.ogrid[: FRAME[1], : FRAME[0]]
+        yy, xx = np.ogrid[y0 : y0 + window.shape[0], x0 : x0 + window.shape[1]]
         glare = path.uniform(40, 140) * np.exp(
             -((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * (0.35 * half) ** 2)
         )
-        frame = (frame + glare).clip(0, 255).astype(np.uint8)
+        frame[y0:y1, x0:x1] = (window + glare).clip(0, 255).astype(np.uint8)
         return camera_noise(frame, rng, 4.0, int(rng.integers(45, 85)))
 
 
