@@ -146,11 +146,14 @@ async def test_decoding_stays_off_the_event_loop(tmp_path: Path) -> None:
     try:
         assert await read_text(scanner) == "BIG-1"
         assert await scanner.read(0.3) is None  # keeps decoding frames, all duplicates
+        # ~50 frames a second arrive, ~3 are decoded: the others were skipped, never queued
+        captured = scanner._frame_seq
     finally:
         beat.cancel()
         await asyncio.gather(beat, return_exceptions=True)
         await scanner.close()
     assert slow.calls >= 3  # warm-up, the code, duplicates
+    assert captured > 3 * slow.calls
     assert lags and max(lags) < 0.15
     slow.close()
 

@@ -72,7 +72,13 @@ still, moved = Seen(False), Seen(True)
         ([Seen(True, decoded=True, located=True), still], [(F, False), (R, False)]),
         # located again while working: the budget starts over
         (
-            [Seen(True, located=True), Seen(True), Seen(True, located=True), Seen(True), Seen(True)],
+            [
+                Seen(True, located=True),
+                Seen(True),
+                Seen(True, located=True),
+                Seen(True),
+                Seen(True),
+            ],
             [(F, True), (F, True), (F, True), (F, True), (F, True)],
         ),
     ],

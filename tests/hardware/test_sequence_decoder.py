@@ -17,7 +17,12 @@ from tests.conftest import QR_SAMPLES
 from vaxflow.hardware.camera import CameraScanner
 from vaxflow.hardware.decoders import Decoder, Gray, load_image, make_decoder
 from vaxflow.hardware.frame_gate import GateConfig
-from vaxflow.hardware.sequence_decoder import SequenceDecoder, frame_changed, is_clean_scan, thumbnail
+from vaxflow.hardware.sequence_decoder import (
+    SequenceDecoder,
+    frame_changed,
+    is_clean_scan,
+    thumbnail,
+)
 
 needs_samples = pytest.mark.skipif(not QR_SAMPLES.is_dir(), reason=f"no QR samples at {QR_SAMPLES}")
 

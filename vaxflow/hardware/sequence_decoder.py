@@ -145,9 +145,7 @@ class SequenceDecoder:
         texts, regions = self._locate(gray)
         if regions:
             self._region = max(regions, key=Region.side)
-        self._state, work_region = after_fast(
-            self._state, bool(texts), bool(regions), self.config
-        )
+        self._state, work_region = after_fast(self._state, bool(texts), bool(regions), self.config)
         if not texts and work_region and self._region is not None:
             texts = self._rescue(gray, self._region)
             self._state = after_region(self._state, bool(texts))
