@@ -10,6 +10,7 @@ reads something the booking layer would refuse is a misread, not a decode.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -117,6 +118,7 @@ class SequenceDecoder:
         self._reference: npt.NDArray[np.int16] | None = None
         self._last: list[str] = []
         self._region: Region | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def around(cls, decoder: Decoder, **options: object) -> SequenceDecoder:
@@ -131,7 +133,15 @@ class SequenceDecoder:
         return cls(members[0], fallback, **options)  # type: ignore[arg-type]
 
     def decode(self, image: Gray) -> list[str]:
-        """The texts in this frame (repeating the last answer for an unchanged frame)."""
+        """The texts in this frame (repeating the last answer for an unchanged frame).
+
+        Serialised: a read() that timed out leaves its worker thread decoding, and the next
+        read() must not interleave with it in the gate's state.
+        """
+        with self._lock:
+            return self._decode(image)
+
+    def _decode(self, image: Gray) -> list[str]:
         self.stats.frames += 1
         thumb = thumbnail(image)
         changed = frame_changed(self._reference, thumb, self.change_levels)
@@ -178,10 +188,11 @@ class SequenceDecoder:
 
     def reset(self) -> None:
         """Forget the previous frames (a new capture session)."""
-        self._state = GateState()
-        self._reference = None
-        self._last = []
-        self._region = None
+        with self._lock:
+            self._state = GateState()
+            self._reference = None
+            self._last = []
+            self._region = None
 
     def close(self) -> None:
         self.fast.close()
