@@ -124,11 +124,11 @@ class SlowDecoder:
 
 async def test_decoding_stays_off_the_event_loop(tmp_path: Path) -> None:
     """Decoding blocks a worker thread, never the loop: the loop keeps ticking meanwhile."""
-    big = np.full((720, 1280), 140, dtype=np.uint8)
-    big[100:580, 200:840] = frame_with("BIG-1")
     path = tmp_path / "big.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (1280, 720))
-    for _ in range(20):
+    for i in range(20):  # the code moves, so every frame is worth decoding
+        big = np.full((720, 1280), 140, dtype=np.uint8)
+        big[100 + 4 * i : 580 + 4 * i, 200:840] = frame_with("BIG-1")
         writer.write(cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
     writer.release()
     slow = SlowDecoder()
@@ -146,11 +146,14 @@ async def test_decoding_stays_off_the_event_loop(tmp_path: Path) -> None:
     try:
         assert await read_text(scanner) == "BIG-1"
         assert await scanner.read(0.3) is None  # keeps decoding frames, all duplicates
+        # ~50 frames a second arrive, ~3 are decoded: the others were skipped, never queued
+        captured = scanner._frame_seq
     finally:
         beat.cancel()
         await asyncio.gather(beat, return_exceptions=True)
         await scanner.close()
     assert slow.calls >= 3  # warm-up, the code, duplicates
+    assert captured > 3 * slow.calls
     assert lags and max(lags) < 0.15
     slow.close()
 

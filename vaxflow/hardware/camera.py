@@ -2,7 +2,9 @@
 
 A capture thread keeps only the newest frame (never the UI thread, never the event loop);
 read() decodes that frame in a worker thread, so a slow decoder skips frames instead of
-falling behind, and the same code seen in frame after frame is reported once.
+falling behind, and the same code seen in frame after frame is reported once. Frames go through
+a SequenceDecoder: unchanged frames cost a thumbnail, and the slow fallbacks run where the fast
+decoder located a code (see frame_gate).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from vaxflow.hardware.dedupe import Deduper
 from vaxflow.hardware.errors import DeviceUnavailable
 from vaxflow.hardware.interfaces import DeviceHealth, DeviceState, Scan
 from vaxflow.hardware.scan_text import normalize_scan
+from vaxflow.hardware.sequence_decoder import SequenceDecoder
 from vaxflow.hardware.threads import stop_thread
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,16 @@ log = logging.getLogger(__name__)
 #: Consecutive failed grabs after which a live camera counts as unplugged.
 MAX_FAILED_GRABS = 10
 
-_OPTIONS = {"width", "height", "fps", "decoder", "dedupe_seconds", "loop", "reconnect_interval"}
+_OPTIONS = {
+    "width",
+    "height",
+    "fps",
+    "decoder",
+    "dedupe_seconds",
+    "loop",
+    "reconnect_interval",
+    "gate",
+}
 
 
 class CameraScanner:
@@ -42,7 +54,9 @@ class CameraScanner:
     (a decoders.make_decoder name, default "default"; a chain is written zxing,zbar in a URL);
     dedupe_seconds (default 3.0: a code is reported again only after it was out of sight that
     long); fps (pace for video files, default 15); loop (replay a video file, default false);
-    reconnect_interval (seconds, default 1.0). `clock()` gives monotonic seconds for dedupe.
+    reconnect_interval (seconds, default 1.0); gate (default true: skip unchanged frames and
+    ration the fallbacks; false decodes every frame with the whole chain, as before).
+    `clock()` gives monotonic seconds for dedupe.
     """
 
     def __init__(
@@ -74,12 +88,14 @@ class CameraScanner:
         except ValueError as err:
             raise ValueError(f"{url}: {err}") from None
         self.loop_file = str(query.get("loop", "false")).lower() in ("1", "true", "yes")
+        gate = str(query.get("gate", "true")).lower() not in ("0", "false", "no")
         name = decoder if decoder is not None else query.get("decoder", "default")
         self._owns_decoder = isinstance(name, str)
         try:
             self.decoder: Decoder = make_decoder(name) if isinstance(name, str) else name
         except DecoderUnavailable as err:  # a config problem on this machine, like a bad URL
             raise ValueError(f"{url}: {err}") from err
+        self._frames: Decoder = SequenceDecoder.around(self.decoder) if gate else self.decoder
         self._clock = clock
         self._dedupe = Deduper(dedupe_seconds)
         self._state = (DeviceState.UNKNOWN, "not_open", "")
@@ -134,6 +150,8 @@ class CameraScanner:
         await stop_thread(thread, self._stop, self.call_timeout)
         self._state = (DeviceState.UNKNOWN, "not_open", "")
         self._frame = None
+        if isinstance(self._frames, SequenceDecoder):
+            self._frames.reset()  # the next session's first frame is news
         if self._owns_decoder:
             await asyncio.to_thread(self.decoder.close)  # stops a decoder worker process
 
@@ -159,7 +177,7 @@ class CameraScanner:
                         raise self._unavailable()
                     self._decoded_seq, frame = self._frame_seq, self._frame
                     assert frame is not None
-                    texts = await asyncio.to_thread(self.decoder.decode, frame)
+                    texts = await asyncio.to_thread(self._frames.decode, frame)
                     now = self._clock()
                     fresh = [t for t in texts if self._dedupe.accept(t, now)]
                     if fresh:

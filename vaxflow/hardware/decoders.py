@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
+from vaxflow.hardware.code_region import Region, modules_for_version
+
 log = logging.getLogger(__name__)
 
 Gray = npt.NDArray[np.uint8]
@@ -107,7 +109,11 @@ class ZxingDecoder(_NoResources):
         except ImportError as err:
             raise DecoderUnavailable("zxing-cpp is not installed") from err
         self._zx = zxingcpp
-        self._formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+        # Model 1 and 2 only: in zxing-cpp 3 "QRCode" also means Micro QR and rMQR, and a Micro
+        # QR M1 (error detection, no correction) reads out of a phone screen's moiré as a
+        # short number, which the booking layer would take for a code. No booking is Micro QR.
+        qr = zxingcpp.BarcodeFormat
+        self._formats = zxingcpp.BarcodeFormats((qr.QRCodeModel1, qr.QRCodeModel2))
         self._mode = zxingcpp.TextMode.Plain
 
     def decode(self, image: Gray) -> list[str]:
@@ -117,6 +123,32 @@ class ZxingDecoder(_NoResources):
         # Plain: the code's own characters, not "human readable" renderings like "<GS>" or "(01)".
         results = self._zx.read_barcodes(gray, formats=self._formats, text_mode=self._mode)
         return _unique([r.text for r in results if r.valid])
+
+    def locate(self, image: Gray) -> tuple[list[str], list[Region]]:
+        """The texts read, and where codes were found but not read (finder patterns seen)."""
+        gray = _as_gray(image)
+        if _too_small(gray):
+            return [], []
+        results = self._zx.read_barcodes(
+            gray, formats=self._formats, text_mode=self._mode, return_errors=True
+        )
+        texts = _unique([r.text for r in results if r.valid])
+        regions = [_region(r) for r in results if not r.valid]
+        return texts, [r for r in regions if r is not None]
+
+
+def _region(result: Any) -> Region | None:
+    """A zxing-cpp result's corners and size in modules (its `extra` holds the version)."""
+    pos = result.position
+    corners = tuple(
+        (float(p.x), float(p.y))
+        for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
+    )
+    if len(set(corners)) < 4:
+        return None
+    version = str(getattr(result, "extra", {}).get("Version", ""))
+    modules = modules_for_version(int(version)) if version.isdigit() else None
+    return Region(corners, modules)
 
 
 class ZbarDecoder(_NoResources):
