@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from vaxflow.cli.common import site_settings
 from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings
+from vaxflow.hardware.announcer import Announcer
 from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
@@ -100,7 +101,13 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     clock = ScaledClock(args.speed)
     day = settings.demo.visit_date or engine.site_day(clock.now(), settings.site.timezone)
     settings, people, day_list = _demo_people(settings, day, settings.demo.bookings)
-    app = create_app(settings, db=args.db, clock=clock, certificate_printer=print_outcome)
+    app = create_app(
+        settings,
+        db=args.db,
+        clock=clock,
+        certificate_printer=print_outcome,
+        announce=Announcer().wav,
+    )
     traffic = Traffic(arrivals_per_hour=args.arrivals)
     tasks: list[asyncio.Task[None]] = []
 
