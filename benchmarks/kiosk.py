@@ -120,10 +120,10 @@ async def shell_latency(url: str, first: int, count: int) -> list[float]:
     from vaxflow.hardware.sim_scanner import SimScanner
     from vaxflow.kiosk import flow as f
     from vaxflow.kiosk.shell import Devices, KioskShell
-    from vaxflow.kiosk.tour import card_for, site_today
     from vaxflow.queue.client.site import SiteClient
     from vaxflow.queue.demo.demo_data import make_people
     from vaxflow.screens.kiosk.texts import ticket_view
+    from vaxflow.screens.kiosk.tour import card_for, site_today
 
     settings = load_settings(DEMO_CONFIG)
     people = make_people(settings, site_today(settings), first + count)[first:]

@@ -30,7 +30,6 @@ from vaxflow.hardware.serial_scanner import SerialScanner
 from vaxflow.hardware.sim_printer import SimPrinter
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.shell import Devices
-from vaxflow.kiosk.tour import card_for
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.client.site import SiteClient, new_request_id
 from vaxflow.queue.core import engine
@@ -40,6 +39,7 @@ from vaxflow.queue.store.bookings import import_bookings
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store
 from vaxflow.screens.kiosk.texts import screen_texts
+from vaxflow.screens.kiosk.tour import card_for
 
 pytestmark = [
     pytest.mark.slow,

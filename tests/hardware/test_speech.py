@@ -7,14 +7,17 @@ writes what it was asked to say, when it started and when it ended or was stoppe
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import stat
 import time
+import wave
 from pathlib import Path
 
 import pytest
 
-from vaxflow.hardware.speech import Speaker
+from vaxflow.hardware.announcer import Announcer
+from vaxflow.hardware.speech import Speaker, voice
 
 SOUND = {"PULSE_SERVER": "unix:/fake/pulse"}  # a sound server is named: the player may run
 SILENT: dict[str, str] = {}  # nothing: no server, and the root has no /dev/snd (see below)
@@ -143,3 +146,47 @@ async def test_a_player_past_its_deadline_is_stopped_and_reported(tmp_path: Path
     assert await speaker.say("a long consent", "en") is False
     assert time.monotonic() - started < 5
     assert reports.seen == [("fault", "player_timeout")]
+
+
+RENDERER = """#!/bin/sh
+# A stand-in for espeak-ng --stdout: logs its arguments, writes a short WAV (or fails on "FAIL").
+echo "$*" >> "$(dirname "$0")/rendered.log"
+case "$*" in *FAIL*) echo "no voice" >&2; exit 1;; esac
+python3 -c '
+import io, sys, wave
+out = io.BytesIO()
+with wave.open(out, "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(22050); w.writeframes(b"\\1\\0" * 100)
+sys.stdout.buffer.write(out.getvalue())
+'
+"""
+
+
+def renderer(folder: Path) -> str:
+    script = folder / "fake-espeak-render"
+    script.write_text(RENDERER)
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+async def test_announcements_render_through_the_same_voices_once_per_text(tmp_path: Path) -> None:
+    """The server's announcer and the kiosk's speaker share one wrapper: same voices, one WAV."""
+    program = renderer(tmp_path)
+    announcer = Announcer(tmp_path / "cache", program=program)
+    texts = ("请 A023 号到 Station 5 接种", "A023, please go to Station 5")
+    first = await announcer.wav(texts)
+    again = await announcer.wav(texts)
+    assert first is not None and first[:4] == b"RIFF" and again == first
+    with wave.open(io.BytesIO(first)) as joined:  # both parts and a silence between them
+        assert joined.getnframes() == 200 + int(22050 * 0.4)
+    assert (tmp_path / "rendered.log").read_text("utf-8").splitlines() == [
+        f"-v {voice('zh-CN')} -s 150 --stdout {texts[0]}",
+        f"-v {voice('en')} -s 150 --stdout {texts[1]}",
+    ]  # rendered once: the second answer came from the cache
+    assert voice("zh-TW") == "cmn" and voice("fr") == "en"
+
+
+async def test_a_failing_renderer_gives_no_announcement(tmp_path: Path) -> None:
+    announcer = Announcer(tmp_path / "cache", program=renderer(tmp_path))
+    assert await announcer.wav(("FAIL", "FAIL")) is None
+    assert not Announcer(tmp_path, program=str(tmp_path / "no-such-program")).available

@@ -27,7 +27,6 @@ from vaxflow.hardware.sim_printer import SimFault, SimPrinter
 from vaxflow.hardware.sim_scanner import SimScanner
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.shell import Devices, KioskShell, ShellOptions
-from vaxflow.kiosk.tour import card_for
 from vaxflow.queue.client.site import ServerUnreachable, SiteClient, new_request_id
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.booking import Booking
@@ -36,6 +35,7 @@ from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
 from vaxflow.screens.kiosk import i18n
 from vaxflow.screens.kiosk.texts import screen_texts, spoken_words, ticket_view
+from vaxflow.screens.kiosk.tour import card_for
 
 AiohttpServer = Callable[[web.Application], Awaitable[TestServer]]
 FAST = f.Timing(retry_delays=(0.05,), offline=0.3)

@@ -15,7 +15,8 @@ from tests.faults.kit import adult_card
 from vaxflow.config import load_settings
 from vaxflow.hardware.sim_idcard import SimIdCardReader
 from vaxflow.kiosk import flow as f
-from vaxflow.kiosk.app import AppOptions, make_shell
+from vaxflow.kiosk.wiring import AppOptions
+from vaxflow.screens.kiosk.app import kiosk_shell
 
 
 async def main(config: Path, url: str, printer_dir: Path) -> int:
@@ -26,7 +27,7 @@ async def main(config: Path, url: str, printer_dir: Path) -> int:
         sim_devices=True,
         printer_dir=printer_dir,
     )
-    shell = make_shell(load_settings(config), options)
+    shell = kiosk_shell(load_settings(config), options)
 
     def answer(state: f.State) -> None:
         if state.screen is f.Screen.QUESTION:

@@ -13,6 +13,7 @@ import pytest
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
+from vaxflow.hardware.announcer import Announcer
 from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue.ops import boards
 from vaxflow.queue.server.app import create_app
@@ -247,7 +248,13 @@ async def test_board_snapshots_carry_the_event_number_to_resume_from(site: Site)
         assert (await ws.receive_json())["kind"] == "live"
 
 
-async def test_announcement_is_a_wav_or_a_reasoned_404(site: Site) -> None:
+async def test_announcement_is_a_wav_or_a_reasoned_404(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """The server given espeak-ng's announcer, as `vaxflow server` and `vaxflow demo` give it."""
+    announcer = Announcer(tmp_path / "announcements")
+    app = create_app(settings, db=str(tmp_path / "s.sqlite"), clock=clock, announce=announcer.wav)
+    site = Site(await aiohttp_client(app), clock, settings)
     response = await site.client.get("/api/announcements/S05/A023.wav", headers=auth("board"))
     body = await response.read()
     if shutil.which("espeak-ng"):
@@ -257,6 +264,12 @@ async def test_announcement_is_a_wav_or_a_reasoned_404(site: Site) -> None:
         assert response.status == 404
     bad = await site.client.get("/api/announcements/S99/A023.wav", headers=auth("board"))
     assert (await bad.json())["error"]["reason"] == "unknown_station"
+
+
+async def test_a_server_given_no_announcer_says_it_cannot_speak(site: Site) -> None:
+    response = await site.client.get("/api/announcements/S05/A023.wav", headers=auth("board"))
+    assert response.status == 404
+    assert (await response.json())["error"]["reason"] == "speech_unavailable"
 
 
 async def test_pages_and_scripts_are_served_without_a_token(site: Site) -> None:

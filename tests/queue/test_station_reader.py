@@ -11,10 +11,10 @@ from datetime import date
 from pathlib import Path
 
 from tests.hardware.idcard_emulator import IdCardEmulator
-from vaxflow.cli.station_reader import WORDS, ReaderOptions, StationIdReader
 from vaxflow.hardware.idcard_reader import SerialIdCardReader
 from vaxflow.hardware.interfaces import IdCard
 from vaxflow.hardware.sim_idcard import SimIdCardReader
+from vaxflow.kiosk.station_reader import WORDS, ReaderOptions, StationIdReader
 from vaxflow.queue.client.site import SiteClient
 from vaxflow.queue.client.station_console import StationConsole
 

@@ -14,16 +14,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from vaxflow.cli.common import site_settings
+from vaxflow.cli.site_app import site_app
 from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings
-from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.core import engine
 from vaxflow.queue.demo.demo_data import make_people
 from vaxflow.queue.demo.demo_day import DemoPerson, make_day
 from vaxflow.queue.demo.simulated_site import Arrivals, SimulatedSite, Traffic
-from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
 from vaxflow.queue.server.serve import run_loop, serve
 from vaxflow.queue.store.bookings import import_bookings
@@ -100,7 +99,7 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     clock = ScaledClock(args.speed)
     day = settings.demo.visit_date or engine.site_day(clock.now(), settings.site.timezone)
     settings, people, day_list = _demo_people(settings, day, settings.demo.bookings)
-    app = create_app(settings, db=args.db, clock=clock, certificate_printer=print_outcome)
+    app = site_app(settings, db=args.db, clock=clock)
     traffic = Traffic(arrivals_per_hour=args.arrivals)
     tasks: list[asyncio.Task[None]] = []
 

@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         printer_dir = args.printer_dir
         if touring and printer_dir is None:
             printer_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        from vaxflow.kiosk.app import AppOptions
+        from vaxflow.kiosk.wiring import AppOptions
 
         options = AppOptions(
             server=server,
@@ -96,17 +96,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _kiosk(settings: Any, options: Any, args: argparse.Namespace) -> int:
-    from vaxflow.kiosk import tour
-    from vaxflow.kiosk.app import make_shell, run_app
+    from vaxflow.screens.kiosk import tour
+    from vaxflow.screens.kiosk.app import kiosk_shell, run_app
 
     if args.tour is not None:
         client = tour.GatedClient(options.server, options.token, device=options.device_id)
-        shell = make_shell(settings, options, client)
+        shell = kiosk_shell(settings, options, client)
         shell.devices.printer = tour.GatedPrinter(shell.devices.printer)  # type: ignore[arg-type]
         shell.print_queue.printer = shell.devices.printer
         languages = (args.lang,) if args.lang else ("zh-CN", "zh-TW", "en")
         return await run_app(shell, options, tour.tour(settings, args.tour, languages))
-    shell = make_shell(settings, options)
+    shell = kiosk_shell(settings, options)
     if args.script is not None:
         if args.script not in tour.SCRIPTS:
             print(f"unknown script; use one of: {', '.join(tour.SCRIPTS)}", file=sys.stderr)

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vaxflow.cli.common import site_settings
+from vaxflow.cli.site_app import site_app
 from vaxflow.clock import Clock, ScaledClock, SystemClock
-from vaxflow.hardware.certificate_print import print_outcome
-from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.serve import run_loop, serve
 
 
@@ -79,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(err, file=sys.stderr)
         return 2
-    app = create_app(settings, db=args.db, clock=clock, certificate_printer=print_outcome)
+    app = site_app(settings, db=args.db, clock=clock)
 
     async def started(url: str) -> None:
         if isinstance(clock, ScaledClock):

@@ -1,6 +1,10 @@
-"""Spoken words at the kiosk: one text at a time through an offline speech command (espeak-ng).
+"""Spoken words through espeak-ng, offline: the one wrapper of the speech program.
 
-A new text stops the one playing: its process group gets SIGTERM, then SIGKILL after
+Two uses: the kiosk says one text at a time on its own sound device (`Speaker`), and the
+site server's call boards fetch announcements rendered to WAV (`render_wav`, cached by
+`vaxflow.hardware.announcer`). Both take the program, its voices and its arguments from here.
+
+At the kiosk, a new text stops the one playing: its process group gets SIGTERM, then SIGKILL after
 `stop_within` seconds, and the new one starts only once the old has exited, so two prompts
 never play together. No sound device, a missing program or a failing one is reported once
 (`report(state, reason, detail)`, the kiosk sends it to the marshal as device health) and the
@@ -20,10 +24,48 @@ from vaxflow.hardware.audio import has_sound_device
 
 log = logging.getLogger(__name__)
 
+#: The speech program, found on PATH.
+PROGRAM = "espeak-ng"
 #: The default command; {voice} and {text} are filled in per prompt.
-ESPEAK: tuple[str, ...] = ("espeak-ng", "-v", "{voice}", "{text}")
-#: espeak-ng voices per kiosk language (Mandarin for both Chinese scripts).
+ESPEAK: tuple[str, ...] = (PROGRAM, "-v", "{voice}", "{text}")
+#: espeak-ng voices per language (Mandarin for both Chinese scripts).
 VOICES: dict[str, str] = {"zh-CN": "cmn", "zh-TW": "cmn", "en": "en"}
+#: Words per minute of a rendered announcement (espeak-ng's default is 175: a hall echoes).
+RENDER_SPEED = 150
+
+
+def voice(language: str) -> str:
+    """The espeak-ng voice for a language; English for one it does not know."""
+    return VOICES.get(language, VOICES["en"])
+
+
+def render_args(program: str, language: str, text: str) -> list[str]:
+    """The command that writes `text` spoken in `language` as a WAV to stdout."""
+    return [program, "-v", voice(language), "-s", str(RENDER_SPEED), "--stdout", text]
+
+
+async def render_wav(program: str, language: str, text: str, seconds: float) -> bytes | None:
+    """`text` spoken as WAV bytes; None (logged) when the program fails or runs past `seconds`."""
+    process = await asyncio.create_subprocess_exec(
+        *render_args(program, language, text),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(seconds):
+            out, err = await process.communicate()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        log.error("%s took longer than %.0f s for %r", program, seconds, text)
+        return None
+    if process.returncode != 0:
+        log.error("%s failed (%s): %s", program, process.returncode, err.decode(errors="replace"))
+        return None
+    return out
+
 
 Report = Callable[[str, str, str], Awaitable[None]]
 
@@ -61,7 +103,7 @@ class Speaker:
             if not has_sound_device(self.env):
                 await self._health("offline", "no_sound_device", "no sound server or card")
                 return False
-            args = [a.format(voice=VOICES.get(language, "en"), text=text) for a in self.command]
+            args = [a.format(voice=voice(language), text=text) for a in self.command]
             try:
                 process = await asyncio.create_subprocess_exec(
                     *args,

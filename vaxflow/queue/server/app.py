@@ -18,6 +18,7 @@ from vaxflow.queue.core.staff_auth import StaffAuth
 from vaxflow.queue.ops.estimates import WaitEstimates
 from vaxflow.queue.server import board_handlers, staff_handlers
 from vaxflow.queue.server.appkeys import (
+    ANNOUNCE,
     CERTIFICATE_PRINTER,
     CLOCK,
     ESTIMATES,
@@ -29,6 +30,7 @@ from vaxflow.queue.server.appkeys import (
     STAFF,
     STORE,
     TOKENS,
+    Announce,
     CertificatePrinter,
 )
 from vaxflow.queue.server.auth import TokenTable, bearer_token, device_name
@@ -59,11 +61,13 @@ def create_app(
     db: str | None = None,
     clock: Clock | None = None,
     certificate_printer: CertificatePrinter | None = None,
+    announce: Announce | None = None,
 ) -> web.Application:
     """The whole server; `db` overrides the site file's database (path or URL).
 
     `certificate_printer` prints on the exit printer (the CLI gives the hardware one);
-    without it an exit scan shows the certificate and lists it to print."""
+    without it an exit scan shows the certificate and lists it to print. `announce` renders
+    the boards' spoken calls (the CLI gives espeak-ng's); without it the boards only chime."""
     app = web.Application(middlewares=[_errors], client_max_size=settings.server.max_body_bytes)
     clock = clock or SystemClock()
     store = Store(database_url(db or settings.server.db), site_id=settings.site.id, clock=clock)
@@ -72,6 +76,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[CERTIFICATE_PRINTER] = certificate_printer
+    app[ANNOUNCE] = announce
     app[STORE] = store
     app[HUB] = hub
     app[ESTIMATES] = WaitEstimates(store, settings, clock)
@@ -83,7 +88,7 @@ def create_app(
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guard(route), name=_name(route))
     app.router.add_get("/", _index)
-    board_handlers.setup(app)  # web pages, boards' speech, exit certificates (issue 6)
+    board_handlers.setup(app)  # web pages, exit certificates (issue 6)
     app.cleanup_ctx.append(_store_lifetime)
     app.cleanup_ctx.append(_staff_sweeper)  # after the store: stopped before it
     app.on_shutdown.append(_close_sockets)

@@ -33,3 +33,8 @@ STAFF = web.AppKey("staff", StaffAuth)
 #: the server imports no device code.
 CertificatePrinter = Callable[[str, dict[str, Any]], Awaitable[str | None]]
 CERTIFICATE_PRINTER: web.AppKey[CertificatePrinter | None] = web.AppKey("certificate_printer")
+
+#: Renders a call announcement's texts (Chinese, English) to one WAV; None when it cannot.
+#: Given by the shell that runs the server (vaxflow.hardware.announcer.Announcer().wav).
+Announce = Callable[[tuple[str, ...]], Awaitable[bytes | None]]
+ANNOUNCE: web.AppKey[Announce | None] = web.AppKey("announce")

@@ -21,15 +21,13 @@ from vaxflow.config import Settings
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
 from vaxflow.queue.ops import boards, certificates, service
 from vaxflow.queue.server import api_models as m
-from vaxflow.queue.server.announce import Announcer
-from vaxflow.queue.server.appkeys import CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
+from vaxflow.queue.server.appkeys import ANNOUNCE, CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.server.handlers import json_response, mutate, principal
 from vaxflow.queue.store.writer import Tx
 
 log = logging.getLogger(__name__)
 
-ANNOUNCER = web.AppKey("announcer", Announcer)
 SNAPSHOTS: web.AppKey[SnapshotCache] = web.AppKey("observation_snapshots")
 PRINT_TASKS: web.AppKey[set[asyncio.Task[str | None]]] = web.AppKey("certificate_print_tasks")
 REPRINT_LOCKS: web.AppKey[dict[int, asyncio.Lock]] = web.AppKey("certificate_reprint_locks")
@@ -50,8 +48,7 @@ PAGES = {
 
 
 def setup(app: web.Application) -> None:
-    """Serve the pages, their scripts and a CJK font; speech and certificate printing."""
-    app[ANNOUNCER] = Announcer()
+    """Serve the pages, their scripts and a CJK font; certificate printing."""
     app[PRINT_TASKS] = set()
     app[REPRINT_LOCKS] = {}
     app[SNAPSHOTS] = SnapshotCache()
@@ -144,7 +141,9 @@ async def announcement(request: web.Request) -> web.StreamResponse:
         raise NotFound("unknown_station", "There is no such station.")
     if not _TICKET.match(ticket):
         raise NotFound("unknown_ticket", "That is not a ticket number.")
-    data = await request.app[ANNOUNCER].wav(boards.announcement_texts(ticket, station.name))
+    announce = request.app[ANNOUNCE]
+    texts = boards.announcement_texts(ticket, station.name)
+    data = await announce(texts) if announce is not None else None
     if data is None:
         raise NotFound("speech_unavailable", "This server cannot speak (espeak-ng is missing).")
     return web.Response(

@@ -1,9 +1,10 @@
 """The Kivy kiosk app: one asyncio loop for the UI, the devices and the server client.
 
-`run_kiosk` configures Kivy (kiosk mode: fullscreen, no cursor, Escape does not exit,
+`run_app` configures Kivy (kiosk mode: fullscreen, no cursor, Escape does not exit,
 rotation), builds the shell from the site file and device URLs, and runs
 `App.async_run(async_lib="asyncio")` next to the shell. A `driver` coroutine (the tour,
-the GUI tests) may drive the running app and take screenshots.
+the GUI tests) may drive the running app and take screenshots. The shell itself is wired
+Kivy-free in `vaxflow.kiosk.wiring`; `kiosk_shell` gives it these screens' words.
 """
 
 from __future__ import annotations
@@ -14,39 +15,20 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vaxflow.config import Settings
-from vaxflow.hardware.escpos_render import PrinterProfile
 from vaxflow.hardware.fonts import cjk_font_path
-from vaxflow.hardware.urls import open_device
-from vaxflow.kiosk.flow import Flow, Timing
-from vaxflow.kiosk.shell import Devices, KioskShell, ShellOptions
-from vaxflow.queue.client.site import SiteClient, new_request_id
+from vaxflow.kiosk.shell import KioskShell
+from vaxflow.kiosk.wiring import AppOptions, make_shell
+from vaxflow.queue.client.site import SiteClient
+from vaxflow.screens.kiosk.texts import spoken_words, ticket_view
 
 log = logging.getLogger(__name__)
 
 Snap = Callable[[Path], Awaitable[Path]]
 Driver = Callable[[KioskShell, Snap], Awaitable[int]]
-
-
-@dataclass(frozen=True)
-class AppOptions:
-    """How the kiosk runs; sizes in pixels, times in seconds."""
-
-    server: str
-    token: str
-    device_id: str = "kiosk-1"
-    sim_devices: bool = False
-    printer_dir: Path | None = None  # where the simulated printer writes its jobs
-    fullscreen: bool = True
-    rotation: int = 0  # 0, 90, 180 or 270 degrees
-    size: tuple[int, int] = (1080, 1920)  # window size when not fullscreen
-    speak: bool = False  # the voice on from the start for everyone (always in elderly mode)
-    server_timeout: float = 5.0
-    elderly_factor: float = 2.0
 
 
 def configure_kivy(options: AppOptions) -> None:
@@ -101,49 +83,11 @@ def unit_for(size: tuple[float, float]) -> float:
     return max(12.0, min(width / 22.0, height / 40.0))
 
 
-def make_devices(settings: Settings, options: AppOptions) -> Devices:
-    """Devices from the site file's URLs, or simulators (`--devices sim`)."""
-    if options.sim_devices:
-        printer_dir = options.printer_dir or Path("var/kiosk-printer")
-        urls = {"scanner": "sim://", "idcard": "sim://", "printer": f"sim://?dir={printer_dir}"}
-    else:
-        urls = {
-            "scanner": settings.devices.scanner,
-            "idcard": settings.devices.idcard,
-            "printer": settings.devices.printer,
-        }
-    return Devices(
-        scanner=open_device("scanner", urls["scanner"]),
-        idcard=open_device("idcard", urls["idcard"]),
-        printer=open_device("printer", urls["printer"]),
-        urls=urls,
-    )
-
-
-def make_shell(
+def kiosk_shell(
     settings: Settings, options: AppOptions, client: SiteClient | None = None
 ) -> KioskShell:
-    """The shell with its devices, server client and timing."""
-    devices = make_devices(settings, options)
-    from vaxflow.screens.kiosk.texts import spoken_words, ticket_view
-
-    client = client or SiteClient(
-        options.server, options.token, device=options.device_id, timeout=options.server_timeout
-    )
-    timing = Timing(elderly_factor=options.elderly_factor)
-    return KioskShell(
-        client,
-        devices,
-        ticket_view,
-        flow=Flow(new_request_id, timing, voice=options.speak),
-        options=ShellOptions(
-            device_id=options.device_id,
-            device_timeout=settings.devices.timeout_seconds,
-        ),
-        profile=PrinterProfile.from_url(devices.urls["printer"]),
-        site_zone=settings.site.timezone,
-        spoken_words=spoken_words,
-    )
+    """The shell as `vaxflow kiosk` runs it: the kiosk's wiring given these screens' words."""
+    return make_shell(settings, options, client, ticket_view=ticket_view, spoken_words=spoken_words)
 
 
 def _kiosk_app_class() -> type[Any]:

@@ -1,9 +1,12 @@
-"""Spoken call announcements rendered offline by espeak-ng, cached as WAV files per text."""
+"""Spoken call announcements rendered offline by espeak-ng, cached as WAV files per text.
+
+The site server is given `Announcer().wav` by the command that starts it (`vaxflow server`,
+`vaxflow demo`): the server imports no device code; espeak-ng is driven by `speech`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import io
 import logging
@@ -12,18 +15,20 @@ import tempfile
 import wave
 from pathlib import Path
 
+from vaxflow.hardware.speech import PROGRAM, render_wav
+
 log = logging.getLogger(__name__)
 
 #: Longest one espeak-ng rendering may take, in seconds.
 RENDER_TIMEOUT = 10.0
-#: Voices for each part of an announcement: Mandarin first, then English.
-VOICES = ("cmn", "en")
+#: The language of each part of an announcement: Chinese first, then English.
+LANGUAGES = ("zh-CN", "en")
 
 
 class Announcer:
     """Renders (Chinese text, English text) to one WAV, once per text; silent without espeak-ng."""
 
-    def __init__(self, cache_dir: Path | None = None, program: str = "espeak-ng") -> None:
+    def __init__(self, cache_dir: Path | None = None, program: str = PROGRAM) -> None:
         self.program = shutil.which(program)
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "vaxflow-announcements"
         self._locks: dict[str, asyncio.Lock] = {}
@@ -44,8 +49,8 @@ class Announcer:
         async with lock:
             if not path.is_file():
                 parts = [
-                    await self._render(voice, text)
-                    for voice, text in zip(VOICES, texts, strict=True)
+                    await render_wav(self.program, language, text, RENDER_TIMEOUT)
+                    for language, text in zip(LANGUAGES, texts, strict=True)
                 ]
                 data = join_wavs([p for p in parts if p])
                 if not data:
@@ -53,34 +58,6 @@ class Announcer:
                 await asyncio.to_thread(_write_atomic, path, data)
             self._locks.pop(key, None)
         return await asyncio.to_thread(path.read_bytes)
-
-    async def _render(self, voice: str, text: str) -> bytes | None:
-        assert self.program is not None
-        process = await asyncio.create_subprocess_exec(
-            self.program,
-            "-v",
-            voice,
-            "-s",
-            "150",
-            "--stdout",
-            text,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            async with asyncio.timeout(RENDER_TIMEOUT):
-                out, err = await process.communicate()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-            log.error("espeak-ng took longer than %.0f s for %r", RENDER_TIMEOUT, text)
-            return None
-        if process.returncode != 0:
-            log.error("espeak-ng failed (%s): %s", process.returncode, err.decode(errors="replace"))
-            return None
-        return out
 
 
 def join_wavs(parts: list[bytes], gap_seconds: float = 0.4) -> bytes:
