@@ -3,7 +3,7 @@
     ./dev bench soak [--people 20000] [--speed 20] [--kiosks 30] [--kills 6]
         [--print-faults 0.03] [--signed 0.15] [--walk-ins 0.2] [--seed 1] [--json]
 
-A `vaxflow server` process runs config/demo.toml (walk-in capacity raised, no per-kiosk rate
+A `vaxflow server` process runs vaxflow/config/demo.toml (walk-in capacity raised, no per-kiosk rate
 limit, the public key of a key pair made for the run) on a SQLite file with a rehearsal clock
 (`--speed`: 30 minutes of observation take 90 s at 20x). Before it starts, the day list is
 written as the booking CSV, checked by the importer and imported, as `vaxflow demo` does, for
@@ -76,7 +76,7 @@ import aiohttp
 from stdnum.cn import ric
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
+DEMO_CONFIG = ROOT / "vaxflow" / "config" / "demo.toml"
 TOKENS = {role: {"Authorization": f"Bearer demo-{role}-token"} for role in ("kiosk", "station")}
 TOKENS["observer"] = {"Authorization": "Bearer demo-observer-token"}
 TOKENS["marshal"] = {"Authorization": "Bearer demo-marshal-token"}
@@ -139,10 +139,10 @@ def site_file(folder: Path, public_key: str) -> Path:
     text = DEMO_CONFIG.read_text(encoding="utf-8")
     text = text.replace("[server]\n", "[server]\nkiosk_requests_per_second = 10000\n", 1)
     text, count = re.subn(r"(?m)^daily_capacity\s*=\s*\d+", "daily_capacity = 1000000", text)
-    assert count == 1, "config/demo.toml has no walk_in.daily_capacity"
+    assert count == 1, "vaxflow/config/demo.toml has no walk_in.daily_capacity"
     keys = f'[booking]\npublic_keys = {{ {QR_KEY_ID} = "{public_key}" }}\n'
     text, count = re.subn(r"(?m)^\[booking\]\n", keys, text)
-    assert count == 1, "config/demo.toml has no [booking] table"
+    assert count == 1, "vaxflow/config/demo.toml has no [booking] table"
     path = folder / "soak-site.toml"
     path.write_text(text, encoding="utf-8")
     return path
