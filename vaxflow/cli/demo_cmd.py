@@ -10,12 +10,13 @@ import random
 import sys
 from dataclasses import replace
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from vaxflow.cli.common import site_settings
 from vaxflow.clock import ScaledClock
-from vaxflow.config import Settings
+from vaxflow.config import Settings, demo_text
 from vaxflow.hardware.certificate_print import print_outcome
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
@@ -125,8 +126,15 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _demo_file(args: argparse.Namespace) -> bool:
-    """Whether the demo runs on the built-in demo site, whose staff PINs are all 1234."""
-    return getattr(args, "config", None) is None
+    """Whether the demo runs on the built-in demo site (the default, or a file with its text),
+    whose staff PINs are all 1234."""
+    config = getattr(args, "config", None)
+    if config is None:
+        return True
+    try:
+        return Path(config).read_text(encoding="utf-8") == demo_text()
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _banner(
