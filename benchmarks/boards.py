@@ -2,11 +2,11 @@
 
     .venv/bin/python benchmarks/boards.py [--people 2000] [--boards 100] [--updates 60] [--json]
 
-A `vaxflow server` runs on a temporary SQLite file with config/demo.toml (walk-in capacity and
-observation seats raised). The script fills observation through the API (walk-in check-in,
-call, scan, dose at twelve stations), then connects `--boards` observation boards the way the
-web board does: each loads GET /api/boards/observation (everyone with ends_at, and the event
-number) and then follows /ws/events?since=N. Two figures are measured:
+A `vaxflow server` runs on a temporary SQLite file with vaxflow/config/demo.toml (walk-in capacity
+and observation seats raised). The script fills observation through the API (walk-in check-in, call,
+scan, dose at twelve stations), then connects `--boards` observation boards the way the web board
+does: each loads GET /api/boards/observation (everyone with ends_at, and the event number) and then
+follows /ws/events?since=N. Two figures are measured:
 
 * update: an observer flags or resolves someone (one POST, one event); latency from just
   before the POST to the event's arrival at each board (median and the last of all boards),

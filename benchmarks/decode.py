@@ -14,17 +14,14 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from vaxflow.hardware.decode_samples import Sample, iter_samples, paste_on_canvas  # noqa: E402
 from vaxflow.hardware.decoders import (  # noqa: E402
     BACKENDS,
     Decoder,
@@ -35,49 +32,7 @@ from vaxflow.hardware.decoders import (  # noqa: E402
 from vaxflow.hardware.decoders import load_image as _load  # noqa: E402
 
 DEFAULT_SAMPLES = ROOT.parent / "shared" / "data" / "qr-samples"
-IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg")
 CANVASES = {"file": None, "1280x720": (1280, 720), "640x480": (640, 480)}
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One image and the text it holds (None for a negative image)."""
-
-    path: Path
-    expected: str | None
-
-
-def iter_samples(root: Path) -> Iterator[Sample]:
-    """Positive samples (<stem>.<img> with <stem>.txt) and negatives (falsepositives-* dirs)."""
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        negative = folder.name.startswith("falsepositives")
-        for image in sorted(folder.iterdir()):
-            if image.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            if negative:
-                yield Sample(image, None)
-                continue
-            text_file = image.with_suffix(".txt")
-            if text_file.exists():
-                # bytes, not read_text: the expected texts hold CRLF that must stay CRLF
-                yield Sample(image, text_file.read_bytes().decode("utf-8"))
-
-
-def paste_on_canvas(image: Gray, size: tuple[int, int], seed: int) -> Gray:
-    """The image on a noisy mid-grey canvas of `size` (w, h), scaled down to fit if needed."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    canvas = rng.normal(128, 20, size=(height, width)).clip(0, 255).astype(np.uint8)
-    h, w = image.shape
-    scale = min(1.0, (width - 20) / w, (height - 20) / h)
-    if scale < 1.0:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        h, w = image.shape
-    y = int(rng.integers(0, height - h + 1))
-    x = int(rng.integers(0, width - w + 1))
-    canvas[y : y + h, x : x + w] = image
-    noise = rng.normal(0, 6, size=canvas.shape)
-    return (canvas.astype(np.float32) + noise).clip(0, 255).astype(np.uint8)
 
 
 def frames(samples: list[Sample]) -> dict[str, list[tuple[Sample, Gray]]]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 TARGET_P95_MS = 300.0
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "demo.toml"
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "vaxflow" / "config" / "demo.toml"
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@
         [--rate 300] [--subscribers 50] [--stations 12] [--json]
 
 A `vaxflow server` process runs on a temporary SQLite file (synchronous=FULL, as on a site)
-with config/demo.toml, its walk-in capacity raised and bookings seeded, so that the load
+with vaxflow/config/demo.toml, its walk-in capacity raised and bookings seeded, so that the load
 generator and the server never share a Python process. The load runs in two phases:
 
 * capacity - every kiosk checks people in back to back (closed loop): the most the server
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
+DEMO_CONFIG = ROOT / "vaxflow" / "config" / "demo.toml"
 KIOSK = {"Authorization": "Bearer demo-kiosk-token"}
 STATION = {"Authorization": "Bearer demo-station-token"}
 BOARD = {"Authorization": "Bearer demo-board-token"}
@@ -72,13 +72,13 @@ CHECKED_IN = re.compile(rb'"kind": "checked_in", "visit_id": (\d+)')
 
 
 def site_file(directory: Path, walk_in_capacity: int) -> Path:
-    """config/demo.toml with a walk-in capacity large enough for the whole run."""
+    """vaxflow/config/demo.toml with a walk-in capacity large enough for the whole run."""
     text = DEMO_CONFIG.read_text(encoding="utf-8")
     text, count = re.subn(
         r"(?m)^daily_capacity\s*=\s*\d+", f"daily_capacity = {walk_in_capacity}", text
     )
     if count != 1:
-        raise SystemExit("config/demo.toml has no walk_in.daily_capacity to raise")
+        raise SystemExit("vaxflow/config/demo.toml has no walk_in.daily_capacity to raise")
     # Each simulated kiosk sends far faster than a person can: lift the per-kiosk limit.
     text = text.replace("[server]\n", "[server]\nkiosk_requests_per_second = 10000\n", 1)
     path = directory / "site.toml"

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/simulate_day.py [--people 20000] [--repeat 3] [--json]
 
 The day is DESIGN.md's stadium: 100 injection stations, 30 kiosks, 1,000 observation seats,
-booked arrivals over 12 hours (config/demo.toml for lanes and products). Every step of every
+booked arrivals over 12 hours (vaxflow/config/demo.toml for lanes and products). Every step of every
 person goes through the real queue engine (`vaxflow.queue.core.engine`), so "engine transitions"
 counts calls into it that changed a visit or a station; "events" are the simulator's heap
 events. Timed runs go without tracemalloc (best of --repeat); one more run under tracemalloc
@@ -32,7 +32,7 @@ from vaxflow.config import load_settings  # noqa: E402
 from vaxflow.queue.simulation import Scenario, build_site, plan_people, summarize  # noqa: E402
 from vaxflow.queue.simulation.loop import run_day  # noqa: E402
 
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
+DEMO_CONFIG = ROOT / "vaxflow" / "config" / "demo.toml"
 STADIUM = Scenario(
     stations=100,
     seats=1000,

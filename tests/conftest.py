@@ -15,7 +15,7 @@ from .figures import Figures, count_hypothesis
 from .postgres import db_url, postgres_module_db, postgres_server  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
+DEMO_CONFIG = ROOT / "vaxflow" / "config" / "demo.toml"
 QR_SAMPLES = ROOT.parent / "shared" / "data" / "qr-samples"
 
 

@@ -154,6 +154,18 @@ def test_config_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert f"{bad}:" in err and "observation.seats" in err
 
 
+def test_config_demo_prints_the_built_in_site(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo site is package data: printed as shipped, a valid site file to start from."""
+    assert main(["config", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert out == DEMO_CONFIG.read_text(encoding="utf-8")
+    copy = tmp_path / "site.toml"
+    copy.write_text(out, encoding="utf-8")
+    assert load_settings(copy) == load_settings(DEMO_CONFIG)
+
+
 toml_values = st.recursive(
     st.one_of(st.integers(-5, 10**6), st.text(max_size=20), st.booleans(), st.floats(-1e3, 1e3)),
     lambda children: (

@@ -1,6 +1,6 @@
 """A bounded soak: a few hundred people through a real server killed twice mid-day.
 
-The same day as `./dev bench soak` (benchmarks/soak.py), at high speed: the day list is
+The same day as `./dev bench soak` (vaxflow/queue/demo/soak), at high speed: the day list is
 imported before the server opens and a key pair made for signed booking QRs; kiosks check in
 the booked (code or link scanned, or typed, with the ID card; or the card alone, the server
 finding the booking), the signed-QR holders and the walk-ins, elderly and unverified second
@@ -9,7 +9,7 @@ guardian and people whose earlier dose is another manufacturer's (refused, expec
 stations and the exit drive a `vaxflow server` with a rehearsal clock; the server is
 SIGKILLed and restarted at random points; a share of prints fail and are reprinted; every
 request is retried with its key. At the end every invariant of the day is checked against the
-answers the clients got and the database file (`benchmarks.soak.check`), the expected
+answers the clients got and the database file (`vaxflow.queue.demo.soak.check`), the expected
 refusals counted by reason.
 """
 
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.soak import Plan, soak
 from tests.figures import Figures
 from vaxflow.cli.server_cmd import site_clock
 from vaxflow.clock import ScaledClock, SystemClock
+from vaxflow.queue.demo.soak import Plan, soak
 
 PLAN = Plan(people=300, speed=600, kiosks=12, kills=2, print_faults=0.05, opens="06:00")
 

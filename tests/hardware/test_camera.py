@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import zxingcpp
 
-from benchmarks.decode import iter_samples, paste_on_canvas
 from tests.conftest import QR_SAMPLES
 from vaxflow.hardware.camera import CameraScanner
+from vaxflow.hardware.decode_samples import iter_samples, paste_on_canvas
 from vaxflow.hardware.decoders import Gray, load_image, make_decoder
 from vaxflow.hardware.dedupe import Deduper
 from vaxflow.hardware.errors import DeviceUnavailable

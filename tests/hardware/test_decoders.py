@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import zxingcpp
 
-from benchmarks.decode import Sample, iter_samples, paste_on_canvas
 from tests.conftest import QR_SAMPLES
 from vaxflow.cli import main
+from vaxflow.hardware.decode_samples import Sample, iter_samples, paste_on_canvas
 from vaxflow.hardware.decoders import (
     BACKENDS,
     DEFAULT_CHAIN,

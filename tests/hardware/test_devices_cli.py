@@ -16,7 +16,7 @@ from vaxflow.hardware.interfaces import DeviceState
 
 from .printer_emulator import PrinterEmulator
 
-DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+DEMO = Path(__file__).resolve().parents[2] / "vaxflow" / "config" / "demo.toml"
 
 
 def site_file(tmp_path: Path, printer: str, scanner: str = "sim://") -> Path:

@@ -18,7 +18,7 @@ from .test_gui import Server, display, kiosk  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-DEMO = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+DEMO = Path(__file__).resolve().parents[2] / "vaxflow" / "config" / "demo.toml"
 
 
 class KidsServer(Server):

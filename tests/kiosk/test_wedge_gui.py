@@ -149,7 +149,7 @@ def test_every_scan_arrives_whole_and_once_at_2_to_20_ms_a_key(
 
 
 def site_file(tmp_path: Path, scanner: str) -> Path:
-    text = (ROOT / "config" / "demo.toml").read_text(encoding="utf-8")
+    text = (ROOT / "vaxflow" / "config" / "demo.toml").read_text(encoding="utf-8")
     devices = f'[devices]\nscanner = "{scanner}"\nidcard = "sim://"\n'
     devices += f'printer = "sim://?dir={tmp_path / "printer"}"\n\n'
     text = re.sub(r"\[devices\]\n(?:.+\n)*\n", devices, text)

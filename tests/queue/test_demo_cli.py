@@ -21,7 +21,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
+DEMO_CONFIG = ROOT / "vaxflow" / "config" / "demo.toml"
 MARSHAL = {"Authorization": "Bearer demo-marshal-token"}
 BOARD = {"Authorization": "Bearer demo-board-token"}
 FULL_ID = re.compile(r"\d{17}[\dXx]")

@@ -76,7 +76,7 @@ def erlang_c(servers: int, load: float) -> float:
     return last / (sum(load**k / math.factorial(k) for k in range(servers)) + last)
 
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "vaxflow" / "config" / "demo.toml"
 
 #: The stadium of DESIGN.md: 20,000 booked people in a 12-hour day, 100 stations, 30 kiosks.
 BIG_DAY = Scenario(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vaxflow.cli import main
-from vaxflow.cli.simulate_cmd import parse_sweep
+from vaxflow.cli import build_parser, main
+from vaxflow.cli.simulate_cmd import parse_sweep, scenario_from_args
+from vaxflow.config import Settings
+from vaxflow.queue.simulation import Scenario
 
 SMALL = ["simulate", "--hours", "2", "--seed", "4"]
 
@@ -166,3 +169,15 @@ def test_bad_combinations_exit_2_with_a_reason(
 )
 def test_sweep_syntax(text: str, expected: tuple[str, list[int]]) -> None:
     assert parse_sweep(text) == expected
+
+
+def test_flag_defaults_are_the_scenarios(settings: Settings) -> None:
+    """No flag repeats a scenario default: with no flags, the scenario is `Scenario()`, but
+    for the service time's mean, which is the site file's."""
+    args = build_parser().parse_args(["simulate"])
+    base = Scenario()
+    mean = settings.queue.default_service_minutes
+    expected = dataclasses.replace(
+        base, service_time=dataclasses.replace(base.service_time, mean=mean)
+    )
+    assert scenario_from_args(args, settings) == expected

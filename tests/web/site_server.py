@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = ROOT / "config" / "demo.toml"
+DEMO_CONFIG = ROOT / "vaxflow" / "config" / "demo.toml"
 
 
 def _free_port() -> int:

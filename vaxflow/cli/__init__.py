@@ -7,43 +7,76 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from vaxflow.cli.common import CommandError
 
-#: Subcommand modules; each has `register(subparsers)` adding its commands with a `func`.
-_MODULES = (
-    "vaxflow.cli.config_cmd",
-    "vaxflow.cli.bookings_cmd",
-    "vaxflow.cli.server_cmd",
-    "vaxflow.cli.demo_cmd",
-    "vaxflow.cli.decode_cmd",
-    "vaxflow.cli.idcard_cmd",
-    "vaxflow.cli.ticket_cmd",
-    "vaxflow.cli.devices_cmd",
-    "vaxflow.cli.report_cmd",
-    "vaxflow.cli.export_cmd",
-    "vaxflow.cli.db_cmd",
-    "vaxflow.cli.simulate_cmd",
-    "vaxflow.cli.kiosk_cmd",
-    "vaxflow.cli.board_cmd",
-    "vaxflow.cli.station_cmd",
-    "vaxflow.cli.staff_cmd",
-)
+#: Subcommands and their modules; each module has `register(subparsers)` adding its command
+#: with a `func`.
+_COMMANDS = {
+    "config": "vaxflow.cli.config_cmd",
+    "bookings": "vaxflow.cli.bookings_cmd",
+    "server": "vaxflow.cli.server_cmd",
+    "demo": "vaxflow.cli.demo_cmd",
+    "decode": "vaxflow.cli.decode_cmd",
+    "idcard": "vaxflow.cli.idcard_cmd",
+    "ticket": "vaxflow.cli.ticket_cmd",
+    "devices": "vaxflow.cli.devices_cmd",
+    "report": "vaxflow.cli.report_cmd",
+    "export": "vaxflow.cli.export_cmd",
+    "db": "vaxflow.cli.db_cmd",
+    "simulate": "vaxflow.cli.simulate_cmd",
+    "kiosk": "vaxflow.cli.kiosk_cmd",
+    "board": "vaxflow.cli.board_cmd",
+    "station": "vaxflow.cli.station_cmd",
+    "staff": "vaxflow.cli.staff_cmd",
+}
+
+#: Optional dependencies (top-level import names) and the extra of pyproject.toml that
+#: installs them: a server machine installs neither Kivy nor OpenCV.
+EXTRAS = {
+    "kivy": "kiosk",
+    "cv2": "kiosk",
+    "numpy": "kiosk",
+    "zxingcpp": "kiosk",
+    "pyzbar": "kiosk",
+    "serial": "kiosk",
+    "escpos": "kiosk",
+    "psycopg": "postgres",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vaxflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _MODULES:
+    for command, name in _COMMANDS.items():
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
-            if err.name != name:
+            extra = EXTRAS.get((err.name or "").partition(".")[0])
+            if extra is not None:
+                _needs_extra(sub, command, extra, err)
+            elif err.name != name:
                 raise
             continue
         module.register(sub)
     return parser
+
+
+def _needs_extra(sub: Any, command: str, extra: str, err: ModuleNotFoundError) -> None:
+    """A command whose optional dependencies are not installed: listed, and when run it says
+    which extra to install instead of failing every other command with a traceback."""
+    parser = sub.add_parser(command, help=f"(needs vaxflow[{extra}])", add_help=False)
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+
+    def refuse(_args: argparse.Namespace) -> int:
+        raise CommandError(
+            f"vaxflow {command} needs the {extra} extra ({err}): pip install 'vaxflow[{extra}]'",
+            2,
+        )
+
+    parser.set_defaults(func=refuse)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from vaxflow.cli.common import site_settings
+from vaxflow.cli.common import DEMO_HELP, site_settings
 from vaxflow.clock import SystemClock
 from vaxflow.config import Settings
 from vaxflow.queue.bookings import signed_qr
@@ -24,8 +24,6 @@ from vaxflow.queue.store.bookings import ImportResult, import_bookings
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
-
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("bookings", help="import bookings, issue signed booking QR codes")
@@ -35,7 +33,7 @@ def register(sub: Any) -> None:
     imp.add_argument("file", help="CSV file (see vaxflow/queue/bookings/csv_import.py)")
     imp.add_argument("--site-day", type=date.fromisoformat, help="the day (YYYY-MM-DD)")
     imp.add_argument("--skip-bad", action="store_true", help="import the good rows anyway")
-    imp.add_argument("--config", default=str(DEMO_CONFIG), help="site file")
+    imp.add_argument("--config", help=f"site file (default: {DEMO_HELP})")
     imp.add_argument("--db", help="database (default: the site file's)")
     imp.set_defaults(func=_import)
 
@@ -60,7 +58,7 @@ def register(sub: Any) -> None:
         default="",
         help="earlier doses: YYYY-MM-DD:PRODUCT:MANUFACTURER items separated by ';'",
     )
-    sign.add_argument("--config", default=str(DEMO_CONFIG), help="site file (site id, time zone)")
+    sign.add_argument("--config", help=f"site file: site id, time zone (default: {DEMO_HELP})")
     sign.add_argument("--png", help="also write the QR code as a PNG")
     sign.set_defaults(func=_sign)
 

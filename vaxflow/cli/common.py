@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.config import DEMO_NAME, ConfigError, Settings, demo_settings, load_settings
+
+DEMO_HELP = f"the demo site built into vaxflow, {DEMO_NAME}"
+"""How a `--config` help text names its default."""
 
 
 class CommandError(Exception):
@@ -16,9 +19,10 @@ class CommandError(Exception):
         self.status = status
 
 
-def site_settings(path: str | Path, *, status: int = 1) -> Settings:
-    """The site file's settings; a missing or invalid file stops the command with its problems."""
+def site_settings(path: str | Path | None, *, status: int = 1) -> Settings:
+    """The site file's settings (None: the built-in demo site); a missing or invalid file stops
+    the command with its problems."""
     try:
-        return load_settings(path)
+        return demo_settings() if path is None else load_settings(path)
     except ConfigError as err:
         raise CommandError(str(err), status) from err

@@ -1,4 +1,4 @@
-"""`vaxflow config check FILE`."""
+"""`vaxflow config check FILE`; `vaxflow config demo` prints the built-in demo site file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.config import ConfigError, Settings, demo_text, load_settings
 
 _DEMO_TOKEN_PREFIX = "demo-"
 
@@ -18,6 +18,17 @@ def register(sub: Any) -> None:
     check = config_sub.add_parser("check", help="validate a site file and summarise it")
     check.add_argument("file")
     check.set_defaults(func=_check)
+    demo = config_sub.add_parser(
+        "demo", help="print the built-in demo site file (a starting point for a site's own)"
+    )
+    demo.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The demo site ships inside the package; an installed vaxflow has no source tree to copy
+    it from."""
+    sys.stdout.write(demo_text())
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from vaxflow.cli.common import CommandError
+from vaxflow.cli.common import DEMO_HELP, CommandError
 from vaxflow.cli.report_cmd import load_configs, run
 from vaxflow.queue.store.backup import BackupError, backup, restore
 
@@ -29,9 +29,7 @@ def register(sub: Any) -> None:
         command.add_argument(
             "--db", help="the site's SQLite file (default: the site file's database)"
         )
-        command.add_argument(
-            "--config", action="append", help="site file (default: config/demo.toml)"
-        )
+        command.add_argument("--config", action="append", help=f"site file (default: {DEMO_HELP})")
         command.set_defaults(func=lambda args, f=func: run(f, args))
 
 

@@ -1,4 +1,5 @@
-"""`vaxflow demo`: the demo site — server on config/demo.toml plus simulated traffic."""
+"""`vaxflow demo`: the demo site — server on the built-in demo site file plus simulated
+traffic."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 from vaxflow.cli.common import site_settings
 from vaxflow.cli.site_app import site_app
 from vaxflow.clock import ScaledClock
-from vaxflow.config import Settings
+from vaxflow.config import Settings, demo_text
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.core import engine
@@ -28,12 +29,11 @@ from vaxflow.queue.server.serve import run_loop, serve
 from vaxflow.queue.store.bookings import import_bookings
 
 _BOOKING_URL = "https://booking.vaxflow.invalid/b"
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("demo", help="run the demo site with simulated traffic")
-    parser.add_argument("--config", default=str(DEMO_CONFIG), help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)  # default: the built-in demo site
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (0: any free one)")
     parser.add_argument(
@@ -125,8 +125,15 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _demo_file(args: argparse.Namespace) -> bool:
-    """Whether the demo runs on the shipped demo site, whose staff PINs are all 1234."""
-    return Path(getattr(args, "config", DEMO_CONFIG)).resolve() == DEMO_CONFIG
+    """Whether the demo runs on the built-in demo site (the default, or a file with its text),
+    whose staff PINs are all 1234."""
+    config = getattr(args, "config", None)
+    if config is None:
+        return True
+    try:
+        return Path(config).read_text(encoding="utf-8") == demo_text()
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _banner(

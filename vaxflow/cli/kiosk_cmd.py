@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vaxflow.cli.common import site_settings
-from vaxflow.cli.demo_cmd import DEMO_CONFIG
+from vaxflow.cli.common import DEMO_HELP, site_settings
 
 _URL = re.compile(r"server\s+(http://\S+?)/?$")
 
@@ -33,7 +32,7 @@ def register(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", default=str(DEMO_CONFIG), help="site file (TOML)")
+    parser.add_argument("--config", help=f"site file (TOML; default: {DEMO_HELP})")
     parser.add_argument("--server", help="site server URL, e.g. http://10.0.0.2:8080")
     parser.add_argument("--token", help="kiosk bearer token (default: the site file's first)")
     parser.add_argument("--device-id", default="kiosk-1", help="this kiosk's name on the site")
@@ -116,11 +115,12 @@ async def _kiosk(settings: Any, options: Any, args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _demo_server(config: str) -> Iterator[str]:
+def _demo_server(config: str | None) -> Iterator[str]:
     """A throw-away demo server (no traffic) on the kiosk's site file, for the tour; its URL."""
     with tempfile.TemporaryDirectory(prefix="vaxflow-tour-") as tmp:
         command = [sys.executable, "-m", "vaxflow", "demo", "--port", "0", "--no-traffic"]
-        command += ["--config", str(config)]
+        if config is not None:
+            command += ["--config", str(config)]
         command += ["--speed", "1", "--headless", "--db", str(Path(tmp) / "demo.sqlite")]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         try:

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, inspect, make_url
 from sqlalchemy.exc import OperationalError
 
-from vaxflow.cli.common import CommandError
-from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.cli.common import DEMO_HELP, CommandError, site_settings
+from vaxflow.config import ConfigError, Settings
 from vaxflow.queue.core import engine as rules
 from vaxflow.queue.core.report import CSV_COLUMNS, DailyReport, build, csv_rows
 from vaxflow.queue.records.report_html import render_charts, render_html
@@ -25,7 +25,6 @@ from vaxflow.queue.store.records import day_bounds, day_rows, sites_on
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 EXIT_MISMATCH = 3
 
 
@@ -56,12 +55,13 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
         "--config",
         action="append",
         help="site file (time zone, seats, names); repeat for each site of a region "
-        f"(default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})",
+        f"(default: {DEMO_HELP})",
     )
 
 
 def load_configs(args: argparse.Namespace) -> list[Settings]:
-    return [load_settings(path) for path in (args.config or [str(DEFAULT_CONFIG)])]
+    """The --config site files' settings, or the built-in demo site's."""
+    return [site_settings(path) for path in (args.config or [None])]
 
 
 def site_day(args: argparse.Namespace, settings: Settings) -> date:

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from vaxflow.config import ConfigError, Settings, load_settings
+from vaxflow.cli.common import DEMO_HELP, CommandError, site_settings
+from vaxflow.config import Settings
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.simulation import (
     DIST_NAMES,
@@ -24,7 +25,8 @@ from vaxflow.queue.simulation import (
 )
 from vaxflow.queue.simulation.scenario import MAX_HOURS, Seats
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
+#: The flags' defaults are the scenario's own (one place): an unset flag keeps its field.
+_D = Scenario()
 #: What --sweep may vary, and how a value goes into the scenario.
 SWEEPABLE = ("stations", "seats", "kiosks")
 
@@ -141,10 +143,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--config",
         type=Path,
-        default=DEFAULT_CONFIG,
         metavar="FILE",
         help="site file: lanes, products, stations, seats, walk-in capacity "
-        "(default: config/demo.toml)",
+        f"(default: {DEMO_HELP})",
     )
     site = p.add_argument_group("the site")
     site.add_argument(
@@ -163,9 +164,9 @@ def register(sub: Any) -> None:
     site.add_argument(
         "--kiosks",
         type=_count(0),
-        default=6,
+        default=_D.kiosks,
         metavar="K",
-        help="check-in kiosks; 0 makes check-in instant (default: 6)",
+        help=f"check-in kiosks; 0 makes check-in instant (default: {_D.kiosks})",
     )
     site.add_argument(
         "--walk-in-capacity",
@@ -177,15 +178,15 @@ def register(sub: Any) -> None:
     people.add_argument(
         "--arrivals",
         choices=("poisson", "booked"),
-        default="poisson",
-        help="poisson: at random; booked: due at slot starts (default: poisson)",
+        default=_D.arrival_mode,
+        help=f"poisson: at random; booked: due at slot starts (default: {_D.arrival_mode})",
     )
     people.add_argument(
         "--arrival-rate",
         type=_nonneg,
-        default=200.0,
+        default=_D.arrival_rate,
         metavar="R",
-        help="people per hour (default: 200)",
+        help=f"people per hour (default: {_D.arrival_rate:g})",
     )
     people.add_argument(
         "--people",
@@ -196,49 +197,49 @@ def register(sub: Any) -> None:
     people.add_argument(
         "--slot-minutes",
         type=_positive,
-        default=30.0,
+        default=_D.slot_minutes,
         metavar="M",
-        help="booking slot length (default: 30)",
+        help=f"booking slot length (default: {_D.slot_minutes:g})",
     )
     people.add_argument(
         "--punctuality-sd",
         type=_nonneg,
-        default=10.0,
+        default=_D.punctuality_sd,
         metavar="M",
-        help="spread of booked arrivals around the slot start (default: 10)",
+        help=f"spread of booked arrivals around the slot start (default: {_D.punctuality_sd:g})",
     )
     people.add_argument(
         "--walk-in-share",
         type=_share,
-        default=0.1,
+        default=_D.walk_in_share,
         metavar="S",
-        help="share of arrivals without a booking (default: 0.1)",
+        help=f"share of arrivals without a booking (default: {_D.walk_in_share:g})",
     )
     people.add_argument(
         "--no-show-share",
         type=_share,
-        default=0.02,
+        default=_D.no_show_share,
         metavar="S",
-        help="share who check in but never come when called (default: 0.02)",
+        help=f"share who check in but never come when called (default: {_D.no_show_share:g})",
     )
     people.add_argument(
         "--defer-share",
         type=_share,
-        default=0.01,
+        default=_D.defer_share,
         metavar="S",
-        help="share deferred at the station (default: 0.01)",
+        help=f"share deferred at the station (default: {_D.defer_share:g})",
     )
     people.add_argument(
         "--elderly-share",
         type=_share,
-        default=0.2,
+        default=_D.elderly_share,
         metavar="S",
-        help="share of booked people at the review age (default: 0.2)",
+        help=f"share of booked people at the review age (default: {_D.elderly_share:g})",
     )
     people.add_argument(
         "--product-mix",
         type=_mix,
-        default=(),
+        default=_D.product_mix,
         metavar="CODE=W,...",
         help="booked people's products (default: even over loaded products)",
     )
@@ -246,23 +247,23 @@ def register(sub: Any) -> None:
     times.add_argument(
         "--kiosk-dist",
         type=_dist,
-        default="lognormal",
+        default=_D.kiosk_time.name,
         metavar="DIST",
-        help=f"{'|'.join(DIST_NAMES)} (default: lognormal)",
+        help=f"{'|'.join(DIST_NAMES)} (default: {_D.kiosk_time.name})",
     )
     times.add_argument(
         "--kiosk-mean",
         type=_nonneg,
-        default=1.0,
+        default=_D.kiosk_time.mean,
         metavar="M",
-        help="mean minutes at a kiosk (default: 1)",
+        help=f"mean minutes at a kiosk (default: {_D.kiosk_time.mean:g})",
     )
     times.add_argument(
         "--service-dist",
         type=_dist,
-        default="lognormal",
+        default=_D.service_time.name,
         metavar="DIST",
-        help=f"{'|'.join(DIST_NAMES)} at the injection station (default: lognormal)",
+        help=f"{'|'.join(DIST_NAMES)} at the injection station (default: {_D.service_time.name})",
     )
     times.add_argument(
         "--service-mean",
@@ -273,9 +274,9 @@ def register(sub: Any) -> None:
     times.add_argument(
         "--service-cv",
         type=_positive,
-        default=0.5,
+        default=_D.service_time.cv,
         metavar="CV",
-        help="coefficient of variation of lognormal times (default: 0.5)",
+        help=f"coefficient of variation of lognormal times (default: {_D.service_time.cv:g})",
     )
     times.add_argument(
         "--service-samples",
@@ -285,9 +286,9 @@ def register(sub: Any) -> None:
     times.add_argument(
         "--walk-minutes",
         type=_nonneg,
-        default=0.5,
+        default=_D.walk_time.mean,
         metavar="M",
-        help="mean walk from the call to the station (default: 0.5)",
+        help=f"mean walk from the call to the station (default: {_D.walk_time.mean:g})",
     )
     times.add_argument(
         "--observation-minutes",
@@ -299,11 +300,13 @@ def register(sub: Any) -> None:
     run.add_argument(
         "--hours",
         type=_hours,
-        default=10.0,
+        default=_D.hours,
         metavar="H",
-        help="hours the doors are open (default: 10)",
+        help=f"hours the doors are open (default: {_D.hours:g})",
     )
-    run.add_argument("--seed", type=int, default=1, metavar="N", help="random seed (default: 1)")
+    run.add_argument(
+        "--seed", type=int, default=_D.seed, metavar="N", help=f"random seed (default: {_D.seed})"
+    )
     run.add_argument(
         "--sweep",
         type=parse_sweep,
@@ -366,7 +369,7 @@ def scenario_from_args(args: argparse.Namespace, settings: Settings) -> Scenario
         kiosks=args.kiosks,
         kiosk_time=Distribution(args.kiosk_dist, args.kiosk_mean, cv=args.service_cv),
         service_time=service,
-        walk_time=Distribution("lognormal", args.walk_minutes),
+        walk_time=dataclasses.replace(_D.walk_time, mean=args.walk_minutes),
         observation_minutes=args.observation_minutes,
         hours=args.hours,
         seed=args.seed,
@@ -403,11 +406,9 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.target_p90 is not None and args.sweep is None:
         return _fail("--target-p90 needs --sweep, e.g. --sweep stations=20:40:2 --target-p90 15")
     try:
-        settings = load_settings(args.config)
-    except ConfigError as err:
+        settings = site_settings(args.config)
+    except CommandError as err:
         return _fail(str(err))
-    except OSError as err:
-        return _fail(f"cannot read the site file {args.config}: {err.strerror or err}")
     try:
         scenario = scenario_from_args(args, settings)
         if args.sweep is None:

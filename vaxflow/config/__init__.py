@@ -1,5 +1,6 @@
 """Typed site settings: one schema, loaded from TOML, with errors naming file, key and line."""
 
+from vaxflow.config.demo import DEMO_NAME, demo_settings, demo_text
 from vaxflow.config.errors import ConfigError
 from vaxflow.config.load import load_settings, load_settings_text
 from vaxflow.config.schema import (
@@ -13,6 +14,7 @@ from vaxflow.config.schema import (
 )
 
 __all__ = [
+    "DEMO_NAME",
     "DEVICE_SCHEMES",
     "ROLES",
     "ConfigError",
@@ -21,6 +23,8 @@ __all__ = [
     "Product",
     "Settings",
     "Station",
+    "demo_settings",
+    "demo_text",
     "load_settings",
     "load_settings_text",
 ]
