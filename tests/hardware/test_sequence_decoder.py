@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import zxingcpp
 
-from benchmarks.decode import iter_samples, paste_on_canvas
-from benchmarks.decode_sequences import Sequence, build_sequences, idle_frames
 from tests.conftest import QR_SAMPLES
 from vaxflow.hardware.camera import CameraScanner
+from vaxflow.hardware.decode_samples import iter_samples, paste_on_canvas
 from vaxflow.hardware.decoders import Decoder, Gray, load_image, make_decoder
 from vaxflow.hardware.frame_gate import GateConfig
+from vaxflow.hardware.frame_sequences import Sequence, build_sequences, idle_frames
 from vaxflow.hardware.sequence_decoder import (
     SequenceDecoder,
     frame_changed,
