@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
 from vaxflow.queue.core import engine, reasons
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.model import CALLED_STATES, OBSERVATION_STATES, VisitState
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.ops import service
@@ -24,7 +25,7 @@ from vaxflow.queue.store.records import day_bounds
 #: Share of observation seats taken from which call-next warns that seats are nearly full.
 SEATS_NEARLY_FULL = 0.9
 #: Kind of the event that records the marshal's walk-in capacity for the day.
-WALK_IN_CAPACITY_EVENT = "walk_in_capacity_set"
+WALK_IN_CAPACITY_EVENT = EventKind.WALK_IN_CAPACITY_SET
 #: Calls kept on the call board when it (re)loads.
 RECENT_CALLS = 60
 #: Waits of the people called in this window make the live p50/p90.
