@@ -148,7 +148,9 @@ async def test_event_numbers_go_past_two_to_the_31(
                 tx.conn.execute(update(t.events).values(seq=big))
 
         await store.write(jump, actor="test")
-        event = await store.write(lambda tx: tx.emit(EventKind.BOOKINGS_IMPORTED, None, {"n": 1}), actor="test")
+        event = await store.write(
+            lambda tx: tx.emit(EventKind.BOOKINGS_IMPORTED, None, {"n": 1}), actor="test"
+        )
         assert event.seq == big + 1
         resumed = await store.read(lambda conn: events_after(conn, "north-hall", big))
         assert [(e.seq, e.kind) for e in resumed] == [(big + 1, "bookings_imported")]
@@ -167,7 +169,9 @@ async def test_a_day_report_reads_only_its_stretch_of_the_event_log(
         seqs: dict[int, list[int]] = {}
         for day, count in ((0, 3), (1, 2), (2, 4)):
             for _ in range(count):
-                event = await store.write(lambda tx: tx.emit(EventKind.DEVICE_HEALTH, None, {}), actor="t")
+                event = await store.write(
+                    lambda tx: tx.emit(EventKind.DEVICE_HEALTH, None, {}), actor="t"
+                )
                 seqs.setdefault(day, []).append(event.seq)
                 await other.write(lambda tx: tx.emit(EventKind.DEVICE_HEALTH, None, {}), actor="t")
                 clock.advance(minutes=7)
