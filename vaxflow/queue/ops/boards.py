@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from vaxflow.queue.core import engine, reasons
 from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.model import CALLED_STATES, OBSERVATION_STATES, VisitState
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.core.stats import percentile
 from vaxflow.queue.ops import service
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.prepared import Prepared
@@ -53,15 +53,6 @@ def next_dose_window(product: Product, dose_number: int, given_on: date) -> Dose
         else None
     )
     return DoseWindow(given_on + timedelta(days=product.min_interval_days), latest)
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """The nearest-rank percentile (`share` in 0..1) of `values`; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
 
 
 def seat_warning(observing: int, seats: int) -> dict[str, Any] | None:
@@ -297,7 +288,7 @@ def dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime)
             for r in called
             if r.lane == lane["prefix"]
         ]
-        p50, p90 = percentile(waits, 0.5), percentile(waits, 0.9)
+        p50, p90 = percentile(waits, 50), percentile(waits, 90)
         first = oldest.get(lane["prefix"])
         lanes.append(
             {
