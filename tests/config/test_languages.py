@@ -31,7 +31,7 @@ DOMAINS = {"reasons": reasons.LOCALE_DIR, "kiosk": i18n.LOCALE_DIR}
 
 def test_the_list_is_the_declared_type_and_starts_with_the_default() -> None:
     assert get_args(Language) == LANGUAGES and LANGUAGES[0] == DEFAULT_LANGUAGE
-    assert flow.LANGUAGES is LANGUAGES and reasons.LANGUAGES is LANGUAGES
+    assert vars(flow)["LANGUAGES"] is LANGUAGES and vars(reasons)["LANGUAGES"] is LANGUAGES
     assert get_args(SiteInfo.model_fields["languages"].annotation) == (Language,)
 
 
@@ -41,9 +41,9 @@ def test_every_per_language_table_has_every_language(table: dict[str, str]) -> N
 
 
 def test_every_locale_folder_is_a_declared_language_and_each_has_every_catalogue() -> None:
-    found = {p.parent.parent.name: set() for p in PACKAGE.rglob("locale/*/LC_MESSAGES/*.po")}
+    found: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("locale/*/LC_MESSAGES/*.po"):
-        found[path.parent.parent.name].add(path.stem)
+        found.setdefault(path.parent.parent.name, set()).add(path.stem)
     assert found == {locale_folder(lang): set(DOMAINS) for lang in LANGUAGES}
 
 
