@@ -538,11 +538,11 @@ def subscriber_worker(plan: Plan, count: int, out: Any, ready_conn: Any) -> None
 
 
 def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
+    """`stats.percentile`, the project's one definition; nan when nothing was measured."""
+    from vaxflow.queue.core import stats
+
+    value = stats.percentile(values, q)
+    return float("nan") if value is None else value
 
 
 def summarize(values: list[float]) -> dict[str, float]:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import DEMO_CONFIG
 from vaxflow.config import load_settings
+from vaxflow.config.languages import LANGUAGE_NAMES
 from vaxflow.hardware.fonts import cjk_font_path
 from vaxflow.screens.kiosk import i18n
 from vaxflow.screens.kiosk.wrap import NO_LINE_END, NO_LINE_START, wrap
@@ -40,7 +41,7 @@ def strings_in(value: Any) -> Iterator[str]:
 def shown_strings() -> dict[str, str]:
     """Where each string comes from -> the string."""
     out = {f"{lang}:{key}": i18n.text(key, lang) for lang in LANGS for key in i18n.message_ids()}
-    out.update({f"language:{code}": name for code, name in i18n.LANGUAGE_NAMES.items()})
+    out.update({f"language:{code}": name for code, name in LANGUAGE_NAMES.items()})
     site = load_settings(DEMO_CONFIG).model_dump(mode="json")
     out.update({f"site:{n}": text for n, text in enumerate(strings_in(site))})
     for kv in sorted(KV_DIR.glob("*.kv")):  # words written into the .kv files themselves

@@ -15,9 +15,13 @@ from vaxflow.config import Settings
 from vaxflow.config.schema import Product
 from vaxflow.hardware.announcer import Announcer
 from vaxflow.hardware.certificate_print import print_outcome
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.report import build
 from vaxflow.queue.ops import boards
 from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
 from vaxflow.queue.server.board_handlers import PRINT_TASKS
+from vaxflow.queue.store.records import day_rows
 
 from .conftest import AiohttpClient, Site, auth, booking_codes
 from .people import walk_in_body
@@ -55,14 +59,6 @@ def test_next_dose_window(
 ) -> None:
     got = boards.next_dose_window(_product(doses, low, high), dose_number, given)
     assert (None if got is None else (got.earliest, got.latest)) == window
-
-
-@pytest.mark.parametrize(
-    ("values", "share", "expected"),
-    [([], 0.5, None), ([4.0], 0.9, 4.0), ([1, 2, 3, 4], 0.5, 2), ([5, 1, 4, 2, 3], 0.9, 5)],
-)
-def test_percentile_nearest_rank(values: list[float], share: float, expected: float) -> None:
-    assert boards.percentile(values, share) == expected
 
 
 @pytest.mark.parametrize(
@@ -189,13 +185,45 @@ async def test_dashboard_numbers_match_stats(site: Site) -> None:
     assert dash["observation"]["observing"] == stats["observing"] == 1
     lane_a = next(lane for lane in dash["lanes"] if lane["prefix"] == "A")
     assert lane_a["waiting"] == stats["waiting_by_lane"]["A"] == 2
-    assert lane_a["called_last_hour"] == 2 and lane_a["wait_p90_minutes"] == 3.0
+    assert lane_a["called_last_hour"] == 2 and lane_a["wait_p90_minutes"] == 2.7  # 0, 3
     s01 = next(s for s in dash["stations"] if s["station_id"] == "S01")
     assert (s01["doses_today"], s01["doses_last_hour"]) == (1, 1)
     assert [s["ticket"] for s in dash["skipped"]] == [
         (await site.get("station", f"/api/tickets/{dash['skipped'][0]['ticket']}"))["ticket"]
     ]
     assert sum(dash["doses_by_hour"]) == 1
+
+
+async def test_the_dashboard_and_the_report_give_the_same_waits(site: Site) -> None:
+    """One percentile for both: the marshal's live p50/p90 and the day report's, same data."""
+    await site.open("S01")
+    for code, wait in zip(_codes(site), (2, 4, 6, 8), strict=False):
+        ticket = await site.check_in(code)
+        site.clock.advance(minutes=wait)
+        await site.post("station", "/api/stations/S01/call-next")
+        await site.post("station", "/api/stations/S01/start-service", {"code": ticket["qr"]})
+        await site.post(
+            "station", "/api/stations/S01/record-dose", {"visit_id": ticket["visit_id"]}
+        )
+    dash = await site.get("marshal", "/api/dashboard")
+    lane = next(lane for lane in dash["lanes"] if lane["called_last_hour"])
+    store, tz = site.app[STORE], site.settings.site.timezone
+    rows = await store.read(
+        lambda conn: day_rows(
+            conn,
+            engine.site_day(site.clock.now(), tz),
+            [store.site_id],
+            timezone=tz,
+            as_of=site.clock.now(),
+        )
+    )
+    report = build(rows)
+    (hour,) = [h for h in report.hours if h.waits]
+    (whole_day,) = report.per_site
+    live = (lane["wait_p50_minutes"], lane["wait_p90_minutes"])
+    assert live == (hour.wait_p50_minutes, hour.wait_p90_minutes)
+    assert live == (whole_day.wait_p50_minutes, whole_day.wait_p90_minutes)
+    assert live == (5.0, 7.4)  # 2, 4, 6, 8 minutes, interpolated between ranks
 
 
 async def test_call_next_warns_when_observation_seats_fill(

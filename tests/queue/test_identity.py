@@ -12,6 +12,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumError
 
+from vaxflow.config.languages import LANGUAGES
 from vaxflow.queue.core import reasons
 from vaxflow.queue.core.errors import Invalid, Refused
 from vaxflow.queue.core.identity import (
@@ -289,7 +290,7 @@ def test_an_unknown_or_historical_region_code_is_a_note_not_a_refusal(
     assert (document.note.code if document.note else None) == note
     if document.note:
         assert document.note.params["region"] == region
-        for language in reasons.LANGUAGES:
+        for language in LANGUAGES:
             text = reasons.text("hint", document.note.code, language, document.note.params)
             assert text is not None and region in text
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from vaxflow.config.languages import LANGUAGES
 from vaxflow.queue.core import reasons
 
 ROOT = Path(__file__).resolve().parents[2] / "vaxflow"
@@ -30,7 +31,7 @@ def test_the_scan_finds_the_codes() -> None:
 
 @pytest.mark.parametrize("code", sorted(_raised_codes()))
 def test_every_reason_has_three_languages_and_a_hint(code: str) -> None:
-    for language in reasons.LANGUAGES:
+    for language in LANGUAGES:
         assert reasons.text("reason", code, language, {}), f"{code} has no {language} message"
         assert reasons.text("hint", code, language, {}), f"{code} has no {language} hint"
 

@@ -22,6 +22,7 @@ from vaxflow.cli import main
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.queue.core import engine
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.ops import service
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.db import database_url, make_engine, migrate
@@ -143,14 +144,16 @@ async def test_event_numbers_go_past_two_to_the_31(
             if tx.conn.dialect.name == "postgresql":
                 tx.conn.exec_driver_sql(f"SELECT setval('events_seq_seq', {big})")
             else:
-                tx.emit("filler", None, {})
+                tx.emit(EventKind.DEVICE_HEALTH, None, {})
                 tx.conn.execute(update(t.events).values(seq=big))
 
         await store.write(jump, actor="test")
-        event = await store.write(lambda tx: tx.emit("after", None, {"n": 1}), actor="test")
+        event = await store.write(
+            lambda tx: tx.emit(EventKind.BOOKINGS_IMPORTED, None, {"n": 1}), actor="test"
+        )
         assert event.seq == big + 1
         resumed = await store.read(lambda conn: events_after(conn, "north-hall", big))
-        assert [(e.seq, e.kind) for e in resumed] == [(big + 1, "after")]
+        assert [(e.seq, e.kind) for e in resumed] == [(big + 1, "bookings_imported")]
     finally:
         await store.stop()
 
@@ -166,9 +169,11 @@ async def test_a_day_report_reads_only_its_stretch_of_the_event_log(
         seqs: dict[int, list[int]] = {}
         for day, count in ((0, 3), (1, 2), (2, 4)):
             for _ in range(count):
-                event = await store.write(lambda tx: tx.emit("x", None, {}), actor="t")
+                event = await store.write(
+                    lambda tx: tx.emit(EventKind.DEVICE_HEALTH, None, {}), actor="t"
+                )
                 seqs.setdefault(day, []).append(event.seq)
-                await other.write(lambda tx: tx.emit("y", None, {}), actor="t")
+                await other.write(lambda tx: tx.emit(EventKind.DEVICE_HEALTH, None, {}), actor="t")
                 clock.advance(minutes=7)
             clock.advance(minutes=24 * 60 - 7 * count)
         start = FrozenClock().now() + timedelta(days=1)

@@ -17,6 +17,7 @@ from tests.postgres import DB_KINDS, PostgresServer
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import Refused
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.model import Visit
 from vaxflow.queue.ops import service
 from vaxflow.queue.store import tables as t
@@ -186,13 +187,13 @@ async def test_on_refusal_runs_after_the_refused_changes_are_undone(
         raise Refused("nope", "changed my mind")
 
     def on_refusal(tx: Tx, err: Refused) -> str:  # type: ignore[override]
-        tx.emit("refusal_noted", None, {"reason": err.reason})
+        tx.emit(EventKind.DEVICE_HEALTH, None, {"reason": err.reason})  # any kind
         return f"refused: {err.reason}"
 
     answer = await store.write(op, actor="k", on_refusal=on_refusal)  # type: ignore[arg-type]
     assert answer == "refused: nope"
     events = await store.read(lambda conn: events_after(conn, store.site_id, 0))
-    assert [e.kind for e in events] == ["refusal_noted"]  # the check-in and its event are gone
+    assert [e.kind for e in events] == ["device_health"]  # the check-in and its event are gone
 
 
 async def test_a_failing_listener_does_not_stop_the_writer(

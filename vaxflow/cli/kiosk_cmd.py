@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vaxflow.cli.common import DEMO_HELP, site_settings
+from vaxflow.config.languages import LANGUAGES
 
 _URL = re.compile(r"server\s+(http://\S+?)/?$")
 
@@ -47,7 +48,7 @@ def register(sub: Any) -> None:
         "--speak", action="store_true", help="voice on from the start (espeak-ng; the voice button)"
     )
     parser.add_argument("--tour", type=Path, metavar="DIR", help="photograph every screen")
-    parser.add_argument("--lang", choices=("zh-CN", "zh-TW", "en"), help="tour one language")
+    parser.add_argument("--lang", choices=LANGUAGES, help="tour one language")
     parser.add_argument("--script", help=argparse.SUPPRESS)  # GUI tests: tour.SCRIPTS
     parser.add_argument("--out", type=Path, default=Path("."), help=argparse.SUPPRESS)
     parser.set_defaults(func=_run)
@@ -103,7 +104,7 @@ async def _kiosk(settings: Any, options: Any, args: argparse.Namespace) -> int:
         shell = kiosk_shell(settings, options, client)
         shell.devices.printer = tour.GatedPrinter(shell.devices.printer)  # type: ignore[arg-type]
         shell.print_queue.printer = shell.devices.printer
-        languages = (args.lang,) if args.lang else ("zh-CN", "zh-TW", "en")
+        languages = (args.lang,) if args.lang else LANGUAGES
         return await run_app(shell, options, tour.tour(settings, args.tour, languages))
     shell = kiosk_shell(settings, options)
     if args.script is not None:

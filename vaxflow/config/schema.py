@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from vaxflow.config.languages import DEFAULT_LANGUAGE, Language
+
 Role = Literal["kiosk", "station", "observer", "marshal", "board", "admin"]
 ROLES: tuple[Role, ...] = ("kiosk", "station", "observer", "marshal", "board", "admin")
 
@@ -246,9 +248,6 @@ class BookingRules(_Strict):
         return value
 
 
-Language = Literal["zh-CN", "zh-TW", "en"]
-
-
 class Question(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
     """Stable identifier stored with the answers."""
@@ -335,7 +334,7 @@ class SiteInfo(_Strict):
     """Site name as printed on tickets and certificates."""
     timezone: str = "Asia/Shanghai"
     """IANA time zone of the site; a site day runs midnight to midnight here."""
-    languages: list[Literal["zh-CN", "zh-TW", "en"]] = ["zh-CN", "en"]
+    languages: list[Language] = [DEFAULT_LANGUAGE, "en"]
     """Languages offered on screens; the first is the default."""
 
     @field_validator("timezone")

@@ -40,9 +40,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 
-Language = Literal["zh-CN", "zh-TW", "en"]
-LANGUAGES: tuple[Language, ...] = ("zh-CN", "zh-TW", "en")
-DEFAULT_LANGUAGE: Language = "zh-CN"
+from vaxflow.config.languages import DEFAULT_LANGUAGE, LANGUAGES, Language
 
 
 class Screen(StrEnum):

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 
+from vaxflow.queue.core.events import ARRIVALS, CALLS, LIVE
 from vaxflow.queue.server.auth import WS_PROTOCOL_PREFIX
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,8 @@ BACKOFF_MAX = 10.0
 #: How often the clock offset is measured again, in seconds.
 OFFSET_EVERY = 60.0
 #: Call events, and the events after which a called person has reached the station.
-CALL_KINDS = frozenset({"called", "recalled"})
-ARRIVED_KINDS = frozenset(
-    {"service_started", "skipped", "no_show", "cancelled", "deferred", "referred", "dosed"}
-)
+CALL_KINDS = CALLS
+ARRIVED_KINDS = ARRIVALS
 #: Calls kept on a call board per zone (the web board keeps as many).
 KEEP_PER_ZONE = 8
 #: Newest live calls waiting to be announced; older ones are dropped, not queued for ever.
@@ -345,7 +344,7 @@ async def _stream(
             if message.type is not aiohttp.WSMsgType.TEXT:
                 break
             event = json.loads(message.data)
-            if event.get("kind") == "live":
+            if event.get("kind") == LIVE:
                 model.online = True
                 changed()
             elif model.apply(event):

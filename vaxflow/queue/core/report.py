@@ -8,7 +8,6 @@ says whether they agree.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -16,6 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from vaxflow.queue.core import stats
+from vaxflow.queue.core.events import CALLS, OBSERVATION_ENDS, EventKind
 
 #: Age bands of the health authority's daily return, lower bound inclusive.
 AGE_BANDS: tuple[tuple[int, str], ...] = (
@@ -32,9 +34,9 @@ UNKNOWN = "unknown"
 #: Visit states that end the walk without a dose, and their event kinds (the same names).
 OUTCOME_STATES = ("deferred", "referred", "no_show", "cancelled", "left_early", "transferred")
 #: Event kinds that set a visit's `called_at`.
-CALL_EVENTS = frozenset({"called", "recalled"})
+CALL_EVENTS = CALLS
 #: Event kinds that end an observation.
-END_EVENTS = frozenset({"released", "left_early", "transferred"})
+END_EVENTS = OBSERVATION_ENDS
 OCCUPANCY_STEP = timedelta(minutes=5)
 
 
@@ -251,14 +253,9 @@ def sex_label(sex: str | None) -> str:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100) by linear interpolation between closest ranks."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    value = ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-    return round(value, 2)
+    """`stats.percentile` (the dashboard's too), to the hundredth of a minute."""
+    value = stats.percentile(values, q)
+    return None if value is None else round(value, 2)
 
 
 def local_hour(at: datetime, zone: ZoneInfo) -> int:
@@ -470,7 +467,7 @@ def reconcile(rows: DayRows, report: DailyReport) -> list[Check]:
     zone = ZoneInfo(rows.timezone)
     events = sorted(rows.events, key=lambda e: e.seq)
     kinds = Counter(e.kind for e in events)
-    dosed = [e for e in events if e.kind == "dosed"]
+    dosed = [e for e in events if e.kind == EventKind.DOSED]
 
     checked_in_at: dict[int, datetime] = {}
     called_at: dict[int, datetime] = {}
@@ -479,11 +476,11 @@ def reconcile(rows: DayRows, report: DailyReport) -> list[Check]:
     for e in events:
         if e.visit_id is None:
             continue
-        if e.kind == "checked_in":
+        if e.kind == EventKind.CHECKED_IN:
             checked_in_at[e.visit_id] = e.at
         elif e.kind in CALL_EVENTS:
             called_at[e.visit_id] = e.at  # the latest call, as the visit records it
-        elif e.kind == "dosed":
+        elif e.kind == EventKind.DOSED:
             dosed_at[e.visit_id] = e.at
         elif e.kind in END_EVENTS and e.visit_id in dosed_at:
             ended_at.setdefault(e.visit_id, e.at)
@@ -499,13 +496,13 @@ def reconcile(rows: DayRows, report: DailyReport) -> list[Check]:
         return dict(sorted(Counter(items).items()))
 
     return [
-        Check("check-ins", report.totals["checked_in"], kinds.get("checked_in", 0)),
+        Check("check-ins", report.totals["checked_in"], kinds.get(EventKind.CHECKED_IN, 0)),
         Check(
             "check-ins by hour",
             {h.hour: h.checked_in for h in report.hours if h.checked_in},
             by(local_hour(at, zone) for at in checked_in_at.values()),
         ),
-        Check("releases", report.totals["released"], kinds.get("released", 0)),
+        Check("releases", report.totals["released"], kinds.get(EventKind.RELEASED, 0)),
         Check("doses", report.totals["doses"], len(dosed)),
         Check(
             "doses by product",
@@ -548,7 +545,7 @@ def reconcile(rows: DayRows, report: DailyReport) -> list[Check]:
             by(
                 (e.payload.get("adverse"), e.payload.get("severity"))
                 for e in events
-                if e.kind == "adverse_flagged"
+                if e.kind == EventKind.ADVERSE_FLAGGED
             ),
         ),
         Check(

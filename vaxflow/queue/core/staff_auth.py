@@ -21,12 +21,13 @@ from typing import Any
 from vaxflow.config import Settings
 from vaxflow.config.pins import ScryptHash, derive, parse_hash, verify
 from vaxflow.config.schema import Role, StaffMember
+from vaxflow.queue.core.events import EventKind
 
 #: Audit events of sign-in: `restore` reads them back after a restart.
-SIGNED_IN = "staff_signed_in"
-SIGN_IN_FAILED = "staff_sign_in_failed"
-LOCKED = "staff_locked"
-SIGNED_OUT = "staff_signed_out"
+SIGNED_IN = EventKind.STAFF_SIGNED_IN
+SIGN_IN_FAILED = EventKind.STAFF_SIGN_IN_FAILED
+LOCKED = EventKind.STAFF_LOCKED
+SIGNED_OUT = EventKind.STAFF_SIGNED_OUT
 
 #: Device roles whose POSTs are a person's action (kiosks and boards are machines; admin
 #: tokens serve scripts and imports).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,8 +13,10 @@ from sqlalchemy import Connection, bindparam, func, select
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
 from vaxflow.queue.core import engine, reasons
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.model import CALLED_STATES, OBSERVATION_STATES, VisitState
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
+from vaxflow.queue.core.stats import percentile
 from vaxflow.queue.ops import service
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.prepared import Prepared
@@ -24,7 +25,7 @@ from vaxflow.queue.store.records import day_bounds
 #: Share of observation seats taken from which call-next warns that seats are nearly full.
 SEATS_NEARLY_FULL = 0.9
 #: Kind of the event that records the marshal's walk-in capacity for the day.
-WALK_IN_CAPACITY_EVENT = "walk_in_capacity_set"
+WALK_IN_CAPACITY_EVENT = EventKind.WALK_IN_CAPACITY_SET
 #: Calls kept on the call board when it (re)loads.
 RECENT_CALLS = 60
 #: Waits of the people called in this window make the live p50/p90.
@@ -52,15 +53,6 @@ def next_dose_window(product: Product, dose_number: int, given_on: date) -> Dose
         else None
     )
     return DoseWindow(given_on + timedelta(days=product.min_interval_days), latest)
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """The nearest-rank percentile (`share` in 0..1) of `values`; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
 
 
 def seat_warning(observing: int, seats: int) -> dict[str, Any] | None:
@@ -296,7 +288,7 @@ def dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime)
             for r in called
             if r.lane == lane["prefix"]
         ]
-        p50, p90 = percentile(waits, 0.5), percentile(waits, 0.9)
+        p50, p90 = percentile(waits, 50), percentile(waits, 90)
         first = oldest.get(lane["prefix"])
         lanes.append(
             {

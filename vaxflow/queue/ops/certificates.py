@@ -19,15 +19,13 @@ from sqlalchemy import Connection, bindparam, select
 
 from vaxflow.config import Settings
 from vaxflow.queue.core import engine
+from vaxflow.queue.core.events import CERTIFICATES
 from vaxflow.queue.ops import boards
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.prepared import Prepared
 from vaxflow.queue.store.records import day_bounds, seq_window
 
-QUEUED = "certificate_queued"
-PRINTED = "certificate_printed"
-FAILED = "certificate_print_failed"
-KINDS = (QUEUED, PRINTED, FAILED)
+QUEUED, PRINTED, FAILED = KINDS = CERTIFICATES
 #: A queued print with no outcome after this long was lost (longer than any print's deadline).
 LOST_AFTER = timedelta(seconds=60)
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import Invalid, Refused
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.model import AT_STATION_STATES, PRE_DOSE_STATES, Visit, VisitState
 from vaxflow.queue.core.schedule import DosePlan, plan_dose
 from vaxflow.queue.core.switch import DecisionKind, needs_decision, switch_of
@@ -29,7 +30,7 @@ from vaxflow.queue.store.decisions import DoctorDecision, decision_of, save_deci
 from vaxflow.queue.store.writer import Tx
 
 #: The audit event of a decision.
-EVENT = "doctor_decision"
+EVENT = EventKind.DOCTOR_DECISION
 #: A declined switch ends the visit with this reason (then the doctor's words).
 DECLINED = "manufacturer_switch_declined"
 
@@ -154,5 +155,5 @@ def _end(tx: Tx, settings: Settings, visit: Visit, reason: str) -> Visit:
         if station.visit_id == visit.id:
             repo.save_station(tx.conn, replace(station, visit_id=None))
     repo.save_visit(tx.conn, visit, after)
-    tx.emit(VisitState.DEFERRED.value, after.id, service.visit_payload(after, settings))
+    tx.emit(EventKind.DEFERRED, after.id, service.visit_payload(after, settings))
     return after

@@ -14,6 +14,7 @@ from vaxflow.config import Settings
 from vaxflow.queue.core import engine, reasons, ticket_code
 from vaxflow.queue.core.eligibility import check_age
 from vaxflow.queue.core.errors import Invalid, NotFound, Refused
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.identity import IdType, birth_date_of, note_of, parse_id_type, validate_id
 from vaxflow.queue.core.model import (
     AT_STATION_STATES,
@@ -93,12 +94,12 @@ def _id_note(visit: Visit) -> dict[str, Any] | None:
     return {"code": note.code, **note.params, **reasons.describe(note.code, note.params, "")}
 
 
-def _emit_visit(tx: Tx, kind: str, visit: Visit, settings: Settings, **extra: Any) -> None:
+def _emit_visit(tx: Tx, kind: EventKind, visit: Visit, settings: Settings, **extra: Any) -> None:
     tx.emit(kind, visit.id, {**visit_payload(visit, settings), **extra})
 
 
 def _update(
-    tx: Tx, before: Visit, after: Visit, kind: str, settings: Settings, **extra: Any
+    tx: Tx, before: Visit, after: Visit, kind: EventKind, settings: Settings, **extra: Any
 ) -> Visit:
     repo.save_visit(tx.conn, before, after)
     _emit_visit(tx, kind, after, settings, **extra)
@@ -112,7 +113,7 @@ def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     """Issue a ticket (rules in `checkin`) and record the event in the same transaction."""
     visit = checkin.check_in(tx, settings, request)
     by_id = {"booking_found_by_id": True} if checkin.found_by_id(request, visit) else {}
-    _emit_visit(tx, "checked_in", visit, settings, **by_id)
+    _emit_visit(tx, EventKind.CHECKED_IN, visit, settings, **by_id)
     return visit
 
 
@@ -120,14 +121,14 @@ def cancel(tx: Tx, settings: Settings, visit_id: int, reason: str) -> Visit:
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
     after = engine.cancel(before, reason or "cancelled", tx.now)
     _free_station(tx, before)
-    return _update(tx, before, after, "cancelled", settings)
+    return _update(tx, before, after, EventKind.CANCELLED, settings)
 
 
 def print_status(tx: Tx, settings: Settings, visit_id: int, ok: bool, reason: str) -> Visit:
     """The kiosk reports its print: a failure is a flag on the visit, never a lost ticket."""
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
     after = replace(before, print_failed=not ok)
-    kind = "printed" if ok else "print_failed"
+    kind = EventKind.PRINTED if ok else EventKind.PRINT_FAILED
     return _update(tx, before, after, kind, settings, print_reason=reason)
 
 
@@ -170,7 +171,7 @@ def confirm_birth_date(tx: Tx, settings: Settings, visit_id: int, born: date) ->
         tx,
         before,
         after,
-        "birth_date_confirmed",
+        EventKind.BIRTH_DATE_CONFIRMED,
         settings,
         age=engine.age_on(birth, before.site_day),
         replaced=before.birth_date is not None,
@@ -186,7 +187,7 @@ def _station(tx: Tx, settings: Settings, station_id: str) -> StationStatus:
     return repo.get_station(tx.conn, tx.site_id, station_id)
 
 
-def _save_station(tx: Tx, station: StationStatus, kind: str) -> StationStatus:
+def _save_station(tx: Tx, station: StationStatus, kind: EventKind) -> StationStatus:
     repo.save_station(tx.conn, station)
     tx.emit(
         kind,
@@ -216,7 +217,7 @@ def open_station(
 ) -> StationStatus:
     station = _station(tx, settings, station_id)
     opened = engine.open_station(station, settings, product, lot, vaccinator, tx.now)
-    return _save_station(tx, opened, "station_opened")
+    return _save_station(tx, opened, EventKind.STATION_OPENED)
 
 
 def set_station_state(
@@ -225,9 +226,9 @@ def set_station_state(
     station = _station(tx, settings, station_id)
     changed = engine.set_station_state(station, state, tx.now)
     kind = {
-        StationState.OPEN: "station_resumed",
-        StationState.PAUSED: "station_paused",
-        StationState.CLOSED: "station_closed",
+        StationState.OPEN: EventKind.STATION_RESUMED,
+        StationState.PAUSED: EventKind.STATION_PAUSED,
+        StationState.CLOSED: EventKind.STATION_CLOSED,
     }[state]
     return _save_station(tx, changed, kind)
 
@@ -247,7 +248,7 @@ def call_next(tx: Tx, settings: Settings, station_id: str) -> Visit | None:
     before = repo.get_visit(tx.conn, tx.site_id, head.visit_id)
     after = engine.call(before, station, tx.now)
     repo.save_station(tx.conn, replace(station, visit_id=after.id))
-    return _update(tx, before, after, "called", settings)
+    return _update(tx, before, after, EventKind.CALLED, settings)
 
 
 def recall(tx: Tx, settings: Settings, station_id: str, visit_id: int | None) -> Visit:
@@ -263,7 +264,7 @@ def recall(tx: Tx, settings: Settings, station_id: str, visit_id: int | None) ->
             raise Refused("product_mismatch", f"Ticket {before.ticket} needs {before.product}.")
     after = engine.recall(before, station, tx.now)
     repo.save_station(tx.conn, replace(station, visit_id=after.id))
-    return _update(tx, before, after, "recalled", settings)
+    return _update(tx, before, after, EventKind.RECALLED, settings)
 
 
 def skip(tx: Tx, settings: Settings, station_id: str) -> Visit:
@@ -273,7 +274,7 @@ def skip(tx: Tx, settings: Settings, station_id: str) -> Visit:
     before = repo.get_visit(tx.conn, tx.site_id, station.visit_id)
     after = engine.skip(before, settings.queue.call_repeat_limit, tx.now)
     repo.save_station(tx.conn, replace(station, visit_id=None))
-    kind = "no_show" if after.state is VisitState.NO_SHOW else "skipped"
+    kind = EventKind.NO_SHOW if after.state is VisitState.NO_SHOW else EventKind.SKIPPED
     return _update(tx, before, after, kind, settings)
 
 
@@ -294,7 +295,7 @@ def start_service(tx: Tx, settings: Settings, station_id: str, code: str) -> Vis
     station = _station(tx, settings, station_id)
     before = resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code)
     after = engine.start_service(before, station, tx.now)
-    return _update(tx, before, after, "service_started", settings)
+    return _update(tx, before, after, EventKind.SERVICE_STARTED, settings)
 
 
 def record_dose(
@@ -344,7 +345,7 @@ def record_dose(
         tx,
         before,
         after,
-        "dosed",
+        EventKind.DOSED,
         settings,
         lot=station.lot,
         vaccinator=vaccinator or station.vaccinator,
@@ -361,7 +362,7 @@ def end_at_station(
         raise Refused("not_at_this_station", f"Ticket {before.ticket} is not at {station_id}.")
     after = engine.end_at_station(before, state, reason, tx.now)
     _free_station(tx, before)
-    return _update(tx, before, after, state.value, settings)
+    return _update(tx, before, after, EventKind(state), settings)  # deferred | referred
 
 
 # --- observation -------------------------------------------------------------------------
@@ -383,7 +384,9 @@ def flag_adverse(
             flagged_by=tx.actor,
         )
     )
-    return _update(tx, before, after, "adverse_flagged", settings, adverse=kind, severity=severity)
+    return _update(
+        tx, before, after, EventKind.ADVERSE_FLAGGED, settings, adverse=kind, severity=severity
+    )
 
 
 def resolve_adverse(tx: Tx, settings: Settings, visit_id: int, outcome: AdverseOutcome) -> Visit:
@@ -398,18 +401,24 @@ def resolve_adverse(tx: Tx, settings: Settings, visit_id: int, outcome: AdverseO
         )
         .values(outcome=outcome.value, resolved_at=tx.now, resolved_by=tx.actor)
     )
-    kind = "transferred" if outcome is AdverseOutcome.TRANSFERRED else "adverse_resolved"
+    kind = (
+        EventKind.TRANSFERRED
+        if outcome is AdverseOutcome.TRANSFERRED
+        else EventKind.ADVERSE_RESOLVED
+    )
     return _update(tx, before, after, kind, settings)
 
 
 def release(tx: Tx, settings: Settings, visit_id: int) -> Visit:
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
-    return _update(tx, before, engine.release(before, tx.now), "released", settings)
+    return _update(tx, before, engine.release(before, tx.now), EventKind.RELEASED, settings)
 
 
 def leave_early(tx: Tx, settings: Settings, visit_id: int, reason: str) -> Visit:
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
-    return _update(tx, before, engine.leave_early(before, reason, tx.now), "left_early", settings)
+    return _update(
+        tx, before, engine.leave_early(before, reason, tx.now), EventKind.LEFT_EARLY, settings
+    )
 
 
 def exit_scan(tx: Tx, settings: Settings, code: str) -> dict[str, Any]:
@@ -438,7 +447,9 @@ def exit_scan(tx: Tx, settings: Settings, code: str) -> dict[str, Any]:
             "remaining_seconds": math.ceil(left.total_seconds()),
             "visit": visit_view(visit, settings),
         }
-    released = _update(tx, visit, engine.release(visit, tx.now), "released", settings, exit=True)
+    released = _update(
+        tx, visit, engine.release(visit, tx.now), EventKind.RELEASED, settings, exit=True
+    )
     return {"may_leave": True, "remaining_seconds": 0, "visit": visit_view(released, settings)}
 
 
@@ -457,7 +468,7 @@ def report_device_health(tx: Tx, report: dict[str, str]) -> None:
     else:
         tx.conn.execute(update(t.device_health).where(key).values(**values))
     if previous != report["state"]:
-        tx.emit("device_health", None, dict(report))
+        tx.emit(EventKind.DEVICE_HEALTH, None, dict(report))
 
 
 # --- reads -------------------------------------------------------------------------------

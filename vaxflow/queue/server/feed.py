@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import WSCloseCode, web
 from sqlalchemy import Connection
 
+from vaxflow.queue.core.events import LIVE
 from vaxflow.queue.store.writer import Event, Store, events_after
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ async def stream(
                 last = page[-1].seq
             if len(page) < PAGE:
                 break
-        await ws.send_str(json.dumps({"kind": "live", "seq": last}))
+        await ws.send_str(json.dumps({"kind": LIVE, "seq": last}))
         while not ws.closed:
             published = await queue.get()
             if published is None:

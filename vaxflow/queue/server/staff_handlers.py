@@ -18,6 +18,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from vaxflow.queue.core.errors import Invalid, QueueError
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.staff_auth import (
     LOCKED,
     PERSON_ROLES,
@@ -68,7 +69,7 @@ def staff_principal(who: Principal, session: StaffSession) -> Principal:
 
 
 async def _record(
-    app: web.Application, actor: str, device: str | None, kind: str, payload: dict[str, Any]
+    app: web.Application, actor: str, device: str | None, kind: EventKind, payload: dict[str, Any]
 ) -> None:
     def op(tx: Tx) -> None:
         tx.emit(kind, None, payload)

@@ -25,6 +25,7 @@ from vaxflow.config.schema import LaneKind
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.booking import PriorDose
 from vaxflow.queue.core.errors import NotFound, Refused
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.guardians import IdSource, is_minor
 from vaxflow.queue.core.history import history_view
 from vaxflow.queue.core.model import AT_STATION_STATES, CALLED_STATES, Visit
@@ -191,7 +192,7 @@ def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> 
     found = _find(tx, settings, body.code)
     match = found is not None and found.id == called.id
     tx.emit(
-        "identity_verified" if match else "identity_mismatch",
+        EventKind.IDENTITY_VERIFIED if match else EventKind.IDENTITY_MISMATCH,
         called.id,
         {"station_id": station_id, "by": body.by, "scanned": kind, "match": match},
     )

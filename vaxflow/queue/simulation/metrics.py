@@ -8,18 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from vaxflow.queue.core import stats
 from vaxflow.queue.simulation.scenario import US_PER_MINUTE
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) with linear interpolation, as numpy's default; nan if empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    """`stats.percentile` (q in 0..100), nan if empty: the simulator's figures are floats."""
+    value = stats.percentile(values, q)
+    return math.nan if value is None else value
 
 
 def mean(values: Sequence[float]) -> float:

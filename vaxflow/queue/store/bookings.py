@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.history import merge_history
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.prepared import Prepared
@@ -138,7 +139,11 @@ def import_bookings(
         tx.conn.execute(insert(t.bookings), new_rows)
     result.added += len(new_rows)
     if result.added:
-        tx.emit("bookings_imported", None, {"added": result.added, "unchanged": result.unchanged})
+        tx.emit(
+            EventKind.BOOKINGS_IMPORTED,
+            None,
+            {"added": result.added, "unchanged": result.unchanged},
+        )
     return result
 
 

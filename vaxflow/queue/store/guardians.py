@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.guardians import RELATION_WORDS, Guardian, IdSource, Relation
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.store import tables as t
@@ -77,10 +78,10 @@ def record(
         )
     tx.conn.execute(insert(t.visit_identity).values(**values))
     if entered_by is not None:
-        tx.emit("id_entered_at_desk", visit_id, {"id_source": id_source.value})
+        tx.emit(EventKind.ID_ENTERED_AT_DESK, visit_id, {"id_source": id_source.value})
     if guardian is not None:
         tx.emit(
-            "guardian_consented",
+            EventKind.GUARDIAN_CONSENTED,
             visit_id,
             {
                 "relation": guardian.relation.value,

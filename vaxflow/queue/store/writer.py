@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from vaxflow.clock import Clock
 from vaxflow.queue.core.errors import QueueError
+from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.checkpoint import WalCheckpointer
 from vaxflow.queue.store.db import make_engine, migrate, sqlite_path
@@ -109,8 +110,12 @@ class Tx:
     device: str | None
     events: list[Event] = field(default_factory=list)
 
-    def emit(self, kind: str, visit_id: int | None, payload: dict[str, Any]) -> Event:
-        """Append an event row in this transaction; it is published only after commit."""
+    def emit(self, kind: EventKind, visit_id: int | None, payload: dict[str, Any]) -> Event:
+        """Append an event row in this transaction; it is published only after commit.
+
+        A kind that is not an `EventKind` member raises ValueError before anything is written.
+        """
+        kind = EventKind(kind)
         seq = _INSERT_EVENT.scalar(
             self.conn,
             {

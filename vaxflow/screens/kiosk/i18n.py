@@ -1,43 +1,26 @@
-"""The kiosk's words in zh-CN, zh-TW and en: gettext .po catalogues compiled in memory by Babel.
+"""The kiosk's words in every language: the `kiosk` gettext catalogues of this folder.
 
-No .mo files live in the repository; `text(key, language, **params)` finds the words and
-fills {placeholders}; a missing key falls back to English, then to the key itself.
+`text(key, language, **params)` finds the words and fills {placeholders}; a missing key
+falls back to English, then to the key itself. Loading is `vaxflow.config.catalogues`.
 """
 
 from __future__ import annotations
 
-import functools
 import gettext
-import io
-import string
 from pathlib import Path
 from typing import Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from vaxflow.config import catalogues
+from vaxflow.config.languages import LANGUAGES, Language
 
 LOCALE_DIR = Path(__file__).with_name("locale")
-LANGUAGES = {"zh-CN": "zh_CN", "zh-TW": "zh_TW", "en": "en"}
-#: Each language's name written in itself, for the language buttons.
-LANGUAGE_NAMES = {"zh-CN": "简体中文", "zh-TW": "繁體中文", "en": "English"}
+DOMAIN = "kiosk"
 
 
-@functools.cache
 def catalog(language: str) -> gettext.NullTranslations:
-    """The compiled catalogue of one language (compiled once)."""
-    folder = LANGUAGES.get(language, "en")
-    path = LOCALE_DIR / folder / "LC_MESSAGES" / "kiosk.po"
-    with path.open("rb") as handle:
-        po = read_po(handle, locale=folder)
-    buffer = io.BytesIO()
-    write_mo(buffer, po)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
-
-
-class _Lenient(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+    """The compiled catalogue of one language; English for a language not offered."""
+    known: Language = next((lang for lang in LANGUAGES if lang == language), "en")
+    return catalogues.catalogue(LOCALE_DIR, DOMAIN, known)
 
 
 def has(key: str, language: str) -> bool:
@@ -49,11 +32,9 @@ def text(key: str, language: str, **params: Any) -> str:
     found = catalog(language).gettext(key)
     if found == key and language != "en":
         found = catalog("en").gettext(key)
-    return string.Formatter().vformat(found, (), _Lenient(params)) if params else found
+    return catalogues.fill(found, params) if params else found
 
 
 def message_ids() -> list[str]:
     """Every message id of the English catalogue."""
-    path = LOCALE_DIR / "en" / "LC_MESSAGES" / "kiosk.po"
-    with path.open("rb") as handle:
-        return [str(m.id) for m in read_po(handle) if m.id]
+    return catalogues.message_ids(LOCALE_DIR, DOMAIN)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from vaxflow.config.languages import LANGUAGE_NAMES
 from vaxflow.hardware.layout import TicketView
 from vaxflow.kiosk.flow import RELATIONS, PrintState, Screen, State, Ticket
 from vaxflow.queue.core.privacy import mask_name
-from vaxflow.screens.kiosk.i18n import LANGUAGE_NAMES, has, text
+from vaxflow.screens.kiosk.i18n import has, text
 
 BUTTONS = (
     "walk_in",

@@ -21,11 +21,12 @@ from typing import Any
 from stdnum.cn import ric
 
 from vaxflow.config import Settings
+from vaxflow.config.languages import LANGUAGES
 from vaxflow.hardware.interfaces import DeviceHealth, IdCard
 from vaxflow.hardware.sim_idcard import SimIdCardReader
 from vaxflow.hardware.sim_printer import SimFault, SimPrinter
 from vaxflow.hardware.sim_scanner import SimScanner
-from vaxflow.kiosk.flow import LANGUAGES, Action, PrintState, Screen, State
+from vaxflow.kiosk.flow import Action, PrintState, Screen, State
 from vaxflow.kiosk.shell import KioskShell
 from vaxflow.queue.client.site import ServerUnreachable, SiteClient
 from vaxflow.queue.core import engine
