@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from vaxflow.cli.common import CommandError
 
-#: Subcommand modules; each has `register(subparsers)` adding its commands with a `func`.
+#: Subcommand modules; each has `register(subparsers)` adding the command named as the module
+#: (`vaxflow.cli.NAME_cmd` adds `vaxflow NAME`) with a `func`.
 _MODULES = (
     "vaxflow.cli.config_cmd",
     "vaxflow.cli.bookings_cmd",
@@ -31,11 +32,22 @@ _MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: Sequence[str] | None) -> tuple[str, ...]:
+    """Only the named command's module when the command line names one, else all of them.
+
+    Every module imports its area (the server, reports with matplotlib, decoders with
+    OpenCV), so importing all of them costs each `vaxflow` process a second or two."""
+    words = [a for a in argv or () if not a.startswith("-")]
+    wanted = f"vaxflow.cli.{words[0]}_cmd" if words else ""
+    return (wanted,) if wanted in _MODULES else _MODULES
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`'s command (all commands when `argv` names none we know)."""
     parser = argparse.ArgumentParser(prog="vaxflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _MODULES:
+    for name in _modules_for(argv):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
@@ -47,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
