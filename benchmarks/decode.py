@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -71,7 +72,9 @@ def paste_on_canvas(image: Gray, size: tuple[int, int], seed: int) -> Gray:
     h, w = image.shape
     scale = min(1.0, (width - 20) / w, (height - 20) / h)
     if scale < 1.0:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        image = cast(
+            Gray, cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        )
         h, w = image.shape
     y = int(rng.integers(0, height - h + 1))
     x = int(rng.integers(0, width - w + 1))

@@ -122,7 +122,7 @@ def test_demo_list_round_trips_through_csv(settings: Settings) -> None:
 
 
 _SITE = load_settings(DEMO_CONFIG)
-csv_cells = st.text(st.characters(blacklist_categories=("Cs",)), max_size=25)
+csv_cells = st.text(st.characters(blacklist_categories=["Cs"]), max_size=25)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -41,16 +41,17 @@ async def _vaccinate(store: Store, settings: Settings, people: range) -> list[st
     tickets = []
     for n in people:
         visit = await store.write(
-            lambda tx, n=n: service.check_in(tx, settings, walk_in_request(settings, n)),
+            lambda tx, n=n: service.check_in(tx, settings, walk_in_request(settings, n)),  # type: ignore[misc]
             actor="kiosk",
         )
         await store.write(lambda tx: service.call_next(tx, settings, "S01"), actor="station")
         await store.write(
-            lambda tx, t=visit.ticket: service.start_service(tx, settings, "S01", t),
+            lambda tx, t=visit.ticket: service.start_service(tx, settings, "S01", t),  # type: ignore[misc]
             actor="station",
         )
         await store.write(
-            lambda tx, v=visit.id: service.record_dose(tx, settings, "S01", v), actor="station"
+            lambda tx, v=visit.id: service.record_dose(tx, settings, "S01", v),  # type: ignore[misc]
+            actor="station",
         )
         tickets.append(visit.ticket)
     return tickets
