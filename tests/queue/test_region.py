@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from alembic.config import Config
 from sqlalchemy import update
 
@@ -102,6 +103,7 @@ async def test_sites_share_a_regional_database(
     assert sum('"resourceType":"Immunization"' in line for line in lines) == sum(SITES.values())
 
 
+@pytest.mark.slow  # a throw-away PostgreSQL server (initdb, pg_ctl)
 def test_site_servers_starting_together_migrate_a_new_database_once(
     postgres_server: PostgresServer,
 ) -> None:
