@@ -94,6 +94,11 @@ def percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
+def _ms(value: object) -> str:
+    """A time in whole milliseconds, or "-" when there was none."""
+    return "-" if not isinstance(value, float | int) else str(round(value))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES)
@@ -156,12 +161,11 @@ def _print(rows: list[dict[str, object]], as_json: bool) -> None:
         elif "idle" in row:
             print(f"{row['decoder']:<24} idle {row['idle']:<7} {row['ms_per_frame']:7.2f} ms/frame")
         else:
-            p50, p95 = row["first_p50_ms"], row["first_p95_ms"]
+            p50, p95 = (_ms(row["first_p50_ms"]), _ms(row["first_p95_ms"]))
             print(
                 f"{row['decoder']:<24} decoded {row['decoded']}/{row['sequences']}"
                 f" within 1 s {row['within_1s']}/{row['sequences']}"
-                f" first decode p50 {p50 if p50 is None else round(p50)} ms"
-                f" p95 {p95 if p95 is None else round(p95)} ms"
+                f" first decode p50 {p50} ms p95 {p95} ms"
                 f" misreads {row['misreads']}"
                 f" false+ {row['false_positives']}/{row['negatives']}"
             )

@@ -29,8 +29,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from vaxflow.config import load_settings  # noqa: E402
-from vaxflow.queue.simulation import Scenario, build_site, plan_people, summarize  # noqa: E402
+from vaxflow.queue.simulation import Scenario, build_site, plan_people  # noqa: E402
 from vaxflow.queue.simulation.loop import run_day  # noqa: E402
+from vaxflow.queue.simulation.results import summarize  # noqa: E402
 
 DEMO_CONFIG = ROOT / "vaxflow" / "config" / "demo.toml"
 STADIUM = Scenario(

@@ -122,7 +122,7 @@ async def reported(url: str, device_id: str, states: tuple[str, ...], within: fl
 
 
 async def checked_in(kiosk: Any) -> f.Ticket:
-    state = await kiosk.shell.wait_for(
+    state: f.State = await kiosk.shell.wait_for(
         lambda s: s.screen is f.Screen.TICKET and s.print_state is f.PrintState.PRINTED,
         within=15,
     )

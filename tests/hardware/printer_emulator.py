@@ -12,6 +12,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from types import TracebackType
+from typing import Self
 
 from vaxflow.hardware.escpos_render import split_commands
 
@@ -48,7 +49,7 @@ class PrinterEmulator:
     def url(self, query: str = "") -> str:
         return f"tcp://127.0.0.1:{self.port}" + (f"?{query}" if query else "")
 
-    async def __aenter__(self) -> PrinterEmulator:
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self._port = int(self._server.sockets[0].getsockname()[1])
         return self

@@ -121,7 +121,7 @@ def test_the_demo_consent_never_starts_a_line_with_a_comma() -> None:
     for lang in ("zh-CN", "zh-TW"):
         text = consent.text[lang]
         for room in range(6, 40):
-            lines = wrap(text, lambda line, r=room: width(line) <= r).split("\n")
+            lines = wrap(text, lambda line, r=room: width(line) <= r).split("\n")  # type: ignore[misc]
             assert not [ln for ln in lines[1:] if ln[0] in NO_LINE_START], (room, lines)
 
 

@@ -318,6 +318,7 @@ def fake_player(folder: Path) -> tuple[str, ...]:
     return (str(script), "{voice}", "{text}")
 
 
+@pytest.mark.slow  # real player processes, ~4 s each
 @pytest.mark.parametrize("language", ["zh-CN", "zh-TW", "en"])
 async def test_each_screen_says_its_own_words_in_the_persons_language(
     site: tuple[TestServer, list[Booking]], tmp_path: Path, language: str

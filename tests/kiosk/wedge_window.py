@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import sys
+from typing import cast
 
 
 async def main(url: str) -> None:
@@ -30,7 +31,7 @@ async def main(url: str) -> None:
     from vaxflow.kiosk.wedge import bind_window_scanner, feeds_from_window
 
     scanner = open_device("scanner", url)
-    assert feeds_from_window(scanner)
+    assert feeds_from_window(cast(object, scanner))  # kept a HidScanner, not narrowed
     scanner.on_release = lambda text: print("TYPED", json.dumps(text), flush=True)
     await scanner.open()
     bind_window_scanner(Window, scanner)

@@ -34,7 +34,7 @@ class Site:
 
     @property
     def app(self) -> web.Application:
-        return self.client.server.app  # type: ignore[no-any-return]
+        return self.client.server.app  # type: ignore[attr-defined,no-any-return]
 
     async def post(
         self,
@@ -114,5 +114,7 @@ def booking_codes(
     return [
         p.code
         for p in make_people(settings, day, 200)
-        if p.product == product and (engine.age_on(p.birth_date, day) >= 60) == elderly
+        if p.product == product
+        and p.birth_date is not None
+        and (engine.age_on(p.birth_date, day) >= 60) == elderly
     ]

@@ -319,7 +319,7 @@ async def test_device_health_reaches_the_marshal(site: Site) -> None:
 
 
 async def _read_until_live(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
-    events = []
+    events: list[dict[str, Any]] = []
     while True:
         message = await asyncio.wait_for(ws.receive_json(), 5)
         if message["kind"] == "live":

@@ -74,7 +74,7 @@ async def test_backup_during_sustained_check_ins_keeps_every_acknowledged_one(
             if stop.is_set():
                 return
             visit = await store.write(
-                lambda tx, n=n: service.check_in(tx, settings, walk_in_request(settings, n)),
+                lambda tx, n=n: service.check_in(tx, settings, walk_in_request(settings, n)),  # type: ignore[misc]
                 actor="kiosk:test",
             )
             acked.append((time.monotonic(), visit))

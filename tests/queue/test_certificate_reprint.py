@@ -85,7 +85,7 @@ async def _released(site: Site, n: int) -> dict[str, object]:
     scan = await site.post("observer", "/api/exit/scan", {"code": walk_in["ticket"]})
     assert (scan["may_leave"], scan["print"]) == (True, "queued")
     await asyncio.gather(*site.app[PRINT_TASKS])
-    return walk_in  # type: ignore[no-any-return]
+    return walk_in
 
 
 async def test_a_failed_certificate_waits_in_the_list_until_reprinted(

@@ -122,7 +122,7 @@ def test_demo_list_round_trips_through_csv(settings: Settings) -> None:
 
 
 _SITE = load_settings(DEMO_CONFIG)
-csv_cells = st.text(st.characters(blacklist_categories=("Cs",)), max_size=25)
+csv_cells = st.text(st.characters(blacklist_categories=["Cs"]), max_size=25)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -154,6 +154,7 @@ def _count(db: Path) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM bookings").fetchone()[0])
 
 
+@pytest.mark.slow  # real `vaxflow bookings import` processes
 def test_import_command_all_or_nothing_then_idempotent(tmp_path: Path) -> None:
     db = tmp_path / "site.sqlite"
     bad = tmp_path / "bad.csv"
@@ -177,6 +178,7 @@ def test_import_command_all_or_nothing_then_idempotent(tmp_path: Path) -> None:
     assert clash.returncode == 1 and "B1: already imported with different details" in clash.stderr
 
 
+@pytest.mark.slow
 def test_import_shows_progress_on_large_files(tmp_path: Path, settings: Settings) -> None:
     big = tmp_path / "big.csv"
     big.write_text(to_csv(make_people(settings, DAY, 2500), settings.site.timezone), "utf-8")

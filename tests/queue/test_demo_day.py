@@ -70,6 +70,7 @@ def test_the_policy_gives_each_class_what_the_day_list_expects(settings: Setting
         assert (refusals, review) == ([], set()), (person, refusals, review)
         assert plan.dose_number == booking.dose_number == len(booking.prior_doses) + 1
         assert (plan.kind is schedule.DoseKind.BOOSTER) == (person.kind == "booster")
+        assert booking.birth_date is not None
         assert (engine.age_on(booking.birth_date, day) < 18) == (person.kind == "child")
 
 
@@ -126,6 +127,7 @@ async def test_each_class_checks_in_as_the_kiosk_sends_it(
             seen["refused"] += 1
             continue
         assert response.status == 200, (person, answer)
+        assert booking.birth_date is not None
         elderly = engine.age_on(booking.birth_date, day) >= 60
         assert answer["lane"] == ("E" if elderly or person.review else "A"), (person, answer)
         assert answer["dose_number"] == len(booking.prior_doses) + 1

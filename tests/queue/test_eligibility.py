@@ -44,7 +44,7 @@ def booking(**changes: object) -> Booking:
         window_start=at(9),
         window_end=at(10),
     )
-    return Booking(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return Booking(**{**base.__dict__, **changes})
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,7 @@ def _post(server: tuple[str, int], role: str, path: str, body: bytes) -> tuple[i
         conn.close()
 
 
+@pytest.mark.slow  # 300 examples
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -144,7 +144,7 @@ def test_the_guardian_is_not_the_child_however_the_number_is_written(written: st
 def test_guardian_refusals(changes: dict[str, object], reason: str) -> None:
     def run() -> object:
         return check_guardian(
-            claim(**changes), child_id_type="cn_resident", child_id_number=CHILD, day=DAY
+            claim(PARENT, **changes), child_id_type="cn_resident", child_id_number=CHILD, day=DAY
         )
 
     assert refusal(run) == reason

@@ -122,7 +122,8 @@ def _stdnum_without_birth_place(number: str) -> str | None:
         valid = ric.validate(number)
     except (InvalidComponent, KeyError):  # KeyError: a region code without a county
         try:
-            valid = ric.get_birth_date(number) and ric.compact(number)
+            ric.get_birth_date(number)  # raises for a bad birth date
+            valid = ric.compact(number)
         except InvalidComponent:
             return None
     except StdnumError:

@@ -98,6 +98,7 @@ def _body(site: Site, code: str, name: str, number: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow  # a real `vaxflow bookings import` process each
 async def test_numbers_with_a_region_code_newer_than_the_birth_year_import_and_check_in(
     imported: Site,
 ) -> None:
@@ -117,12 +118,14 @@ async def test_numbers_with_a_region_code_newer_than_the_birth_year_import_and_c
     assert len(set(tickets)) == len(ISSUED)
 
 
+@pytest.mark.slow
 async def test_names_with_other_middle_dots_and_spaces_match(imported: Site) -> None:
     for i, (code, _, on_card) in enumerate(NAMES):
         body = _body(imported, code, on_card, resident_id(60 + i))
         assert (await imported.post("kiosk", "/api/checkins", body))["ticket"]
 
 
+@pytest.mark.slow
 async def test_a_different_name_is_still_refused(imported: Site) -> None:
     body = _body(imported, "N1", "阿依古丽·买提", resident_id(60))
     refused = await imported.post("kiosk", "/api/checkins", body, expect=409)
@@ -260,6 +263,7 @@ async def _events(site: Site, visit_id: int, kind: str) -> list[dict[str, Any]]:
     return await site.app[STORE].read(read)
 
 
+@pytest.mark.slow
 async def test_the_station_sees_a_region_code_note_and_nothing_for_a_current_code(
     imported: Site,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -36,10 +37,10 @@ _EVENT = Prepared(
 
 
 @pytest.fixture
-def engine(db_url: str) -> Engine:
+def engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url(db_url), writer=True)
     migrate(engine)
-    yield engine  # type: ignore[misc]
+    yield engine
     engine.dispose()
 
 
@@ -66,7 +67,9 @@ def test_rows_match_sqlalchemy_with_types_converted(engine: Engine) -> None:
         theirs = conn.execute(select(t.ticket_counters).where(t.ticket_counters.c.site_id == "s"))
         assert [tuple(r) for r in mine] == [tuple(r) for r in theirs]
         at = datetime(2026, 11, 21, 8, 30, 15, 123456, tzinfo=UTC)
-        seq, back = _EVENT.first(conn, _event(at))
+        returned = _EVENT.first(conn, _event(at))
+        assert returned is not None
+        seq, back = returned
         assert isinstance(seq, int)
         assert back == at and back.tzinfo is not None
 
@@ -85,7 +88,9 @@ def test_rollback_to_a_savepoint_undoes_only_what_came_after(engine: Engine) -> 
         _BUMP.run(conn, {"k_site": "s", "k_lane": "A"})
         rollback_to(conn, "request")
         release(conn, "request")
-        assert _READ.first(conn, {"site_id": "s"}).last_number == 1
+        row = _READ.first(conn, {"site_id": "s"})
+        assert row is not None and row.last_number == 1
     with engine.connect() as conn:  # committed: the insert, not the bump
         assert _READ.scalar(conn, {"site_id": "s"}) == "s"
-        assert _READ.first(conn, {"site_id": "s"}).last_number == 1
+        row = _READ.first(conn, {"site_id": "s"})
+        assert row is not None and row.last_number == 1

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from alembic.config import Config
 from sqlalchemy import update
 
@@ -42,16 +43,17 @@ async def _vaccinate(store: Store, settings: Settings, people: range) -> list[st
     tickets = []
     for n in people:
         visit = await store.write(
-            lambda tx, n=n: service.check_in(tx, settings, walk_in_request(settings, n)),
+            lambda tx, n=n: service.check_in(tx, settings, walk_in_request(settings, n)),  # type: ignore[misc]
             actor="kiosk",
         )
         await store.write(lambda tx: service.call_next(tx, settings, "S01"), actor="station")
         await store.write(
-            lambda tx, t=visit.ticket: service.start_service(tx, settings, "S01", t),
+            lambda tx, t=visit.ticket: service.start_service(tx, settings, "S01", t),  # type: ignore[misc]
             actor="station",
         )
         await store.write(
-            lambda tx, v=visit.id: service.record_dose(tx, settings, "S01", v), actor="station"
+            lambda tx, v=visit.id: service.record_dose(tx, settings, "S01", v),  # type: ignore[misc]
+            actor="station",
         )
         tickets.append(visit.ticket)
     return tickets
@@ -102,6 +104,7 @@ async def test_sites_share_a_regional_database(
     assert sum('"resourceType":"Immunization"' in line for line in lines) == sum(SITES.values())
 
 
+@pytest.mark.slow  # a throw-away PostgreSQL server (initdb, pg_ctl)
 def test_site_servers_starting_together_migrate_a_new_database_once(
     postgres_server: PostgresServer,
 ) -> None:

@@ -172,11 +172,12 @@ async def test_report_figures_match_the_scripted_day(site: Site, tmp_path: Path)
     assert (occ.peak, occ.peak_at, occ.seats) == (5, datetime(2026, 11, 21, 9, 25, tzinfo=UTC), 4)
     assert occ.minutes_over_seats == 25  # 17:25 .. 17:45 at 5-minute steps
     people = {p.code: p for p in make_people(site.settings, site_day, 200)}
-    expected: Counter[tuple[str, str, int, str, str]] = Counter()
+    expected: Counter[tuple[str, str, int, str, str | None]] = Counter()
     for code, dosed in day.dosed:
         person = people[code]
         product = site.settings.product(person.product)
         assert product is not None and dosed["product"] == person.product
+        assert person.birth_date is not None
         band = _band(person.birth_date, site_day)
         key = (person.product, product.manufacturer, person.dose_number, band, person.sex)
         expected[key] += 1
@@ -195,10 +196,10 @@ async def test_report_figures_match_the_scripted_day(site: Site, tmp_path: Path)
 
     # the same day through the command line: CSV, HTML and charts, exit 0 (all reconciled)
     out = tmp_path / "report"
-    code = main(
+    exit_code = main(
         ["report", "daily", "--date", site_day.isoformat(), "--db", store.url, "--out", str(out)]
     )
-    assert code == 0
+    assert exit_code == 0
     stem = f"daily-{site_day.isoformat()}"
     with (out / f"{stem}.csv").open(encoding="utf-8", newline="") as f:
         table = list(csv.DictReader(f))

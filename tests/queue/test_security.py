@@ -126,6 +126,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             process.stdout.close()
 
 
+@pytest.mark.slow  # a real `vaxflow server` process
 async def test_server_speaks_https_with_a_certificate(tls_server: tuple[str, Path]) -> None:
     url, cert = tls_server
     trusted = ssl.create_default_context(cafile=str(cert))
@@ -137,6 +138,7 @@ async def test_server_speaks_https_with_a_certificate(tls_server: tuple[str, Pat
                 pass
 
 
+@pytest.mark.slow
 def test_half_a_tls_configuration_is_refused(tmp_path: Path) -> None:
     cert, _key = _self_signed(tmp_path)
     result = subprocess.run(

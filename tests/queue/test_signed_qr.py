@@ -113,7 +113,7 @@ def test_any_scan_verifies_or_is_refused_with_a_reason(text: str) -> None:
 @settings(max_examples=100, deadline=None)
 @given(
     name=st.text(
-        st.characters(blacklist_characters="|", blacklist_categories=("Cs",)),
+        st.characters(blacklist_characters="|", blacklist_categories=["Cs"]),
         min_size=1,
         max_size=20,
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -33,10 +33,10 @@ def _check_in(settings: Settings, n: int) -> Callable[[Tx], Visit]:
 
 
 @pytest.fixture
-async def store(db_url: str, settings: Settings, clock: FrozenClock) -> Store:
+async def store(db_url: str, settings: Settings, clock: FrozenClock) -> AsyncIterator[Store]:
     store = Store(database_url(db_url), site_id=settings.site.id, clock=clock)
     await store.start()
-    yield store  # type: ignore[misc]
+    yield store
     await store.stop()
 
 
@@ -186,7 +186,7 @@ async def test_on_refusal_runs_after_the_refused_changes_are_undone(
         service.check_in(tx, settings, walk_in_request(settings, 1))
         raise Refused("nope", "changed my mind")
 
-    def on_refusal(tx: Tx, err: Refused) -> str:  # type: ignore[override]
+    def on_refusal(tx: Tx, err: Refused) -> str:
         tx.emit(EventKind.DEVICE_HEALTH, None, {"reason": err.reason})  # any kind
         return f"refused: {err.reason}"
 

@@ -13,6 +13,7 @@ from vaxflow.queue.core.model import DOSED_STATES, FINAL_STATES, VisitState
 from vaxflow.queue.simulation import Scenario, SimulationResult, simulate
 
 
+@pytest.mark.slow  # the 20,000-person day takes ~8 s to simulate
 def test_everyone_arrives_and_ends_in_a_final_state(day: SimulationResult) -> None:
     s = day.summary
     visits = [v for v in day.trace.visits if v is not None]
@@ -30,6 +31,7 @@ def test_everyone_arrives_and_ends_in_a_final_state(day: SimulationResult) -> No
     assert closing == max(last_out, day.site.opens_at + timedelta(hours=BIG_DAY.hours))
 
 
+@pytest.mark.slow
 def test_nobody_is_released_before_their_observation_ends(day: SimulationResult) -> None:
     released = [v for v in day.trace.visits if v is not None and v.state is VisitState.RELEASED]
     assert len(released) > 18_000
@@ -41,12 +43,14 @@ def test_nobody_is_released_before_their_observation_ends(day: SimulationResult)
         assert not v.adverse_open
 
 
+@pytest.mark.slow
 def test_stations_are_closed_and_free_at_the_end(day: SimulationResult) -> None:
     assert all(st.visit_id is None and st.product is None for st in day.trace.stations)
     dosed = sum(1 for v in day.trace.visits if v is not None and v.state in DOSED_STATES)
     assert day.summary["doses"] == dosed
 
 
+@pytest.mark.slow
 def test_nobody_is_dosed_without_a_seat(day: SimulationResult) -> None:
     assert day.summary["observation_occupancy_max"] <= 1000
 

@@ -11,6 +11,9 @@ from tests.simulation.conftest import erlang_c, mmc_scenario
 from vaxflow.config import Settings
 from vaxflow.queue.simulation import SimulationResult, simulate
 
+# an 800-hour M/M/c run and the 20,000-person day: about half a minute, for the full run only
+pytestmark = pytest.mark.slow
+
 C = 4
 SERVICE_MIN = 3.0
 RHO = 0.8

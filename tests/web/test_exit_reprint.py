@@ -19,7 +19,8 @@ import pytest
 
 from tests.hardware.printer_emulator import PrinterEmulator
 from tests.web.browser import chromium
-from tests.web.test_pages import DEMO_CONFIG, Server, _dose, _open, _page, running_server
+from tests.web.site_server import DEMO_CONFIG, Server, running_server
+from tests.web.test_pages import _dose, _open, _page
 from vaxflow.queue.core.privacy import mask_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]

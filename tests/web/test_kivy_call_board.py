@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.test_pages import Server, _open, _walk_in, running_server
+from tests.web.site_server import Server, running_server
+from tests.web.test_pages import _open, _walk_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

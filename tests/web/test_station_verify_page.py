@@ -12,7 +12,7 @@ import pytest
 
 from tests.queue.people import walk_in_body
 from tests.web.browser import chromium
-from tests.web.test_pages import DEMO_CONFIG, Server, running_server
+from tests.web.site_server import DEMO_CONFIG, Server, running_server
 from vaxflow.config import load_settings
 
 pytestmark = pytest.mark.slow

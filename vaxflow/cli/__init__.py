@@ -46,11 +46,23 @@ EXTRAS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _commands_for(argv: Sequence[str] | None) -> dict[str, str]:
+    """Only the named command's module when the command line names one, else all of them.
+
+    Every module imports its area (the server, reports with matplotlib, decoders with
+    OpenCV), so importing all of them costs each `vaxflow` process a second or two."""
+    words = [a for a in argv or () if not a.startswith("-")]
+    if words and words[0] in _COMMANDS:
+        return {words[0]: _COMMANDS[words[0]]}
+    return _COMMANDS
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`'s command (all commands when `argv` names none we know)."""
     parser = argparse.ArgumentParser(prog="vaxflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command, name in _COMMANDS.items():
+    for command, name in _commands_for(argv).items():
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
@@ -80,7 +92,7 @@ def _needs_extra(sub: Any, command: str, extra: str, err: ModuleNotFoundError) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
