@@ -15,15 +15,13 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection
-
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import Invalid, Refused
 from vaxflow.queue.core.model import AT_STATION_STATES, PRE_DOSE_STATES, Visit, VisitState
 from vaxflow.queue.core.schedule import DosePlan, plan_dose
 from vaxflow.queue.core.switch import DecisionKind, needs_decision, switch_of
 from vaxflow.queue.ops import checkin, service
-from vaxflow.queue.store import repo
+from vaxflow.queue.store import Conn, repo
 from vaxflow.queue.store.bookings import history_of_visit
 from vaxflow.queue.store.decisions import DoctorDecision, decision_of, save_decision
 from vaxflow.queue.store.writer import Tx
@@ -40,7 +38,7 @@ def review_codes(visit: Visit) -> list[str]:
     return [str(code) for code in codes]
 
 
-def switch_plan(conn: Connection, settings: Settings, site_id: str, visit: Visit) -> DosePlan:
+def switch_plan(conn: Conn, settings: Settings, site_id: str, visit: Visit) -> DosePlan:
     """Today's dose of the visit's product from the person's whole history, the switch allowed."""
     product = settings.product(visit.product)
     if product is None:
@@ -63,7 +61,7 @@ def switch_plan(conn: Connection, settings: Settings, site_id: str, visit: Visit
     )
 
 
-def pending(conn: Connection, settings: Settings, site_id: str, visit: Visit) -> dict[str, Any]:
+def pending(conn: Conn, settings: Settings, site_id: str, visit: Visit) -> dict[str, Any]:
     """For the station console: which decisions this visit waits for (both manufacturers
     named) and those already recorded."""
     needed = []

@@ -8,8 +8,6 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
-
 from vaxflow.config import Settings
 from vaxflow.queue.core import engine, reasons, ticket_code
 from vaxflow.queue.core.eligibility import check_age
@@ -31,8 +29,7 @@ from vaxflow.queue.core.model import (
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.ops import checkin
 from vaxflow.queue.ops.checkin import CheckInRequest
-from vaxflow.queue.store import repo
-from vaxflow.queue.store import tables as t
+from vaxflow.queue.store import Conn, repo, views
 from vaxflow.queue.store.writer import Tx
 
 # --- views -------------------------------------------------------------------------------
@@ -278,7 +275,7 @@ def skip(tx: Tx, settings: Settings, station_id: str) -> Visit:
 
 
 def resolve_ticket(
-    tx_conn: Connection, settings: Settings, site_id: str, now: datetime, code: str
+    tx_conn: Conn, settings: Settings, site_id: str, now: datetime, code: str
 ) -> Visit:
     """A visit from a scanned ticket QR or a typed number; refuse another site's or day's ticket."""
     parsed = ticket_code.decode(code)
@@ -326,18 +323,19 @@ def record_dose(
         minutes = observation_minutes
     after = engine.record_dose(decided, station, minutes, tx.now)
     assert station.lot is not None and station.vaccinator is not None
-    tx.conn.execute(
-        insert(t.doses).values(
-            site_id=tx.site_id,
-            visit_id=after.id,
-            product=product.code,
-            manufacturer=product.manufacturer,
-            lot=station.lot,
-            dose_number=after.dose_number,
-            vaccinator=vaccinator or station.vaccinator,
-            station_id=station.station_id,
-            given_at=tx.now,
-        )
+    repo.insert_dose(
+        tx.conn,
+        {
+            "site_id": tx.site_id,
+            "visit_id": after.id,
+            "product": product.code,
+            "manufacturer": product.manufacturer,
+            "lot": station.lot,
+            "dose_number": after.dose_number,
+            "vaccinator": vaccinator or station.vaccinator,
+            "station_id": station.station_id,
+            "given_at": tx.now,
+        },
     )
     repo.save_station(tx.conn, replace(station, visit_id=None))
     return _update(
@@ -372,16 +370,17 @@ def flag_adverse(
 ) -> Visit:
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
     after = engine.flag_adverse(before)
-    tx.conn.execute(
-        insert(t.adverse_events).values(
-            site_id=tx.site_id,
-            visit_id=visit_id,
-            kind=kind,
-            severity=severity,
-            notes=notes,
-            flagged_at=tx.now,
-            flagged_by=tx.actor,
-        )
+    repo.insert_adverse(
+        tx.conn,
+        {
+            "site_id": tx.site_id,
+            "visit_id": visit_id,
+            "kind": kind,
+            "severity": severity,
+            "notes": notes,
+            "flagged_at": tx.now,
+            "flagged_by": tx.actor,
+        },
     )
     return _update(tx, before, after, "adverse_flagged", settings, adverse=kind, severity=severity)
 
@@ -389,15 +388,7 @@ def flag_adverse(
 def resolve_adverse(tx: Tx, settings: Settings, visit_id: int, outcome: AdverseOutcome) -> Visit:
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
     after = engine.resolve_adverse(before, outcome, tx.now)
-    tx.conn.execute(
-        update(t.adverse_events)
-        .where(
-            t.adverse_events.c.site_id == tx.site_id,
-            t.adverse_events.c.visit_id == visit_id,
-            t.adverse_events.c.outcome.is_(None),
-        )
-        .values(outcome=outcome.value, resolved_at=tx.now, resolved_by=tx.actor)
-    )
+    repo.resolve_adverse(tx.conn, tx.site_id, visit_id, outcome.value, tx.now, tx.actor)
     kind = "transferred" if outcome is AdverseOutcome.TRANSFERRED else "adverse_resolved"
     return _update(tx, before, after, kind, settings)
 
@@ -447,15 +438,8 @@ def exit_scan(tx: Tx, settings: Settings, code: str) -> dict[str, Any]:
 
 def report_device_health(tx: Tx, report: dict[str, str]) -> None:
     """Keep the latest state of a device and tell the marshal when it changes."""
-    key = (t.device_health.c.site_id == tx.site_id) & (
-        t.device_health.c.device_id == report["device_id"]
-    )
-    previous = tx.conn.execute(select(t.device_health.c.state).where(key)).scalar()
     values = {**report, "site_id": tx.site_id, "reported_by": tx.actor, "reported_at": tx.now}
-    if previous is None:
-        tx.conn.execute(insert(t.device_health).values(**values))
-    else:
-        tx.conn.execute(update(t.device_health).where(key).values(**values))
+    previous = repo.save_device_health(tx.conn, tx.site_id, values)
     if previous != report["state"]:
         tx.emit("device_health", None, dict(report))
 
@@ -463,27 +447,16 @@ def report_device_health(tx: Tx, report: dict[str, str]) -> None:
 # --- reads -------------------------------------------------------------------------------
 
 
-def stats(conn: Connection, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
+def stats(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """Counts for the marshal: today's visits by state, tickets issued, and waits per lane."""
     day = engine.site_day(now, settings.site.timezone)
     by_state: dict[str, int] = {s.value: 0 for s in VisitState}
     waiting_by_lane = {lane.prefix: 0 for lane in settings.lanes}
-    rows = conn.execute(
-        select(t.visits.c.state, t.visits.c.lane, func.count())
-        .where(t.visits.c.site_id == site_id, t.visits.c.site_day == day)
-        .group_by(t.visits.c.state, t.visits.c.lane)
-    )
-    for state, lane, count in rows:
+    for state, lane, count in views.visit_counts(conn, site_id, day):
         by_state[state] += count
         if VisitState(state) in WAITING_STATES:
             waiting_by_lane[lane] = waiting_by_lane.get(lane, 0) + count
-    issued = conn.execute(
-        select(func.coalesce(func.sum(t.ticket_counters.c.last_number), 0)).where(
-            t.ticket_counters.c.site_id == site_id,
-            t.ticket_counters.c.site_day == day,
-            t.ticket_counters.c.lane != repo.WALK_IN_PLACES,
-        )
-    ).scalar_one()
+    issued = views.tickets_issued(conn, site_id, day)
     stations = repo.all_stations(conn, site_id)
     open_count = sum(1 for s in stations.values() if s.state is StationState.OPEN)
     waits = lane_estimates(conn, settings, site_id, now, waiting_by_lane, open_count)
@@ -518,7 +491,7 @@ def stats(conn: Connection, settings: Settings, site_id: str, now: datetime) -> 
 
 
 def lane_estimates(
-    conn: Connection,
+    conn: Conn,
     settings: Settings,
     site_id: str,
     now: datetime,
@@ -535,20 +508,11 @@ def lane_estimates(
 
 
 def observation_list(
-    conn: Connection, settings: Settings, site_id: str, now: datetime
+    conn: Conn, settings: Settings, site_id: str, now: datetime
 ) -> list[dict[str, Any]]:
     """Everyone in observation, soonest end first, masked."""
-    rows = conn.execute(
-        select(t.visits)
-        .where(
-            t.visits.c.site_id == site_id,
-            t.visits.c.state.in_([s.value for s in OBSERVATION_STATES]),
-        )
-        .order_by(t.visits.c.observation_ends_at)
-    )
     out = []
-    for row in rows:
-        visit = repo.visit_from_row(row)
+    for visit in views.observation_visits(conn, site_id):
         payload = visit_payload(visit, settings)
         payload["remaining_seconds"] = math.ceil(
             engine.observation_remaining(visit, now).total_seconds()
@@ -558,7 +522,7 @@ def observation_list(
     return out
 
 
-def station_list(conn: Connection, settings: Settings, site_id: str) -> list[dict[str, Any]]:
+def station_list(conn: Conn, settings: Settings, site_id: str) -> list[dict[str, Any]]:
     live = repo.all_stations(conn, site_id)
     out = []
     for config in settings.stations:
@@ -579,12 +543,7 @@ def station_list(conn: Connection, settings: Settings, site_id: str) -> list[dic
     return out
 
 
-def device_list(conn: Connection, site_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(t.device_health)
-        .where(t.device_health.c.site_id == site_id)
-        .order_by(t.device_health.c.device_id)
-    )
+def device_list(conn: Conn, site_id: str) -> list[dict[str, Any]]:
     return [
         {
             "device_id": r.device_id,
@@ -595,5 +554,5 @@ def device_list(conn: Connection, site_id: str) -> list[dict[str, Any]]:
             "detail": r.detail,
             "reported_at": r.reported_at.isoformat(),
         }
-        for r in rows
+        for r in views.device_rows(conn, site_id)
     ]
