@@ -384,3 +384,18 @@ def visits_of_person(conn: Connection, site_id: str, id_number: str) -> list[Any
 def visits_of_booking(conn: Connection, site_id: str, code: str) -> list[Any]:
     """Every visit of this booking here (id, ticket, state, site_day), by its own index."""
     return _VISITS_OF_BOOKING.rows(conn, {"site_id": site_id, "code": code})
+
+
+def latest_visit_of_person(
+    conn: Connection, site_id: str, day: date, id_number: str
+) -> Visit | None:
+    """This ID number's latest visit of the day (the last checked in); None without one."""
+    v = t.visits
+    row = conn.execute(
+        select(v)
+        .where(v.c.id_number == id_number, v.c.site_id == site_id)
+        .where(v.c.site_day == day)
+        .order_by(v.c.checked_in_at.desc())
+        .limit(1)
+    ).first()
+    return visit_from_row(row) if row is not None else None

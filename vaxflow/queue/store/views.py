@@ -291,3 +291,60 @@ def day_visit_events(
             .order_by(e.c.seq)
         )
     )
+
+
+# --- lots --------------------------------------------------------------------------------
+
+
+def lot_doses(
+    conn: Connection, site_id: str, day: date, product: str | None
+) -> list[tuple[str, str, int, datetime]]:
+    """Today's doses by (product, lot) of one product or all: count and the last one's time."""
+    d, v = t.doses, t.visits
+    dosed = (
+        select(d.c.product, d.c.lot, func.count().label("doses"), func.max(d.c.given_at))
+        .select_from(d.join(v, v.c.id == d.c.visit_id))
+        .where(d.c.site_id == site_id, v.c.site_id == site_id, v.c.site_day == day)
+        .group_by(d.c.product, d.c.lot)
+    )
+    if product is not None:
+        dosed = dosed.where(d.c.product == product)
+    return [(code, lot, doses, last) for code, lot, doses, last in conn.execute(dosed)]
+
+
+def loaded_lots(
+    conn: Connection, site_id: str, states: Iterable[str], product: str | None
+) -> list[tuple[str, str | None, str, str]]:
+    """The stations in `states` with a lot loaded (of one product or any), by station id:
+    station id, product, lot and state."""
+    s = t.stations
+    loaded = select(s.c.station_id, s.c.product, s.c.lot, s.c.state).where(
+        s.c.site_id == site_id, s.c.state.in_(list(states)), s.c.lot.is_not(None)
+    )
+    if product is not None:
+        loaded = loaded.where(s.c.product == product)
+    return [
+        (station_id, code, lot, state)
+        for station_id, code, lot, state in conn.execute(loaded.order_by(s.c.station_id))
+    ]
+
+
+# --- staff sign-in -----------------------------------------------------------------------
+
+
+def events_since(
+    conn: Connection, site_id: str, kinds: Iterable[str], since: datetime
+) -> list[Row[Any]]:
+    """Events of these kinds since `since`, in order: kind, time and payload."""
+    e = t.events
+    return list(
+        conn.execute(
+            select(e.c.kind, e.c.at, e.c.payload)
+            .where(
+                e.c.site_id == site_id,
+                e.c.kind.in_(list(kinds)),
+                e.c.at >= since,
+            )
+            .order_by(e.c.seq)
+        )
+    )
