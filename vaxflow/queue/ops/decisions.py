@@ -20,7 +20,8 @@ from vaxflow.queue.core.errors import Invalid, Refused
 from vaxflow.queue.core.model import AT_STATION_STATES, PRE_DOSE_STATES, Visit, VisitState
 from vaxflow.queue.core.schedule import DosePlan, plan_dose
 from vaxflow.queue.core.switch import DecisionKind, needs_decision, switch_of
-from vaxflow.queue.ops import checkin, service
+from vaxflow.queue.ops import checkin
+from vaxflow.queue.ops.visit_view import visit_payload, visit_view
 from vaxflow.queue.store import Conn, repo
 from vaxflow.queue.store.bookings import history_of_visit
 from vaxflow.queue.store.decisions import DoctorDecision, decision_of, save_decision
@@ -140,7 +141,7 @@ def record(
         visit = _end(tx, settings, visit, f"{DECLINED}: {reason}")
     return {
         "decision": decision.as_dict(),
-        "visit": service.visit_view(visit, settings, full_id=True),
+        "visit": visit_view(visit, settings, full_id=True),
     }
 
 
@@ -152,5 +153,5 @@ def _end(tx: Tx, settings: Settings, visit: Visit, reason: str) -> Visit:
         if station.visit_id == visit.id:
             repo.save_station(tx.conn, replace(station, visit_id=None))
     repo.save_visit(tx.conn, visit, after)
-    tx.emit(VisitState.DEFERRED.value, after.id, service.visit_payload(after, settings))
+    tx.emit(VisitState.DEFERRED.value, after.id, visit_payload(after, settings))
     return after

@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from vaxflow.config import Settings
-from vaxflow.queue.core import engine, reasons, ticket_code
+from vaxflow.queue.core import engine, ticket_code
 from vaxflow.queue.core.eligibility import check_age
 from vaxflow.queue.core.errors import Invalid, NotFound, Refused
-from vaxflow.queue.core.identity import IdType, birth_date_of, note_of, parse_id_type, validate_id
+from vaxflow.queue.core.identity import IdType, birth_date_of, parse_id_type, validate_id
 from vaxflow.queue.core.model import (
     AT_STATION_STATES,
     CALLED_STATES,
@@ -26,68 +26,15 @@ from vaxflow.queue.core.model import (
     Visit,
     VisitState,
 )
-from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.ops import checkin
 from vaxflow.queue.ops.checkin import CheckInRequest
+from vaxflow.queue.ops.dose_gate import before_dose, guardian_for_minor
+from vaxflow.queue.ops.visit_view import visit_payload as visit_payload
+from vaxflow.queue.ops.visit_view import visit_view as visit_view
 from vaxflow.queue.store import Conn, repo, views
 from vaxflow.queue.store.writer import Tx
 
 # --- views -------------------------------------------------------------------------------
-
-
-def visit_payload(visit: Visit, settings: Settings) -> dict[str, Any]:
-    """What boards and the event feed may know about a visit: masked, no ID number."""
-    station = settings.station(visit.station_id) if visit.station_id else None
-    return {
-        "visit_id": visit.id,
-        "ticket": visit.ticket,
-        "lane": visit.lane,
-        "state": visit.state.value,
-        "product": visit.product,
-        "name": mask_name(visit.person_name),
-        "station_id": visit.station_id,
-        "station_name": station.name if station else None,
-        "zone": station.zone if station else None,
-        "call_count": visit.call_count,
-        "ends_at": visit.observation_ends_at.isoformat() if visit.observation_ends_at else None,
-        "adverse_open": visit.adverse_open,
-        "print_failed": visit.print_failed,
-    }
-
-
-def visit_view(visit: Visit, settings: Settings, *, full_id: bool = False) -> dict[str, Any]:
-    """A visit for API answers; the full ID number only for the verifying station."""
-    view = visit_payload(visit, settings)
-    view.update(
-        site_day=visit.site_day.isoformat(),
-        dose_number=visit.dose_number,
-        dose_kind=visit.dose_kind,
-        walk_in=visit.walk_in,
-        checked_in_at=visit.checked_in_at.isoformat(),
-        id_number=visit.id_number if full_id else mask_id_number(visit.id_number),
-        age=engine.age_on(visit.birth_date, visit.site_day) if visit.birth_date else None,
-        dosed_at=visit.dosed_at.isoformat() if visit.dosed_at else None,
-        finished_at=visit.finished_at.isoformat() if visit.finished_at else None,
-        reason=visit.reason,
-        qr=ticket_code.encode(visit.site_id, visit.site_day, visit.ticket),
-    )
-    if full_id:  # the verifying station also sees the health answers and why a doctor is needed
-        view.update(
-            screening=json.loads(visit.screening) if visit.screening else {},
-            review_reasons=json.loads(visit.review_reasons) if visit.review_reasons else [],
-            schedule_notes=json.loads(visit.schedule_notes) if visit.schedule_notes else [],
-            consent_version=visit.consent_version,
-            id_note=_id_note(visit),
-        )
-    return view
-
-
-def _id_note(visit: Visit) -> dict[str, Any] | None:
-    """A remark on the document for the station (a region code not in the current list)."""
-    note = note_of(visit.id_type, visit.id_number)
-    if note is None:
-        return None
-    return {"code": note.code, **note.params, **reasons.describe(note.code, note.params, "")}
 
 
 def _emit_visit(tx: Tx, kind: str, visit: Visit, settings: Settings, **extra: Any) -> None:
@@ -151,8 +98,6 @@ def confirm_birth_date(tx: Tx, settings: Settings, visit_id: int, born: date) ->
     age = check_age(settings, product, birth, before.site_day)
     if not age.ok:
         raise checkin.refusal(age)
-    from vaxflow.queue.ops.dose_gate import guardian_for_minor
-
     guardian_for_minor(tx.conn, tx.site_id, before, birth)
     kept = [
         code
@@ -310,8 +255,6 @@ def record_dose(
     product = settings.product(before.product)
     if product is None:
         raise Invalid("unknown_product", f"This site does not give {before.product}.")
-    from vaxflow.queue.ops.dose_gate import before_dose  # birth date confirmed, doctor's decision
-
     decided = before_dose(tx, settings, before)
     minutes = product.observation_minutes
     if observation_minutes is not None:
