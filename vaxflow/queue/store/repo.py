@@ -85,19 +85,6 @@ _READ_COUNTER = Prepared(
         t.ticket_counters.c.lane == bindparam("lane"),
     )
 )
-_ACTIVE_FOR_BOOKING = (
-    select(t.visits)
-    .where(
-        t.visits.c.site_id == bindparam("site_id"),
-        t.visits.c.booking_code == bindparam("code"),
-        t.visits.c.state != VisitState.CANCELLED.value,
-    )
-    .order_by(t.visits.c.id.desc())
-    .limit(1)
-)
-_GET_BOOKING = select(t.bookings).where(
-    t.bookings.c.site_id == bindparam("site_id"), t.bookings.c.code == bindparam("code")
-)
 
 
 def get_visit(conn: Connection, site_id: str, visit_id: int) -> Visit:
@@ -208,19 +195,6 @@ def lane_heads(
         if row is not None:
             heads.append(LaneHead(row.id, lane, row.checked_in_at))
     return heads
-
-
-def active_visit_for_booking(conn: Connection, site_id: str, booking_code: str) -> Visit | None:
-    """A visit of this booking that is not cancelled (one person, one ticket)."""
-    row = conn.execute(_ACTIVE_FOR_BOOKING, {"site_id": site_id, "code": booking_code}).first()
-    return visit_from_row(row) if row is not None else None
-
-
-def get_booking(conn: Connection, site_id: str, code: str) -> Row[Any]:
-    row = conn.execute(_GET_BOOKING, {"site_id": site_id, "code": code}).first()
-    if row is None:
-        raise NotFound("unknown_booking", "This booking code is not on today's list.")
-    return row
 
 
 # --- stations ----------------------------------------------------------------------------
