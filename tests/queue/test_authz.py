@@ -9,7 +9,8 @@ from vaxflow.clock import FrozenClock
 from vaxflow.config import ROLES, Settings
 from vaxflow.queue.core.staff_auth import PERSON_ROLES
 from vaxflow.queue.server.app import create_app
-from vaxflow.queue.server.routes import ROUTES, Route
+from vaxflow.queue.server.route import Route
+from vaxflow.queue.server.routes import ROUTES
 
 from .conftest import AiohttpClient, Site, auth
 

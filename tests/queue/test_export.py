@@ -10,6 +10,7 @@ import csv
 import json
 import logging
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,19 @@ def test_export_of_a_missing_database_says_so(
     assert "there is no database" in capsys.readouterr().err
     assert main(["export", "csv", "--date", "21.11.2026", "--db", missing]) == 1
     assert "is not a date" in capsys.readouterr().err
+
+
+def test_export_of_what_is_not_a_site_database_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another program's SQLite file, and a server that does not answer (its password hidden)."""
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    assert main(["export", "csv", "--date", "2026-11-21", "--db", str(other)]) == 1
+    assert "is not a vaxflow site database" in capsys.readouterr().err
+    url = "postgresql+psycopg://staff:hunter2@127.0.0.1:1/site"
+    assert main(["export", "csv", "--date", "2026-11-21", "--db", url]) == 1
+    err = capsys.readouterr().err
+    assert "cannot open postgresql+psycopg://staff:***@127.0.0.1:1/site" in err
+    assert "hunter2" not in err

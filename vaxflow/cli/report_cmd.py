@@ -12,15 +12,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, inspect, make_url
-from sqlalchemy.exc import OperationalError
-
 from vaxflow.cli.common import DEMO_HELP, CommandError, site_settings
 from vaxflow.config import ConfigError, Settings
 from vaxflow.queue.core import engine as rules
 from vaxflow.queue.core.report import CSV_COLUMNS, DailyReport, build, csv_rows
 from vaxflow.queue.records.report_html import render_charts, render_html
-from vaxflow.queue.store.db import database_url, make_engine
+from vaxflow.queue.store import Conn
+from vaxflow.queue.store.db import NotADatabase, read_snapshot
 from vaxflow.queue.store.records import day_bounds, day_rows, sites_on
 
 log = logging.getLogger(__name__)
@@ -74,23 +72,13 @@ def site_day(args: argparse.Namespace, settings: Settings) -> date:
 
 
 @contextmanager
-def reading(db: str) -> Iterator[Connection]:
+def reading(db: str) -> Iterator[Conn]:
     """A read-only snapshot of a site database; refuse a SQLite path that does not exist."""
-    if "://" not in db and not Path(db).exists():
-        raise CommandError(f"there is no database at {db}")
-    engine = make_engine(database_url(db), writer=False)
     try:
-        try:
-            conn = engine.connect()
-        except OperationalError as err:
-            shown = make_url(engine.url).render_as_string(hide_password=True)
-            raise CommandError(f"cannot open {shown}: {err.orig}") from None
-        with conn, conn.begin():
-            if not inspect(conn).has_table("visits"):
-                raise CommandError(f"{db} is not a vaxflow site database")
+        with read_snapshot(db) as conn:
             yield conn
-    finally:
-        engine.dispose()
+    except NotADatabase as err:
+        raise CommandError(str(err)) from None
 
 
 def run(func: Any, args: argparse.Namespace) -> int:

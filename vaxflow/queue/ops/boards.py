@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
-
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
 from vaxflow.queue.core import engine, reasons
-from vaxflow.queue.core.events import EventKind
-from vaxflow.queue.core.model import CALLED_STATES, OBSERVATION_STATES, VisitState
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.core.stats import percentile
 from vaxflow.queue.ops import service
-from vaxflow.queue.store import tables as t
-from vaxflow.queue.store.prepared import Prepared
+from vaxflow.queue.store import Conn, repo, views
 from vaxflow.queue.store.records import day_bounds
+from vaxflow.queue.store.views import WALK_IN_CAPACITY_EVENT as WALK_IN_CAPACITY_EVENT
+from vaxflow.queue.store.views import last_seq as last_seq
+from vaxflow.queue.store.views import observing_count as observing_count
+from vaxflow.queue.store.views import walk_in_capacity as walk_in_capacity
 
 #: Share of observation seats taken from which call-next warns that seats are nearly full.
 SEATS_NEARLY_FULL = 0.9
-#: Kind of the event that records the marshal's walk-in capacity for the day.
-WALK_IN_CAPACITY_EVENT = EventKind.WALK_IN_CAPACITY_SET
 #: Calls kept on the call board when it (re)loads.
 RECENT_CALLS = 60
 #: Waits of the people called in this window make the live p50/p90.
@@ -78,28 +74,8 @@ def announcement_texts(ticket: str, station_name: str) -> tuple[str, str]:
 # --- queries -----------------------------------------------------------------------------
 
 
-def last_seq(conn: Connection, site_id: str) -> int:
-    """The newest event number: a snapshot read with it lets a feed resume exactly after it."""
-    value = conn.execute(
-        select(func.max(t.events.c.seq)).where(t.events.c.site_id == site_id)
-    ).scalar()
-    return int(value or 0)
-
-
-def observing_count(conn: Connection, site_id: str) -> int:
-    value = conn.execute(
-        select(func.count())
-        .select_from(t.visits)
-        .where(
-            t.visits.c.site_id == site_id,
-            t.visits.c.state.in_([s.value for s in OBSERVATION_STATES]),
-        )
-    ).scalar()
-    return int(value or 0)
-
-
 def observation_snapshot(
-    conn: Connection, settings: Settings, site_id: str, now: datetime
+    conn: Conn, settings: Settings, site_id: str, now: datetime
 ) -> dict[str, Any]:
     """Everyone in observation (masked) and the event number the list is as of."""
     seq = last_seq(conn, site_id)
@@ -113,28 +89,11 @@ def observation_snapshot(
 
 
 def observation_people(
-    conn: Connection, settings: Settings, site_id: str, now: datetime
+    conn: Conn, settings: Settings, site_id: str, now: datetime
 ) -> list[dict[str, Any]]:
     """`service.observation_list` for boards: the same masked payloads, reading only the
     columns a board shows (a board's snapshot of 2,000 people is read at every page load)."""
-    v = t.visits
-    rows = conn.execute(
-        select(
-            v.c.id,
-            v.c.ticket,
-            v.c.lane,
-            v.c.state,
-            v.c.product,
-            v.c.person_name,
-            v.c.station_id,
-            v.c.call_count,
-            v.c.observation_ends_at,
-            v.c.adverse_open,
-            v.c.print_failed,
-        )
-        .where(v.c.site_id == site_id, v.c.state.in_([s.value for s in OBSERVATION_STATES]))
-        .order_by(v.c.observation_ends_at)
-    )
+    rows = views.observation_rows(conn, site_id)
     stations = {station.id: station for station in settings.stations}
     people = []
     for r in rows:
@@ -163,27 +122,12 @@ def observation_people(
     return people
 
 
-def calls_snapshot(
-    conn: Connection, settings: Settings, site_id: str, now: datetime
-) -> dict[str, Any]:
+def calls_snapshot(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """The people being called now (newest call first) and the stations' zones."""
     seq = last_seq(conn, site_id)
     day = engine.site_day(now, settings.site.timezone)
-    rows = conn.execute(
-        select(t.visits)
-        .where(
-            t.visits.c.site_id == site_id,
-            t.visits.c.site_day == day,
-            t.visits.c.state.in_([s.value for s in CALLED_STATES]),
-        )
-        .order_by(t.visits.c.called_at.desc())
-        .limit(RECENT_CALLS)
-    )
-    from vaxflow.queue.store.repo import visit_from_row
-
     calls = []
-    for row in rows:
-        visit = visit_from_row(row)
+    for visit in views.recent_calls(conn, site_id, day, RECENT_CALLS):
         payload = service.visit_payload(visit, settings)
         payload["called_at"] = visit.called_at.isoformat() if visit.called_at else None
         calls.append(payload)
@@ -198,40 +142,11 @@ def calls_snapshot(
     }
 
 
-_LATEST_CAPACITY = Prepared(
-    select(t.events.c.payload)
-    .where(
-        t.events.c.site_id == bindparam("site_id"),
-        t.events.c.kind == WALK_IN_CAPACITY_EVENT,
-        t.events.c.at >= bindparam("start"),
-        t.events.c.at < bindparam("end"),
-    )
-    .order_by(t.events.c.seq.desc())
-    .limit(1)
-)
-
-
-def walk_in_capacity(conn: Connection, settings: Settings, site_id: str, day: date) -> int:
-    """Today's walk-in capacity: the marshal's latest setting for the day, else the site file's.
-
-    Read on every walk-in check-in; found through the (site, kind, seq) index.
-    """
-    start, end = day_bounds(day, settings.site.timezone)
-    payload = _LATEST_CAPACITY.scalar(conn, {"site_id": site_id, "start": start, "end": end})
-    if payload is None:
-        return settings.walk_in.daily_capacity
-    return int(json.loads(payload)["capacity"])
-
-
 def certificate(
-    conn: Connection, settings: Settings, site_id: str, visit_id: int
+    conn: Conn, settings: Settings, site_id: str, visit_id: int
 ) -> dict[str, Any] | None:
     """The vaccination certificate of a visit's dose (masked person), or None without a dose."""
-    row = conn.execute(
-        select(t.doses, t.visits.c.person_name, t.visits.c.id_number, t.visits.c.ticket)
-        .join(t.visits, t.visits.c.id == t.doses.c.visit_id)
-        .where(t.doses.c.site_id == site_id, t.doses.c.visit_id == visit_id)
-    ).first()
+    row = views.dose_of_visit(conn, site_id, visit_id)
     if row is None:
         return None
     product = settings.product(row.product)
@@ -258,29 +173,12 @@ def certificate(
     }
 
 
-def dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
+def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """Everything the marshal's dashboard shows, read in one snapshot."""
     day = engine.site_day(now, settings.site.timezone)
     stats = service.stats(conn, settings, site_id, now)
-    v = t.visits
-    called = conn.execute(
-        select(v.c.lane, v.c.checked_in_at, v.c.called_at).where(
-            v.c.site_id == site_id,
-            v.c.site_day == day,
-            v.c.called_at.is_not(None),
-            v.c.called_at >= now - WAIT_WINDOW,
-        )
-    ).all()
-    waiting = conn.execute(
-        select(v.c.lane, func.min(v.c.checked_in_at))
-        .where(
-            v.c.site_id == site_id,
-            v.c.site_day == day,
-            v.c.state == VisitState.CHECKED_IN.value,
-        )
-        .group_by(v.c.lane)
-    ).all()
-    oldest = {lane: first for lane, first in waiting}
+    called = views.called_since(conn, site_id, day, now - WAIT_WINDOW)
+    oldest = views.oldest_waiting(conn, site_id, day)
     lanes = []
     for lane in stats["lanes"]:
         waits = [
@@ -302,12 +200,9 @@ def dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime)
             }
         )
     start, _end = day_bounds(day, settings.site.timezone)
-    d = t.doses
     per_station: dict[str, tuple[int, int]] = {}
     hours = [0] * 24
-    for station_id, given_at in conn.execute(
-        select(d.c.station_id, d.c.given_at).where(d.c.site_id == site_id, d.c.given_at >= start)
-    ):
+    for station_id, given_at in views.doses_since(conn, site_id, start):
         today, last_hour = per_station.get(station_id, (0, 0))
         per_station[station_id] = (today + 1, last_hour + (given_at >= now - timedelta(hours=1)))
         hours[min(23, int((given_at - start).total_seconds() // 3600))] += 1
@@ -321,7 +216,6 @@ def dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime)
     ]
     observing = stats["observing"]
     seats = settings.observation.seats
-    a, vv = t.adverse_events, t.visits
     adverse = [
         {
             "visit_id": r.visit_id,
@@ -330,46 +224,20 @@ def dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime)
             "severity": r.severity,
             "flagged_at": r.flagged_at.isoformat(),
         }
-        for r in conn.execute(
-            select(a.c.visit_id, a.c.kind, a.c.severity, a.c.flagged_at, vv.c.ticket)
-            .join(vv, vv.c.id == a.c.visit_id)
-            .where(a.c.site_id == site_id, a.c.outcome.is_(None))
-            .order_by(a.c.flagged_at)
-        )
+        for r in views.open_adverse(conn, site_id)
     ]
     no_shows = [
         {"visit_id": r.id, "ticket": r.ticket, "finished_at": r.finished_at.isoformat()}
-        for r in conn.execute(
-            select(v.c.id, v.c.ticket, v.c.finished_at)
-            .where(
-                v.c.site_id == site_id,
-                v.c.site_day == day,
-                v.c.state == VisitState.NO_SHOW.value,
-            )
-            .order_by(v.c.finished_at.desc())
-            .limit(20)
-        )
+        for r in views.no_shows(conn, site_id, day, 20)
     ]
     skipped = [
-        {"visit_id": r.id, "ticket": r.ticket}
-        for r in conn.execute(
-            select(v.c.id, v.c.ticket)
-            .where(
-                v.c.site_id == site_id,
-                v.c.site_day == day,
-                v.c.state == VisitState.SKIPPED.value,
-            )
-            .order_by(v.c.id)
-            .limit(50)
-        )
+        {"visit_id": r.id, "ticket": r.ticket} for r in views.skipped(conn, site_id, day, 50)
     ]
     devices = service.device_list(conn, site_id)
     walk_in_lane = next((lane for lane in settings.lanes if lane.kind == "walk_in"), None)
     walk_in_issued = 0
     if walk_in_lane is not None:
-        from vaxflow.queue.store.repo import walk_in_places_used
-
-        walk_in_issued = walk_in_places_used(conn, site_id, day, walk_in_lane.prefix)
+        walk_in_issued = repo.walk_in_places_used(conn, site_id, day, walk_in_lane.prefix)
     return {
         "seq": last_seq(conn, site_id),
         "at": now.isoformat(),

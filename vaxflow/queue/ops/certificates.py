@@ -15,36 +15,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
-
 from vaxflow.config import Settings
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.events import CERTIFICATES
 from vaxflow.queue.ops import boards
-from vaxflow.queue.store import tables as t
-from vaxflow.queue.store.prepared import Prepared
-from vaxflow.queue.store.records import day_bounds, seq_window
+from vaxflow.queue.store import Conn, views
 
 QUEUED, PRINTED, FAILED = KINDS = CERTIFICATES
 #: A queued print with no outcome after this long was lost (longer than any print's deadline).
 LOST_AFTER = timedelta(seconds=60)
 
 
-_QUEUED_FOR = Prepared(
-    select(t.events.c.seq)
-    .where(
-        t.events.c.site_id == bindparam("site_id"),
-        t.events.c.visit_id == bindparam("visit_id"),
-        t.events.c.kind == QUEUED,
-    )
-    .limit(1)
-)
-
-
-def was_queued(conn: Connection, site_id: str, visit_id: int) -> bool:
+def was_queued(conn: Conn, site_id: str, visit_id: int) -> bool:
     """Whether this visit's certificate was ever sent to the exit printer (one slip each;
     a lost one is reprinted from the list, on purpose)."""
-    return _QUEUED_FOR.first(conn, {"site_id": site_id, "visit_id": visit_id}) is not None
+    return views.first_event_of(conn, site_id, visit_id, QUEUED) is not None
 
 
 @dataclass(frozen=True)
@@ -78,24 +63,10 @@ def to_reprint(events: Iterable[PrintRecord], now: datetime) -> list[PrintRecord
     return sorted(due, key=lambda r: r.at)
 
 
-def day_prints(
-    conn: Connection, settings: Settings, site_id: str, now: datetime
-) -> list[PrintRecord]:
+def day_prints(conn: Conn, settings: Settings, site_id: str, now: datetime) -> list[PrintRecord]:
     """Today's certificate events, in order (read within the day's event numbers only)."""
     day = engine.site_day(now, settings.site.timezone)
-    first, last = seq_window(conn, site_id, *day_bounds(day, settings.site.timezone))
-    e = t.events
-    rows = conn.execute(
-        select(e.c.visit_id, e.c.kind, e.c.at, e.c.payload)
-        .where(
-            e.c.site_id == site_id,
-            e.c.seq >= first,
-            e.c.seq <= last,
-            e.c.kind.in_(KINDS),
-            e.c.visit_id.is_not(None),
-        )
-        .order_by(e.c.seq)
-    )
+    rows = views.day_visit_events(conn, settings, site_id, day, KINDS)
     return [
         PrintRecord(int(r.visit_id), r.kind, r.at, str(json.loads(r.payload).get("reason", "")))
         for r in rows
@@ -103,7 +74,7 @@ def day_prints(
 
 
 def reprint_list(
-    conn: Connection, settings: Settings, site_id: str, now: datetime
+    conn: Conn, settings: Settings, site_id: str, now: datetime
 ) -> list[dict[str, Any]]:
     """The certificates waiting to be reprinted today, each with why it did not print."""
     out = []
@@ -128,7 +99,7 @@ def reprint_list(
 
 
 def needs_reprint(
-    conn: Connection, settings: Settings, site_id: str, visit_id: int, now: datetime
+    conn: Conn, settings: Settings, site_id: str, visit_id: int, now: datetime
 ) -> bool:
     """Whether this visit's certificate is in today's reprint list."""
     return any(

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
-
 from vaxflow.config import LaneKind, Settings
 from vaxflow.config.schema import Product
 from vaxflow.queue.core import engine, reasons
@@ -47,16 +45,15 @@ from vaxflow.queue.core.identity import (
 from vaxflow.queue.core.model import FINAL_STATES, Visit, VisitState
 from vaxflow.queue.core.privacy import mask_code, mask_id_number, mask_name
 from vaxflow.queue.core.switch import route_switch
+from vaxflow.queue.store import Conn, repo
 from vaxflow.queue.store import guardians as guardian_store
-from vaxflow.queue.store import repo
-from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.bookings import (
     bookings_of_person,
     find_booking,
     prior_doses_here,
     remember_booking,
 )
-from vaxflow.queue.store.prepared import Prepared
+from vaxflow.queue.store.views import walk_in_capacity
 from vaxflow.queue.store.writer import Tx
 
 
@@ -150,7 +147,7 @@ def refusal(decision: Decision) -> Refused:
 
 
 def identify(
-    conn: Connection, settings: Settings, site_id: str, request: CheckInRequest, now: datetime
+    conn: Conn, settings: Settings, site_id: str, request: CheckInRequest, now: datetime
 ) -> Applicant:
     """Find the booking, check the ID card against it, and gather the dose history.
 
@@ -230,7 +227,7 @@ def card_of(person: WalkInPerson) -> IdCardData:
 
 
 def booking_of_card(
-    conn: Connection, settings: Settings, site_id: str, person: WalkInPerson, now: datetime
+    conn: Conn, settings: Settings, site_id: str, person: WalkInPerson, now: datetime
 ) -> Booking | None:
     """Today's booking here for the card's number and document type (imported or remembered).
 
@@ -248,28 +245,18 @@ def booking_of_card(
     return None
 
 
-_VISITS_OF_PERSON = Prepared(
-    select(t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day).where(
-        t.visits.c.id_number == bindparam("id_number"), t.visits.c.site_id == bindparam("site_id")
-    )
-)
-_VISITS_OF_BOOKING = Prepared(
-    select(t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day).where(
-        t.visits.c.site_id == bindparam("site_id"), t.visits.c.booking_code == bindparam("code")
-    )
-)
 _FINAL = frozenset(s.value for s in FINAL_STATES)
 
 
-def _already_here(conn: Connection, site_id: str, day: date, applicant: Applicant) -> None:
+def _already_here(conn: Conn, site_id: str, day: date, applicant: Applicant) -> None:
     """One person, one ticket: an unfinished visit today (or this booking's) is reused.
 
     Both look-ups go by their own index (person, booking) and filter the few rows here:
     filtering by day and state in SQL made SQLite scan the whole day's visits.
     """
-    rows = _VISITS_OF_PERSON.rows(conn, {"id_number": applicant.id_number, "site_id": site_id})
+    rows = repo.visits_of_person(conn, site_id, applicant.id_number)
     if applicant.booking is not None:
-        rows += _VISITS_OF_BOOKING.rows(conn, {"site_id": site_id, "code": applicant.booking.code})
+        rows += repo.visits_of_booking(conn, site_id, applicant.booking.code)
     for row in rows:
         if row.site_day == day and row.state not in _FINAL:
             raise Refused(
@@ -281,7 +268,7 @@ def _already_here(conn: Connection, site_id: str, day: date, applicant: Applican
 
 
 def judge(
-    conn: Connection,
+    conn: Conn,
     settings: Settings,
     site_id: str,
     applicant: Applicant,
@@ -312,15 +299,13 @@ def judge(
             decision = decision + Decision((Reason("walk_in_closed"),))
         else:
             issued = repo.walk_in_places_used(conn, site_id, day, lane.prefix)
-            from vaxflow.queue.ops.boards import walk_in_capacity  # the marshal may override it
-
-            capacity = walk_in_capacity(conn, settings, site_id, day)
+            capacity = walk_in_capacity(conn, settings, site_id, day)  # the marshal's, if set
             decision = decision + check_walk_in_capacity(issued, capacity)
     return Assessment(assessment.plan, decision)
 
 
 def decide(
-    conn: Connection, settings: Settings, site_id: str, applicant: Applicant, now: datetime
+    conn: Conn, settings: Settings, site_id: str, applicant: Applicant, now: datetime
 ) -> Decision:
     """The decision alone of `judge`."""
     return judge(conn, settings, site_id, applicant, now).decision
@@ -331,7 +316,7 @@ def _reasons(found: tuple[Reason, ...]) -> list[dict[str, Any]]:
 
 
 def precheck(
-    conn: Connection, settings: Settings, site_id: str, request: CheckInRequest, now: datetime
+    conn: Conn, settings: Settings, site_id: str, request: CheckInRequest, now: datetime
 ) -> dict[str, Any]:
     """What the kiosk needs before the questions: may this person go on, and what to ask."""
     applicant = identify(conn, settings, site_id, request, now)

@@ -15,16 +15,15 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection
-
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import Invalid, Refused
 from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.model import AT_STATION_STATES, PRE_DOSE_STATES, Visit, VisitState
 from vaxflow.queue.core.schedule import DosePlan, plan_dose
 from vaxflow.queue.core.switch import DecisionKind, needs_decision, switch_of
-from vaxflow.queue.ops import checkin, service
-from vaxflow.queue.store import repo
+from vaxflow.queue.ops import checkin
+from vaxflow.queue.ops.visit_view import visit_payload, visit_view
+from vaxflow.queue.store import Conn, repo
 from vaxflow.queue.store.bookings import history_of_visit
 from vaxflow.queue.store.decisions import DoctorDecision, decision_of, save_decision
 from vaxflow.queue.store.writer import Tx
@@ -41,7 +40,7 @@ def review_codes(visit: Visit) -> list[str]:
     return [str(code) for code in codes]
 
 
-def switch_plan(conn: Connection, settings: Settings, site_id: str, visit: Visit) -> DosePlan:
+def switch_plan(conn: Conn, settings: Settings, site_id: str, visit: Visit) -> DosePlan:
     """Today's dose of the visit's product from the person's whole history, the switch allowed."""
     product = settings.product(visit.product)
     if product is None:
@@ -64,7 +63,7 @@ def switch_plan(conn: Connection, settings: Settings, site_id: str, visit: Visit
     )
 
 
-def pending(conn: Connection, settings: Settings, site_id: str, visit: Visit) -> dict[str, Any]:
+def pending(conn: Conn, settings: Settings, site_id: str, visit: Visit) -> dict[str, Any]:
     """For the station console: which decisions this visit waits for (both manufacturers
     named) and those already recorded."""
     needed = []
@@ -143,7 +142,7 @@ def record(
         visit = _end(tx, settings, visit, f"{DECLINED}: {reason}")
     return {
         "decision": decision.as_dict(),
-        "visit": service.visit_view(visit, settings, full_id=True),
+        "visit": visit_view(visit, settings, full_id=True),
     }
 
 
@@ -155,5 +154,5 @@ def _end(tx: Tx, settings: Settings, visit: Visit, reason: str) -> Visit:
         if station.visit_id == visit.id:
             repo.save_station(tx.conn, replace(station, visit_id=None))
     repo.save_visit(tx.conn, visit, after)
-    tx.emit(EventKind.DEFERRED, after.id, service.visit_payload(after, settings))
+    tx.emit(EventKind.DEFERRED, after.id, visit_payload(after, settings))
     return after

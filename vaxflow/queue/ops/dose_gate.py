@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from sqlalchemy import Connection
-
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import Refused
 from vaxflow.queue.core.guardians import ADULT_AGE, is_minor
@@ -22,6 +20,7 @@ from vaxflow.queue.core.model import Visit, VisitState
 from vaxflow.queue.core.switch import needs_decision, switch_of
 from vaxflow.queue.ops import checkin
 from vaxflow.queue.ops.decisions import review_codes, switch_plan
+from vaxflow.queue.store import Conn
 from vaxflow.queue.store.decisions import decision_of
 from vaxflow.queue.store.guardians import identity_of
 from vaxflow.queue.store.writer import Tx
@@ -58,7 +57,7 @@ def before_dose(tx: Tx, settings: Settings, visit: Visit) -> Visit:
     return visit
 
 
-def guardian_for_minor(conn: Connection, site_id: str, visit: Visit, born: date) -> None:
+def guardian_for_minor(conn: Conn, site_id: str, visit: Visit, born: date) -> None:
     """A birth date confirmed at the desk that makes the person a minor: the ticket must have
     a guardian's consent, else the child is checked in again with the guardian."""
     if not is_minor(born, visit.site_day):

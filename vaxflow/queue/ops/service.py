@@ -8,14 +8,12 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
-
 from vaxflow.config import Settings
-from vaxflow.queue.core import engine, reasons, ticket_code
+from vaxflow.queue.core import engine, ticket_code
 from vaxflow.queue.core.eligibility import check_age
 from vaxflow.queue.core.errors import Invalid, NotFound, Refused
 from vaxflow.queue.core.events import EventKind
-from vaxflow.queue.core.identity import IdType, birth_date_of, note_of, parse_id_type, validate_id
+from vaxflow.queue.core.identity import IdType, birth_date_of, parse_id_type, validate_id
 from vaxflow.queue.core.model import (
     AT_STATION_STATES,
     CALLED_STATES,
@@ -29,69 +27,15 @@ from vaxflow.queue.core.model import (
     Visit,
     VisitState,
 )
-from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.ops import checkin
 from vaxflow.queue.ops.checkin import CheckInRequest
-from vaxflow.queue.store import repo
-from vaxflow.queue.store import tables as t
+from vaxflow.queue.ops.dose_gate import before_dose, guardian_for_minor
+from vaxflow.queue.ops.visit_view import visit_payload as visit_payload
+from vaxflow.queue.ops.visit_view import visit_view as visit_view
+from vaxflow.queue.store import Conn, repo, views
 from vaxflow.queue.store.writer import Tx
 
 # --- views -------------------------------------------------------------------------------
-
-
-def visit_payload(visit: Visit, settings: Settings) -> dict[str, Any]:
-    """What boards and the event feed may know about a visit: masked, no ID number."""
-    station = settings.station(visit.station_id) if visit.station_id else None
-    return {
-        "visit_id": visit.id,
-        "ticket": visit.ticket,
-        "lane": visit.lane,
-        "state": visit.state.value,
-        "product": visit.product,
-        "name": mask_name(visit.person_name),
-        "station_id": visit.station_id,
-        "station_name": station.name if station else None,
-        "zone": station.zone if station else None,
-        "call_count": visit.call_count,
-        "ends_at": visit.observation_ends_at.isoformat() if visit.observation_ends_at else None,
-        "adverse_open": visit.adverse_open,
-        "print_failed": visit.print_failed,
-    }
-
-
-def visit_view(visit: Visit, settings: Settings, *, full_id: bool = False) -> dict[str, Any]:
-    """A visit for API answers; the full ID number only for the verifying station."""
-    view = visit_payload(visit, settings)
-    view.update(
-        site_day=visit.site_day.isoformat(),
-        dose_number=visit.dose_number,
-        dose_kind=visit.dose_kind,
-        walk_in=visit.walk_in,
-        checked_in_at=visit.checked_in_at.isoformat(),
-        id_number=visit.id_number if full_id else mask_id_number(visit.id_number),
-        age=engine.age_on(visit.birth_date, visit.site_day) if visit.birth_date else None,
-        dosed_at=visit.dosed_at.isoformat() if visit.dosed_at else None,
-        finished_at=visit.finished_at.isoformat() if visit.finished_at else None,
-        reason=visit.reason,
-        qr=ticket_code.encode(visit.site_id, visit.site_day, visit.ticket),
-    )
-    if full_id:  # the verifying station also sees the health answers and why a doctor is needed
-        view.update(
-            screening=json.loads(visit.screening) if visit.screening else {},
-            review_reasons=json.loads(visit.review_reasons) if visit.review_reasons else [],
-            schedule_notes=json.loads(visit.schedule_notes) if visit.schedule_notes else [],
-            consent_version=visit.consent_version,
-            id_note=_id_note(visit),
-        )
-    return view
-
-
-def _id_note(visit: Visit) -> dict[str, Any] | None:
-    """A remark on the document for the station (a region code not in the current list)."""
-    note = note_of(visit.id_type, visit.id_number)
-    if note is None:
-        return None
-    return {"code": note.code, **note.params, **reasons.describe(note.code, note.params, "")}
 
 
 def _emit_visit(tx: Tx, kind: EventKind, visit: Visit, settings: Settings, **extra: Any) -> None:
@@ -155,8 +99,6 @@ def confirm_birth_date(tx: Tx, settings: Settings, visit_id: int, born: date) ->
     age = check_age(settings, product, birth, before.site_day)
     if not age.ok:
         raise checkin.refusal(age)
-    from vaxflow.queue.ops.dose_gate import guardian_for_minor
-
     guardian_for_minor(tx.conn, tx.site_id, before, birth)
     kept = [
         code
@@ -279,7 +221,7 @@ def skip(tx: Tx, settings: Settings, station_id: str) -> Visit:
 
 
 def resolve_ticket(
-    tx_conn: Connection, settings: Settings, site_id: str, now: datetime, code: str
+    tx_conn: Conn, settings: Settings, site_id: str, now: datetime, code: str
 ) -> Visit:
     """A visit from a scanned ticket QR or a typed number; refuse another site's or day's ticket."""
     parsed = ticket_code.decode(code)
@@ -314,8 +256,6 @@ def record_dose(
     product = settings.product(before.product)
     if product is None:
         raise Invalid("unknown_product", f"This site does not give {before.product}.")
-    from vaxflow.queue.ops.dose_gate import before_dose  # birth date confirmed, doctor's decision
-
     decided = before_dose(tx, settings, before)
     minutes = product.observation_minutes
     if observation_minutes is not None:
@@ -327,18 +267,19 @@ def record_dose(
         minutes = observation_minutes
     after = engine.record_dose(decided, station, minutes, tx.now)
     assert station.lot is not None and station.vaccinator is not None
-    tx.conn.execute(
-        insert(t.doses).values(
-            site_id=tx.site_id,
-            visit_id=after.id,
-            product=product.code,
-            manufacturer=product.manufacturer,
-            lot=station.lot,
-            dose_number=after.dose_number,
-            vaccinator=vaccinator or station.vaccinator,
-            station_id=station.station_id,
-            given_at=tx.now,
-        )
+    repo.insert_dose(
+        tx.conn,
+        {
+            "site_id": tx.site_id,
+            "visit_id": after.id,
+            "product": product.code,
+            "manufacturer": product.manufacturer,
+            "lot": station.lot,
+            "dose_number": after.dose_number,
+            "vaccinator": vaccinator or station.vaccinator,
+            "station_id": station.station_id,
+            "given_at": tx.now,
+        },
     )
     repo.save_station(tx.conn, replace(station, visit_id=None))
     return _update(
@@ -373,16 +314,17 @@ def flag_adverse(
 ) -> Visit:
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
     after = engine.flag_adverse(before)
-    tx.conn.execute(
-        insert(t.adverse_events).values(
-            site_id=tx.site_id,
-            visit_id=visit_id,
-            kind=kind,
-            severity=severity,
-            notes=notes,
-            flagged_at=tx.now,
-            flagged_by=tx.actor,
-        )
+    repo.insert_adverse(
+        tx.conn,
+        {
+            "site_id": tx.site_id,
+            "visit_id": visit_id,
+            "kind": kind,
+            "severity": severity,
+            "notes": notes,
+            "flagged_at": tx.now,
+            "flagged_by": tx.actor,
+        },
     )
     return _update(
         tx, before, after, EventKind.ADVERSE_FLAGGED, settings, adverse=kind, severity=severity
@@ -392,15 +334,7 @@ def flag_adverse(
 def resolve_adverse(tx: Tx, settings: Settings, visit_id: int, outcome: AdverseOutcome) -> Visit:
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
     after = engine.resolve_adverse(before, outcome, tx.now)
-    tx.conn.execute(
-        update(t.adverse_events)
-        .where(
-            t.adverse_events.c.site_id == tx.site_id,
-            t.adverse_events.c.visit_id == visit_id,
-            t.adverse_events.c.outcome.is_(None),
-        )
-        .values(outcome=outcome.value, resolved_at=tx.now, resolved_by=tx.actor)
-    )
+    repo.resolve_adverse(tx.conn, tx.site_id, visit_id, outcome.value, tx.now, tx.actor)
     kind = (
         EventKind.TRANSFERRED
         if outcome is AdverseOutcome.TRANSFERRED
@@ -458,15 +392,8 @@ def exit_scan(tx: Tx, settings: Settings, code: str) -> dict[str, Any]:
 
 def report_device_health(tx: Tx, report: dict[str, str]) -> None:
     """Keep the latest state of a device and tell the marshal when it changes."""
-    key = (t.device_health.c.site_id == tx.site_id) & (
-        t.device_health.c.device_id == report["device_id"]
-    )
-    previous = tx.conn.execute(select(t.device_health.c.state).where(key)).scalar()
     values = {**report, "site_id": tx.site_id, "reported_by": tx.actor, "reported_at": tx.now}
-    if previous is None:
-        tx.conn.execute(insert(t.device_health).values(**values))
-    else:
-        tx.conn.execute(update(t.device_health).where(key).values(**values))
+    previous = repo.save_device_health(tx.conn, tx.site_id, values)
     if previous != report["state"]:
         tx.emit(EventKind.DEVICE_HEALTH, None, dict(report))
 
@@ -474,27 +401,16 @@ def report_device_health(tx: Tx, report: dict[str, str]) -> None:
 # --- reads -------------------------------------------------------------------------------
 
 
-def stats(conn: Connection, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
+def stats(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """Counts for the marshal: today's visits by state, tickets issued, and waits per lane."""
     day = engine.site_day(now, settings.site.timezone)
     by_state: dict[str, int] = {s.value: 0 for s in VisitState}
     waiting_by_lane = {lane.prefix: 0 for lane in settings.lanes}
-    rows = conn.execute(
-        select(t.visits.c.state, t.visits.c.lane, func.count())
-        .where(t.visits.c.site_id == site_id, t.visits.c.site_day == day)
-        .group_by(t.visits.c.state, t.visits.c.lane)
-    )
-    for state, lane, count in rows:
+    for state, lane, count in views.visit_counts(conn, site_id, day):
         by_state[state] += count
         if VisitState(state) in WAITING_STATES:
             waiting_by_lane[lane] = waiting_by_lane.get(lane, 0) + count
-    issued = conn.execute(
-        select(func.coalesce(func.sum(t.ticket_counters.c.last_number), 0)).where(
-            t.ticket_counters.c.site_id == site_id,
-            t.ticket_counters.c.site_day == day,
-            t.ticket_counters.c.lane != repo.WALK_IN_PLACES,
-        )
-    ).scalar_one()
+    issued = views.tickets_issued(conn, site_id, day)
     stations = repo.all_stations(conn, site_id)
     open_count = sum(1 for s in stations.values() if s.state is StationState.OPEN)
     waits = lane_estimates(conn, settings, site_id, now, waiting_by_lane, open_count)
@@ -529,7 +445,7 @@ def stats(conn: Connection, settings: Settings, site_id: str, now: datetime) -> 
 
 
 def lane_estimates(
-    conn: Connection,
+    conn: Conn,
     settings: Settings,
     site_id: str,
     now: datetime,
@@ -546,20 +462,11 @@ def lane_estimates(
 
 
 def observation_list(
-    conn: Connection, settings: Settings, site_id: str, now: datetime
+    conn: Conn, settings: Settings, site_id: str, now: datetime
 ) -> list[dict[str, Any]]:
     """Everyone in observation, soonest end first, masked."""
-    rows = conn.execute(
-        select(t.visits)
-        .where(
-            t.visits.c.site_id == site_id,
-            t.visits.c.state.in_([s.value for s in OBSERVATION_STATES]),
-        )
-        .order_by(t.visits.c.observation_ends_at)
-    )
     out = []
-    for row in rows:
-        visit = repo.visit_from_row(row)
+    for visit in views.observation_visits(conn, site_id):
         payload = visit_payload(visit, settings)
         payload["remaining_seconds"] = math.ceil(
             engine.observation_remaining(visit, now).total_seconds()
@@ -569,7 +476,7 @@ def observation_list(
     return out
 
 
-def station_list(conn: Connection, settings: Settings, site_id: str) -> list[dict[str, Any]]:
+def station_list(conn: Conn, settings: Settings, site_id: str) -> list[dict[str, Any]]:
     live = repo.all_stations(conn, site_id)
     out = []
     for config in settings.stations:
@@ -590,12 +497,7 @@ def station_list(conn: Connection, settings: Settings, site_id: str) -> list[dic
     return out
 
 
-def device_list(conn: Connection, site_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(t.device_health)
-        .where(t.device_health.c.site_id == site_id)
-        .order_by(t.device_health.c.device_id)
-    )
+def device_list(conn: Conn, site_id: str) -> list[dict[str, Any]]:
     return [
         {
             "device_id": r.device_id,
@@ -606,5 +508,5 @@ def device_list(conn: Connection, site_id: str) -> list[dict[str, Any]]:
             "detail": r.detail,
             "reported_at": r.reported_at.isoformat(),
         }
-        for r in rows
+        for r in views.device_rows(conn, site_id)
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -26,6 +26,7 @@ from vaxflow.queue.server.appkeys import (
     HUB,
     KIOSK_LIMITER,
     PRINCIPAL,
+    ROUTE_TABLE,
     SETTINGS,
     STAFF,
     STORE,
@@ -37,13 +38,13 @@ from vaxflow.queue.server.auth import TokenTable, bearer_token, device_name
 from vaxflow.queue.server.feed import EventHub
 from vaxflow.queue.server.handlers import json_response
 from vaxflow.queue.server.ratelimit import RateLimiter
-from vaxflow.queue.server.routes import ROUTES, Route
+from vaxflow.queue.server.route import Handler, Route
+from vaxflow.queue.server.routes import ROUTES
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _HTTP_REASONS = {
     400: "bad_request",
@@ -85,6 +86,7 @@ def create_app(
     app[KIOSK_LIMITER] = RateLimiter(
         settings.server.kiosk_requests_per_second, settings.server.kiosk_burst
     )
+    app[ROUTE_TABLE] = tuple(ROUTES)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guard(route), name=_name(route))
     app.router.add_get("/", _index)

@@ -15,6 +15,7 @@ from vaxflow.queue.ops.estimates import WaitEstimates
 from vaxflow.queue.server.auth import Principal, TokenTable
 from vaxflow.queue.server.feed import EventHub
 from vaxflow.queue.server.ratelimit import RateLimiter
+from vaxflow.queue.server.route import Route
 from vaxflow.queue.store.writer import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -27,6 +28,8 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 KIOSK_LIMITER = web.AppKey("kiosk_limiter", RateLimiter)
 STAFF = web.AppKey("staff", StaffAuth)
+#: The routes the app serves (the OpenAPI document describes these).
+ROUTE_TABLE: web.AppKey[tuple[Route, ...]] = web.AppKey("route_table")
 
 #: Prints a certificate on the printer at a URL: None when printed, else a short reason.
 #: Given by the shell that runs the server (vaxflow.hardware.certificate_print.print_outcome):

@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import Field
-from sqlalchemy import Connection
 
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
@@ -24,6 +23,7 @@ from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import ANNOUNCE, CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.server.handlers import json_response, mutate, principal
+from vaxflow.queue.store import Conn
 from vaxflow.queue.store.writer import Tx
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ async def dashboard(request: web.Request) -> web.Response:
     return json_response(data)
 
 
-def _dashboard(conn: Connection, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
+def _dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """The dashboard with the certificates to reprint among its alerts, in one snapshot."""
     data = boards.dashboard(conn, settings, site_id, now)
     data["alerts"]["reprints"] = certificates.reprint_list(conn, settings, site_id, now)

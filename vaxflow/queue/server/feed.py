@@ -14,9 +14,9 @@ import weakref
 from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, web
-from sqlalchemy import Connection
 
 from vaxflow.queue.core.events import LIVE
+from vaxflow.queue.store import Conn
 from vaxflow.queue.store.writer import Event, Store, events_after
 
 log = logging.getLogger(__name__)
@@ -117,5 +117,5 @@ async def stream(
         hub.unsubscribe(queue)
 
 
-def _page(site_id: str, after: int, conn: Connection) -> list[Event]:
+def _page(site_id: str, after: int, conn: Conn) -> list[Event]:
     return events_after(conn, site_id, after, PAGE)

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import bindparam, insert, select
 
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.codes import read_booking_scan
@@ -29,27 +28,14 @@ from vaxflow.queue.ops import boards, checkin, service
 from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, STORE
 from vaxflow.queue.server.auth import Principal
-from vaxflow.queue.store import tables as t
+from vaxflow.queue.store import idempotency
 from vaxflow.queue.store.bookings import find_booking
-from vaxflow.queue.store.prepared import Prepared
 from vaxflow.queue.store.writer import Tx
 
 B = TypeVar("B", bound=BaseModel)
 log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 128
-# Built once with bind parameters (see repo.py): they run on every write request.
-_FIND_REPLY = Prepared(
-    select(t.idempotency.c.request_hash, t.idempotency.c.status, t.idempotency.c.response).where(
-        t.idempotency.c.site_id == bindparam("site_id"),
-        t.idempotency.c.actor == bindparam("actor"),
-        t.idempotency.c.key == bindparam("key"),
-    )
-)
-_SAVE_REPLY = Prepared(
-    insert(t.idempotency),
-    columns=("site_id", "actor", "key", "request_hash", "status", "response", "created_at"),
-)
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -111,7 +97,7 @@ async def mutate_answer(
 
     def run(tx: Tx) -> tuple[int, Any]:
         if key is not None:
-            row = _FIND_REPLY.first(tx.conn, {"site_id": tx.site_id, "actor": tx.actor, "key": key})
+            row = idempotency.find_reply(tx.conn, tx.site_id, tx.actor, key)
             if row is not None:
                 if row.request_hash != request_hash:
                     raise Invalid(
@@ -132,18 +118,8 @@ async def mutate_answer(
 
     def remember(tx: Tx, status: int, answer: Any) -> None:
         if key is not None:
-            _SAVE_REPLY.run(
-                tx.conn,
-                {
-                    "site_id": tx.site_id,
-                    "actor": tx.actor,
-                    "key": key,
-                    "request_hash": request_hash,
-                    "status": status,
-                    "response": _dumps(answer),
-                    "created_at": tx.now,
-                },
-            )
+            reply = idempotency.Reply(request_hash, status, _dumps(answer))
+            idempotency.save_reply(tx.conn, tx.site_id, tx.actor, key, reply, tx.now)
 
     store = request.app[STORE]
     return await store.write(run, actor=who.actor, device=who.device, on_refusal=refused)

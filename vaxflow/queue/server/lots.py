@@ -12,38 +12,24 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Connection, func, select
 
 from vaxflow.config import Settings
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.errors import Invalid
 from vaxflow.queue.server.appkeys import CLOCK, SETTINGS, STORE
 from vaxflow.queue.server.handlers import json_response
-from vaxflow.queue.store import tables as t
+from vaxflow.queue.store import Conn, views
 
 #: Station states in which a station has its lot loaded.
 LOADED_STATES = ("open", "paused")
 
 
 def lots_in_use(
-    conn: Connection, settings: Settings, site_id: str, now: datetime, product: str | None
+    conn: Conn, settings: Settings, site_id: str, now: datetime, product: str | None
 ) -> dict[str, Any]:
     """Today's lots (of one product, or of all), most doses first, with the stations that
     have each loaded now."""
     day = engine.site_day(now, settings.site.timezone)
-    d, v, s = t.doses, t.visits, t.stations
-    dosed = (
-        select(d.c.product, d.c.lot, func.count().label("doses"), func.max(d.c.given_at))
-        .select_from(d.join(v, v.c.id == d.c.visit_id))
-        .where(d.c.site_id == site_id, v.c.site_id == site_id, v.c.site_day == day)
-        .group_by(d.c.product, d.c.lot)
-    )
-    loaded = select(s.c.station_id, s.c.product, s.c.lot, s.c.state).where(
-        s.c.site_id == site_id, s.c.state.in_(LOADED_STATES), s.c.lot.is_not(None)
-    )
-    if product is not None:
-        dosed = dosed.where(d.c.product == product)
-        loaded = loaded.where(s.c.product == product)
     lots: dict[tuple[str, str], dict[str, Any]] = {}
 
     def entry(code: str, lot: str) -> dict[str, Any]:
@@ -52,11 +38,11 @@ def lots_in_use(
             {"product": code, "lot": lot, "doses_today": 0, "last_dose_at": None, "stations": []},
         )
 
-    for code, lot, doses, last in conn.execute(dosed):
+    for code, lot, doses, last in views.lot_doses(conn, site_id, day, product):
         found = entry(code, lot)
         found["doses_today"], found["last_dose_at"] = int(doses), last.isoformat()
-    for station_id, code, lot, state in conn.execute(loaded.order_by(s.c.station_id)):
-        entry(code or "", lot)["stations"].append({"station_id": station_id, "state": state})
+    for station_id, loaded, lot, state in views.loaded_lots(conn, site_id, LOADED_STATES, product):
+        entry(loaded or "", lot)["stations"].append({"station_id": station_id, "state": state})
     ordered = sorted(
         lots.values(), key=lambda x: (-x["doses_today"], -len(x["stations"]), x["lot"])
     )

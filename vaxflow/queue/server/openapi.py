@@ -1,8 +1,12 @@
-"""The OpenAPI 3 document, generated from the route table and the pydantic models."""
+"""The OpenAPI 3 document, generated from the route table and the pydantic models.
+
+The table is given (`build(routes)`; the handler reads the one the app serves), so this
+module does not import the table that lists its handler."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -10,14 +14,15 @@ from pydantic import BaseModel
 
 from vaxflow import __version__
 from vaxflow.queue.server import api_models as m
+from vaxflow.queue.server.appkeys import ROUTE_TABLE
+from vaxflow.queue.server.route import Route
 
 _PARAM = re.compile(r"\{(\w+)\}")
 _REF = "#/components/schemas/{model}"
 
 
-def build() -> dict[str, Any]:
-    from vaxflow.queue.server.routes import ROUTES
-
+def build(routes: Iterable[Route]) -> dict[str, Any]:
+    """The document describing these routes."""
     schemas: dict[str, Any] = {}
 
     def ref(model: type[BaseModel]) -> dict[str, Any]:
@@ -29,7 +34,7 @@ def build() -> dict[str, Any]:
 
     error = {"application/json": {"schema": ref(m.ErrorResponse)}}
     paths: dict[str, Any] = {}
-    for route in ROUTES:
+    for route in routes:
         op: dict[str, Any] = {
             "operationId": route.handler.__name__ + "_" + route.method.lower(),
             "summary": route.summary,
@@ -141,4 +146,5 @@ def build() -> dict[str, Any]:
 
 
 async def handler(request: web.Request) -> web.Response:
-    return web.json_response(build())
+    routes: tuple[Route, ...] = request.app[ROUTE_TABLE]
+    return web.json_response(build(routes))

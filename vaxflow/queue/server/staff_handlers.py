@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import Field
-from sqlalchemy import select
 
 from vaxflow.queue.core.errors import Invalid, QueueError
 from vaxflow.queue.core.events import EventKind
@@ -33,7 +32,7 @@ from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import CLOCK, PRINCIPAL, SETTINGS, STAFF, STORE
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.server.handlers import json_response, parse_body
-from vaxflow.queue.store import tables as t
+from vaxflow.queue.store import views
 from vaxflow.queue.store.writer import Tx
 
 HEADER = "X-Staff-Session"
@@ -88,17 +87,8 @@ RESTORE_HOURS = 24
 async def restore_lockouts(app: web.Application) -> None:
     """After a restart: failed attempts and locks from the audit trail (staff_auth.restore)."""
     store, since = app[STORE], app[CLOCK].now() - timedelta(hours=RESTORE_HOURS)
-    e = t.events
-    query = (
-        select(e.c.kind, e.c.at, e.c.payload)
-        .where(
-            e.c.site_id == store.site_id,
-            e.c.kind.in_((SIGNED_IN, SIGN_IN_FAILED, LOCKED)),
-            e.c.at >= since,
-        )
-        .order_by(e.c.seq)
-    )
-    rows = await store.read(lambda conn: conn.execute(query).all())
+    kinds = (SIGNED_IN, SIGN_IN_FAILED, LOCKED)
+    rows = await store.read(lambda conn: views.events_since(conn, store.site_id, kinds, since))
     app[STAFF].restore((r.kind, r.at, json.loads(r.payload)) for r in rows)
 
 

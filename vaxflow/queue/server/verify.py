@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import Field
-from sqlalchemy import select
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import LaneKind
@@ -36,7 +35,6 @@ from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import SETTINGS
 from vaxflow.queue.server.handlers import mutate
 from vaxflow.queue.store import repo
-from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.bookings import history_of_visit
 from vaxflow.queue.store.guardians import VisitIdentity, identity_of
 from vaxflow.queue.store.writer import Tx
@@ -152,15 +150,7 @@ def _find(tx: Tx, settings: Settings, code: str) -> Visit | None:
     """Today's visit a ticket or ID number names; None when nobody today has it."""
     if is_id_number(code):
         day = engine.site_day(tx.now, settings.site.timezone)
-        v = t.visits
-        row = tx.conn.execute(
-            select(v)
-            .where(v.c.id_number == code.strip().upper(), v.c.site_id == tx.site_id)
-            .where(v.c.site_day == day)
-            .order_by(v.c.checked_in_at.desc())
-            .limit(1)
-        ).first()
-        return repo.visit_from_row(row) if row is not None else None
+        return repo.latest_visit_of_person(tx.conn, tx.site_id, day, code.strip().upper())
     try:
         return service.resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code)
     except NotFound:

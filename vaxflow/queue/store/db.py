@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +88,28 @@ def migrate(engine: Engine) -> None:
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7410071)")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+class NotADatabase(Exception):
+    """The path or URL names no vaxflow site database that can be opened (the message says
+    which and why, for the operator)."""
+
+
+@contextmanager
+def read_snapshot(db: str) -> Iterator[Connection]:
+    """A read-only snapshot of a site database; refuse a SQLite path that does not exist."""
+    if "://" not in db and not Path(db).exists():
+        raise NotADatabase(f"there is no database at {db}")
+    engine = make_engine(database_url(db), writer=False)
+    try:
+        try:
+            conn = engine.connect()
+        except OperationalError as err:
+            shown = make_url(engine.url).render_as_string(hide_password=True)
+            raise NotADatabase(f"cannot open {shown}: {err.orig}") from None
+        with conn, conn.begin():
+            if not inspect(conn).has_table("visits"):
+                raise NotADatabase(f"{db} is not a vaxflow site database")
+            yield conn
+    finally:
+        engine.dispose()

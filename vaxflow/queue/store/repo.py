@@ -85,19 +85,6 @@ _READ_COUNTER = Prepared(
         t.ticket_counters.c.lane == bindparam("lane"),
     )
 )
-_ACTIVE_FOR_BOOKING = (
-    select(t.visits)
-    .where(
-        t.visits.c.site_id == bindparam("site_id"),
-        t.visits.c.booking_code == bindparam("code"),
-        t.visits.c.state != VisitState.CANCELLED.value,
-    )
-    .order_by(t.visits.c.id.desc())
-    .limit(1)
-)
-_GET_BOOKING = select(t.bookings).where(
-    t.bookings.c.site_id == bindparam("site_id"), t.bookings.c.code == bindparam("code")
-)
 
 
 def get_visit(conn: Connection, site_id: str, visit_id: int) -> Visit:
@@ -210,19 +197,6 @@ def lane_heads(
     return heads
 
 
-def active_visit_for_booking(conn: Connection, site_id: str, booking_code: str) -> Visit | None:
-    """A visit of this booking that is not cancelled (one person, one ticket)."""
-    row = conn.execute(_ACTIVE_FOR_BOOKING, {"site_id": site_id, "code": booking_code}).first()
-    return visit_from_row(row) if row is not None else None
-
-
-def get_booking(conn: Connection, site_id: str, code: str) -> Row[Any]:
-    row = conn.execute(_GET_BOOKING, {"site_id": site_id, "code": code}).first()
-    if row is None:
-        raise NotFound("unknown_booking", "This booking code is not on today's list.")
-    return row
-
-
 # --- stations ----------------------------------------------------------------------------
 
 
@@ -316,3 +290,86 @@ def visit_from_values(visit_id: int, values: dict[str, Any]) -> Visit:
     data["id"] = visit_id
     data["state"] = VisitState(values["state"])
     return Visit(**data)
+
+
+# --- doses, reactions and devices ------------------------------------------------------
+
+
+def insert_dose(conn: Connection, values: dict[str, Any]) -> None:
+    """Record one dose given (site, visit, product, manufacturer, lot, dose number,
+    vaccinator, station, time)."""
+    conn.execute(insert(t.doses).values(**values))
+
+
+def insert_adverse(conn: Connection, values: dict[str, Any]) -> None:
+    """Record one reaction flagged in observation."""
+    conn.execute(insert(t.adverse_events).values(**values))
+
+
+def resolve_adverse(
+    conn: Connection, site_id: str, visit_id: int, outcome: str, at: datetime, by: str
+) -> None:
+    """Close this visit's open reactions with their outcome."""
+    conn.execute(
+        update(t.adverse_events)
+        .where(
+            t.adverse_events.c.site_id == site_id,
+            t.adverse_events.c.visit_id == visit_id,
+            t.adverse_events.c.outcome.is_(None),
+        )
+        .values(outcome=outcome, resolved_at=at, resolved_by=by)
+    )
+
+
+def save_device_health(conn: Connection, site_id: str, values: dict[str, Any]) -> str | None:
+    """Keep a device's latest report (`values` with its device_id); the state it had before,
+    None for a device not seen yet."""
+    key = (t.device_health.c.site_id == site_id) & (
+        t.device_health.c.device_id == values["device_id"]
+    )
+    previous = conn.execute(select(t.device_health.c.state).where(key)).scalar()
+    if previous is None:
+        conn.execute(insert(t.device_health).values(**values))
+    else:
+        conn.execute(update(t.device_health).where(key).values(**values))
+    return None if previous is None else str(previous)
+
+
+# --- one person, one ticket ---------------------------------------------------------------
+
+
+_VISITS_OF_PERSON = Prepared(
+    select(t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day).where(
+        t.visits.c.id_number == bindparam("id_number"), t.visits.c.site_id == bindparam("site_id")
+    )
+)
+_VISITS_OF_BOOKING = Prepared(
+    select(t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day).where(
+        t.visits.c.site_id == bindparam("site_id"), t.visits.c.booking_code == bindparam("code")
+    )
+)
+
+
+def visits_of_person(conn: Connection, site_id: str, id_number: str) -> list[Any]:
+    """Every visit of this ID number here (id, ticket, state, site_day), by its own index."""
+    return _VISITS_OF_PERSON.rows(conn, {"id_number": id_number, "site_id": site_id})
+
+
+def visits_of_booking(conn: Connection, site_id: str, code: str) -> list[Any]:
+    """Every visit of this booking here (id, ticket, state, site_day), by its own index."""
+    return _VISITS_OF_BOOKING.rows(conn, {"site_id": site_id, "code": code})
+
+
+def latest_visit_of_person(
+    conn: Connection, site_id: str, day: date, id_number: str
+) -> Visit | None:
+    """This ID number's latest visit of the day (the last checked in); None without one."""
+    v = t.visits
+    row = conn.execute(
+        select(v)
+        .where(v.c.id_number == id_number, v.c.site_id == site_id)
+        .where(v.c.site_day == day)
+        .order_by(v.c.checked_in_at.desc())
+        .limit(1)
+    ).first()
+    return visit_from_row(row) if row is not None else None
