@@ -92,7 +92,7 @@ def test_config_rejects_zero_budgets() -> None:
         GateConfig(refresh_every=0)
 
 
-seens = st.builds(Seen, st.booleans(), st.booleans(), st.booleans(), st.booleans())
+seen_frames = st.builds(Seen, st.booleans(), st.booleans(), st.booleans(), st.booleans())
 configs = st.builds(
     GateConfig,
     st.integers(1, 6),
@@ -102,7 +102,7 @@ configs = st.builds(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(seens, max_size=60), configs)
+@given(st.lists(seen_frames, max_size=60), configs)
 def test_gate_properties(frames: list[Seen], config: GateConfig) -> None:
     """Any frames: a change is looked at in its own frame; no long blind spells; region work is
     bounded; the fallback is rationed but never starved."""
@@ -133,7 +133,7 @@ def test_gate_properties(frames: list[Seen], config: GateConfig) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(seens, max_size=40), configs)
+@given(st.lists(seen_frames, max_size=40), configs)
 def test_gate_state_stays_in_bounds(frames: list[Seen], config: GateConfig) -> None:
     state = GateState()
     for seen in frames:
