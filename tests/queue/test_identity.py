@@ -274,6 +274,17 @@ def test_wrong_length_and_letters_are_refused(number: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "number", ["110105491231002", "440301 800101 123", "１１０１０５４９１２３１００２"]
+)
+def test_a_first_generation_15_digit_number_is_refused_saying_so(number: str) -> None:
+    """The 15-digit cards expired in 2013: staff are told to ask for the 18-digit number."""
+    with pytest.raises(Invalid) as refused:
+        validate_id(IdType.CN_RESIDENT, number)
+    assert refused.value.reason == "bad_id_number"
+    assert "15-digit first-generation" in refused.value.details["problem"]
+
+
+@pytest.mark.parametrize(
     ("region", "year", "note"),
     [
         ("500118", 1970, "region_code_not_in_use"),  # Yongchuan district: code from 2006

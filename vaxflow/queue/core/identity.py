@@ -116,11 +116,20 @@ def _problem(err: StdnumError) -> str:
     """What is wrong, for the staff hint: stdnum's exception class says which check failed."""
     problems: dict[type[StdnumError], str] = {
         InvalidLength: "it does not have 18 characters",
+        FirstGenerationNumber: (
+            "it is a 15-digit first-generation number (those cards expired in 2013):"
+            " ask for the 18-digit number"
+        ),
         InvalidFormat: "the first 17 characters are not all digits",
         InvalidChecksum: "the check digit (last character) is wrong",
         InvalidComponent: "the birth date (characters 7-14) is not a real date from 1880 on",
     }
     return problems.get(type(err), str(err))
+
+
+class FirstGenerationNumber(InvalidLength):
+    """A 15-digit number of the first-generation card, void since 1 January 2013: the
+    person has an 18-digit number now, and it is that one the registry knows."""
 
 
 def _resident_id(compact: str) -> tuple[str, date]:
@@ -132,6 +141,8 @@ def _resident_id(compact: str) -> tuple[str, date]:
     current code existed (much of Chongqing, Shenzhen, Nanning...) holds a valid number that
     stdnum refuses. So the region code only yields a note for staff (`region_note`).
     """
+    if len(compact) == 15 and isdigits(compact):
+        raise FirstGenerationNumber()
     if len(compact) != 18:
         raise InvalidLength()
     if not isdigits(compact[:-1]):
