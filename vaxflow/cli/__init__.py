@@ -32,6 +32,7 @@ _COMMANDS = {
     "station": "vaxflow.cli.station_cmd",
     "staff": "vaxflow.cli.staff_cmd",
     "init-site": "vaxflow.cli.init_site_cmd",
+    "doctor": "vaxflow.cli.doctor_cmd",
 }
 
 #: Optional dependencies (top-level import names) and the extra of pyproject.toml that
