@@ -4,6 +4,7 @@ copy is sound, old ones rotate away, and a restore gives a database with the sam
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import subprocess
 import time
@@ -13,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from vaxflow.cli import main
-from vaxflow.queue.store.backup import BackupError, backup_rotating, rotated, stamped_name
+from vaxflow.queue.store.backup import (
+    BackupError,
+    backup_rotating,
+    check_database,
+    rotated,
+    stamped_name,
+)
 
 from .demo_site import demo_server, vaxflow
 
@@ -85,3 +92,17 @@ def test_timer_backups_of_a_live_server_restore_with_the_same_records(tmp_path: 
     assert main(["db", "restore", "--from", str(kept[-1]), "--db", str(restored)]) == 0
     assert _counts(restored) == taken[-1]
     assert main(["db", "check", "--db", str(restored)]) == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own files as another user")
+def test_a_root_check_leaves_the_database_files_to_their_owner(tmp_path: Path) -> None:
+    db = _db(tmp_path / "site.sqlite")
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+    os.chown(db, 4321, 4321)
+    # Root opening the WAL database makes the -wal and -shm files; the check hands them over.
+    with contextlib.closing(sqlite3.connect(db)) as holder:
+        holder.execute("SELECT count(*) FROM events").fetchone()
+        assert check_database(db).problems == []
+        owners = {p.name: p.stat().st_uid for p in tmp_path.glob("site.sqlite*")}
+    assert len(owners) == 3 and set(owners.values()) == {4321}, owners

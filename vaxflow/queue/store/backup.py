@@ -205,7 +205,25 @@ def check_database(db: Path, *, timeout: float = 10.0) -> DatabaseFacts:
             last = _last_event(conn)
     except sqlite3.DatabaseError as err:
         raise BackupError(f"{db} cannot be read as a SQLite database: {err}") from err
+    finally:
+        _keep_owner(db)
     wal = db.with_name(db.name + "-wal")
     return DatabaseFacts(
         db, db.stat().st_size, wal.stat().st_size if wal.exists() else 0, last, problems
     )
+
+
+def _keep_owner(db: Path) -> None:
+    """Give the database's owner back the -wal and -shm files a root reader created.
+
+    Root (an operator running the doctor) opening a WAL database the server is not holding
+    creates them owned by root, and the server, running as its own user, could then not
+    write its database."""
+    if os.geteuid() != 0 or not db.exists():
+        return
+    owner = db.stat()
+    for suffix in ("-wal", "-shm"):
+        side = db.with_name(db.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if side.stat().st_uid != owner.st_uid:
+                os.chown(side, owner.st_uid, owner.st_gid)
