@@ -55,6 +55,8 @@ def _commands_for(argv: Sequence[str] | None) -> dict[str, str]:
     Every module imports its area (the server, reports with matplotlib, decoders with
     OpenCV), so importing all of them costs each `vaxflow` process a second or two."""
     words = [a for a in argv or () if not a.startswith("-")]
+    if not words and "--version" in (argv or ()):
+        return {}  # nothing to import to say the version
     if words and words[0] in _COMMANDS:
         return {words[0]: _COMMANDS[words[0]]}
     return _COMMANDS
