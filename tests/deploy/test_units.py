@@ -208,3 +208,13 @@ def test_the_session_refuses_a_role_without_a_screen() -> None:
         timeout=10,
     )
     assert done.returncode == 2 and "no screen for the role 'marshal'" in done.stderr
+
+
+def test_a_screen_comes_back_forever_and_the_server_on_failure() -> None:
+    session = (DEPLOY / "systemd" / "vaxflow-session@.service").read_text()
+    assert re.search(r"^Restart=always$", session, re.M)
+    assert re.search(r"^StartLimitIntervalSec=0$", session, re.M)  # never gives up
+    assert "network-online" not in session  # the screen starts without the network
+    server = (DEPLOY / "systemd" / "vaxflow-server.service").read_text()
+    assert re.search(r"^Restart=on-failure$", server, re.M)
+    assert re.search(r"^StateDirectoryMode=0700$", server, re.M)
