@@ -14,9 +14,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from vaxflow.cli import main
 
@@ -50,16 +55,16 @@ def _sqlite(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _server(site: Path, db: Path, start: datetime) -> Iterator[str]:
+def _server(site: Path, db: Path, start: datetime, *tls: str) -> Iterator[str]:
     """`vaxflow server` on the site file, its clock started at `start`."""
     out = site.parent / "server.out"
     command = [*vaxflow(), "server", "--config", str(site / "site.toml"), "--host", "127.0.0.1"]
-    command += ["--port", "0", "--db", str(db), "--start", start.isoformat()]
+    command += ["--port", "0", "--db", str(db), "--start", start.isoformat(), *tls]
     with out.open("wb") as stdout:
         proc = subprocess.Popen(command, stdout=stdout, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
-        while not (match := re.search(r"listening on (http://\S+)", out.read_text())):
+        while not (match := re.search(r"listening on (https?://\S+)", out.read_text())):
             assert proc.poll() is None and time.monotonic() < deadline, out.read_text()[-3000:]
             time.sleep(0.05)
         yield match.group(1)
@@ -69,8 +74,11 @@ def _server(site: Path, db: Path, start: datetime) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_a_server_5_minutes_off_and_a_printer_out_of_paper(
-    site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_server_5_minutes_off_a_printer_out_of_paper_and_an_unknown_token(
+    site: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db, backups = tmp_path / "site.sqlite", tmp_path / "backups"
     with _server(site, db, datetime.now(UTC) - timedelta(minutes=5)) as url:
@@ -91,18 +99,68 @@ def test_a_server_5_minutes_off_and_a_printer_out_of_paper(
         (kiosk / "site.toml").write_text(
             text.replace('printer = "sim://"', 'printer = "sim://?fault=paper_out"')
         )
-        code, out = _doctor(
-            capsys,
-            "--env",
-            str(kiosk / "device.env"),
-            "--config",
-            str(kiosk / "site.toml"),
-            "--local",
-        )
+        kiosk_argv = ["--env", str(kiosk / "device.env"), "--config", str(kiosk / "site.toml")]
+        code, out = _doctor(capsys, *kiosk_argv, "--server", url)
+        assert code == 1, out
+        assert re.search(r"^OK +token +the server knows this device's token", out, re.M), out
+        faults = _lines(out, "FAULT")
+        assert len(faults) == 2 and "clock" in faults[0], out
+        assert "printer" in faults[1] and "paper_out" in faults[1], out
+        assert "load a new roll" in out
+
+        monkeypatch.setenv("VAXFLOW_KIOSK_TOKEN", "a-token-the-server-never-gave")
+        code, out = _doctor(capsys, *kiosk_argv, "--server", url, "--no-devices")
     assert code == 1, out
-    (fault,) = _lines(out, "FAULT")
-    assert "printer" in fault and "paper_out" in fault
-    assert "load a new roll" in out
+    assert re.search(r"^FAULT +token +the server does not know this device's token", out, re.M)
+
+
+@pytest.mark.slow
+def test_a_server_certificate_this_device_does_not_trust(
+    site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls = ("--tls-cert", str(cert), "--tls-key", str(key))
+    with _server(site, tmp_path / "site.sqlite", datetime.now(UTC), *tls) as url:
+        assert url.startswith("https://")
+        argv = ["--role", "board", "--config", str(site / "site.toml"), "--server", url]
+        code, out = _doctor(capsys, *argv)
+        assert code == 1, out
+        (fault,) = _lines(out, "FAULT")
+        assert "certificate is not trusted" in fault and "CA certificate" in out
+        code, out = _doctor(capsys, *argv, "--ca", str(cert))
+    assert code == 0, out
+    assert re.search(r"^OK +server ", out, re.M), out
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key (a site CA nobody installed)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vaxflow test site")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "site.crt", folder / "site.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 def test_a_server_nobody_answers_on(site: Path, capsys: pytest.CaptureFixture[str]) -> None:

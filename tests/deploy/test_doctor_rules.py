@@ -65,6 +65,8 @@ def test_a_healthy_server_is_all_ok() -> None:
         ({"clock_offset": -300.0}, "clock", Level.FAULT, "300.0 s behind"),
         ({"server_error": "Connection refused"}, "server", Level.FAULT, "cannot reach"),
         ({"tls_error": "self-signed certificate"}, "server", Level.FAULT, "not trusted"),
+        ({"token_accepted": False}, "token", Level.FAULT, "does not know"),
+        ({"token_accepted": True}, "token", Level.OK, ""),
         (
             {"devices": [DeviceFact("printer", "tcp://p", "fault", "paper_out", "load paper")]},
             "printer",

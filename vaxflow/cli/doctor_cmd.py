@@ -17,7 +17,7 @@ from typing import Any
 
 from vaxflow.cli.doctor_probes import Where, gather
 from vaxflow.cli.doctor_rules import Finding, Level, diagnose, worst
-from vaxflow.config.site_template import DEVICE_ENV, SITE_FILE, parse_env
+from vaxflow.config.site_template import DEVICE_ENV, SITE_FILE, TOKEN_VARIABLES, parse_env
 
 #: Roles a machine can have: the site server, or a device of `init-site`.
 ROLES = ("server", "kiosk", "station", "board", "observer", "marshal", "admin")
@@ -77,6 +77,8 @@ def _settings_from(args: argparse.Namespace) -> Where:
         ca_file=ca,
         local=args.local,
         devices=devices,
+        token=env.get(TOKEN_VARIABLES[role]) if role in TOKEN_VARIABLES else None,
+        device_id=env.get("VAXFLOW_DEVICE_ID"),
     )
 
 

@@ -40,6 +40,8 @@ class Where:
     ca_file: Path | None
     local: bool
     devices: bool
+    token: str | None = None
+    device_id: str | None = None
     timeout: float = 5.0
 
 
@@ -132,8 +134,16 @@ def probe_clock_sync(facts: Facts) -> None:
         facts.clock_synced = answer == "yes"
 
 
-def probe_server(facts: Facts, url: str, ca_file: Path | None, timeout: float) -> None:
-    """Ask the server its time: reachable, trusted, and how far our clock is from its."""
+def probe_server(
+    facts: Facts,
+    url: str,
+    ca_file: Path | None,
+    timeout: float,
+    token: str | None = None,
+    device_id: str | None = None,
+) -> None:
+    """Ask the server its time: reachable, trusted, and how far our clock is from its; then
+    whether it knows this device's token."""
     facts.server_url = url
     context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     # The site LAN is never reached through a proxy a machine may have for the Internet.
@@ -166,6 +176,30 @@ def probe_server(facts: Facts, url: str, ca_file: Path | None, timeout: float) -
         facts.server_error = "its /api/time answer has no epoch_ms: is it a vaxflow server?"
         return
     facts.clock_offset = (sent + received) / 2 - server_now
+    if token:
+        facts.token_accepted = _token_known(opener, url, token, device_id, timeout)
+
+
+def _token_known(
+    opener: urllib.request.OpenerDirector,
+    url: str,
+    token: str,
+    device_id: str | None,
+    timeout: float,
+) -> bool | None:
+    """Does the server know this device's token? It answers 401 to a token it does not know,
+    and 403 to a known one asking for the marshal's dashboard (None: no clear answer)."""
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/api/dashboard",
+        headers={"Authorization": f"Bearer {token}", "X-Device-Id": device_id or "doctor"},
+    )
+    try:
+        with opener.open(request, timeout=timeout):
+            return True
+    except urllib.error.HTTPError as err:
+        return {401: False, 403: True}.get(err.code)
+    except (urllib.error.URLError, OSError):
+        return None
 
 
 def probe_devices(facts: Facts, settings: Settings) -> None:
@@ -210,7 +244,7 @@ def gather(where: Where) -> Facts:
         if url is None and where.role == "server" and settings is not None:
             url = local_server_url(settings)
         if url is not None:
-            probe_server(facts, url, where.ca_file, where.timeout)
+            probe_server(facts, url, where.ca_file, where.timeout, where.token, where.device_id)
     if where.devices and settings is not None:
         probe_devices(facts, settings)
     return facts

@@ -84,6 +84,7 @@ class Facts:
     server_error: str | None = None
     tls_error: str | None = None
     clock_offset: float | None = None
+    token_accepted: bool | None = None
     devices: list[DeviceFact] | None = None
     devices_error: str | None = None
 
@@ -282,7 +283,20 @@ def server_findings(f: Facts) -> list[Finding]:
                 "the server: systemctl status vaxflow-server",
             )
         ]
-    return [Finding("server", Level.OK, f"{f.server_url} answers")]
+    found = [Finding("server", Level.OK, f"{f.server_url} answers")]
+    if f.token_accepted is False:
+        found.append(
+            Finding(
+                "token",
+                Level.FAULT,
+                "the server does not know this device's token",
+                "install this device's files from the site folder again (vaxflow init-site "
+                "--refresh) or, on the server, the current site.toml and restart vaxflow-server",
+            )
+        )
+    elif f.token_accepted:
+        found.append(Finding("token", Level.OK, "the server knows this device's token"))
+    return found
 
 
 _DEVICE_LEVEL = {"ok": Level.OK, "warning": Level.WARN}
