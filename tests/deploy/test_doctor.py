@@ -39,7 +39,7 @@ def site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 
 
 def _doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = main(["doctor", "--env", "/nonexistent/device.env", *argv])
+    code = main(["doctor", "--env", "/nonexistent/device.env", "--lang", "en", *argv])
     return code, capsys.readouterr().out
 
 
@@ -219,7 +219,7 @@ def test_a_full_disk(site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
             resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
         done = subprocess.run(
-            [*vaxflow(), "doctor", "--env", "/nonexistent", *argv, "--db", str(db)],
+            [*vaxflow(), "doctor", "--env", "/nonexistent", "--lang", "en", *argv, "--db", str(db)],
             capture_output=True,
             text=True,
             preexec_fn=limit,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
+from vaxflow.cli import doctor_text
 from vaxflow.cli.doctor_rules import (
     DeviceFact,
     DiskFact,
@@ -49,7 +53,7 @@ def test_a_healthy_server_is_all_ok() -> None:
     ("changes", "check", "level", "words"),
     [
         ({"config_problems": ["site.toml:3: site.id: required"]}, "config", Level.FAULT, "1 prob"),
-        ({"demo_tokens": True}, "tokens", Level.FAULT, "demo's tokens"),
+        ({"demo_tokens": True}, "tokens", Level.FAULT, "still holds"),
         ({"staff_sign_in": False}, "staff", Level.WARN, "sign-in is off"),
         ({"db_error": "there is no database at x"}, "database", Level.FAULT, "no database"),
         ({"db_problems": ["page 3 is never used"]}, "database", Level.FAULT, "integrity"),
@@ -91,11 +95,43 @@ def test_a_healthy_server_is_all_ok() -> None:
 def test_each_fault_says_what_and_what_to_do(
     changes: dict[str, object], check: str, level: Level, words: str
 ) -> None:
-    findings = [f for f in diagnose(_healthy(**changes)) if f.level is not Level.OK]
+    findings = diagnose(_healthy(**changes))
     if level is Level.OK:
-        assert findings == []
+        (finding,) = (f for f in findings if f.check == check)
+        assert words in doctor_text.words(finding, "en")[0] and finding.todo == ""
+        assert worst(findings) is Level.OK
         return
+    findings = [f for f in findings if f.level is not Level.OK]
     (finding,) = findings
     assert (finding.check, finding.level) == (check, level)
-    assert words in finding.said
-    assert finding.todo  # never a fault without what to do
+    said, todo = doctor_text.words(finding, "en")
+    assert words in said
+    assert todo  # never a fault without what to do
+
+
+def _placeholders(words: str) -> set[str]:
+    return set(re.findall(r"{(\w+)}", words))
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "zh-TW"])
+def test_every_line_has_its_words_in_every_language(language: str) -> None:
+    for key in doctor_text.message_ids():
+        found = doctor_text.catalog(language).gettext(key)
+        assert found != key, f"{language}: no words for {key}"
+        english = doctor_text.catalog("en").gettext(key)
+        assert _placeholders(found) == _placeholders(english), key
+
+
+def test_every_key_the_rules_use_has_words() -> None:
+    source = (Path(doctor_text.__file__).with_name("doctor_rules.py")).read_text()
+    used = set(re.findall(r'"((?:[a-z]+)\.[a-z_.]+)"', source))
+    assert used and used <= set(doctor_text.message_ids())
+
+
+def test_the_report_is_in_the_sites_language() -> None:
+    (finding,) = [f for f in diagnose(_healthy(clock_offset=-301.0)) if f.level is Level.FAULT]
+    assert doctor_text.words(finding, "zh-CN") == (
+        "本机时钟比服务器慢 301.0 秒",
+        "让两台机器都与站点时间服务器同步（timedatectl set-ntp true）",
+    )
+    assert doctor_text.words(finding, "zh-TW")[0] == "本機時鐘比伺服器慢 301.0 秒"

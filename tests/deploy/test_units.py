@@ -155,8 +155,9 @@ def test_the_units_commands_run_confined(
         server.terminate()
         server.wait(20)
     assert len(rotated(state / "backups", "site")) == 1
-    assert re.search(r"^OK +server ", done.stdout, re.M), done.stdout  # the doctor's report
-    assert "FAULT" not in done.stdout
+    # The doctor's report, in the site's first language (zh-CN in a new site file).
+    assert re.search(r"^正常 +server ", done.stdout, re.M), done.stdout
+    assert "：0 个故障" in done.stdout.splitlines()[-1], done.stdout
 
 
 STUB = '#!/bin/sh\nprintf "%s\\n" "$@"\n'

@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from vaxflow.cli.doctor_probes import Where, gather
 from vaxflow.cli.doctor_rules import Finding, Level, diagnose, worst
+from vaxflow.cli.doctor_text import text, words
+from vaxflow.config.languages import LANGUAGES
 from vaxflow.config.site_template import DEVICE_ENV, SITE_FILE, TOKEN_VARIABLES, parse_env
 
 #: Roles a machine can have: the site server, or a device of `init-site`.
@@ -46,6 +49,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--ca", type=Path, help="CA certificate the server's is signed by")
     parser.add_argument(
         "--local", action="store_true", help="this machine only: do not ask the server"
+    )
+    parser.add_argument(
+        "--lang", choices=LANGUAGES, help="language of the report (default: the site's first)"
     )
     devices = parser.add_mutually_exclusive_group()
     devices.add_argument("--devices", action="store_true", default=None, help="check devices")
@@ -82,20 +88,33 @@ def _settings_from(args: argparse.Namespace) -> Where:
     )
 
 
-def render(finding: Finding) -> str:
+def _pad(words: str, columns: int) -> str:
+    """`words` padded to `columns` on a terminal, where a Chinese character takes two."""
+    wide = sum(unicodedata.east_asian_width(c) in "WF" for c in words)
+    return words + " " * max(columns - len(words) - wide, 0)
+
+
+def render(finding: Finding, language: str) -> str:
     """One finding as the technician reads it: level, check, what, and what to do."""
-    line = f"{finding.level.name:<6} {finding.check:<9} {finding.said}"
-    if finding.todo:
-        line += f"\n{'':<16} → {finding.todo}"
+    said, todo = words(finding, language)
+    level = _pad(text(f"level.{finding.level.name}", language), 6)
+    line = f"{level} {finding.check:<9} {said}"
+    if todo:
+        line += f"\n{'':<16} → {todo}"
     return line
 
 
 def _run(args: argparse.Namespace) -> int:
     where = _settings_from(args)
-    findings = diagnose(gather(where))
+    facts = gather(where)
+    language = args.lang or facts.language
+    findings = diagnose(facts)
     for finding in findings:
-        print(render(finding))
-    faults = sum(f.level is Level.FAULT for f in findings)
-    warnings = sum(f.level is Level.WARN for f in findings)
-    print(f"vaxflow doctor ({where.role}): {faults} fault(s), {warnings} warning(s)")
+        print(render(finding, language))
+    counts = {
+        "role": where.role,
+        "faults": sum(f.level is Level.FAULT for f in findings),
+        "warnings": sum(f.level is Level.WARN for f in findings),
+    }
+    print(text("summary", language, counts))
     return 1 if worst(findings) is Level.FAULT else 0

@@ -53,6 +53,7 @@ def probe_config(facts: Facts, path: Path) -> Settings | None:
         facts.config_problems = [p.render(str(path)) for p in err.problems]
         return None
     facts.config_problems = []
+    facts.language = settings.site.languages[0]
     facts.site = f"{settings.site.name}, id {settings.site.id}"
     facts.demo_tokens = any(
         token.startswith(_PLACEHOLDER_TOKENS)

@@ -7,6 +7,7 @@ tables of facts, no machine needed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -33,12 +34,16 @@ class Level(IntEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    """One line of the doctor's report."""
+    """One line of the doctor's report: message keys of the `doctor` catalogues, and the
+    values their {placeholders} take (doctor_text.py puts them in the site's language)."""
 
     check: str
     level: Level
     said: str
+    """The key of what was found."""
     todo: str = ""
+    """The key of what to do about it; empty when there is nothing to do."""
+    params: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class Facts:
 
     role: str
     config_path: str
+    language: str = "en"
+    """The site's first language: the report's, unless asked for another."""
     config_problems: list[str] | None = None
     site: str = ""
     demo_tokens: bool = False
@@ -90,41 +97,22 @@ class Facts:
 
 
 def _mib(n: int) -> str:
-    return f"{n / 1024**2:,.0f} MiB"
+    return f"{n / 1024**2:,.0f}"
 
 
 def config_findings(f: Facts) -> list[Finding]:
     """The site file loads, and is not left with the demo's or the template's defaults."""
     if f.config_problems is None:
         return []
+    path = {"path": f.config_path}
     if f.config_problems:
-        return [
-            Finding(
-                "config",
-                Level.FAULT,
-                f"{f.config_path}: {len(f.config_problems)} problem(s): {f.config_problems[0]}",
-                f"fix the site file (vaxflow config check {f.config_path} lists every problem)",
-            )
-        ]
-    found = [Finding("config", Level.OK, f"{f.config_path}: valid ({f.site})")]
+        params = {**path, "count": len(f.config_problems), "first": f.config_problems[0]}
+        return [Finding("config", Level.FAULT, "config.problems", "config.problems.todo", params)]
+    found = [Finding("config", Level.OK, "config.ok", params={**path, "site": f.site})]
     if f.demo_tokens:
-        found.append(
-            Finding(
-                "tokens",
-                Level.FAULT,
-                "the site file still holds the demo's tokens",
-                "give every device its own token: vaxflow init-site DIR --server-url URL",
-            )
-        )
+        found.append(Finding("tokens", Level.FAULT, "tokens.demo", "tokens.demo.todo"))
     if not f.staff_sign_in and f.role == "server":
-        found.append(
-            Finding(
-                "staff",
-                Level.WARN,
-                "staff sign-in is off: a station's token alone records doses",
-                "list [[staff]] in the site file and set staff_sign_in.required = true",
-            )
-        )
+        found.append(Finding("staff", Level.WARN, "staff.off", "staff.off.todo"))
     return found
 
 
@@ -132,57 +120,38 @@ def database_findings(f: Facts) -> list[Finding]:
     """The site database is there, sound and checkpointed; backups are recent."""
     if f.db_path is None:
         return []
+    path = {"path": f.db_path}
     if f.db_error is not None:
-        return [
-            Finding(
-                "database",
-                Level.FAULT,
-                f.db_error,
-                "start vaxflow-server once (it creates the database), or restore the newest "
-                "backup: vaxflow db restore --from FILE",
-            )
-        ]
+        params = {**path, "error": f.db_error}
+        return [Finding("database", Level.FAULT, "database.error", "database.error.todo", params)]
     if f.db_problems:
+        params = {**path, "first": f.db_problems[0]}
         return [
             Finding(
-                "database",
-                Level.FAULT,
-                f"{f.db_path} failed its integrity check: {f.db_problems[0]}",
-                "stop vaxflow-server and restore the newest backup: vaxflow db restore --force",
+                "database", Level.FAULT, "database.integrity", "database.integrity.todo", params
             )
         ]
-    found = [Finding("database", Level.OK, f"{f.db_path}: integrity OK")]
+    found = [Finding("database", Level.OK, "database.ok", params=path)]
     if f.db_wal_bytes > WARN_WAL_BYTES:
         found.append(
             Finding(
                 "database",
                 Level.WARN,
-                f"the write-ahead log is {_mib(f.db_wal_bytes)}: checkpoints are not keeping up",
-                "restart vaxflow-server in a quiet moment",
+                "database.wal",
+                "database.wal.todo",
+                {"mib": _mib(f.db_wal_bytes)},
             )
         )
     if f.backup_dir is not None:
+        where = {"dir": f.backup_dir}
         if f.newest_backup_age is None:
-            found.append(
-                Finding(
-                    "backups",
-                    Level.WARN,
-                    f"no backup in {f.backup_dir}",
-                    "systemctl enable --now vaxflow-backup.timer",
-                )
-            )
+            found.append(Finding("backups", Level.WARN, "backups.none", "backups.none.todo", where))
         elif f.newest_backup_age > WARN_BACKUP_AGE_SECONDS:
-            found.append(
-                Finding(
-                    "backups",
-                    Level.WARN,
-                    f"the newest backup is {f.newest_backup_age / 3600:.1f} hours old",
-                    "systemctl status vaxflow-backup.timer vaxflow-backup.service",
-                )
-            )
+            hours = {"hours": f"{f.newest_backup_age / 3600:.1f}"}
+            found.append(Finding("backups", Level.WARN, "backups.old", "backups.old.todo", hours))
         else:
-            age = f.newest_backup_age / 60
-            found.append(Finding("backups", Level.OK, f"newest backup {age:.0f} minutes old"))
+            minutes = {"minutes": f"{f.newest_backup_age / 60:.0f}"}
+            found.append(Finding("backups", Level.OK, "backups.ok", params=minutes))
     return found
 
 
@@ -190,36 +159,16 @@ def disk_findings(f: Facts) -> list[Finding]:
     """Room to write where the site writes."""
     found = []
     for disk in f.disks:
+        params: dict[str, object] = {"path": disk.path, "mib": _mib(disk.free_bytes)}
         if disk.write_error is not None:
-            found.append(
-                Finding(
-                    "disk",
-                    Level.FAULT,
-                    f"{disk.path}: cannot write ({disk.write_error})",
-                    "free space there (old logs, journalctl --vacuum-size=200M) or fix its "
-                    "permissions",
-                )
-            )
+            params["error"] = disk.write_error
+            found.append(Finding("disk", Level.FAULT, "disk.write", "disk.write.todo", params))
         elif disk.free_bytes < FAULT_FREE_BYTES:
-            found.append(
-                Finding(
-                    "disk",
-                    Level.FAULT,
-                    f"{disk.path}: only {_mib(disk.free_bytes)} free",
-                    "free space now: old backups, logs (journalctl --vacuum-size=200M)",
-                )
-            )
+            found.append(Finding("disk", Level.FAULT, "disk.full", "disk.full.todo", params))
         elif disk.free_bytes < WARN_FREE_BYTES:
-            found.append(
-                Finding(
-                    "disk",
-                    Level.WARN,
-                    f"{disk.path}: {_mib(disk.free_bytes)} free",
-                    "free space before the site opens",
-                )
-            )
+            found.append(Finding("disk", Level.WARN, "disk.low", "disk.low.todo", params))
         else:
-            found.append(Finding("disk", Level.OK, f"{disk.path}: {_mib(disk.free_bytes)} free"))
+            found.append(Finding("disk", Level.OK, "disk.ok", params=params))
     return found
 
 
@@ -227,75 +176,42 @@ def clock_findings(f: Facts) -> list[Finding]:
     """The clock is synchronised, and agrees with the server's."""
     found = []
     if f.clock_synced is False:
-        found.append(
-            Finding(
-                "clock",
-                Level.WARN,
-                "the system clock is not synchronised (NTP)",
-                "timedatectl set-ntp true; check the site's time server is reachable",
-            )
-        )
+        found.append(Finding("clock", Level.WARN, "clock.unsynced", "clock.unsynced.todo"))
     elif f.clock_synced is None:
-        found.append(
-            Finding(
-                "clock",
-                Level.WARN,
-                "cannot tell whether the clock is synchronised (no timedatectl answer)",
-                "check timedatectl or chronyc tracking by hand",
-            )
-        )
+        found.append(Finding("clock", Level.WARN, "clock.unknown", "clock.unknown.todo"))
     else:
-        found.append(Finding("clock", Level.OK, "the system clock is synchronised"))
+        found.append(Finding("clock", Level.OK, "clock.synced"))
     if f.clock_offset is not None:
         off = abs(f.clock_offset)
-        ahead = "ahead of" if f.clock_offset > 0 else "behind"
-        said = f"this clock is {off:.1f} s {ahead} the server's"
-        todo = "synchronise both clocks to the site's time server (timedatectl set-ntp true)"
+        said = "clock.ahead" if f.clock_offset > 0 else "clock.behind"
+        params = {"seconds": f"{off:.1f}"}
         if off > FAULT_OFFSET_SECONDS:
-            found.append(Finding("clock", Level.FAULT, said, todo))
+            found.append(Finding("clock", Level.FAULT, said, "clock.offset.todo", params))
         elif off > WARN_OFFSET_SECONDS:
-            found.append(Finding("clock", Level.WARN, said, todo))
+            found.append(Finding("clock", Level.WARN, said, "clock.offset.todo", params))
         else:
-            found.append(Finding("clock", Level.OK, said))
+            found.append(Finding("clock", Level.OK, said, params=params))
     return found
 
 
 def server_findings(f: Facts) -> list[Finding]:
-    """This machine reaches the server, over a connection it trusts."""
+    """This machine reaches the server, over a connection it trusts, with a token it knows."""
     if f.server_url is None:
         return []
+    url = {"url": f.server_url}
     if f.tls_error is not None:
-        return [
-            Finding(
-                "server",
-                Level.FAULT,
-                f"{f.server_url}: the server's certificate is not trusted ({f.tls_error})",
-                "install the site's CA certificate on this device (vaxflow tls init made it)",
-            )
-        ]
+        params = {**url, "error": f.tls_error}
+        return [Finding("server", Level.FAULT, "server.tls", "server.tls.todo", params)]
     if f.server_error is not None:
+        params = {**url, "error": f.server_error}
         return [
-            Finding(
-                "server",
-                Level.FAULT,
-                f"cannot reach the server at {f.server_url} ({f.server_error})",
-                "check the network cable or Wi-Fi, the URL in /etc/vaxflow/device.env, and on "
-                "the server: systemctl status vaxflow-server",
-            )
+            Finding("server", Level.FAULT, "server.unreachable", "server.unreachable.todo", params)
         ]
-    found = [Finding("server", Level.OK, f"{f.server_url} answers")]
+    found = [Finding("server", Level.OK, "server.ok", params=url)]
     if f.token_accepted is False:
-        found.append(
-            Finding(
-                "token",
-                Level.FAULT,
-                "the server does not know this device's token",
-                "install this device's files from the site folder again (vaxflow init-site "
-                "--refresh) or, on the server, the current site.toml and restart vaxflow-server",
-            )
-        )
+        found.append(Finding("token", Level.FAULT, "token.refused", "token.refused.todo"))
     elif f.token_accepted:
-        found.append(Finding("token", Level.OK, "the server knows this device's token"))
+        found.append(Finding("token", Level.OK, "token.ok"))
     return found
 
 
@@ -305,19 +221,23 @@ _DEVICE_LEVEL = {"ok": Level.OK, "warning": Level.WARN}
 def device_findings(f: Facts) -> list[Finding]:
     """Each configured device opens and says it can work."""
     if f.devices_error is not None:
-        return [Finding("devices", Level.WARN, f.devices_error, "pip install 'vaxflow[kiosk]'")]
+        params = {"error": f.devices_error}
+        return [Finding("devices", Level.WARN, "devices.missing", "devices.missing.todo", params)]
     found = []
     for device in f.devices or ():
         level = _DEVICE_LEVEL.get(device.state, Level.FAULT)
         if device.state == "unknown" and device.reason == "no_scan_yet":
             level = Level.OK  # a keyboard-wedge scanner says nothing until someone scans
-        said = f"{device.url}: {device.state}" + (f" ({device.reason})" if device.reason else "")
-        todo = device.detail or "check its cable and power; vaxflow devices check"
+        params = {
+            "url": device.url,
+            "state": device.state,
+            "reason": f" ({device.reason})" if device.reason else "",
+            "detail": device.detail,
+        }
+        said, todo = "device.state", "device.detail.todo" if device.detail else "device.todo"
         if device.url.startswith("sim:") and f.role in ("kiosk", "station") and not level:
-            level = Level.WARN
-            said += "; a simulated device"
-            todo = "set the real device's URL under [devices] (vaxflow devices check)"
-        found.append(Finding(device.kind, level, said, "" if level is Level.OK else todo))
+            level, said, todo = Level.WARN, "device.sim", "device.sim.todo"
+        found.append(Finding(device.kind, level, said, "" if level is Level.OK else todo, params))
     return found
 
 
