@@ -24,6 +24,8 @@ from vaxflow.queue.store.backup import BackupError, check_database, rotated
 
 #: Written and removed in each folder the site writes to, to prove a write works there.
 PROBE_BYTES = 1024 * 1024
+#: Roles whose machine shows a screen (and speaks: calls, spoken prompts).
+SCREEN_ROLES = ("kiosk", "station", "board")
 #: Tokens nobody should run a real site with: the demo's and the example file's.
 _PLACEHOLDER_TOKENS = ("demo-", "replace-with")
 
@@ -215,6 +217,18 @@ def probe_devices(facts: Facts, settings: Settings) -> None:
     facts.devices = [DeviceFact(h.kind, h.url, h.state.value, h.reason, h.detail) for h in found]
 
 
+def probe_screen(facts: Facts) -> None:
+    """The font the screens and tickets draw Chinese with, and what plays sound."""
+    from vaxflow.hardware.audio import find_player
+    from vaxflow.hardware.fonts import cjk_font_path
+
+    facts.screen = True
+    font = cjk_font_path()
+    facts.font = str(font) if font is not None else None
+    player = find_player()
+    facts.sound = player[0] if player else None
+
+
 def local_server_url(settings: Settings) -> str:
     """How the server machine reaches its own server."""
     scheme = "https" if settings.server.tls_cert else "http"
@@ -248,4 +262,6 @@ def gather(where: Where) -> Facts:
             probe_server(facts, url, where.ca_file, where.timeout, where.token, where.device_id)
     if where.devices and settings is not None:
         probe_devices(facts, settings)
+    if where.role in SCREEN_ROLES:
+        probe_screen(facts)
     return facts

@@ -94,6 +94,12 @@ class Facts:
     token_accepted: bool | None = None
     devices: list[DeviceFact] | None = None
     devices_error: str | None = None
+    screen: bool = False
+    """A machine with a screen (kiosk, station, TV): its font and sound were looked at."""
+    font: str | None = None
+    """A font file that draws Chinese; None: none found."""
+    sound: str | None = None
+    """The command that plays sound; None: no sound device or player."""
 
 
 def _mib(n: int) -> str:
@@ -241,6 +247,22 @@ def device_findings(f: Facts) -> list[Finding]:
     return found
 
 
+def screen_findings(f: Facts) -> list[Finding]:
+    """A screen machine draws Chinese and can speak (calls, spoken prompts)."""
+    if not f.screen:
+        return []
+    found = []
+    if f.font is None:
+        found.append(Finding("font", Level.FAULT, "font.missing", "font.missing.todo"))
+    else:
+        found.append(Finding("font", Level.OK, "font.ok", params={"path": f.font}))
+    if f.sound is None:
+        found.append(Finding("sound", Level.WARN, "sound.missing", "sound.missing.todo"))
+    else:
+        found.append(Finding("sound", Level.OK, "sound.ok", params={"player": f.sound}))
+    return found
+
+
 def diagnose(f: Facts) -> list[Finding]:
     """Every finding, in the order a technician works through them."""
     return [
@@ -250,6 +272,7 @@ def diagnose(f: Facts) -> list[Finding]:
         *clock_findings(f),
         *server_findings(f),
         *device_findings(f),
+        *screen_findings(f),
     ]
 
 
