@@ -90,9 +90,14 @@ def test_a_healthy_server_is_all_ok() -> None:
             "simulated",
         ),
         ({"devices_error": "no drivers"}, "devices", Level.WARN, "no drivers"),
-        ({"screen": True, "font": None, "sound": "aplay"}, "font", Level.FAULT, "no font"),
-        ({"screen": True, "font": "/f.ttc", "sound": None}, "sound", Level.WARN, "silent"),
-        ({"screen": True, "font": "/f.ttc", "sound": "/usr/bin/aplay"}, "sound", Level.OK, "aplay"),
+        ({"screen": True, "font": None}, "font", Level.FAULT, "no font"),
+        ({"screen": True, "font": "/f", "sound_checked": True}, "sound", Level.WARN, "silent"),
+        (
+            {"screen": True, "font": "/f", "sound_checked": True, "sound": "/usr/bin/aplay"},
+            "sound",
+            Level.OK,
+            "aplay",
+        ),
     ],
 )
 def test_each_fault_says_what_and_what_to_do(

@@ -217,16 +217,18 @@ def probe_devices(facts: Facts, settings: Settings) -> None:
     facts.devices = [DeviceFact(h.kind, h.url, h.state.value, h.reason, h.detail) for h in found]
 
 
-def probe_screen(facts: Facts) -> None:
-    """The font the screens and tickets draw Chinese with, and what plays sound."""
+def probe_screen(facts: Facts, *, sound: bool) -> None:
+    """The font the screens and tickets draw Chinese with, and (`sound`) what plays sound."""
     from vaxflow.hardware.audio import find_player
     from vaxflow.hardware.fonts import cjk_font_path
 
     facts.screen = True
     font = cjk_font_path()
     facts.font = str(font) if font is not None else None
-    player = find_player()
-    facts.sound = player[0] if player else None
+    if sound:
+        player = find_player()
+        facts.sound_checked = True
+        facts.sound = player[0] if player else None
 
 
 def local_server_url(settings: Settings) -> str:
@@ -263,5 +265,5 @@ def gather(where: Where) -> Facts:
     if where.devices and settings is not None:
         probe_devices(facts, settings)
     if where.role in SCREEN_ROLES:
-        probe_screen(facts)
+        probe_screen(facts, sound=where.devices)
     return facts

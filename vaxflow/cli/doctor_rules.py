@@ -98,6 +98,8 @@ class Facts:
     """A machine with a screen (kiosk, station, TV): its font and sound were looked at."""
     font: str | None = None
     """A font file that draws Chinese; None: none found."""
+    sound_checked: bool = False
+    """Sound is a device: left out with the devices (the doctor timer's --no-devices)."""
     sound: str | None = None
     """The command that plays sound; None: no sound device or player."""
 
@@ -256,9 +258,9 @@ def screen_findings(f: Facts) -> list[Finding]:
         found.append(Finding("font", Level.FAULT, "font.missing", "font.missing.todo"))
     else:
         found.append(Finding("font", Level.OK, "font.ok", params={"path": f.font}))
-    if f.sound is None:
+    if f.sound_checked and f.sound is None:
         found.append(Finding("sound", Level.WARN, "sound.missing", "sound.missing.todo"))
-    else:
+    elif f.sound_checked:
         found.append(Finding("sound", Level.OK, "sound.ok", params={"player": f.sound}))
     return found
 
