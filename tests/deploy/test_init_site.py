@@ -90,3 +90,18 @@ def test_bad_arguments_are_refused_with_the_reason(
 def test_a_site_file_without_the_markers_is_not_rewritten() -> None:
     with pytest.raises(ValueError, match="no tokens table"):
         replace_tokens("[tokens]\nkiosk = ['x']\n", {"kiosk": ["y" * 12]})
+
+
+@pytest.mark.parametrize(
+    ("url", "port", "tls"),
+    [("http://10.0.0.2", 8080, False), ("https://10.0.0.2", 8443, True), (URL, 8080, False)],
+)
+def test_the_server_url_decides_the_port_and_https(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, port: int, tls: bool
+) -> None:
+    assert main(["init-site", str(tmp_path / "s"), "--server-url", url]) == 0
+    capsys.readouterr()
+    server = load_settings(tmp_path / "s" / "site.toml").server
+    assert server.port == port and (server.tls_cert is not None) == tls
+    env = parse_env((tmp_path / "s" / "devices" / "board-01" / "device.env").read_text())
+    assert env["VAXFLOW_SERVER_URL"] == url and env["VAXFLOW_BOARD"] == "calls"
