@@ -19,7 +19,7 @@ def _commands(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def _name(module: str) -> str:
-    return module.removeprefix("vaxflow.cli.").removesuffix("_cmd")
+    return module.removeprefix("vaxflow.cli.").removesuffix("_cmd").replace("_", "-")
 
 
 @pytest.mark.parametrize("module", _MODULES)

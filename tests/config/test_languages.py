@@ -10,6 +10,7 @@ from typing import get_args
 import pytest
 
 from tests.conftest import DEMO_CONFIG
+from vaxflow.cli import doctor_text
 from vaxflow.config import ConfigError, catalogues, load_settings_text
 from vaxflow.config.languages import (
     DEFAULT_LANGUAGE,
@@ -26,7 +27,11 @@ from vaxflow.screens.kiosk import i18n
 
 PACKAGE = Path(__file__).resolve().parents[2] / "vaxflow"
 #: Every gettext domain of the package and the folder that holds its catalogues.
-DOMAINS = {"reasons": reasons.LOCALE_DIR, "kiosk": i18n.LOCALE_DIR}
+DOMAINS = {
+    "reasons": reasons.LOCALE_DIR,
+    "kiosk": i18n.LOCALE_DIR,
+    "doctor": doctor_text.LOCALE_DIR,
+}
 
 
 def test_the_list_is_the_declared_type_and_starts_with_the_default() -> None:

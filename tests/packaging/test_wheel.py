@@ -108,3 +108,28 @@ def test_the_installed_wheel_prints_its_demo_site(installed: Path, tmp_path: Pat
         cwd=tmp_path,
     )
     assert shown.stdout == (ROOT / "vaxflow" / "config" / "demo.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_installed_wheel_has_its_version_commands_and_units(
+    installed: Path, tmp_path: Path
+) -> None:
+    """Issue 20: what docs/install.md runs on a fresh machine is in the wheel."""
+
+    def run(*argv: str) -> str:
+        return subprocess.run(
+            [str(installed / "vaxflow"), *argv],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            cwd=tmp_path,
+        ).stdout
+
+    assert run("--version").strip() == "vaxflow 0.1.0"
+    assert "--headless" in run("demo", "--help")
+    deploy = installed.parent / "share" / "vaxflow" / "deploy"
+    shipped = {p.relative_to(deploy).as_posix() for p in deploy.rglob("*") if p.is_file()}
+    source = ROOT / "deploy"
+    assert shipped == {p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()}

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from vaxflow import __version__
 from vaxflow.cli.common import CommandError
 
 #: Subcommands and their modules; each module has `register(subparsers)` adding its command
@@ -30,6 +31,8 @@ _COMMANDS = {
     "board": "vaxflow.cli.board_cmd",
     "station": "vaxflow.cli.station_cmd",
     "staff": "vaxflow.cli.staff_cmd",
+    "init-site": "vaxflow.cli.init_site_cmd",
+    "doctor": "vaxflow.cli.doctor_cmd",
 }
 
 #: Optional dependencies (top-level import names) and the extra of pyproject.toml that
@@ -52,6 +55,8 @@ def _commands_for(argv: Sequence[str] | None) -> dict[str, str]:
     Every module imports its area (the server, reports with matplotlib, decoders with
     OpenCV), so importing all of them costs each `vaxflow` process a second or two."""
     words = [a for a in argv or () if not a.startswith("-")]
+    if not words and "--version" in (argv or ()):
+        return {}  # nothing to import to say the version
     if words and words[0] in _COMMANDS:
         return {words[0]: _COMMANDS[words[0]]}
     return _COMMANDS
@@ -61,6 +66,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser for `argv`'s command (all commands when `argv` names none we know)."""
     parser = argparse.ArgumentParser(prog="vaxflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"vaxflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command, name in _commands_for(argv).items():
         try:

@@ -1,14 +1,22 @@
-"""`vaxflow db backup --db PATH --out FILE`, `vaxflow db restore --from FILE --db PATH`."""
+"""`vaxflow db backup --out FILE | --dir DIR --keep M`, `vaxflow db restore --from FILE`,
+`vaxflow db check`: a site database's copies, and whether it is sound."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from vaxflow.cli.common import DEMO_HELP, CommandError
 from vaxflow.cli.report_cmd import load_configs, run
-from vaxflow.queue.store.backup import BackupError, backup, restore
+from vaxflow.queue.store.backup import (
+    BackupError,
+    backup,
+    backup_rotating,
+    check_database,
+    restore,
+)
 
 
 def register(sub: Any) -> None:
@@ -18,14 +26,27 @@ def register(sub: Any) -> None:
         "backup",
         help="a consistent copy of a live database; check-ins go on meanwhile",
     )
-    save.add_argument("--out", required=True, help="backup file to write")
+    where = save.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="backup file to write")
+    where.add_argument(
+        "--dir", type=Path, help="folder of time-stamped backups (the backup timer's)"
+    )
+    save.add_argument(
+        "--keep",
+        type=int,
+        default=96,
+        help="with --dir: how many backups to keep, newest first (default 96: a day at 15 min)",
+    )
     back = commands.add_parser(
         "restore",
         help="replace a database with a backup (refused while a server holds it)",
     )
     back.add_argument("--from", dest="source", required=True, help="backup file")
     back.add_argument("--force", action="store_true", help="replace an existing database")
-    for command, func in ((save, _backup), (back, _restore)):
+    check = commands.add_parser(
+        "check", help="integrity, size and last event of a database (a live one too)"
+    )
+    for command, func in ((save, _backup), (back, _restore), (check, _check)):
         command.add_argument(
             "--db", help="the site's SQLite file (default: the site file's database)"
         )
@@ -44,10 +65,17 @@ def _db(args: argparse.Namespace) -> Path:
 
 
 def _backup(args: argparse.Namespace) -> int:
+    removed: list[Path] = []
     try:
-        copied = backup(_db(args), Path(args.out))
+        if args.dir is not None:
+            now = datetime.now(UTC)
+            copied, removed = backup_rotating(_db(args), args.dir, args.keep, now)
+        else:
+            copied = backup(_db(args), Path(args.out))
     except BackupError as err:
         raise CommandError(str(err)) from err
+    for path in removed:
+        print(f"{path}: removed (keeping the newest {args.keep})")
     print(
         f"{copied.path}: {copied.bytes} bytes in {copied.seconds:.2f} s, "
         f"last event {copied.last_event}"
@@ -61,4 +89,21 @@ def _restore(args: argparse.Namespace) -> int:
     except BackupError as err:
         raise CommandError(str(err)) from err
     print(f"{copied.path}: restored from {args.source}, last event {copied.last_event}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        facts = check_database(_db(args))
+    except BackupError as err:
+        raise CommandError(str(err)) from err
+    print(
+        f"{facts.path}: {facts.bytes} bytes, write-ahead log {facts.wal_bytes} bytes, "
+        f"last event {facts.last_event}"
+    )
+    if facts.problems:
+        print(f"{facts.path}: integrity check failed: {'; '.join(facts.problems[:5])}")
+        print("stop the server and restore the newest backup (vaxflow db restore --force)")
+        return 1
+    print(f"{facts.path}: integrity OK")
     return 0

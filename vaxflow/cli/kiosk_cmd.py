@@ -34,9 +34,21 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", help=f"site file (TOML; default: {DEMO_HELP})")
-    parser.add_argument("--server", help="site server URL, e.g. http://10.0.0.2:8080")
-    parser.add_argument("--token", help="kiosk bearer token (default: the site file's first)")
-    parser.add_argument("--device-id", default="kiosk-1", help="this kiosk's name on the site")
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("VAXFLOW_SERVER_URL"),
+        help="site server URL, e.g. http://10.0.0.2:8080 (default: $VAXFLOW_SERVER_URL)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("VAXFLOW_KIOSK_TOKEN"),
+        help="kiosk bearer token (default: $VAXFLOW_KIOSK_TOKEN, else the site file's first)",
+    )
+    parser.add_argument(
+        "--device-id",
+        default=os.environ.get("VAXFLOW_DEVICE_ID", "kiosk-1"),
+        help="this kiosk's name on the site (default: $VAXFLOW_DEVICE_ID)",
+    )
     parser.add_argument(
         "--devices", choices=("config", "sim"), default="config", help="real or simulated"
     )

@@ -13,11 +13,14 @@ it until the restored pages are in and checked.
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -142,3 +145,85 @@ def restore(backup_file: Path, db: Path, *, force: bool = False) -> Copied:
     took = time.monotonic() - started
     log.info("restored %s from %s in %.2f s (last event %s)", db, backup_file, took, last)
     return Copied(db, db.stat().st_size, took, last)
+
+
+#: A rotated backup's name: the database's stem and the UTC time, sortable as text.
+_STAMPED = re.compile(r"^(?P<stem>.+)-\d{8}T\d{6}\.\d{3}Z\.sqlite$")
+
+
+def stamped_name(db: Path, when: datetime) -> str:
+    """The file name of `db`'s backup taken at `when` (UTC, to the millisecond)."""
+    utc = when.astimezone(UTC)
+    return f"{db.stem}-{utc:%Y%m%dT%H%M%S}.{utc.microsecond // 1000:03d}Z.sqlite"
+
+
+def rotated(folder: Path, stem: str) -> list[Path]:
+    """`stem`'s stamped backups in `folder`, oldest first (other files are never touched)."""
+    found = []
+    for path in folder.glob(f"{glob.escape(stem)}-*.sqlite"):
+        match = _STAMPED.match(path.name)
+        if match and match.group("stem") == stem:
+            found.append(path)
+    return sorted(found, key=lambda p: p.name)
+
+
+def backup_rotating(db: Path, folder: Path, keep: int, when: datetime) -> tuple[Copied, list[Path]]:
+    """A checked backup of `db` into `folder`, then all but the newest `keep` removed.
+
+    Old copies go only after the new one is in place and checked, so a failed backup never
+    leaves fewer copies than before."""
+    if keep < 1:
+        raise BackupError("keep at least one backup")
+    copied = backup(db, folder / stamped_name(db, when))
+    removed = rotated(folder, db.stem)[:-keep]
+    for path in removed:
+        path.unlink(missing_ok=True)
+        log.info("removed the old backup %s", path)
+    return copied, removed
+
+
+@dataclass(frozen=True)
+class DatabaseFacts:
+    """What `vaxflow db check` and the doctor say about a site database."""
+
+    path: Path
+    bytes: int
+    wal_bytes: int
+    last_event: int | None
+    problems: list[str]
+    """What `PRAGMA integrity_check` finds; empty when the database is sound."""
+
+
+def check_database(db: Path, *, timeout: float = 10.0) -> DatabaseFacts:
+    """Read a (live) database and check its integrity; a reader never blocks the server."""
+    if not db.is_file():
+        raise BackupError(f"there is no database at {db}")
+    try:
+        with contextlib.closing(_connect(db, timeout=timeout)) as conn:
+            conn.execute("PRAGMA query_only=1")
+            problems = integrity_problems(conn)
+            last = _last_event(conn)
+    except sqlite3.DatabaseError as err:
+        raise BackupError(f"{db} cannot be read as a SQLite database: {err}") from err
+    finally:
+        _keep_owner(db)
+    wal = db.with_name(db.name + "-wal")
+    return DatabaseFacts(
+        db, db.stat().st_size, wal.stat().st_size if wal.exists() else 0, last, problems
+    )
+
+
+def _keep_owner(db: Path) -> None:
+    """Give the database's owner back the -wal and -shm files a root reader created.
+
+    Root (an operator running the doctor) opening a WAL database the server is not holding
+    creates them owned by root, and the server, running as its own user, could then not
+    write its database."""
+    if os.geteuid() != 0 or not db.exists():
+        return
+    owner = db.stat()
+    for suffix in ("-wal", "-shm"):
+        side = db.with_name(db.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if side.stat().st_uid != owner.st_uid:
+                os.chown(side, owner.st_uid, owner.st_gid)

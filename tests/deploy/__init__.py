@@ -1,0 +1,1 @@
+"""Installing and running a real site: init-site, backups, the doctor, the systemd units."""
