@@ -1,0 +1,46 @@
+"""`vaxflow region dev-cluster|serve|report daily`: the city's region tier."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from vaxflow.cli.common import CommandError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("region", help="the region tier: dev cluster, server, daily report")
+    commands = parser.add_subparsers(dest="region_command", required=True, metavar="COMMAND")
+    dev = commands.add_parser(
+        "dev-cluster",
+        help="3 etcd + 2 PostgreSQL under Patroni on loopback, until Ctrl-C (tests, rehearsals)",
+    )
+    dev.add_argument("--dir", required=True, help="folder for the data and logs (created)")
+    dev.set_defaults(func=_dev_cluster)
+
+
+def _dev_cluster(args: argparse.Namespace) -> int:
+    from vaxflow.region.devcluster import ClusterError, DevCluster, missing_programs
+
+    missing = missing_programs()
+    if missing:
+        raise CommandError(f"install the Debian packages {' '.join(missing)} first (./dev setup)")
+    cluster = DevCluster(Path(args.dir))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        cluster.start()
+    except ClusterError as err:
+        raise CommandError(str(err)) from err
+    try:
+        print(json.dumps(cluster.describe(), indent=1), flush=True)
+        print("running; Ctrl-C stops it", flush=True)
+        stop.wait()
+    finally:
+        cluster.stop()
+    return 0
