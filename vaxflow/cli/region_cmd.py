@@ -21,6 +21,13 @@ def register(sub: Any) -> None:
     )
     dev.add_argument("--dir", required=True, help="folder for the data and logs (created)")
     dev.set_defaults(func=_dev_cluster)
+    serve = commands.add_parser("serve", help="the region server: site ingest, dashboard, history")
+    serve.add_argument(
+        "--config", required=True, help="the region file (config/region.example.toml)"
+    )
+    serve.add_argument("--host", help="listen address (default: the file's)")
+    serve.add_argument("--port", type=int, help="listen port (default: the file's)")
+    serve.set_defaults(func=_serve)
 
 
 def _dev_cluster(args: argparse.Namespace) -> int:
@@ -43,4 +50,26 @@ def _dev_cluster(args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         cluster.stop()
+    return 0
+
+
+def _region_settings(path: str) -> Any:
+    from vaxflow.config import ConfigError
+    from vaxflow.config.region import load_region_settings
+
+    try:
+        return load_region_settings(path)
+    except ConfigError as err:
+        raise CommandError(str(err)) from err
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from vaxflow.region.server import create_app
+
+    settings = _region_settings(args.config)
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    web.run_app(create_app(settings), host=host, port=port, print=None, handle_signals=True)
     return 0
