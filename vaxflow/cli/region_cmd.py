@@ -28,6 +28,13 @@ def register(sub: Any) -> None:
     serve.add_argument("--host", help="listen address (default: the file's)")
     serve.add_argument("--port", type=int, help="listen port (default: the file's)")
     serve.set_defaults(func=_serve)
+    report = commands.add_parser("report", help="the district's reports from the region")
+    kinds = report.add_subparsers(dest="report_kind", required=True, metavar="KIND")
+    daily = kinds.add_parser("daily", help="every site's doses of one day: CSV and HTML")
+    daily.add_argument("--config", required=True, help="the region file")
+    daily.add_argument("--date", required=True, help="the day, YYYY-MM-DD (the city's time zone)")
+    daily.add_argument("--out", required=True, help="folder for region-daily-DATE.csv and .html")
+    daily.set_defaults(func=_daily)
 
 
 def _dev_cluster(args: argparse.Namespace) -> int:
@@ -72,4 +79,27 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     web.run_app(create_app(settings), host=host, port=port, print=None, handle_signals=True)
+    return 0
+
+
+def _daily(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from vaxflow.region.report import daily_report, write_daily
+    from vaxflow.region.store import RegionStore, RegionUnavailable
+
+    settings = _region_settings(args.config)
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError as err:
+        raise CommandError(f"--date: not a date like 2026-12-05: {args.date}") from err
+    store = RegionStore(settings.database, deadline=settings.retry_deadline_seconds)
+    try:
+        written = write_daily(daily_report(store, settings, day), Path(args.out))
+    except RegionUnavailable as err:
+        raise CommandError(f"the region database did not answer: {err}") from err
+    finally:
+        store.close()
+    for path in written:
+        print(path)
     return 0

@@ -218,6 +218,19 @@ class RegionStore:
 
         return self._retry(work)
 
+    def kind_counts(self, kind: str, start: datetime, end: datetime) -> dict[str, int]:
+        """Events of one kind in [start, end) per site (e.g. adverse reactions flagged)."""
+
+        def work(conn: Connection) -> dict[str, int]:
+            q = (
+                select(events.c.site_id, func.count())
+                .where(events.c.kind == kind, events.c.at >= start, events.c.at < end)
+                .group_by(events.c.site_id)
+            )
+            return {site: int(n) for site, n in conn.execute(q)}
+
+        return self._retry(work)
+
     def dose_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Every dose given in [start, end), by site and seq."""
 
