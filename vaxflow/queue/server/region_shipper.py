@@ -80,7 +80,7 @@ class RegionShipper:
         while True:
             try:
                 more = await self.ship_once()
-            except (aiohttp.ClientError, TimeoutError, _Refused) as err:
+            except (aiohttp.ClientError, TimeoutError, _Refused, KeyError, ValueError) as err:
                 if self.last_error is None:
                     log.warning("region unreachable, events wait on the site: %s", err)
                 self.last_error = str(err) or type(err).__name__
@@ -152,7 +152,9 @@ class RegionShipper:
                 if response.status != 200:
                     text = await response.text()
                     raise _Refused(f"region answered {response.status}: {text[:200]}")
-                answer: dict[str, Any] = await response.json()
+                answer = await response.json()
+                if not isinstance(answer, dict):
+                    raise _Refused(f"region answered {answer!r:.200}")
                 return answer
 
 
@@ -209,7 +211,7 @@ async def region_history(
                     raise _Refused(f"region answered {response.status}")
                 answer = await response.json()
     except (aiohttp.ClientError, TimeoutError, _Refused, ValueError) as err:
-        log.warning("region history unavailable, local history only: %s", err or "timeout")
+        log.warning("region history unavailable, local history only: %s", str(err) or "timeout")
         return None
     own = rules.site_id or settings.site.id
     return tuple(
