@@ -182,12 +182,23 @@ async def test_site_serves_while_region_down_then_catches_up(
     assert statuses == [200] * 15  # no region, and no kiosk noticed
     shipper = site.server.app[REGION_SHIPPER]  # type: ignore[attr-defined]
     assert shipper.cursor is None and shipper.last_error is not None
-    await aiohttp_server(
-        create_region(region_settings(cluster, "offline"), store=region_store), port=port
+    region = await aiohttp_server(
+        create_region(region_settings(cluster, "offline", "silent"), store=region_store), port=port
     )
     seqs = await caught_up(site.server.app, db, "offline", 30)  # type: ignore[attr-defined]
     assert region_store.event_seqs("offline") == seqs
     assert region_store.event_count("offline") == len(seqs)
+
+    # the dashboard: the site's live figures rode along; a site never heard from stands out
+    async with aiohttp.ClientSession() as http:
+        async with http.get(region.make_url("/api/region/v1/dashboard")) as response:
+            rows = {r["site_id"]: r for r in (await response.json())["sites"]}
+        async with http.get(region.make_url("/")) as response:
+            page = await response.text()
+    assert rows["offline"]["queue_length"] == 15 and not rows["offline"]["quiet"]
+    assert rows["offline"]["last_seq"] == seqs[-1] and rows["offline"]["alerts"] == 0
+    assert rows["silent"]["quiet"] and rows["silent"]["last_heard_at"] is None
+    assert '<tr class="quiet"><td>silent SILENT</td>' in page
 
 
 async def test_history_across_sites_and_its_deadline(
