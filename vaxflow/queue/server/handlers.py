@@ -26,9 +26,16 @@ from vaxflow.queue.core.identity import parse_id_type, validate_id
 from vaxflow.queue.core.model import StationState, Visit, VisitState
 from vaxflow.queue.ops import boards, checkin, service
 from vaxflow.queue.server import api_models as m
-from vaxflow.queue.server.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, STORE
+from vaxflow.queue.server.appkeys import (
+    CLOCK,
+    ESTIMATES,
+    HTTP,
+    PRINCIPAL,
+    REGION_HISTORY,
+    SETTINGS,
+    STORE,
+)
 from vaxflow.queue.server.auth import Principal
-from vaxflow.queue.server.region_shipper import region_history
 from vaxflow.queue.store import idempotency
 from vaxflow.queue.store.bookings import find_booking
 from vaxflow.queue.store.writer import Tx
@@ -201,8 +208,9 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
     answers = getattr(body, "answers", None)
     region = None
     person = booking or body.id_card or body.walk_in
-    if settings.region.url is not None and person is not None:
-        region = await region_history(request.app[HTTP], settings, person.id_type, person.id_number)
+    history = request.app.get(REGION_HISTORY)
+    if history is not None and person is not None:
+        region = await history.lookup(person.id_type, person.id_number)
     return checkin.CheckInRequest(
         region_history=region or (),
         booking=booking,

@@ -28,7 +28,7 @@ from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.identity import parse_id_type, validate_id
 from vaxflow.queue.core.privacy import person_key
 from vaxflow.queue.ops import boards
-from vaxflow.queue.server.appkeys import HTTP, REGION_SHIPPER, SETTINGS, STORE
+from vaxflow.queue.server.appkeys import HTTP, REGION_HISTORY, REGION_SHIPPER, SETTINGS, STORE
 from vaxflow.queue.store import Conn
 from vaxflow.queue.store.region_feed import events_after, last_event_seq
 from vaxflow.queue.store.writer import Store
@@ -187,43 +187,60 @@ def _event(row: dict[str, Any], zone: ZoneInfo, key: str | None) -> dict[str, An
     return event
 
 
-async def region_history(
-    http: aiohttp.ClientSession, settings: Settings, id_type: str, id_number: str
-) -> tuple[PriorDose, ...] | None:
-    """The person's doses at the city's sites, or None when the region did not answer within
-    `history_deadline_seconds` (check-in then goes on with the local history, and a claimed
-    later dose without records goes to a doctor as `prior_dose_unverified`)."""
-    rules = settings.region
-    if rules.url is None or not rules.history_key:
-        return None
-    try:
-        number = validate_id(parse_id_type(id_type), id_number).number
-    except QueueError:
-        return None  # check-in refuses the number with its own reason
-    url = f"{rules.url.rstrip('/')}{API}/history"
-    params = {"person_key": person_key(rules.history_key, number)}
-    try:
-        async with asyncio.timeout(rules.history_deadline_seconds):
-            async with http.get(
-                url, params=params, headers={"Authorization": f"Bearer {rules.token}"}
-            ) as response:
-                if response.status != 200:
-                    raise _Refused(f"region answered {response.status}")
-                answer = await response.json()
-    except (aiohttp.ClientError, TimeoutError, _Refused, ValueError) as err:
-        log.warning("region history unavailable, local history only: %s", str(err) or "timeout")
-        return None
-    own = rules.site_id or settings.site.id
-    return tuple(
-        PriorDose(
-            date.fromisoformat(d["given_on"]),
-            d["product"],
-            d["manufacturer"],
-            d.get("dose_number"),
-            "site" if d.get("site_id") == own else "region",
+#: After the region failed to answer a history question in time, check-ins use the local
+#: history at once for this many seconds (then one asks again): a region that is down costs
+#: one check-in the deadline, not every check-in.
+HISTORY_PAUSE = 30.0
+
+
+class RegionHistory:
+    """Asks the region for a person's doses at the city's sites, with a deadline and a pause."""
+
+    def __init__(self, settings: Settings, http: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self.http = http
+        self.paused_until = 0.0  # monotonic
+
+    async def lookup(self, id_type: str, id_number: str) -> tuple[PriorDose, ...] | None:
+        """The doses, or None when the region did not answer within `history_deadline_seconds`
+        or is paused after such a miss (check-in then goes on with the local history, and a
+        claimed later dose without records goes to a doctor as `prior_dose_unverified`)."""
+        rules = self.settings.region
+        if rules.url is None or not rules.history_key or time.monotonic() < self.paused_until:
+            return None
+        try:
+            number = validate_id(parse_id_type(id_type), id_number).number
+        except QueueError:
+            return None  # check-in refuses the number with its own reason
+        url = f"{rules.url.rstrip('/')}{API}/history"
+        params = {"person_key": person_key(rules.history_key, number)}
+        try:
+            async with asyncio.timeout(rules.history_deadline_seconds):
+                async with self.http.get(
+                    url, params=params, headers={"Authorization": f"Bearer {rules.token}"}
+                ) as response:
+                    if response.status != 200:
+                        raise _Refused(f"region answered {response.status}")
+                    answer = await response.json()
+        except (aiohttp.ClientError, TimeoutError, _Refused, ValueError) as err:
+            self.paused_until = time.monotonic() + HISTORY_PAUSE
+            log.warning(
+                "region history unavailable, local history only for %.0f s: %s",
+                HISTORY_PAUSE,
+                str(err) or "no answer within the deadline",
+            )
+            return None
+        own = rules.site_id or self.settings.site.id
+        return tuple(
+            PriorDose(
+                date.fromisoformat(d["given_on"]),
+                d["product"],
+                d["manufacturer"],
+                d.get("dose_number"),
+                "site" if d.get("site_id") == own else "region",
+            )
+            for d in answer.get("doses", [])
         )
-        for d in answer.get("doses", [])
-    )
 
 
 async def shipper_lifetime(app: web.Application) -> AsyncIterator[None]:
@@ -232,6 +249,7 @@ async def shipper_lifetime(app: web.Application) -> AsyncIterator[None]:
     if settings.region.url is None:
         yield
         return
+    app[REGION_HISTORY] = RegionHistory(settings, app[HTTP])
     shipper = RegionShipper(app[STORE], settings, app[HTTP])
     app[REGION_SHIPPER] = shipper
     task = asyncio.create_task(shipper.run(), name="region-shipper")
