@@ -14,7 +14,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,12 @@ def region_settings(cluster: DevCluster, *sites: str) -> RegionSettings:
 
 def site_settings(base: Settings, site_id: str, url: str, **region: Any) -> Settings:
     uplink = RegionUplink(
-        url=url, token=f"{site_id}-token-0123456789", history_key=KEY, status_seconds=1.0, **region
+        url=url,
+        token=f"{site_id}-token-0123456789",
+        history_key=KEY,
+        status_seconds=1.0,
+        retry_max_seconds=1.0,
+        **region,
     )
     return base.model_copy(
         update={"site": base.site.model_copy(update={"id": site_id}), "region": uplink}
@@ -179,6 +184,58 @@ async def test_resend_and_overlap_apply_each_event_once(
     assert wrong.status == 401
 
 
+class TcpProxy:
+    """The site's WAN link: forwards loopback TCP to the region until `cut` (then resets)."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.up = True
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.pumps: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not self.up:
+                raise ConnectionRefusedError
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+        except OSError:
+            writer.close()
+            await writer.wait_closed()
+            return
+        self.writers |= {writer, up_writer}
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pump(source, sink))
+            self.pumps.add(task)
+            task.add_done_callback(self.pumps.discard)
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except OSError:
+            pass
+        finally:
+            sink.close()
+            self.writers.discard(sink)
+
+    async def cut(self) -> None:
+        """The WAN goes down: open connections reset, new ones refused."""
+        self.up = False
+        for writer in list(self.writers):
+            writer.close()
+        await asyncio.gather(*self.pumps, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.cut()
+        self.server.close()
+        await self.server.wait_closed()
+
+
 async def test_site_serves_while_region_down_then_catches_up(
     cluster: DevCluster,
     region_store: RegionStore,
@@ -186,21 +243,38 @@ async def test_site_serves_while_region_down_then_catches_up(
     aiohttp_server: AiohttpServer,
     tmp_path: Path,
 ) -> None:
-    port = free_port()
+    region_port = free_port()
+    wan = TcpProxy(region_port)
+    port = await wan.start()
     base = load_settings(load_test_site(tmp_path))
     settings = site_settings(base, "offline", f"http://127.0.0.1:{port}")
     db = tmp_path / "offline.sqlite"
     site = await aiohttp_client(create_site(settings, db=str(db), clock=FrozenClock()))
-    statuses = [await check_in(site, settings, n) for n in range(15)]
-    assert statuses == [200] * 15  # no region, and no kiosk noticed
-    shipper = site.server.app[REGION_SHIPPER]  # type: ignore[attr-defined]
-    assert shipper.cursor is None and shipper.last_error is not None
-    region = await aiohttp_server(
-        create_region(region_settings(cluster, "offline", "silent"), store=region_store), port=port
-    )
-    seqs = await caught_up(site.server.app, db, "offline", 30)  # type: ignore[attr-defined]
-    assert region_store.event_seqs("offline") == seqs
-    assert region_store.event_count("offline") == len(seqs)
+    try:
+        # the whole region down: the site checks people in as ever
+        statuses = [await check_in(site, settings, n) for n in range(15)]
+        assert statuses == [200] * 15
+        shipper = site.server.app[REGION_SHIPPER]  # type: ignore[attr-defined]
+        assert shipper.cursor is None and shipper.last_error is not None
+        region = await aiohttp_server(
+            create_region(region_settings(cluster, "offline", "silent"), store=region_store),
+            port=region_port,
+        )
+        seqs = await caught_up(site.server.app, db, "offline", 30)  # type: ignore[attr-defined]
+        assert region_store.event_seqs("offline") == seqs
+
+        # the site's WAN cut: more check-ins, then the link returns and the backlog drains
+        await wan.cut()
+        statuses = [await check_in(site, settings, n) for n in range(15, 25)]
+        assert statuses == [200] * 10
+        await asyncio.sleep(0.5)
+        assert shipper.last_error is not None and shipper.state["backlog"] > 0
+        wan.up = True
+        seqs = await caught_up(site.server.app, db, "offline", 30)  # type: ignore[attr-defined]
+        assert region_store.event_seqs("offline") == seqs  # nothing lost
+        assert region_store.event_count("offline") == len(seqs)  # nothing doubled
+    finally:
+        await wan.close()
 
     # the dashboard: the site's live figures rode along; a site never heard from stands out
     async with aiohttp.ClientSession() as http:
@@ -208,7 +282,7 @@ async def test_site_serves_while_region_down_then_catches_up(
             rows = {r["site_id"]: r for r in (await response.json())["sites"]}
         async with http.get(region.make_url("/")) as response:
             page = await response.text()
-    assert rows["offline"]["queue_length"] == 15 and not rows["offline"]["quiet"]
+    assert rows["offline"]["queue_length"] == 25 and not rows["offline"]["quiet"]
     assert rows["offline"]["last_seq"] == seqs[-1] and rows["offline"]["alerts"] == 0
     assert rows["silent"]["quiet"] and rows["silent"]["last_heard_at"] is None
     assert '<tr class="quiet"><td>silent SILENT</td>' in page
@@ -319,9 +393,11 @@ async def test_leader_killed_during_ingest_every_event_once_in_order(
         headers = {"Authorization": f"Bearer demo-{role}-token"}
         response = await client.post(path, json=body, headers=headers)
         statuses.append(response.status)
-        return await response.json()
+        answer = await response.json()
+        assert response.status == 200, (path, answer)
+        return answer
 
-    async def kiosk_and_station(name: str) -> None:
+    async def kiosk_and_station(name: str, birth: date) -> None:
         """A kiosk checks people in; station S01 calls, scans and doses each."""
         settings, _db, client = sites[name]
         station = "/api/stations/S01"
@@ -329,7 +405,8 @@ async def test_leader_killed_during_ingest_every_event_once_in_order(
         await post(client, "station", f"{station}/open", opened)
         n = 0
         while not stop.is_set():
-            person = walk_in_body(settings, n)
+            person = walk_in_body(settings, n, birth)  # other people at each site: the
+            # region's history would rightly refuse one dosed at the other site today
             person["walk_in"] = {**person["walk_in"], "product": "CORONAVAC"}  # type: ignore[dict-item]
             ticket = await post(client, "kiosk", "/api/checkins", person)
             await post(client, "station", f"{station}/call-next", {})
@@ -339,7 +416,10 @@ async def test_leader_killed_during_ingest_every_event_once_in_order(
             )
             n += 1
 
-    kiosks = [asyncio.create_task(kiosk_and_station(name)) for name in names]
+    births = (date(1990, 3, 7), date(1985, 6, 1))
+    kiosks = [
+        asyncio.create_task(kiosk_and_station(n, b)) for n, b in zip(names, births, strict=True)
+    ]
     await asyncio.sleep(2)
     leader = cluster.leader()
     assert leader is not None

@@ -449,6 +449,9 @@ class RegionUplink(_Strict):
     """How often the site's live figures (queue, waits, seats, alerts) ride along, in seconds."""
     history_deadline_seconds: Annotated[float, Field(gt=0, le=10)] = 1.0
     """How long a check-in waits for the region's dose history before using the local one."""
+    retry_max_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
+    """Longest pause between sends while the region does not answer (it doubles up to this),
+    in seconds: the backlog starts draining at most this long after the region is back."""
 
     @model_validator(mode="after")
     def _complete(self) -> RegionUplink:

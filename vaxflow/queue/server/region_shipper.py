@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 API = "/api/region/v1"
 #: Seconds one request to the region may take before the shipper gives up and resends.
 SEND_TIMEOUT = 15.0
-#: The longest pause between attempts while the region does not answer, in seconds.
-MAX_BACKOFF = 5.0
 
 
 class RegionShipper:
@@ -85,7 +83,7 @@ class RegionShipper:
                     log.warning("region unreachable, events wait on the site: %s", err)
                 self.last_error = str(err) or type(err).__name__
                 await self._sleep(backoff)
-                backoff = min(MAX_BACKOFF, backoff * 2)
+                backoff = min(self.settings.region.retry_max_seconds, backoff * 2)
                 continue
             if self.last_error is not None:
                 log.info("region reachable again; backlog %s", self.state["backlog"])
