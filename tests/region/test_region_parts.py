@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from vaxflow.cli import main
 from vaxflow.config import ConfigError, load_settings_text
 from vaxflow.config.region import load_region_settings
 from vaxflow.queue.core.privacy import person_key
@@ -76,3 +77,18 @@ def test_person_key_is_one_per_person_and_city() -> None:
     assert key == person_key("city-secret", " 11010119900307777x ")
     assert key != person_key("other-city", number)
     assert number not in key and len(key) == 64
+
+
+def test_region_commands_say_what_is_wrong_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = str(ROOT / "config" / "region.example.toml")
+    out = str(tmp_path / "out")
+    assert (
+        main(["region", "report", "daily", "--config", example, "--date", "5/12", "--out", out])
+        == 1
+    )
+    assert "--date" in capsys.readouterr().err
+    missing = str(tmp_path / "none.toml")
+    assert main(["region", "serve", "--config", missing]) == 1
+    assert "none.toml: (file): the file does not exist" in capsys.readouterr().err

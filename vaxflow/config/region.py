@@ -68,6 +68,8 @@ def load_region_settings(path: str | Path) -> RegionSettings:
     try:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigError(str(path), [ConfigProblem("(file)", "the file does not exist")]) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(str(path), [ConfigProblem("(file)", str(err))]) from err
     try:
