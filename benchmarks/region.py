@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -208,8 +209,13 @@ async def run(
         done.set()
         await asyncio.wait_for(asyncio.gather(*shippers), 120)
     elapsed = time.monotonic() - t0
-    after = sorted(a for a in accepted if a > killed)
-    gap = after[0] - killed if after else float("nan")
+    # the gap: the longest time without an accepted ingest from the kill on (an answer for a
+    # transaction committed just before the kill may still arrive just after it)
+    times = sorted(a for a in accepted if a >= killed)
+    after = [killed, *times]
+    pairs = list(itertools.pairwise(after))
+    gap_start, gap_end = max(pairs, key=lambda p: p[1] - p[0]) if pairs else (killed, killed)
+    gap = gap_end - gap_start if pairs else float("nan")
     store = RegionStore(cluster.url)
     problems = []
     total = 0
@@ -223,7 +229,7 @@ async def run(
     store.close()
     lags = [lag for s in sites for _at, lag in s.lags]
     # events committed well away from the failover: before the kill, or once it was over
-    recovered = killed + gap + 5 if after else float("inf")
+    recovered = gap_end + 5 if times else float("inf")
     steady = [lag for s in sites for at, lag in s.lags if at < killed or at > recovered]
     return {
         "sites": args.sites,
