@@ -269,6 +269,9 @@ async def test_site_serves_while_region_down_then_catches_up(
         assert statuses == [200] * 10
         await asyncio.sleep(0.5)
         assert shipper.last_error is not None and shipper.state["backlog"] > 0
+        marshal = {"Authorization": "Bearer demo-marshal-token"}
+        shown = await (await site.get("/api/dashboard", headers=marshal)).json()
+        assert shown["region"]["backlog"] > 0 and shown["region"]["last_error"]
         wan.up = True
         seqs = await caught_up(site.server.app, db, "offline", 30)  # type: ignore[attr-defined]
         assert region_store.event_seqs("offline") == seqs  # nothing lost
