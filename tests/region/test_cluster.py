@@ -9,8 +9,12 @@ PostgreSQL) while two sites check people in, and comes last: it leaves one node.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shutil
+import signal
 import socket
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -45,6 +49,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 AiohttpServer = Callable[..., Awaitable[TestServer]]
 KEY = "city-history-key-for-tests"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -366,6 +371,58 @@ async def test_history_across_sites_and_its_deadline(
     assert doses["hist-x"] == 1 and doses["hist-y"] == 0
     assert report.total["doses"] == sum(doses.values())
     assert "hist-x" in to_csv(report)
+
+
+async def test_region_serve_process_and_daily_report_command(
+    cluster: DevCluster, region_store: RegionStore, tmp_path: Path
+) -> None:
+    """`vaxflow region serve` as operators run it; `region report daily` writes both files."""
+    port = free_port()
+    config = tmp_path / "region.toml"
+    config.write_text(
+        f'database = "{cluster.url}"\nport = {port}\n'
+        '[[sites]]\nid = "proc"\ntoken = "proc-token-0123456789"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "vaxflow", "region", "serve", "--config", str(config)]
+    server = await asyncio.create_subprocess_exec(*command, env=env)
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{port}/api/region/v1"
+            for _ in range(100):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"{url}/dashboard") as response:
+                        if response.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+            headers = {"Authorization": "Bearer proc-token-0123456789"}
+            async with http.get(f"{url}/cursor", headers=headers) as response:
+                assert await response.json() == {"cursor": 0}
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(server.wait(), 20) == 0
+    out = tmp_path / "reports"
+    done = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "vaxflow",
+        "region",
+        "report",
+        "daily",
+        "--config",
+        str(config),
+        "--date",
+        "2026-11-21",
+        "--out",
+        str(out),
+        env=env,
+    )
+    assert await asyncio.wait_for(done.wait(), 60) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "region-daily-2026-11-21.csv",
+        "region-daily-2026-11-21.html",
+    ]
 
 
 async def test_leader_killed_during_ingest_every_event_once_in_order(
