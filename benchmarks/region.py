@@ -25,6 +25,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -266,6 +267,7 @@ def main() -> int:
         server.send_signal(signal.SIGINT)
         server.wait(30)
         cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)  # about 500 MB of WAL and data
     if args.json:
         print(json.dumps(figures))
     else:
