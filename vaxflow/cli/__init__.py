@@ -33,6 +33,7 @@ _COMMANDS = {
     "staff": "vaxflow.cli.staff_cmd",
     "init-site": "vaxflow.cli.init_site_cmd",
     "doctor": "vaxflow.cli.doctor_cmd",
+    "region": "vaxflow.cli.region_cmd",
 }
 
 #: Optional dependencies (top-level import names) and the extra of pyproject.toml that

@@ -429,6 +429,39 @@ class DemoSettings(_Strict):
     """Booking date for demo bookings; none means today."""
 
 
+class RegionUplink(_Strict):
+    """Shipping this site's events to the city's region server (issue 16); off without `url`."""
+
+    url: str | None = None
+    """The region server's base URL (https://region.example:8090), or none: no region."""
+    token: str | None = None
+    """This site's bearer token at the region (the region's file lists it for this site)."""
+    site_id: str | None = None
+    """The site's name at the region; none: `[site] id`."""
+    history_key: str | None = None
+    """The city's secret for the keyed hash (HMAC-SHA256) of ID numbers, the same at every
+    site: the region matches people across sites by it and never holds an ID number."""
+    batch_max: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    """Most events sent in one request."""
+    interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.25
+    """Pause between sends when there is nothing new, in seconds (a commit wakes it sooner)."""
+    status_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    """How often the site's live figures (queue, waits, seats, alerts) ride along, in seconds."""
+    history_deadline_seconds: Annotated[float, Field(gt=0, le=10)] = 1.0
+    """How long a check-in waits for the region's dose history before using the local one."""
+    retry_max_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
+    """Longest pause between sends while the region does not answer (it doubles up to this),
+    in seconds: the backlog starts draining at most this long after the region is back."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> RegionUplink:
+        if self.url is not None and not self.token:
+            raise ValueError("region.token: give the site's token at the region with the url")
+        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError("region.url: must start with http:// or https://")
+        return self
+
+
 class Settings(_Strict):
     """One vaccination site."""
 
@@ -457,6 +490,8 @@ class Settings(_Strict):
     staff: list[StaffMember] = []
     """People who sign in at stations and staff pages with a PIN or badge."""
     staff_sign_in: StaffSignIn = StaffSignIn()
+    region: RegionUplink = RegionUplink()
+    """The city's region server this site ships its events to (none by default)."""
 
     @field_validator("tokens", mode="before")
     @classmethod

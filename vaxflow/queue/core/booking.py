@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 #: Where a dose record came from, most authoritative first (`history.merge_history` keeps it).
-SOURCES = ("site", "registry", "service", "booking")
+#: Who reported a dose, most authoritative first: this site's records, the region's (another
+#: site's records, issue 16), the immunization registry, the booking service, the booking.
+SOURCES = ("site", "region", "registry", "service", "booking")
 
 
 @dataclass(frozen=True)

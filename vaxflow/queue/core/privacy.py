@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 
 def mask_id_number(number: str) -> str:
     """Keep the first 4 and last 4 characters: 450102199001011234 -> 4501**********1234."""
@@ -28,3 +31,10 @@ def mask_name(name: str) -> str:
 def mask_code(code: str) -> str:
     """A booking code as the kiosk shows it: the last four to recognise it, not to reuse it."""
     return "*" * (len(code) - 4) + code[-4:] if len(code) > 4 else "*" * len(code)
+
+
+def person_key(secret: str, id_number: str) -> str:
+    """The keyed hash (HMAC-SHA256, hex) the region knows a person by instead of the ID number;
+    every site of a city shares `secret`, so one person has one key at every site."""
+    message = id_number.strip().upper().encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()

@@ -95,6 +95,8 @@ class CheckInRequest:
     guardian: GuardianClaim | None = None
     id_source: IdSource = IdSource.ID_CARD
     desk: bool = False  # entered by signed-in staff at the desk (audited with their name)
+    region_history: tuple[PriorDose, ...] = ()
+    """The person's doses at the city's other sites, fetched beforehand (issue 16)."""
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ def identify(
         product,
         dose_number,
         booking,
-        merge_history(reported, here),
+        merge_history(reported, here, request.region_history),
         found_by_id,
     )
 

@@ -38,6 +38,7 @@ from vaxflow.queue.server.auth import TokenTable, bearer_token, device_name
 from vaxflow.queue.server.feed import EventHub
 from vaxflow.queue.server.handlers import json_response
 from vaxflow.queue.server.ratelimit import RateLimiter
+from vaxflow.queue.server.region_shipper import shipper_lifetime
 from vaxflow.queue.server.route import Handler, Route
 from vaxflow.queue.server.routes import ROUTES
 from vaxflow.queue.store.db import database_url
@@ -93,6 +94,7 @@ def create_app(
     board_handlers.setup(app)  # web pages, exit certificates (issue 6)
     app.cleanup_ctx.append(_store_lifetime)
     app.cleanup_ctx.append(_staff_sweeper)  # after the store: stopped before it
+    app.cleanup_ctx.append(shipper_lifetime)  # issue 16: events to the region, if configured
     app.on_shutdown.append(_close_sockets)
     return app
 

@@ -28,6 +28,10 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 KIOSK_LIMITER = web.AppKey("kiosk_limiter", RateLimiter)
 STAFF = web.AppKey("staff", StaffAuth)
+#: The region shipper (`region_shipper.RegionShipper`) when `[region] url` is set (issue 16).
+REGION_SHIPPER: web.AppKey[Any] = web.AppKey("region_shipper")
+#: The region's dose-history client (`region_shipper.RegionHistory`), with the shipper.
+REGION_HISTORY: web.AppKey[Any] = web.AppKey("region_history")
 #: The routes the app serves (the OpenAPI document describes these).
 ROUTE_TABLE: web.AppKey[tuple[Route, ...]] = web.AppKey("route_table")
 

@@ -20,7 +20,14 @@ from vaxflow.config import Settings
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
 from vaxflow.queue.ops import boards, certificates, service
 from vaxflow.queue.server import api_models as m
-from vaxflow.queue.server.appkeys import ANNOUNCE, CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
+from vaxflow.queue.server.appkeys import (
+    ANNOUNCE,
+    CERTIFICATE_PRINTER,
+    CLOCK,
+    REGION_SHIPPER,
+    SETTINGS,
+    STORE,
+)
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.server.handlers import json_response, mutate, principal
 from vaxflow.queue.store import Conn
@@ -167,6 +174,8 @@ async def dashboard(request: web.Request) -> web.Response:
     now = clock.now()
     data = await store.read(lambda conn: _dashboard(conn, settings, store.site_id, now))
     data["alerts"]["storage"] = store.outage  # the database cannot save: staff must act
+    shipper = request.app.get(REGION_SHIPPER)  # issue 16: how far the region is behind
+    data["region"] = None if shipper is None else shipper.state
     return json_response(data)
 
 

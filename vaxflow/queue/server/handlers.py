@@ -26,7 +26,15 @@ from vaxflow.queue.core.identity import parse_id_type, validate_id
 from vaxflow.queue.core.model import StationState, Visit, VisitState
 from vaxflow.queue.ops import boards, checkin, service
 from vaxflow.queue.server import api_models as m
-from vaxflow.queue.server.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, STORE
+from vaxflow.queue.server.appkeys import (
+    CLOCK,
+    ESTIMATES,
+    HTTP,
+    PRINCIPAL,
+    REGION_HISTORY,
+    SETTINGS,
+    STORE,
+)
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.store import idempotency
 from vaxflow.queue.store.bookings import find_booking
@@ -198,7 +206,13 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
             raise Invalid("booking_or_walk_in", "Give either a booking or a walk-in person.")
         booking = await _service_booking_of_card(request, body.walk_in)
     answers = getattr(body, "answers", None)
+    region = None
+    person = booking or body.id_card or body.walk_in
+    history = request.app.get(REGION_HISTORY)
+    if history is not None and person is not None:
+        region = await history.lookup(person.id_type, person.id_number)
     return checkin.CheckInRequest(
+        region_history=region or (),
         booking=booking,
         booking_code=code if booking is None else None,
         id_card=checkin.IdCardData(**body.id_card.model_dump()) if body.id_card else None,

@@ -1,0 +1,1 @@
+"""The region tier: the city's sites shipped to a PostgreSQL cluster under Patroni + etcd."""
