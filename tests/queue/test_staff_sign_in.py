@@ -244,9 +244,15 @@ async def test_when_required_a_ticket_shows_the_full_id_only_to_a_signed_in_pers
     code = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)[2]
     ticket = (await site.check_in(code))["ticket"]
     full = site.person(code).id_number
+    session = (await _sign_in(site, "station", staff_id="N0001", pin="1234"))["session"]
+    opened = {"product": "CORONAVAC", "lot": "LOT-2611", "vaccinator": "Nurse Li"}
+    for path, body in (("open", opened), ("call-next", {})):
+        answer = await site.client.post(
+            f"/api/stations/S01/{path}", json=body, headers=_as("station", session)
+        )
+        assert answer.status == 200, await answer.json()
     nobody = await site.get("station", f"/api/tickets/{ticket}")
     assert nobody["id_number"] != full and "*" in nobody["id_number"]
-    session = (await _sign_in(site, "station", staff_id="N0001", pin="1234"))["session"]
     response = await site.client.get(f"/api/tickets/{ticket}", headers=_as("station", session))
     assert (await response.json())["id_number"] == full
 

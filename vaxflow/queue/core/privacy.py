@@ -28,3 +28,25 @@ def mask_name(name: str) -> str:
 def mask_code(code: str) -> str:
     """A booking code as the kiosk shows it: the last four to recognise it, not to reuse it."""
     return "*" * (len(code) - 4) + code[-4:] if len(code) > 4 else "*" * len(code)
+
+
+#: States in which a station is serving a person: called to it, or at it being vaccinated.
+SERVING_STATES = frozenset({"called", "recalled", "in_service"})
+
+
+def serves(
+    *,
+    role: str,
+    own_station: str | None,
+    shared: bool,
+    visit_station: str | None,
+    visit_state: str,
+) -> bool:
+    """Whether a caller may see a person's full ID number and health answers: only a station
+    serving that person right now. A station's own device token names its station; a shared
+    station token (a demo site only) counts as whichever station the person is at."""
+    if role != "station" or visit_station is None or visit_state not in SERVING_STATES:
+        return False
+    if own_station is None:
+        return shared
+    return own_station == visit_station

@@ -72,7 +72,12 @@ def create_app(
     app = web.Application(middlewares=[_errors], client_max_size=settings.server.max_body_bytes)
     clock = clock or SystemClock()
     store = Store(database_url(db or settings.server.db), site_id=settings.site.id, clock=clock)
-    hub = EventHub()
+    hub = EventHub(
+        store,
+        max_sockets=settings.server.max_websockets,
+        max_per_device=settings.server.max_websockets_per_device,
+        max_replays=settings.server.max_replays,
+    )
     store.subscribe(hub.publish)
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -114,15 +119,28 @@ def _guard(route: Route) -> Handler:
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         if route.roles is not None:
-            token = bearer_token(request)
+            token = bearer_token(request, websocket=route.websocket)
             who = request.app[TOKENS].principal(token, device_name(request)) if token else None
             if who is None:
                 raise _Unauthorized("unauthorized", "A valid bearer token is required.")
             if who.role not in route.roles:
                 raise _Forbidden("forbidden", f"The {who.role} role may not use this.")
+            station = request.match_info.get("station_id")
+            if (
+                who.role == "station"
+                and who.station is not None
+                and station is not None
+                and station != who.station
+            ):
+                raise _Forbidden(
+                    "not_your_station",
+                    f"This console is station {who.station}, not {station}.",
+                    own=who.station,
+                    station=station,
+                )
             if who.role == "kiosk":
                 limiter = request.app[KIOSK_LIMITER]
-                key = f"{who.actor}/{who.device}"
+                key = who.limit_key(demo=request.app[SETTINGS].is_demo)  # not X-Device-Id
                 if not limiter.allow(key):
                     raise _TooMany(
                         "rate_limited",
