@@ -445,9 +445,10 @@ class StaffSignIn(_Strict):
     max_session_hours: Annotated[float, Field(gt=0, le=24)] = 12.0
     """A staff session ends this many hours after sign-in, however busy."""
     max_failed_attempts: Annotated[int, Field(ge=1, le=100)] = 5
-    """Wrong PINs in a row before the staff number is locked."""
+    """Failed sign-ins of one staff number (or badges) at one device before that device is
+    slowed for it: 15 seconds, doubling with each further failure. Never a lock everywhere."""
     lockout_minutes: Annotated[int, Field(ge=1, le=1440)] = 5
-    """How long a locked staff number stays locked, in minutes."""
+    """The longest a sign-in throttle makes anyone wait, in minutes."""
     badge_needs_pin: bool = True
     """A badge scan also needs the PIN; off, a badge alone signs its owner in."""
 

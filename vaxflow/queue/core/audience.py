@@ -39,6 +39,7 @@ STAFF_EVENTS = frozenset(
         EventKind.STAFF_SIGN_IN_FAILED,
         EventKind.STAFF_LOCKED,
         EventKind.STAFF_SIGNED_OUT,
+        EventKind.STAFF_THROTTLE_CLEARED,
     }
 )
 

@@ -27,6 +27,7 @@ from vaxflow.queue.server.appkeys import (
     KIOSK_LIMITER,
     PRINCIPAL,
     ROUTE_TABLE,
+    SCRYPT_GATE,
     SETTINGS,
     STAFF,
     STORE,
@@ -40,6 +41,7 @@ from vaxflow.queue.server.handlers import json_response
 from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.server.route import Handler, Route
 from vaxflow.queue.server.routes import ROUTES
+from vaxflow.queue.server.scrypt_gate import ScryptGate
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store, StoreUnavailable
 
@@ -88,6 +90,7 @@ def create_app(
     app[ESTIMATES] = WaitEstimates(store, settings, clock)
     app[TOKENS] = TokenTable(settings)
     app[STAFF] = StaffAuth(settings)
+    app[SCRYPT_GATE] = ScryptGate()
     app[KIOSK_LIMITER] = RateLimiter(
         settings.server.kiosk_requests_per_second, settings.server.kiosk_burst
     )

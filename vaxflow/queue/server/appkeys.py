@@ -16,6 +16,7 @@ from vaxflow.queue.server.auth import Principal, TokenTable
 from vaxflow.queue.server.feed import EventHub
 from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.server.route import Route
+from vaxflow.queue.server.scrypt_gate import ScryptGate
 from vaxflow.queue.store.writer import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,6 +29,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 KIOSK_LIMITER = web.AppKey("kiosk_limiter", RateLimiter)
 STAFF = web.AppKey("staff", StaffAuth)
+SCRYPT_GATE = web.AppKey("scrypt_gate", ScryptGate)
 #: The routes the app serves (the OpenAPI document describes these).
 ROUTE_TABLE: web.AppKey[tuple[Route, ...]] = web.AppKey("route_table")
 
