@@ -85,5 +85,14 @@ def _run(args: argparse.Namespace) -> int:
             print(f"rehearsal clock: {clock.speed:g}x from {clock.now().isoformat()}", flush=True)
         print(f"vaxflow server for {settings.site.name} listening on {url}", flush=True)
 
-    run_loop(serve(app, host, port, started=started, ssl_context=context))
+    run_loop(
+        serve(
+            app,
+            host,
+            port,
+            started=started,
+            ssl_context=context,
+            header_timeout=settings.server.header_timeout_seconds,
+        )
+    )
     return 0

@@ -377,7 +377,7 @@ class ServerSettings(_Strict):
     """PEM private key file for `tls_cert`."""
     tls_ca: str | None = None
     """PEM file of the site CA (`vaxflow tls init`): clients of this site trust only it."""
-    header_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    header_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0
     """A client that has not sent its request line and headers within this many seconds is
     disconnected (a slowloris holds no connection longer)."""
     body_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 15.0

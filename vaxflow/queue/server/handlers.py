@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -36,6 +37,26 @@ B = TypeVar("B", bound=BaseModel)
 log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 128
+#: The deepest JSON a request body may nest: our bodies need 4; a `[`x30000 body is refused
+#: before pydantic or the error report walks it.
+MAX_JSON_DEPTH = 32
+
+
+def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parsed JSON value nests deeper than `limit` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -50,12 +71,36 @@ def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL]
 
 
+class _BodyTimeout(QueueError):
+    status = 408
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, or 408 `body_timeout` when a client trickles it slower than the site
+    allows (server.body_timeout_seconds): a slow body holds no handler for long."""
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].server.body_timeout_seconds):
+            return await request.read()
+    except TimeoutError:
+        raise _BodyTimeout("body_timeout", "The request body arrived too slowly.") from None
+
+
 async def parse_body(request: web.Request, model: type[B]) -> tuple[B, bytes]:
-    raw = await request.read()
+    raw = await read_body(request)
     try:
         data = json.loads(raw) if raw.strip() else {}
+    except RecursionError:
+        raise Invalid(
+            "invalid_body", "The request body is nested too deeply.", problems=[]
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise Invalid("invalid_json", "The request body is not valid JSON.") from None
+    if _too_deep(data):
+        raise Invalid(
+            "invalid_body",
+            f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.",
+            problems=[{"field": "(body)", "problem": f"nested deeper than {MAX_JSON_DEPTH}"}],
+        )
     try:
         return model.model_validate(data), raw
     except ValidationError as err:
