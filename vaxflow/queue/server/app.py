@@ -16,7 +16,7 @@ from vaxflow.config import Settings
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.staff_auth import StaffAuth
 from vaxflow.queue.ops.estimates import WaitEstimates
-from vaxflow.queue.server import board_handlers, staff_handlers
+from vaxflow.queue.server import board_handlers, log_redaction, staff_handlers
 from vaxflow.queue.server.appkeys import (
     ANNOUNCE,
     CERTIFICATE_PRINTER,
@@ -102,7 +102,29 @@ def create_app(
     app.cleanup_ctx.append(_store_lifetime)
     app.cleanup_ctx.append(_staff_sweeper)  # after the store: stopped before it
     app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(_security_headers)
+    log_redaction.install(settings)
     return app
+
+
+#: Every answer's security headers: pages run only the site's own scripts, are never framed,
+#: never sniffed as another type and send no referrer.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; "
+        "connect-src 'self'; frame-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 async def _staff_sweeper(app: web.Application) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ import json
 import logging
 import weakref
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, web
 
@@ -39,35 +39,57 @@ MAX_BACKLOG = 2000
 PAGE = 1000
 #: Complete replay pages kept encoded, most recently used last (a day of 20,000 people is
 #: some 150,000 events: the newest pages stay, older ones are read again when asked).
-CACHED_PAGES = 48
+CACHED_PAGES = 16
+#: Events per frame in ?batch=1 mode: a socket's unsent bytes stay some 30 KB, not a page's
+#: 300 KB (500 sockets replaying at once held 120 MB of frames that way).
+FRAME_EVENTS = 100
 
 
-@dataclass
-class Encoded:
-    """Events encoded for each audience on first need, then shared."""
+@dataclass(frozen=True)
+class Shown:
+    """What one audience sees of some events: their numbers, texts, and arrays of texts."""
 
-    events: list[Event]
-    _by_audience: dict[Audience, tuple[tuple[int, ...], tuple[str, ...], str]] = field(
-        default_factory=dict
+    seqs: tuple[int, ...]
+    texts: tuple[str, ...]
+    arrays: tuple[str, ...]
+
+
+def _arrays(texts: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(
+        "[" + ",".join(texts[i : i + FRAME_EVENTS]) + "]"
+        for i in range(0, len(texts), FRAME_EVENTS)
     )
 
-    @property
-    def last_seq(self) -> int:
-        return self.events[-1].seq if self.events else 0
 
-    def encoded(self, audience: Audience) -> tuple[tuple[int, ...], tuple[str, ...], str]:
-        """(seqs, one JSON text per event, the JSON array) of what `audience` may see."""
-        found = self._by_audience.get(audience)
+class Encoded:
+    """Events encoded for each audience on first need, then shared by every subscriber."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+        self.count = len(events)
+        self.last_seq = events[-1].seq if events else 0
+        self._shown: dict[Audience, Shown] = {}
+
+    def encoded(self, audience: Audience) -> Shown:
+        """What `audience` may see of these events, encoded once."""
+        found = self._shown.get(audience)
         if found is None:
             seqs, texts = [], []
-            for event in self.events:
+            for event in self._events:
                 shown = for_audience(event.to_json(), audience)
                 if shown is not None:
                     seqs.append(event.seq)
                     texts.append(json.dumps(shown, ensure_ascii=False))
-            found = (tuple(seqs), tuple(texts), "[" + ",".join(texts) + "]")
-            self._by_audience[audience] = found
+            found = Shown(tuple(seqs), tuple(texts), _arrays(texts))
+            self._shown[audience] = found
         return found
+
+    def freeze(self) -> Encoded:
+        """Encode for every audience and drop the events (a cached page keeps only text)."""
+        for audience in Audience:
+            self.encoded(audience)
+        self._events = []
+        return self
 
 
 Published = Encoded
@@ -103,7 +125,7 @@ class ReplayPages:
             complete = len(events) > PAGE or (events and events[-1].seq >= (index + 1) * PAGE)
             page = Encoded([e for e in events if e.seq <= (index + 1) * PAGE])
             if complete:  # a page still filling is never cached
-                self._pages[index] = page
+                self._pages[index] = page.freeze()
                 while len(self._pages) > CACHED_PAGES:
                     self._pages.popitem(last=False)
             future.set_result(page)
@@ -197,23 +219,17 @@ class EventHub:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
-async def _send(
-    ws: web.WebSocketResponse,
-    seqs: tuple[int, ...],
-    texts: tuple[str, ...],
-    array: str,
-    after: int,
-    *,
-    batch: bool,
-) -> None:
-    fresh = [text for seq, text in zip(seqs, texts, strict=True) if seq > after]
-    if not fresh:
+async def _send(ws: web.WebSocketResponse, shown: Shown, after: int, *, batch: bool) -> None:
+    """The events after `after`: one frame each, or arrays of at most FRAME_EVENTS."""
+    if not shown.seqs or shown.seqs[-1] <= after:
         return
-    if batch:
-        await send_within(ws, array if len(fresh) == len(texts) else "[" + ",".join(fresh) + "]")
+    if shown.seqs[0] > after:
+        frames = shown.arrays if batch else shown.texts
     else:
-        for text in fresh:
-            await send_within(ws, text)
+        fresh = [text for seq, text in zip(shown.seqs, shown.texts, strict=True) if seq > after]
+        frames = _arrays(fresh) if batch else tuple(fresh)
+    for frame in frames:
+        await send_within(ws, frame)
 
 
 async def stream(
@@ -239,8 +255,7 @@ async def stream(
                     return
                 if published.last_seq <= last:
                     continue
-                seqs, texts, array = published.encoded(audience)
-                await _send(ws, seqs, texts, array, last, batch=batch)
+                await _send(ws, published.encoded(audience), last, batch=batch)
                 last = published.last_seq
         except SlowClient:
             hub.dropped_slow += 1
@@ -265,11 +280,10 @@ async def _replay(
     while True:
         async with hub.replay.readers:  # a bounded number of replays read at once
             page = await hub.replay.page(index)
-        seqs, texts, array = page.encoded(audience)
-        await _send(ws, seqs, texts, array, after, batch=batch)
-        if page.events:
+        await _send(ws, page.encoded(audience), after, batch=batch)
+        if page.count:
             after = max(after, page.last_seq)
-        if not page.events or page.last_seq < (index + 1) * PAGE:
+        if not page.count or page.last_seq < (index + 1) * PAGE:
             # the page is not full: the newest events, or a gap of numbers to skip over
             more = await store.read(functools.partial(_any_after, store.site_id, after))
             if more is None:
