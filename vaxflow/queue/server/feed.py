@@ -40,6 +40,8 @@ PAGE = 1000
 #: Complete replay pages kept encoded, most recently used last (a day of 20,000 people is
 #: some 150,000 events: the newest pages stay, older ones are read again when asked).
 CACHED_PAGES = 16
+#: Seconds a replaying subscriber may take to receive one page before it is dropped.
+PAGE_SECONDS = 15.0
 #: Events per frame in ?batch=1 mode: a socket's unsent bytes stay some 30 KB, not a page's
 #: 300 KB (500 sockets replaying at once held 120 MB of frames that way).
 FRAME_EVENTS = 100
@@ -123,9 +125,13 @@ class ReplayPages:
             )
             self.reads += 1
             complete = len(events) > PAGE or (events and events[-1].seq >= (index + 1) * PAGE)
-            page = Encoded([e for e in events if e.seq <= (index + 1) * PAGE])
+            # Encoding a page for every audience is some tens of milliseconds of CPU: done in a
+            # thread, so the event loop keeps answering meanwhile.
+            page = await asyncio.to_thread(
+                Encoded([e for e in events if e.seq <= (index + 1) * PAGE]).freeze
+            )
             if complete:  # a page still filling is never cached
-                self._pages[index] = page.freeze()
+                self._pages[index] = page
                 while len(self._pages) > CACHED_PAGES:
                     self._pages.popitem(last=False)
             future.set_result(page)
@@ -278,9 +284,16 @@ async def _replay(
     answers the last event number covered."""
     index, after = since // PAGE, since
     while True:
-        async with hub.replay.readers:  # a bounded number of replays read at once
+        # A bounded number of replays read and send at once: the others wait their turn, and
+        # the event loop keeps time for everyone else. A page not taken in PAGE_SECONDS
+        # drops the subscriber (it resumes from where it got to).
+        async with hub.replay.readers:
             page = await hub.replay.page(index)
-        await _send(ws, page.encoded(audience), after, batch=batch)
+            try:
+                async with asyncio.timeout(PAGE_SECONDS):
+                    await _send(ws, page.encoded(audience), after, batch=batch)
+            except TimeoutError:
+                raise SlowClient from None
         if page.count:
             after = max(after, page.last_seq)
         if not page.count or page.last_seq < (index + 1) * PAGE:
