@@ -24,6 +24,7 @@ from vaxflow.queue.server.serve import runner_for
 from vaxflow.queue.store.writer import Tx
 
 from .conftest import AiohttpClient, auth
+from .devices import headers, real_site
 
 
 def _with_server(settings: Settings, **server: Any) -> Settings:
@@ -73,14 +74,15 @@ async def test_many_replays_from_zero_share_one_read_of_each_page(
 async def test_sockets_are_capped_per_device_and_in_total(
     aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Path
 ) -> None:
-    capped = _with_server(settings, max_websockets=3, max_websockets_per_device=2)
+    capped = _with_server(real_site(settings), max_websockets=3, max_websockets_per_device=2)
     client = await aiohttp_client(create_app(capped, db=str(tmp_path / "c.sqlite"), clock=clock))
-    board = {**auth("board"), "X-Device-Id": "tv-1"}
+    board = {**headers("board-1"), "X-Device-Id": "tv-1"}
     first = [await client.ws_connect("/ws/events", headers=board) for _ in range(2)]
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
-        await client.ws_connect("/ws/events", headers=board)
+        # another X-Device-Id buys nothing: the token is the device
+        await client.ws_connect("/ws/events", headers={**board, "X-Device-Id": "tv-9"})
     assert err.value.status == 503
-    other = await client.ws_connect("/ws/events", headers={**auth("board"), "X-Device-Id": "tv-2"})
+    other = await client.ws_connect("/ws/events", headers=headers("observer-1"))
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await client.ws_connect("/ws/events", headers={**auth("marshal")})
     refused = await client.get("/ws/events", headers={**auth("marshal"), "Upgrade": "websocket"})

@@ -25,6 +25,7 @@ from aiohttp import WSCloseCode, web
 
 from vaxflow.queue.core.audience import Audience, for_audience
 from vaxflow.queue.core.events import LIVE
+from vaxflow.queue.server import memory
 from vaxflow.queue.server.slow_clients import SlowClient, send_within
 from vaxflow.queue.store import Conn
 from vaxflow.queue.store.writer import Event, Store, events_after
@@ -107,6 +108,13 @@ class ReplayPages:
         self._loading: dict[int, asyncio.Future[Encoded]] = {}
         self.readers = asyncio.Semaphore(concurrent)
         self.reads = 0  # pages read from the store (for tests and the benchmark)
+        self.replaying = 0  # subscribers in their replay now
+
+    async def ended(self) -> None:
+        """A replay ended: after the last of a burst, hand freed memory back (memory.py)."""
+        self.replaying -= 1
+        if self.replaying == 0:
+            await asyncio.to_thread(memory.release)
 
     async def page(self, index: int) -> Encoded:
         """Page `index`: from the cache, from a read already under way, or read now."""
@@ -187,11 +195,12 @@ class EventHub:
             self._replay = ReplayPages(self._store, concurrent=self._max_replays)
         return self._replay
 
-    def admit(self, device: str) -> None:
-        """Count a new socket of `device`, or refuse it when the site or the device is full."""
+    def admit(self, device: str, *, per_device: bool = True) -> None:
+        """Count a new socket of `device`, or refuse it when the site or the device is full.
+        `per_device` False (a shared token, which names no device): the site's cap only."""
         if self._open >= self.max_sockets:
             raise FeedFull("site", self.max_sockets)
-        if self._per_device[device] >= self.max_per_device:
+        if per_device and self._per_device[device] >= self.max_per_device:
             raise FeedFull("device", self.max_per_device)
         self._open += 1
         self._per_device[device] += 1
@@ -282,6 +291,22 @@ async def _replay(
 ) -> int:
     """The backlog after `since`, page by page (pages are shared with other subscribers);
     answers the last event number covered."""
+    hub.replay.replaying += 1
+    try:
+        return await _pages(ws, hub, store, since, batch=batch, audience=audience)
+    finally:
+        await hub.replay.ended()
+
+
+async def _pages(
+    ws: web.WebSocketResponse,
+    hub: EventHub,
+    store: Store,
+    since: int,
+    *,
+    batch: bool,
+    audience: Audience,
+) -> int:
     index, after = since // PAGE, since
     while True:
         # A bounded number of replays read and send at once: the others wait their turn, and

@@ -64,7 +64,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     device = who.limit_key(demo=request.app[SETTINGS].is_demo)
     try:
-        hub.admit(device)
+        # A device token's sockets are capped per device; shared tokens (a demo's browser
+        # pages, which cannot name themselves) count against the site's cap only.
+        hub.admit(device, per_device=not who.shared)
     except feed.FeedFull as full:
         raise FeedFull(
             "feed_full",
