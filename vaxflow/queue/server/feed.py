@@ -205,11 +205,13 @@ class EventHub:
         self._open += 1
         self._per_device[device] += 1
 
-    def release(self, device: str) -> None:
+    def release(self, device: str) -> bool:
+        """Uncount a closed socket; True when it was the last one (time to trim memory)."""
         self._open -= 1
         self._per_device[device] -= 1
         if self._per_device[device] <= 0:
             del self._per_device[device]
+        return self._open == 0
 
     def subscribe(self) -> asyncio.Queue[Item]:
         queue: asyncio.Queue[Item] = asyncio.Queue(MAX_BACKLOG)

@@ -10,7 +10,7 @@ from aiohttp import web
 from vaxflow.config import Settings
 from vaxflow.queue.core.audience import audience_of
 from vaxflow.queue.core.errors import Invalid, QueueError
-from vaxflow.queue.server import feed
+from vaxflow.queue.server import feed, memory
 from vaxflow.queue.server.appkeys import HUB, PRINCIPAL, SETTINGS, STORE
 from vaxflow.queue.server.auth import WS_PROTOCOL_PREFIX
 
@@ -93,8 +93,10 @@ async def events(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(asyncio.CancelledError):
             await sender
         hub.sockets.discard(ws)
-        hub.release(device)
+        last = hub.release(device)
         await ws.close()
+        if last:  # the last socket of a burst closed: give freed memory back
+            await asyncio.to_thread(memory.release)
     return ws
 
 
