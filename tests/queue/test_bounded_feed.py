@@ -145,6 +145,7 @@ async def _closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:
         return False
 
 
+@pytest.mark.slow  # waits out two half-second timeouts on real sockets
 async def test_slowloris_headers_and_slow_bodies_are_cut_off(
     settings: Settings, clock: FrozenClock, tmp_path: Path
 ) -> None:

@@ -248,7 +248,11 @@ async def clear_throttles(request: web.Request) -> web.Response:
     """POST /api/staff/throttles/clear: a marshal frees a staff number or a device (audited)."""
     who = request[PRINCIPAL]
     body, _raw = await parse_body(request, ThrottleClearRequest)
-    cleared = request.app[STAFF].throttle.clear(subject=body.staff_id, device=body.device)
+    throttle = request.app[STAFF].throttle
+    cleared = throttle.clear(subject=body.staff_id, device=body.device)
+    if body.device is not None and not body.device.startswith("device:"):
+        # a device token's name as the site file gives it ([device_tokens.<name>])
+        cleared += throttle.clear(subject=body.staff_id, device=f"device:{body.device}")
     await _record(
         request.app,
         who.actor,
