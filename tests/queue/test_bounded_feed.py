@@ -173,3 +173,19 @@ async def test_slowloris_headers_and_slow_bodies_are_cut_off(
         writer.close()
     finally:
         await runner.cleanup()
+
+
+async def test_a_page_whose_reader_left_is_read_by_the_one_waiting_for_it(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> None:
+    app = create_app(settings, db=str(tmp_path / "w.sqlite"), clock=clock)
+    await aiohttp_client(app)
+    await _many_events(app, 50)
+    pages = feed.ReplayPages(app[STORE], concurrent=2)
+    first = asyncio.create_task(pages.page(0))
+    await asyncio.sleep(0)  # the first reader is in the store now
+    second = asyncio.create_task(pages.page(0))
+    await asyncio.sleep(0)  # and the second waits for it
+    first.cancel()
+    page = await asyncio.wait_for(second, 10)
+    assert page.count == 50 and first.cancelled()

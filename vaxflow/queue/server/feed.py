@@ -124,7 +124,13 @@ class ReplayPages:
             return cached
         loading = self._loading.get(index)
         if loading is not None:
-            return await asyncio.shield(loading)
+            try:
+                return await asyncio.shield(loading)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if loading.cancelled() and task is not None and not task.cancelling():
+                    return await self.page(index)  # its reader went away: read it ourselves
+                raise
         future: asyncio.Future[Encoded] = asyncio.get_running_loop().create_future()
         self._loading[index] = future
         try:
@@ -144,7 +150,10 @@ class ReplayPages:
                     self._pages.popitem(last=False)
             future.set_result(page)
             return page
-        except BaseException as err:
+        except asyncio.CancelledError:
+            future.cancel()  # the subscriber reading it left; a waiter reads it again
+            raise
+        except Exception as err:
             future.set_exception(err)
             future.exception()  # retrieved: no "never retrieved" warning when nobody waits
             raise
