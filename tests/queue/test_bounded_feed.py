@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,66 @@ async def test_a_page_whose_reader_left_is_read_by_the_one_waiting_for_it(
     first.cancel()
     page = await asyncio.wait_for(second, 10)
     assert page.count == 50 and first.cancelled()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@pytest.mark.slow  # a real server process, 200 sockets replaying 6,000 events each
+async def test_a_flood_of_replays_keeps_the_server_small(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from tests.conftest import DEMO_CONFIG
+    from vaxflow.clock import SystemClock
+    from vaxflow.queue.store.db import database_url
+    from vaxflow.queue.store.writer import Store
+
+    db = tmp_path / "flood.sqlite"
+    store = Store(database_url(str(db)), site_id=settings.site.id, clock=SystemClock())
+    await store.start()
+
+    def op(tx: Tx) -> None:
+        for n in range(6000):
+            payload = {"visit_id": n, "ticket": f"A{n % 1000:03d}", "name": "张*明" * 20}
+            tx.emit(EventKind.CHECKED_IN, None, payload)
+
+    await store.write(op, actor="test")
+    await store.stop()
+    command = [sys.executable, "-m", "vaxflow", "server", "--config", str(DEMO_CONFIG)]
+    server = await asyncio.create_subprocess_exec(
+        *command, "--port", "0", "--db", str(db), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert server.stdout is not None
+        line = (await asyncio.wait_for(server.stdout.readline(), 30)).decode()
+        url = line.rsplit(" ", 1)[1].strip().replace("http", "ws", 1)
+        before = _rss_mb(server.pid)
+        peak = before
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+
+            async def replay(n: int) -> int:
+                got = 0
+                headers = {**auth("board"), "X-Device-Id": f"tv-{n}"}
+                async with http.ws_connect(
+                    f"{url}/ws/events?since=0&batch=1", headers=headers, max_msg_size=0
+                ) as ws:
+                    async for message in ws:
+                        if '"kind": "live"' in message.data:
+                            return got
+                        got += message.data.count('"seq"')
+                return got
+
+            flood = asyncio.gather(*(replay(n) for n in range(200)))
+            while not flood.done():
+                peak = max(peak, _rss_mb(server.pid))
+                await asyncio.sleep(0.1)
+            counts = await flood
+        assert counts == [6000] * 200
+        assert peak < 400, (before, peak)
+    finally:
+        server.terminate()
+        await server.wait()
