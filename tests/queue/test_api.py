@@ -296,6 +296,10 @@ async def test_print_failure_is_a_flag_not_a_lost_ticket(site: Site) -> None:
 async def test_station_sees_the_full_id_number_and_nobody_else(site: Site) -> None:
     code = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)[0]
     ticket = await site.check_in(code)
+    waiting = await site.get("station", f"/api/tickets/{ticket['ticket']}")
+    assert not ID_NUMBER.search(json.dumps(waiting))  # no station serves the person yet
+    await site.open("S01")
+    await site.post("station", "/api/stations/S01/call-next")
     for_station = await site.get("station", f"/api/tickets/{ticket['ticket']}")
     for_kiosk = await site.get("kiosk", f"/api/tickets/{ticket['ticket']}")
     assert ID_NUMBER.fullmatch(for_station["id_number"])
@@ -333,7 +337,7 @@ async def test_event_feed_replays_then_streams_and_resumes(site: Site) -> None:
     async with site.client.ws_connect("/ws/events?since=0", headers=auth("board")) as ws:
         backlog = await _read_until_live(ws)
         kinds = [e["kind"] for e in backlog]
-        assert kinds == ["bookings_imported", "checked_in"]
+        assert kinds == ["checked_in"]  # the public board: no import or staff events
         seqs = [e["seq"] for e in backlog]
         assert seqs == sorted(seqs)
         second = await site.check_in(codes[1])
@@ -349,7 +353,7 @@ async def test_event_feed_replays_then_streams_and_resumes(site: Site) -> None:
 
 async def test_event_feed_accepts_a_token_subprotocol_and_checks_origin(site: Site) -> None:
     async with site.client.ws_connect(
-        "/ws/events", protocols=("vaxflow", "bearer.demo-board-token")
+        "/ws/events", protocols=("vaxflow", "bearer.demo-marshal-token")
     ) as ws:
         assert (await _read_until_live(ws))[0]["kind"] == "bookings_imported"
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
@@ -382,7 +386,7 @@ async def test_openapi_describes_every_route(site: Site) -> None:
 async def test_event_feed_in_batches_one_array_per_commit(site: Site) -> None:
     codes = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)
     await site.check_in(codes[0])
-    async with site.client.ws_connect("/ws/events?since=0&batch=1", headers=auth("board")) as ws:
+    async with site.client.ws_connect("/ws/events?since=0&batch=1", headers=auth("marshal")) as ws:
         backlog = await asyncio.wait_for(ws.receive_json(), 5)
         assert [e["kind"] for e in backlog] == ["bookings_imported", "checked_in"]
         assert (await asyncio.wait_for(ws.receive_json(), 5))["kind"] == "live"

@@ -82,6 +82,10 @@ async def test_screening_defers_or_refers(site: Site) -> None:
     ticket = await site.post("kiosk", "/api/checkins", allergy)
     assert ticket["lane"] == "E"  # the doctor-review (priority) lane
     assert "screening" not in ticket  # health answers are for the verifying station only
+    assert "screening" not in await site.get("station", f"/api/tickets/{ticket['ticket']}")
+    await site.open("S01")
+    called = await site.post("station", "/api/stations/S01/call-next")
+    assert called["called"]["ticket"] == ticket["ticket"]
     for_station = await site.get("station", f"/api/tickets/{ticket['ticket']}")
     assert for_station["screening"]["severe_allergy"] is True
     assert for_station["review_reasons"] == ["screening_review"]

@@ -88,9 +88,12 @@ def _pre(site: Site, booking: Booking) -> dict[str, Any]:
     }
 
 
-async def _dose_recorded(site: Site, station: str, product: str, ticket: dict[str, Any]) -> Any:
-    await site.open(station, product)
-    await site.post("station", f"/api/stations/{station}/call-next")
+async def _dose_recorded(
+    site: Site, station: str, product: str, ticket: dict[str, Any], *, called: bool = False
+) -> Any:
+    if not called:
+        await site.open(station, product)
+        await site.post("station", f"/api/stations/{station}/call-next")
     await site.post("station", f"/api/stations/{station}/start-service", {"code": ticket["ticket"]})
     return await site.post(
         "station", f"/api/stations/{station}/record-dose", {"visit_id": ticket["visit_id"]}
@@ -134,9 +137,11 @@ async def test_a_claimed_dose_number_that_disagrees_goes_to_a_doctor(zf_site: Si
     assert pre["review"] == [{"code": "dose_claim_mismatch", "claimed": 3, "decided": 2}]
     ticket = await site.post("kiosk", "/api/checkins", _body(site, booking))
     assert ticket["dose_number"] == 2 and ticket["lane"] == "E"  # the doctor-review lane
-    seen = await site.get("station", f"/api/tickets/{ticket['ticket']}")
+    await site.open("S11", "ZF2001")
+    await site.post("station", "/api/stations/S11/call-next")
+    seen = await site.get("station", f"/api/tickets/{ticket['ticket']}")  # called: served here
     assert seen["review_reasons"] == ["dose_claim_mismatch"]
-    dosed = await _dose_recorded(site, "S11", "ZF2001", ticket)
+    dosed = await _dose_recorded(site, "S11", "ZF2001", ticket, called=True)
     assert dosed["dose_number"] == 2
 
 
@@ -169,11 +174,11 @@ async def test_an_overdue_dose_is_a_note_for_the_station_not_a_doctor(site: Site
     booking = await _booked(site, 6, "CORONAVAC", 2, [(70, "CORONAVAC")])
     ticket = await site.post("kiosk", "/api/checkins", _body(site, booking))
     assert ticket["lane"] == "A"
+    await site.open("S01")
+    await site.post("station", "/api/stations/S01/call-next")
     seen = await site.get("station", f"/api/tickets/{ticket['ticket']}")
     assert seen["review_reasons"] == []
     assert seen["schedule_notes"] == [{"code": "dose_overdue", "days": 70, "max_days": 56}]
-    await site.open("S01")
-    await site.post("station", "/api/stations/S01/call-next")
     answer = await site.post("station", "/api/stations/S01/verify", {"code": ticket["qr"]})
     overdue = next(f for f in answer["visit"]["flags"] if f["code"] == "overdue")
     assert overdue["text"]["en"] == "Overdue: complete as soon as possible"

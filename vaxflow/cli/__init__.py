@@ -34,6 +34,7 @@ _COMMANDS = {
     "init-site": "vaxflow.cli.init_site_cmd",
     "doctor": "vaxflow.cli.doctor_cmd",
     "region": "vaxflow.cli.region_cmd",
+    "tls": "vaxflow.cli.tls_cmd",
 }
 
 #: Optional dependencies (top-level import names) and the extra of pyproject.toml that

@@ -44,6 +44,9 @@ def register(sub: Any) -> None:
         default=os.environ.get("VAXFLOW_BOARD_TOKEN"),
         help="board token (default: $VAXFLOW_BOARD_TOKEN)",
     )
+    parser.add_argument(
+        "--ca", help="the site CA file (server.tls_ca) an https server's certificate must match"
+    )
     parser.add_argument("--windowed", action="store_true", help="a window, not fullscreen")
     parser.add_argument("--size", default="1920x1080", help="window size WxH when windowed")
     parser.add_argument("--keep", type=int, default=8, help="calls board: calls kept per zone")
@@ -138,7 +141,7 @@ def _observation(args: argparse.Namespace, base: str, font: str) -> Built:
         if board:
             board[0].refresh()
 
-    return build, [follow(base, args.token, model, changed)]
+    return build, [follow(base, args.token, model, changed, ca=args.ca)]
 
 
 def _calls(args: argparse.Namespace, base: str, font: str) -> Built:
@@ -182,7 +185,9 @@ def _calls(args: argparse.Namespace, base: str, font: str) -> Built:
         if model.announcements:
             wake.set()
 
-    tasks: list[Any] = [follow(base, args.token, model, changed, snapshot="/api/boards/calls")]
+    tasks: list[Any] = [
+        follow(base, args.token, model, changed, snapshot="/api/boards/calls", ca=args.ca)
+    ]
     if player is not None:
         tasks.append(_announce(base, args.token, model, wake, player))
     return build, tasks

@@ -54,6 +54,17 @@ def _check(args: argparse.Namespace) -> int:
     if demo_roles:
         roles = ", ".join(demo_roles)
         print(f"  warning: demo tokens in use for {roles}; replace them on a real site")
+    print(f"  device tokens: {len(settings.device_tokens)}")
+    shared = settings.shared_device_tokens()
+    if shared and not settings.is_demo:
+        roles = ", ".join(shared)
+        print(
+            f"{args.file}: shared device tokens for {roles}: on a real site every kiosk, "
+            "station, observer console and board has its own [device_tokens.<name>] "
+            "(kind, and station for a station), so the server knows which device asks",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -116,7 +116,13 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
             tasks.append(asyncio.create_task(site.run()))
 
     try:
-        await serve(app, args.host, args.port, started=started)
+        await serve(
+            app,
+            args.host,
+            args.port,
+            started=started,
+            header_timeout=settings.server.header_timeout_seconds,
+        )
     finally:
         for task in tasks:
             task.cancel()

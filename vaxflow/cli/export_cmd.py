@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from vaxflow.cli.common import CommandError
 from vaxflow.cli.report_cmd import (
@@ -21,6 +21,8 @@ from vaxflow.cli.report_cmd import (
     run,
     site_day,
 )
+from vaxflow.private_files import open_private
+from vaxflow.queue.core.csv_cells import safe_row
 from vaxflow.queue.records.fhir import resources
 from vaxflow.queue.store.records import DoseRecord, dose_records, sites_on
 
@@ -84,8 +86,8 @@ def _output(path: str | None) -> Iterator[TextIO]:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise CommandError("the output was closed before the export was complete") from None
         return
-    with Path(path).open("w", encoding="utf-8", newline="") as out:
-        yield out
+    with open_private(Path(path), "w", encoding="utf-8", newline="") as out:
+        yield cast(TextIO, out)
 
 
 def _fhir(args: argparse.Namespace) -> int:
@@ -99,7 +101,7 @@ def _fhir(args: argparse.Namespace) -> int:
 def _csv(args: argparse.Namespace) -> int:
     records, _ = _records(args)
     with _output(args.out) as out:
-        writer = csv.writer(out)
+        writer = _SafeWriter(csv.writer(out))
         writer.writerow(CSV_COLUMNS)
         for r in records:
             d = r.dose
@@ -124,3 +126,13 @@ def _csv(args: argparse.Namespace) -> int:
                 ]
             )
     return 0
+
+
+class _SafeWriter:
+    """A csv writer whose text cells cannot run as spreadsheet formulas (core/csv_cells)."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def writerow(self, row: Any) -> None:
+        self._writer.writerow(safe_row(row))

@@ -73,9 +73,17 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError:
         print("--size: use WxH, e.g. 1080x1920", file=sys.stderr)
         return 2
-    token = args.token or (settings.tokens.get("kiosk") or [""])[0]
+    own = settings.device_tokens.get(args.device_id)
+    token = (
+        args.token
+        or (own.token if own is not None and own.kind == "kiosk" else "")
+        or (settings.tokens.get("kiosk") or [""])[0]
+    )
     if not token:
-        print("no kiosk token: give --token or list one under [tokens] kiosk", file=sys.stderr)
+        print(
+            f"no kiosk token: give --token or [device_tokens.{args.device_id}] (kind kiosk)",
+            file=sys.stderr,
+        )
         return 2
     touring = args.tour is not None or args.script is not None
     with contextlib.ExitStack() as stack:

@@ -14,7 +14,9 @@ from typing import Any
 
 from vaxflow.cli.common import DEMO_HELP, CommandError, site_settings
 from vaxflow.config import ConfigError, Settings
+from vaxflow.private_files import open_private, write_private_bytes, write_private_text
 from vaxflow.queue.core import engine as rules
+from vaxflow.queue.core.csv_cells import safe_dict
 from vaxflow.queue.core.report import CSV_COLUMNS, DailyReport, build, csv_rows
 from vaxflow.queue.records.report_html import render_charts, render_html
 from vaxflow.queue.store import Conn
@@ -128,18 +130,18 @@ def write_report(report: DailyReport, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"daily-{report.day.isoformat()}"
     csv_path = folder / f"{stem}.csv"
-    with csv_path.open("w", encoding="utf-8", newline="") as out:
+    with open_private(csv_path, "w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        writer.writerows(csv_rows(report))
+        writer.writerows(safe_dict(row) for row in csv_rows(report))
     charts = render_charts(report)
     written = [csv_path]
     for name, svg in charts.items():
         path = folder / f"{stem}-{name}.svg"
-        path.write_bytes(svg)
+        write_private_bytes(path, svg)
         written.append(path)
     html_path = folder / f"{stem}.html"
-    html_path.write_text(render_html(report, charts), encoding="utf-8")
+    write_private_text(html_path, render_html(report, charts))
     written.insert(1, html_path)
     log.info(
         "daily report for %s: %d doses, %d sites",

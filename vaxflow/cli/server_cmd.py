@@ -12,6 +12,7 @@ from vaxflow.cli.common import site_settings
 from vaxflow.cli.site_app import site_app
 from vaxflow.clock import Clock, ScaledClock, SystemClock
 from vaxflow.queue.server.serve import run_loop, serve
+from vaxflow.site_tls import server_context
 
 
 def register(sub: Any) -> None:
@@ -24,6 +25,12 @@ def register(sub: Any) -> None:
         "--tls-cert", help="PEM certificate: serve HTTPS (default: the site file's)"
     )
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plain HTTP on a real site (tokens and personal data in clear on the LAN); "
+        "without it a real site refuses to start without a certificate",
+    )
     parser.add_argument(
         "--speed",
         type=float,
@@ -56,6 +63,15 @@ def site_clock(speed: float, start: str | None) -> Clock:
     return ScaledClock(speed, start=begin)
 
 
+def plain_http_allowed(demo: bool, host: str, *, insecure: bool) -> bool:
+    """Plain HTTP only when asked for (--insecure), or for a demo site on loopback."""
+    return insecure or (demo and host in LOOPBACK)
+
+
+#: Addresses only this machine reaches.
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = site_settings(args.config)
     host = args.host or settings.server.host
@@ -67,12 +83,19 @@ def _run(args: argparse.Namespace) -> int:
         if not (cert and key):
             print("give both a TLS certificate and its key", file=sys.stderr)
             return 2
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         try:
-            context.load_cert_chain(cert, key)
+            context = server_context(cert, key)
         except (OSError, ssl.SSLError) as err:
             print(f"cannot use the TLS certificate {cert}: {err}", file=sys.stderr)
             return 1
+    elif not plain_http_allowed(settings.is_demo, host, insecure=args.insecure):
+        print(
+            f"{settings.site.name} is a real site: it serves HTTPS only. Make its certificate "
+            "with `vaxflow tls init DIR` and set server.tls_cert and server.tls_key, or give "
+            "--insecure to serve plain HTTP anyway (the demo may use HTTP on loopback).",
+            file=sys.stderr,
+        )
+        return 2
     try:
         clock = site_clock(args.speed, args.start)
     except ValueError as err:
@@ -85,5 +108,14 @@ def _run(args: argparse.Namespace) -> int:
             print(f"rehearsal clock: {clock.speed:g}x from {clock.now().isoformat()}", flush=True)
         print(f"vaxflow server for {settings.site.name} listening on {url}", flush=True)
 
-    run_loop(serve(app, host, port, started=started, ssl_context=context))
+    run_loop(
+        serve(
+            app,
+            host,
+            port,
+            started=started,
+            ssl_context=context,
+            header_timeout=settings.server.header_timeout_seconds,
+        )
+    )
     return 0

@@ -375,6 +375,36 @@ class ServerSettings(_Strict):
     """PEM certificate file to serve HTTPS, or none for plain HTTP on a closed site LAN."""
     tls_key: str | None = None
     """PEM private key file for `tls_cert`."""
+    tls_ca: str | None = None
+    """PEM file of the site CA (`vaxflow tls init`): clients of this site trust only it."""
+    header_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0
+    """A client that has not sent its request line and headers within this many seconds is
+    disconnected (a slowloris holds no connection longer)."""
+    body_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 15.0
+    """A request body not fully received within this many seconds is refused (408)."""
+    max_websockets: Annotated[int, Field(ge=1, le=100_000)] = 400
+    """Event-feed WebSockets open at once, all roles together; more are refused (503)."""
+    max_websockets_per_device: Annotated[int, Field(ge=1, le=1000)] = 4
+    """Event-feed WebSockets one device token (or one shared token) may hold at once."""
+    max_replays: Annotated[int, Field(ge=1, le=1000)] = 8
+    """Feed subscribers replaying history at once; the others wait their turn."""
+
+
+#: Device kinds a token of `[device_tokens.<name>]` may name: the roles.
+DeviceKind = Role
+#: Roles that are machines at one place: their tokens belong to one device each on a real site.
+DEVICE_ROLES: frozenset[Role] = frozenset({"kiosk", "station", "observer", "board"})
+
+
+class DeviceToken(_Strict):
+    """One device's own bearer token: the server then knows which device (and station) asks."""
+
+    token: Annotated[str, Field(min_length=12)]
+    """The bearer token of this device only, at least 12 characters."""
+    kind: Role
+    """What the device is: kiosk, station, observer, board, marshal or admin."""
+    station: str | None = None
+    """For a station console: the id of the station it is (it may act for no other)."""
 
 
 StaffRole = Literal["station", "observer", "marshal", "admin"]
@@ -415,9 +445,10 @@ class StaffSignIn(_Strict):
     max_session_hours: Annotated[float, Field(gt=0, le=24)] = 12.0
     """A staff session ends this many hours after sign-in, however busy."""
     max_failed_attempts: Annotated[int, Field(ge=1, le=100)] = 5
-    """Wrong PINs in a row before the staff number is locked."""
+    """Failed sign-ins of one staff number (or badges) at one device before that device is
+    slowed for it: 15 seconds, doubling with each further failure. Never a lock everywhere."""
     lockout_minutes: Annotated[int, Field(ge=1, le=1440)] = 5
-    """How long a locked staff number stays locked, in minutes."""
+    """The longest a sign-in throttle makes anyone wait, in minutes."""
     badge_needs_pin: bool = True
     """A badge scan also needs the PIN; off, a badge alone signs its owner in."""
 
@@ -483,8 +514,13 @@ class Settings(_Strict):
     questions: list[Question] = []
     """Contraindication questions asked before a ticket, one per screen."""
     consent: Consent = Consent()
-    tokens: dict[Role, list[str]]
-    """Bearer tokens per role: `kiosk = ["token1", "token2"]`; each device or person its own."""
+    tokens: dict[Role, list[str]] = {}
+    """Shared bearer tokens per role: `kiosk = ["token1", "token2"]`. They name no device, so a
+    real site gives devices `[device_tokens.<name>]` instead (`vaxflow config check` refuses
+    shared device tokens on a site that is not a demo)."""
+    device_tokens: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")], DeviceToken] = {}
+    """One token per device, by device name: `[device_tokens.station-s01]` with token, kind and
+    (for a station) station."""
     server: ServerSettings = ServerSettings()
     demo: DemoSettings = DemoSettings()
     staff: list[StaffMember] = []
@@ -514,6 +550,36 @@ class Settings(_Strict):
                     raise ValueError(f"the same token is given to both {seen[token]} and {role}")
                 seen[token] = role
         return value
+
+    @model_validator(mode="after")
+    def _device_tokens(self) -> Settings:
+        seen: dict[str, str] = {t: role for role, tokens in self.tokens.items() for t in tokens}
+        station_ids = {s.id for s in self.stations}
+        for name, device in self.device_tokens.items():
+            where = f"device_tokens.{name}"
+            if device.token in seen:
+                raise ValueError(f"{where}: the same token is given to {seen[device.token]} too")
+            seen[device.token] = where
+            if device.kind == "station" and device.station is None:
+                raise ValueError(f"{where}: a station's token names its station (station = ...)")
+            if device.station is not None and device.station not in station_ids:
+                raise ValueError(f"{where}.station: {device.station!r} is not in [[stations]]")
+        if not self.tokens and not self.device_tokens:
+            raise ValueError("tokens: give at least one token ([device_tokens.<name>])")
+        return self
+
+    @property
+    def is_demo(self) -> bool:
+        """A demo or rehearsal site (its id starts with "demo"): shared tokens and plain HTTP
+        are tolerated there, never on a real site."""
+        return self.site.id.startswith("demo")
+
+    def shared_device_tokens(self) -> list[Role]:
+        """Roles of machines whose tokens are shared (they name no device): refused on a
+        real site, where the server must know which kiosk, station or board asks."""
+        return sorted(
+            role for role, tokens in self.tokens.items() if role in DEVICE_ROLES and tokens
+        )
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Settings:
@@ -588,6 +654,9 @@ class Settings(_Strict):
         for role, tokens in self.tokens.items():
             if token in tokens:
                 return role
+        for device in self.device_tokens.values():
+            if device.token == token:
+                return device.kind
         return None
 
 

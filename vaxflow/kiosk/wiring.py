@@ -64,7 +64,11 @@ def make_shell(
     """The shell with its devices, server client and timing; the words come from the screens."""
     devices = make_devices(settings, options)
     client = client or SiteClient(
-        options.server, options.token, device=options.device_id, timeout=options.server_timeout
+        options.server,
+        options.token,
+        device=options.device_id,
+        timeout=options.server_timeout,
+        ca=settings.server.tls_ca,
     )
     timing = Timing(elderly_factor=options.elderly_factor)
     return KioskShell(

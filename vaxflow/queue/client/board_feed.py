@@ -25,6 +25,7 @@ import aiohttp
 
 from vaxflow.queue.core.events import ARRIVALS, CALLS, LIVE
 from vaxflow.queue.server.auth import WS_PROTOCOL_PREFIX
+from vaxflow.site_tls import certificate_problem, pinned_context
 
 log = logging.getLogger(__name__)
 
@@ -293,16 +294,21 @@ async def follow(
     *,
     request_seconds: float = 10.0,
     snapshot: str = "/api/boards/observation",
+    ca: str | None = None,
 ) -> None:
     """Keep `model` current until cancelled: snapshot, then the feed; reconnect with backoff.
 
     Every request has a deadline (`request_seconds`), so a server that stops answering
-    counts as down and is retried, never waited on for ever.
+    counts as down and is retried, never waited on for ever. `ca`: the site CA the server's
+    certificate must be signed by (server.tls_ca), and no other.
     """
     headers = {"Authorization": f"Bearer {token}"}
     delay = BACKOFF_FIRST
     loaded = False
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=request_seconds)) as http:
+    connector = aiohttp.TCPConnector(ssl=pinned_context(ca)) if ca else None
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=request_seconds), connector=connector
+    ) as http:
         while True:
             try:
                 offset, zone = await measure_offset(http, base)
@@ -318,7 +324,8 @@ async def follow(
                 await _stream(http, base, token, model, changed)
                 delay = BACKOFF_FIRST
             except (aiohttp.ClientError, TimeoutError, ValueError) as err:
-                log.warning("board feed: %s; again in %.1f s", err or type(err).__name__, delay)
+                why = certificate_problem(err, ca) or err or type(err).__name__
+                log.warning("board feed: %s; again in %.1f s", why, delay)
             model.online = False
             changed()
             await asyncio.sleep(delay)

@@ -11,6 +11,8 @@ from typing import Any
 
 import aiohttp
 
+from vaxflow.site_tls import certificate_problem, pinned_context
+
 DEFAULT_TIMEOUT = 5.0
 
 
@@ -56,6 +58,7 @@ class SiteClient:
         device: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
+        ca: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
@@ -64,6 +67,7 @@ class SiteClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
         self._own_session = session is None
+        self.ca = ca  # the site CA the server's certificate must be signed by (pinned)
 
     def set_staff_session(self, session: str | None) -> None:
         """Send a signed-in person's session (X-Staff-Session) with every call, or stop."""
@@ -85,7 +89,8 @@ class SiteClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            connector = aiohttp.TCPConnector(ssl=pinned_context(self.ca)) if self.ca else None
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
     async def request(
@@ -106,7 +111,8 @@ class SiteClient:
             ) as response:
                 data = await response.json(content_type=None)
         except (aiohttp.ClientConnectionError, TimeoutError) as err:
-            raise ServerUnreachable(f"{method} {path}: {err or type(err).__name__}") from err
+            why = certificate_problem(err, self.ca) or err or type(err).__name__
+            raise ServerUnreachable(f"{method} {path}: {why}") from err
         except (aiohttp.ContentTypeError, ValueError) as err:  # e.g. a proxy's HTML 502 page
             raise ServerUnreachable(f"{method} {path}: not a JSON answer") from err
         if response.status >= 400:

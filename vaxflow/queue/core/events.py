@@ -56,6 +56,7 @@ class EventKind(StrEnum):
     STAFF_SIGN_IN_FAILED = "staff_sign_in_failed"
     STAFF_LOCKED = "staff_locked"
     STAFF_SIGNED_OUT = "staff_signed_out"
+    STAFF_THROTTLE_CLEARED = "staff_throttle_cleared"
 
 
 #: The feed's message after the backlog: "caught up, live from here". Not an event kind.

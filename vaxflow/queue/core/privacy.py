@@ -38,3 +38,25 @@ def person_key(secret: str, id_number: str) -> str:
     every site of a city shares `secret`, so one person has one key at every site."""
     message = id_number.strip().upper().encode("utf-8")
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+#: States in which a station is serving a person: called to it, or at it being vaccinated.
+SERVING_STATES = frozenset({"called", "recalled", "in_service"})
+
+
+def serves(
+    *,
+    role: str,
+    own_station: str | None,
+    shared: bool,
+    visit_station: str | None,
+    visit_state: str,
+) -> bool:
+    """Whether a caller may see a person's full ID number and health answers: only a station
+    serving that person right now. A station's own device token names its station; a shared
+    station token (a demo site only) counts as whichever station the person is at."""
+    if role != "station" or visit_station is None or visit_state not in SERVING_STATES:
+        return False
+    if own_station is None:
+        return shared
+    return own_station == visit_station

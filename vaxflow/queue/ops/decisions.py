@@ -12,6 +12,7 @@ text or an ID number.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -82,9 +83,17 @@ def pending(conn: Conn, settings: Settings, site_id: str, visit: Visit) -> dict[
 
 
 def record(
-    tx: Tx, settings: Settings, visit_id: int, kind: DecisionKind, approve: bool, reason: str
+    tx: Tx,
+    settings: Settings,
+    visit_id: int,
+    kind: DecisionKind,
+    approve: bool,
+    reason: str,
+    *,
+    sees: Callable[[Visit], bool] = lambda _visit: False,
 ) -> dict[str, Any]:
-    """Record the decision and its event; a declined switch ends the visit for today."""
+    """Record the decision and its event; a declined switch ends the visit for today. The
+    visit is answered in full only to a caller `sees` lets see it (the serving station)."""
     visit = repo.get_visit(tx.conn, tx.site_id, visit_id)
     if visit.state not in PRE_DOSE_STATES or kind not in needs_decision(review_codes(visit)):
         raise Refused(
@@ -142,7 +151,7 @@ def record(
         visit = _end(tx, settings, visit, f"{DECLINED}: {reason}")
     return {
         "decision": decision.as_dict(),
-        "visit": visit_view(visit, settings, full_id=True),
+        "visit": visit_view(visit, settings, full_id=sees(visit)),
     }
 
 

@@ -16,7 +16,7 @@ from vaxflow.config import Settings
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.staff_auth import StaffAuth
 from vaxflow.queue.ops.estimates import WaitEstimates
-from vaxflow.queue.server import board_handlers, staff_handlers
+from vaxflow.queue.server import board_handlers, log_redaction, staff_handlers
 from vaxflow.queue.server.appkeys import (
     ANNOUNCE,
     CERTIFICATE_PRINTER,
@@ -27,6 +27,7 @@ from vaxflow.queue.server.appkeys import (
     KIOSK_LIMITER,
     PRINCIPAL,
     ROUTE_TABLE,
+    SCRYPT_GATE,
     SETTINGS,
     STAFF,
     STORE,
@@ -41,6 +42,7 @@ from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.server.region_shipper import shipper_lifetime
 from vaxflow.queue.server.route import Handler, Route
 from vaxflow.queue.server.routes import ROUTES
+from vaxflow.queue.server.scrypt_gate import ScryptGate
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store, StoreUnavailable
 
@@ -73,7 +75,12 @@ def create_app(
     app = web.Application(middlewares=[_errors], client_max_size=settings.server.max_body_bytes)
     clock = clock or SystemClock()
     store = Store(database_url(db or settings.server.db), site_id=settings.site.id, clock=clock)
-    hub = EventHub()
+    hub = EventHub(
+        store,
+        max_sockets=settings.server.max_websockets,
+        max_per_device=settings.server.max_websockets_per_device,
+        max_replays=settings.server.max_replays,
+    )
     store.subscribe(hub.publish)
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -84,6 +91,7 @@ def create_app(
     app[ESTIMATES] = WaitEstimates(store, settings, clock)
     app[TOKENS] = TokenTable(settings)
     app[STAFF] = StaffAuth(settings)
+    app[SCRYPT_GATE] = ScryptGate()
     app[KIOSK_LIMITER] = RateLimiter(
         settings.server.kiosk_requests_per_second, settings.server.kiosk_burst
     )
@@ -96,7 +104,29 @@ def create_app(
     app.cleanup_ctx.append(_staff_sweeper)  # after the store: stopped before it
     app.cleanup_ctx.append(shipper_lifetime)  # issue 16: events to the region, if configured
     app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(_security_headers)
+    log_redaction.install(settings)
     return app
+
+
+#: Every answer's security headers: pages run only the site's own scripts, are never framed,
+#: never sniffed as another type and send no referrer.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; "
+        "connect-src 'self'; frame-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 async def _staff_sweeper(app: web.Application) -> AsyncIterator[None]:
@@ -116,15 +146,28 @@ def _guard(route: Route) -> Handler:
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         if route.roles is not None:
-            token = bearer_token(request)
+            token = bearer_token(request, websocket=route.websocket)
             who = request.app[TOKENS].principal(token, device_name(request)) if token else None
             if who is None:
                 raise _Unauthorized("unauthorized", "A valid bearer token is required.")
             if who.role not in route.roles:
                 raise _Forbidden("forbidden", f"The {who.role} role may not use this.")
+            station = request.match_info.get("station_id")
+            if (
+                who.role == "station"
+                and who.station is not None
+                and station is not None
+                and station != who.station
+            ):
+                raise _Forbidden(
+                    "not_your_station",
+                    f"This console is station {who.station}, not {station}.",
+                    own=who.station,
+                    station=station,
+                )
             if who.role == "kiosk":
                 limiter = request.app[KIOSK_LIMITER]
-                key = f"{who.actor}/{who.device}"
+                key = who.limit_key(demo=request.app[SETTINGS].is_demo)  # not X-Device-Id
                 if not limiter.allow(key):
                     raise _TooMany(
                         "rate_limited",

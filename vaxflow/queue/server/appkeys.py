@@ -16,6 +16,7 @@ from vaxflow.queue.server.auth import Principal, TokenTable
 from vaxflow.queue.server.feed import EventHub
 from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.server.route import Route
+from vaxflow.queue.server.scrypt_gate import ScryptGate
 from vaxflow.queue.store.writer import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -32,6 +33,7 @@ STAFF = web.AppKey("staff", StaffAuth)
 REGION_SHIPPER: web.AppKey[Any] = web.AppKey("region_shipper")
 #: The region's dose-history client (`region_shipper.RegionHistory`), with the shipper.
 REGION_HISTORY: web.AppKey[Any] = web.AppKey("region_history")
+SCRYPT_GATE = web.AppKey("scrypt_gate", ScryptGate)
 #: The routes the app serves (the OpenAPI document describes these).
 ROUTE_TABLE: web.AppKey[tuple[Route, ...]] = web.AppKey("route_table")
 

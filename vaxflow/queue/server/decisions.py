@@ -11,7 +11,7 @@ from vaxflow.queue.core.switch import DecisionKind
 from vaxflow.queue.ops import decisions
 from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import SETTINGS
-from vaxflow.queue.server.handlers import _int_param, mutate
+from vaxflow.queue.server.handlers import _int_param, mutate, serving
 
 
 class DecisionRequest(m._Body):
@@ -30,6 +30,12 @@ async def decide(request: web.Request) -> web.Response:
         request,
         DecisionRequest,
         lambda tx, b: decisions.record(
-            tx, settings, visit_id, DecisionKind(b.kind), b.approve, b.reason
+            tx,
+            settings,
+            visit_id,
+            DecisionKind(b.kind),
+            b.approve,
+            b.reason,
+            sees=lambda visit: serving(request, visit),
         ),
     )

@@ -2,6 +2,13 @@
 
 A subscriber gets one event per message, or with ``?batch=1`` one JSON array per committed
 batch: a board following a busy site then costs one frame per commit instead of one per event.
+
+Bounded (issue 17): every batch is encoded once per audience (core/audience.py: the public
+board never sees staff events or reaction details); a replay reads the day in pages aligned
+on event numbers, each page read and encoded once and shared by every subscriber replaying
+it (500 boards asking `since=0` cost one encoding of the day, not 500); at most
+`max_replays` subscribers read pages at once; sockets are capped in total and per device;
+a subscriber that does not take its frames in time is dropped (slow_clients.py) and resumes.
 """
 
 from __future__ import annotations
@@ -11,11 +18,15 @@ import functools
 import json
 import logging
 import weakref
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, web
 
+from vaxflow.queue.core.audience import Audience, for_audience
 from vaxflow.queue.core.events import LIVE
+from vaxflow.queue.server import memory
+from vaxflow.queue.server.slow_clients import SlowClient, send_within
 from vaxflow.queue.store import Conn
 from vaxflow.queue.store.writer import Event, Store, events_after
 
@@ -24,32 +35,192 @@ log = logging.getLogger(__name__)
 #: A subscriber this many commits behind is cut off and resumes from its last number (its
 #: client reconnects with ?since=N), so one slow board cannot hold the server's memory.
 MAX_BACKLOG = 2000
+#: Events per replay page; pages are aligned on multiples of this (page k: seq in
+#: (k*PAGE, (k+1)*PAGE]), so subscribers resuming from nearby numbers share pages.
 PAGE = 1000
+#: Complete replay pages kept encoded, most recently used last (a day of 20,000 people is
+#: some 150,000 events: the newest pages stay, older ones are read again when asked).
+CACHED_PAGES = 16
+#: Seconds a replaying subscriber may take to receive one page before it is dropped.
+PAGE_SECONDS = 15.0
+#: Events per frame in ?batch=1 mode: a socket's unsent bytes stay some 30 KB, not a page's
+#: 300 KB (500 sockets replaying at once held 120 MB of frames that way).
+FRAME_EVENTS = 100
 
 
 @dataclass(frozen=True)
-class Published:
-    """One committed batch, serialised once for every subscriber."""
+class Shown:
+    """What one audience sees of some events: their numbers, texts, and arrays of texts."""
 
     seqs: tuple[int, ...]
     texts: tuple[str, ...]
-    array: str
+    arrays: tuple[str, ...]
 
 
-Item = Published | None
+def _arrays(texts: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(
+        "[" + ",".join(texts[i : i + FRAME_EVENTS]) + "]"
+        for i in range(0, len(texts), FRAME_EVENTS)
+    )
 
 
-def _publication(events: list[Event]) -> Published:
-    texts = tuple(json.dumps(event.to_json(), ensure_ascii=False) for event in events)
-    return Published(tuple(e.seq for e in events), texts, "[" + ",".join(texts) + "]")
+class Encoded:
+    """Events encoded for each audience on first need, then shared by every subscriber."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+        self.count = len(events)
+        self.last_seq = events[-1].seq if events else 0
+        self._shown: dict[Audience, Shown] = {}
+
+    def encoded(self, audience: Audience) -> Shown:
+        """What `audience` may see of these events, encoded once."""
+        found = self._shown.get(audience)
+        if found is None:
+            seqs, texts = [], []
+            for event in self._events:
+                shown = for_audience(event.to_json(), audience)
+                if shown is not None:
+                    seqs.append(event.seq)
+                    texts.append(json.dumps(shown, ensure_ascii=False))
+            found = Shown(tuple(seqs), tuple(texts), _arrays(texts))
+            self._shown[audience] = found
+        return found
+
+    def freeze(self) -> Encoded:
+        """Encode for every audience and drop the events (a cached page keeps only text)."""
+        for audience in Audience:
+            self.encoded(audience)
+        self._events = []
+        return self
+
+
+Published = Encoded
+Item = Encoded | None
+
+
+class ReplayPages:
+    """Replay pages read and encoded once, shared by the subscribers replaying them."""
+
+    def __init__(self, store: Store, *, concurrent: int) -> None:
+        self._store = store
+        self._pages: OrderedDict[int, Encoded] = OrderedDict()
+        self._loading: dict[int, asyncio.Future[Encoded]] = {}
+        self.readers = asyncio.Semaphore(concurrent)
+        self.reads = 0  # pages read from the store (for tests and the benchmark)
+        self.replaying = 0  # subscribers in their replay now
+
+    async def ended(self) -> None:
+        """A replay ended: after the last of a burst, hand freed memory back (memory.py)."""
+        self.replaying -= 1
+        if self.replaying == 0:
+            await asyncio.to_thread(memory.release)
+
+    async def page(self, index: int) -> Encoded:
+        """Page `index`: from the cache, from a read already under way, or read now."""
+        cached = self._pages.get(index)
+        if cached is not None:
+            self._pages.move_to_end(index)
+            return cached
+        loading = self._loading.get(index)
+        if loading is not None:
+            try:
+                return await asyncio.shield(loading)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if loading.cancelled() and task is not None and not task.cancelling():
+                    return await self.page(index)  # its reader went away: read it ourselves
+                raise
+        future: asyncio.Future[Encoded] = asyncio.get_running_loop().create_future()
+        self._loading[index] = future
+        try:
+            events = await self._store.read(
+                functools.partial(_aligned_page, self._store.site_id, index)
+            )
+            self.reads += 1
+            complete = len(events) > PAGE or (events and events[-1].seq >= (index + 1) * PAGE)
+            # Encoding a page for every audience is some tens of milliseconds of CPU: done in a
+            # thread, so the event loop keeps answering meanwhile.
+            page = await asyncio.to_thread(
+                Encoded([e for e in events if e.seq <= (index + 1) * PAGE]).freeze
+            )
+            if complete:  # a page still filling is never cached
+                self._pages[index] = page
+                while len(self._pages) > CACHED_PAGES:
+                    self._pages.popitem(last=False)
+            future.set_result(page)
+            return page
+        except asyncio.CancelledError:
+            future.cancel()  # the subscriber reading it left; a waiter reads it again
+            raise
+        except Exception as err:
+            future.set_exception(err)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        finally:
+            del self._loading[index]
+
+
+def _aligned_page(site_id: str, index: int, conn: Conn) -> list[Event]:
+    # One more than a page: an event beyond the page's end proves the page complete.
+    return events_after(conn, site_id, index * PAGE, PAGE + 1)
+
+
+class FeedFull(Exception):
+    """No room for another socket: `scope` is "site" or "device"."""
+
+    def __init__(self, scope: str, limit: int) -> None:
+        super().__init__(scope)
+        self.scope = scope
+        self.limit = limit
 
 
 class EventHub:
     """Holds the subscribers' queues; `publish` is called on the loop after each commit."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        max_sockets: int = 400,
+        max_per_device: int = 4,
+        max_replays: int = 8,
+    ) -> None:
         self._queues: weakref.WeakSet[asyncio.Queue[Item]] = weakref.WeakSet()
         self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self.max_sockets = max_sockets
+        self.max_per_device = max_per_device
+        self._per_device: Counter[str] = Counter()
+        self._open = 0
+        self._store = store
+        self._max_replays = max_replays
+        self._replay: ReplayPages | None = None
+        self.dropped_slow = 0
+
+    @property
+    def replay(self) -> ReplayPages:
+        if self._replay is None:  # made on the loop that serves (its semaphore binds to it)
+            assert self._store is not None
+            self._replay = ReplayPages(self._store, concurrent=self._max_replays)
+        return self._replay
+
+    def admit(self, device: str, *, per_device: bool = True) -> None:
+        """Count a new socket of `device`, or refuse it when the site or the device is full.
+        `per_device` False (a shared token, which names no device): the site's cap only."""
+        if self._open >= self.max_sockets:
+            raise FeedFull("site", self.max_sockets)
+        if per_device and self._per_device[device] >= self.max_per_device:
+            raise FeedFull("device", self.max_per_device)
+        self._open += 1
+        self._per_device[device] += 1
+
+    def release(self, device: str) -> bool:
+        """Uncount a closed socket; True when it was the last one (time to trim memory)."""
+        self._open -= 1
+        self._per_device[device] -= 1
+        if self._per_device[device] <= 0:
+            del self._per_device[device]
+        return self._open == 0
 
     def subscribe(self) -> asyncio.Queue[Item]:
         queue: asyncio.Queue[Item] = asyncio.Queue(MAX_BACKLOG)
@@ -60,7 +231,7 @@ class EventHub:
         self._queues.discard(queue)
 
     def publish(self, events: list[Event]) -> None:
-        item = _publication(events)
+        item = Encoded(events)
         for queue in list(self._queues):
             try:
                 queue.put_nowait(item)
@@ -74,48 +245,103 @@ class EventHub:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
+async def _send(ws: web.WebSocketResponse, shown: Shown, after: int, *, batch: bool) -> None:
+    """The events after `after`: one frame each, or arrays of at most FRAME_EVENTS."""
+    if not shown.seqs or shown.seqs[-1] <= after:
+        return
+    if shown.seqs[0] > after:
+        frames = shown.arrays if batch else shown.texts
+    else:
+        fresh = [text for seq, text in zip(shown.seqs, shown.texts, strict=True) if seq > after]
+        frames = _arrays(fresh) if batch else tuple(fresh)
+    for frame in frames:
+        await send_within(ws, frame)
+
+
 async def stream(
-    ws: web.WebSocketResponse, hub: EventHub, store: Store, since: int, *, batch: bool = False
+    ws: web.WebSocketResponse,
+    hub: EventHub,
+    store: Store,
+    since: int,
+    *,
+    batch: bool = False,
+    audience: Audience = Audience.MARSHAL,
 ) -> None:
     """Send committed events after `since`, then live ones, in order and without gaps."""
     queue = hub.subscribe()  # subscribe first, so nothing committed meanwhile is missed
     last = since
     try:
-        while True:
-            page = await store.read(functools.partial(_page, store.site_id, last))
-            if page:
-                item = _publication(page)
-                if batch:
-                    await ws.send_str(item.array)
-                else:
-                    for text in item.texts:
-                        await ws.send_str(text)
-                last = page[-1].seq
-            if len(page) < PAGE:
-                break
-        await ws.send_str(json.dumps({"kind": LIVE, "seq": last}))
-        while not ws.closed:
-            published = await queue.get()
-            if published is None:
-                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too far behind")
-                return
-            if published.seqs[-1] <= last:
-                continue
-            fresh = [
-                text
-                for seq, text in zip(published.seqs, published.texts, strict=True)
-                if seq > last
-            ]
-            if batch:
-                whole = len(fresh) == len(published.texts)
-                await ws.send_str(published.array if whole else "[" + ",".join(fresh) + "]")
-            else:
-                for text in fresh:
-                    await ws.send_str(text)
-            last = published.seqs[-1]
+        try:
+            last = await _replay(ws, hub, store, since, batch=batch, audience=audience)
+            await send_within(ws, json.dumps({"kind": LIVE, "seq": last}))
+            while not ws.closed:
+                published = await queue.get()
+                if published is None:
+                    await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too far behind")
+                    return
+                if published.last_seq <= last:
+                    continue
+                await _send(ws, published.encoded(audience), last, batch=batch)
+                last = published.last_seq
+        except SlowClient:
+            hub.dropped_slow += 1
+            log.info("feed subscriber too slow: dropped at event %d (it resumes)", last)
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
     finally:
         hub.unsubscribe(queue)
 
 
-def _page(site_id: str, after: int, conn: Conn) -> list[Event]:
-    return events_after(conn, site_id, after, PAGE)
+async def _replay(
+    ws: web.WebSocketResponse,
+    hub: EventHub,
+    store: Store,
+    since: int,
+    *,
+    batch: bool,
+    audience: Audience,
+) -> int:
+    """The backlog after `since`, page by page (pages are shared with other subscribers);
+    answers the last event number covered."""
+    hub.replay.replaying += 1
+    try:
+        return await _pages(ws, hub, store, since, batch=batch, audience=audience)
+    finally:
+        await hub.replay.ended()
+
+
+async def _pages(
+    ws: web.WebSocketResponse,
+    hub: EventHub,
+    store: Store,
+    since: int,
+    *,
+    batch: bool,
+    audience: Audience,
+) -> int:
+    index, after = since // PAGE, since
+    while True:
+        # A bounded number of replays read and send at once: the others wait their turn, and
+        # the event loop keeps time for everyone else. A page not taken in PAGE_SECONDS
+        # drops the subscriber (it resumes from where it got to).
+        async with hub.replay.readers:
+            page = await hub.replay.page(index)
+            try:
+                async with asyncio.timeout(PAGE_SECONDS):
+                    await _send(ws, page.encoded(audience), after, batch=batch)
+            except TimeoutError:
+                raise SlowClient from None
+        if page.count:
+            after = max(after, page.last_seq)
+        if not page.count or page.last_seq < (index + 1) * PAGE:
+            # the page is not full: the newest events, or a gap of numbers to skip over
+            more = await store.read(functools.partial(_any_after, store.site_id, after))
+            if more is None:
+                return after
+            index = more // PAGE
+        else:
+            index += 1
+
+
+def _any_after(site_id: str, after: int, conn: Conn) -> int | None:
+    found = events_after(conn, site_id, after, 1)
+    return found[0].seq if found else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ from vaxflow.queue.bookings.service_client import (
     fetch_booking,
     fetch_bookings_of_person,
 )
-from vaxflow.queue.core import engine
+from vaxflow.queue.core import engine, privacy
 from vaxflow.queue.core.booking import Booking
 from vaxflow.queue.core.errors import Invalid, NotFound, QueueError
 from vaxflow.queue.core.guardians import GuardianClaim
@@ -44,6 +45,26 @@ B = TypeVar("B", bound=BaseModel)
 log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 128
+#: The deepest JSON a request body may nest: our bodies need 4; a `[`x30000 body is refused
+#: before pydantic or the error report walks it.
+MAX_JSON_DEPTH = 32
+
+
+def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parsed JSON value nests deeper than `limit` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -58,12 +79,36 @@ def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL]
 
 
+class _BodyTimeout(QueueError):
+    status = 408
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, or 408 `body_timeout` when a client trickles it slower than the site
+    allows (server.body_timeout_seconds): a slow body holds no handler for long."""
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].server.body_timeout_seconds):
+            return await request.read()
+    except TimeoutError:
+        raise _BodyTimeout("body_timeout", "The request body arrived too slowly.") from None
+
+
 async def parse_body(request: web.Request, model: type[B]) -> tuple[B, bytes]:
-    raw = await request.read()
+    raw = await read_body(request)
     try:
         data = json.loads(raw) if raw.strip() else {}
+    except RecursionError:
+        raise Invalid(
+            "invalid_body", "The request body is nested too deeply.", problems=[]
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise Invalid("invalid_json", "The request body is not valid JSON.") from None
+    if _too_deep(data):
+        raise Invalid(
+            "invalid_body",
+            f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.",
+            problems=[{"field": "(body)", "problem": f"nested deeper than {MAX_JSON_DEPTH}"}],
+        )
     try:
         return model.model_validate(data), raw
     except ValidationError as err:
@@ -140,12 +185,34 @@ async def change_visit(
     *,
     full_id: bool = False,
 ) -> web.Response:
-    """A `mutate` whose answer is the changed visit as clients see it."""
+    """A `mutate` whose answer is the changed visit as clients see it; with `full_id`, the
+    full number and answers go to the station that serves the person, and to nobody else."""
     settings = request.app[SETTINGS]
-    return await mutate(
-        request,
-        model,
-        lambda tx, body: service.visit_view(change(tx, body), settings, full_id=full_id),
+
+    def op(tx: Tx, body: B) -> Any:
+        visit = change(tx, body)
+        return service.visit_view(visit, settings, full_id=full_id and serving(request, visit))
+
+    return await mutate(request, model, op)
+
+
+def serving(request: web.Request, visit: Visit, *, now_only: bool = False) -> bool:
+    """Whether the caller is the station serving this person (personal data by need).
+
+    A write's answer (`now_only` False) goes to the station that just acted on the person,
+    whatever state the act left them in; a read (`now_only`) only while the person is called
+    to or at the station. Where sign-in is required, a person must be signed in at it."""
+    who = principal(request)
+    settings = request.app[SETTINGS]
+    if settings.staff_sign_in.required and who.staff is None:
+        return False
+    state = visit.state.value if now_only else "in_service"
+    return privacy.serves(
+        role=who.role,
+        own_station=who.station,
+        shared=who.shared,
+        visit_station=visit.station_id,
+        visit_state=state,
     )
 
 
@@ -303,10 +370,11 @@ async def get_ticket(request: web.Request) -> web.Response:
     visit = await store.read(
         lambda conn: service.resolve_ticket(conn, settings, store.site_id, clock.now(), code)
     )
-    # The full number is for the verifying console: a station, and where sign-in is
-    # required, a person signed in at it (a POST needs one anyway; this is a GET).
-    signed_in = who.actor.startswith("staff:") or not settings.staff_sign_in.required
-    full_id = who.role == "station" and signed_in
+    # The full number and answers are for the station serving the person (core/privacy.py),
+    # and where sign-in is required, a person signed in at it.
+    full_id = serving(request, visit, now_only=True)
+    if who.role == "station" and not full_id and who.station is not None:
+        log.debug("ticket %s read masked by %s (not its station)", visit.ticket, who.actor)
     return json_response(service.visit_view(visit, settings, full_id=full_id))
 
 

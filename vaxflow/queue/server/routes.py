@@ -426,6 +426,15 @@ ROUTES: list[Route] = [
         staff_exempt=True,
     ),
     Route(
+        "POST",
+        "/api/staff/throttles/clear",
+        sh.clear_throttles,
+        frozenset({"marshal", "admin"}),
+        "Clear sign-in throttles of a staff number (at every device) or of a device, or all "
+        "with an empty body; audited (staff_throttle_cleared)",
+        body=sh.ThrottleClearRequest,
+    ),
+    Route(
         "GET",
         "/api/staff/me",
         sh.me,

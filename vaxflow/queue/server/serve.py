@@ -28,6 +28,25 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
+#: Seconds the server keeps reading (and ignoring) a body it answered before it was whole.
+LINGER_SECONDS = 1.0
+
+
+def runner_for(app: web.Application, header_timeout: float | None = None) -> web.AppRunner:
+    """The app's runner. `header_timeout`: a connection that has not delivered a whole request
+    line and headers this many seconds after it opened (or after its last answer) is closed:
+    aiohttp's keep-alive timer closes a handler still waiting for its next request, which is
+    where a client trickling headers (slowloris) sits. Idle keep-alive connections close then
+    too (aiohttp clients keep theirs 15 s and retry a GET on a closed one)."""
+    if header_timeout is None:
+        return web.AppRunner(app, access_log=None)
+    # lingering_time: after an answer given before the body was all read (a body too slow,
+    # 408), drain the rest for at most a second, not aiohttp's ten.
+    return web.AppRunner(
+        app, access_log=None, keepalive_timeout=header_timeout, lingering_time=LINGER_SECONDS
+    )
+
+
 async def serve(
     app: web.Application,
     host: str,
@@ -35,9 +54,10 @@ async def serve(
     *,
     started: Callable[[str], Awaitable[None]] | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    header_timeout: float | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; `started` gets the base URL (the real port when port is 0)."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = runner_for(app, header_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()

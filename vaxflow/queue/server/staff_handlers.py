@@ -24,12 +24,12 @@ from vaxflow.queue.core.staff_auth import (
     SIGN_IN_FAILED,
     SIGNED_IN,
     SIGNED_OUT,
-    Claim,
+    THROTTLE_CLEARED,
     SignInResult,
     StaffSession,
 )
 from vaxflow.queue.server import api_models as m
-from vaxflow.queue.server.appkeys import CLOCK, PRINCIPAL, SETTINGS, STAFF, STORE
+from vaxflow.queue.server.appkeys import CLOCK, PRINCIPAL, SCRYPT_GATE, SETTINGS, STAFF, STORE
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.server.handlers import json_response, parse_body
 from vaxflow.queue.store import views
@@ -53,8 +53,15 @@ class _Forbidden(QueueError):
     status = 403
 
 
-class _Locked(QueueError):
-    status = 423
+class _Throttled(QueueError):
+    status = 429
+
+
+class ThrottleClearRequest(m._Body):
+    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,20}$")
+    """Clear this staff number's throttles at every device."""
+    device: str | None = Field(default=None, min_length=1, max_length=80)
+    """Clear this device's throttle (as named on the sign-in failure events)."""
 
 
 def session_token(request: web.Request) -> str | None:
@@ -87,7 +94,7 @@ RESTORE_HOURS = 24
 async def restore_lockouts(app: web.Application) -> None:
     """After a restart: failed attempts and locks from the audit trail (staff_auth.restore)."""
     store, since = app[STORE], app[CLOCK].now() - timedelta(hours=RESTORE_HOURS)
-    kinds = (SIGNED_IN, SIGN_IN_FAILED, LOCKED)
+    kinds = (SIGNED_IN, SIGN_IN_FAILED, LOCKED, THROTTLE_CLEARED)
     rows = await store.read(lambda conn: views.events_since(conn, store.site_id, kinds, since))
     app[STAFF].restore((r.kind, r.at, json.loads(r.payload)) for r in rows)
 
@@ -147,20 +154,20 @@ async def with_staff(
     return who
 
 
-def _refusal(result: SignInResult, now_minutes: int) -> QueueError:
-    reason = result.reason or "wrong_pin"
-    if reason == "staff_locked":
-        return _Locked(
-            "staff_locked",
-            f"Too many wrong PINs: staff {result.staff_id} is locked for {now_minutes} minutes.",
-            minutes=now_minutes,
-            locked_until=result.locked_until.isoformat() if result.locked_until else None,
+def _refusal(result: SignInResult) -> QueueError:
+    reason = result.reason or "sign_in_failed"
+    wait = round(result.retry_after_seconds, 1)
+    if reason == "sign_in_throttled":
+        return _Throttled(
+            "sign_in_throttled",
+            f"Too many failed sign-ins here; try again in {wait:g} s.",
+            retry_after_seconds=wait,
         )
-    if reason == "wrong_pin":
+    if reason == "sign_in_failed":  # the same for an unknown number or badge and a wrong PIN
         return _Unauthorized(
-            "wrong_pin",
-            f"Wrong staff number or PIN; {result.attempts_left} tries left.",
-            attempts_left=result.attempts_left,
+            "sign_in_failed",
+            "Wrong staff number, PIN or badge.",
+            retry_after_seconds=wait,
         )
     if reason == "staff_role_forbidden":
         return _Forbidden(
@@ -168,61 +175,92 @@ def _refusal(result: SignInResult, now_minutes: int) -> QueueError:
             f"Staff {result.staff_id} may not sign in at this device.",
             staff_id=result.staff_id,
         )
-    if reason == "unknown_badge":
-        return _Unauthorized("unknown_badge", "This badge is not known at this site.")
     if reason == "pin_required":
         return Invalid("pin_required", "Enter the PIN too.")
     return Invalid("staff_id_required", "Enter your staff number or scan your badge.")
 
 
+def throttle_device(request: web.Request, who: Principal) -> str:
+    """The device a sign-in throttle counts: the token's device (X-Device-Id on a demo)."""
+    return who.limit_key(demo=request.app[SETTINGS].is_demo)
+
+
 async def sign_in(request: web.Request) -> web.Response:
-    """Check the PIN or badge off the event loop (scrypt), then open a session."""
+    """Throttles first (no scrypt for a slowed attempt), then the PIN or badge off the event
+    loop behind a small gate (scrypt), then a session."""
     auth, clock = request.app[STAFF], request.app[CLOCK]
     who = request[PRINCIPAL]
     body, _raw = await parse_body(request, StaffSignInRequest)
-    claimed = body.staff_id
-    if claimed is not None and auth.locked_until(claimed, clock.now()) is not None:
-        claim = None  # locked: do not spend scrypt on it
-    else:
-        claim = await asyncio.to_thread(
-            auth.identify, staff_id=claimed, pin=body.pin, badge=body.badge
-        )
-    result = auth.settle(
-        claim or Claim(claimed, None, "staff_locked"),
-        device_role=who.role,
-        device_actor=who.actor,
-        now=clock.now(),
+    device = throttle_device(request, who)
+    wait = auth.wait(body.staff_id, body.badge, device, clock.now())
+    if wait > 0:
+        raise _refusal(SignInResult("sign_in_throttled", retry_after_seconds=wait))
+    claim = await request.app[SCRYPT_GATE].run(
+        auth, staff_id=body.staff_id, pin=body.pin, badge=body.badge
     )
-    device = who.device or who.actor
+    result = auth.settle(
+        claim, device_role=who.role, device_actor=who.actor, device=device, now=clock.now()
+    )
+    where = who.device or who.actor
     if result.session is None:
-        minutes = auth.rules.lockout_minutes
-        payload: dict[str, Any] = {"staff_id": result.staff_id, "reason": result.reason}
-        if result.attempts_left is not None:
-            payload["attempts_left"] = result.attempts_left
-        await _record(request.app, who.actor, device, SIGN_IN_FAILED, payload)
-        if result.locked_now:
-            await _record(
-                request.app,
-                who.actor,
-                device,
-                LOCKED,
-                {"staff_id": result.staff_id, "minutes": minutes},
-            )
-        raise _refusal(result, minutes)
+        if result.reason == "sign_in_failed":
+            payload: dict[str, Any] = {
+                "staff_id": body.staff_id,
+                "subject": claim.subject,
+                "device": device,
+                "reason": "sign_in_failed",
+                "by": "badge" if body.badge is not None else "pin",
+                "retry_after_seconds": round(result.retry_after_seconds, 1),
+            }
+            await _record(request.app, who.actor, where, SIGN_IN_FAILED, payload)
+            if result.throttled_now:
+                await _record(
+                    request.app,
+                    who.actor,
+                    where,
+                    LOCKED,
+                    {
+                        "staff_id": claim.subject,
+                        "device": device,
+                        "seconds": round(result.retry_after_seconds, 1),
+                    },
+                )
+        raise _refusal(result)
     session = result.session
     await _record(
         request.app,
         f"staff:{session.staff_id}",
-        device,
+        where,
         SIGNED_IN,
         {
             "staff_id": session.staff_id,
+            "subject": session.staff_id,
+            "device": device,
             "role": who.role,
             "by": "badge" if body.badge is not None else "pin",
             "session": session.digest_prefix,
         },
     )
     return json_response({"session": result.token, **_describe(request, session)})
+
+
+async def clear_throttles(request: web.Request) -> web.Response:
+    """POST /api/staff/throttles/clear: a marshal frees a staff number or a device (audited)."""
+    who = request[PRINCIPAL]
+    body, _raw = await parse_body(request, ThrottleClearRequest)
+    throttle = request.app[STAFF].throttle
+    cleared = throttle.clear(subject=body.staff_id, device=body.device)
+    if body.device is not None and not body.device.startswith("device:"):
+        # a device token's name as the site file gives it ([device_tokens.<name>])
+        cleared += throttle.clear(subject=body.staff_id, device=f"device:{body.device}")
+    await _record(
+        request.app,
+        who.actor,
+        who.device or who.actor,
+        THROTTLE_CLEARED,
+        {"staff_id": body.staff_id, "for_device": body.device, "cleared": cleared},
+    )
+    return json_response({"cleared": cleared})
 
 
 def _describe(request: web.Request, session: StaffSession | None) -> dict[str, Any]:

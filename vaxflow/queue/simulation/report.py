@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from vaxflow.queue.core.csv_cells import safe_dict
 from vaxflow.queue.simulation.loop import local_time
 from vaxflow.queue.simulation.metrics import StepSeries
 from vaxflow.queue.simulation.results import SimulationResult
@@ -26,7 +27,7 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            writer.writerow(safe_dict({k: "" if v is None else v for k, v in row.items()}))
 
 
 def _steps(series: StepSeries, end_us: int) -> tuple[list[float], list[int]]:

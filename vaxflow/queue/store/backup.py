@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from vaxflow.private_files import create_private
+
 log = logging.getLogger(__name__)
 
 
@@ -79,6 +81,7 @@ def backup(db: Path, out: Path) -> Copied:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     partial.unlink(missing_ok=True)
+    create_private(partial)  # personal data: the copy is readable by the service only
     started = time.monotonic()
     with (
         contextlib.closing(_connect(db)) as source,
@@ -125,6 +128,7 @@ def restore(backup_file: Path, db: Path, *, force: bool = False) -> Copied:
     if existed and not force:
         raise BackupError(f"{db} exists; give --force to replace it with {backup_file}")
     db.parent.mkdir(parents=True, exist_ok=True)
+    create_private(db)
     started = time.monotonic()
     with contextlib.closing(_connect(db, timeout=0)) as target:
         target.execute("PRAGMA locking_mode=EXCLUSIVE")

@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, Engine, insert, select
 
 from vaxflow.clock import Clock
+from vaxflow.private_files import create_private, tighten
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.store import tables as t
@@ -163,6 +164,12 @@ class Store:
         self.site_id = site_id
         self.clock = clock
         path = sqlite_path(url)
+        if path and path != ":memory:":
+            # Personal data: the file, and so its WAL and SHM (SQLite gives them its mode),
+            # readable by the service only.
+            create_private(path)
+            for suffix in ("-wal", "-shm"):
+                tighten(path + suffix)
         self._checkpointer = WalCheckpointer(path) if path is not None else None
         self._writer_engine: Engine = make_engine(
             url, writer=True, autocheckpoint=self._checkpointer is None

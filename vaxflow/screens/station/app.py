@@ -74,7 +74,12 @@ async def run_console(options: StationOptions) -> int:
     font = FONT if path else "Roboto"
     if path is not None:
         LabelBase.register(FONT, fn_regular=str(path), fn_bold=str(path))
-    client = SiteClient(options.server, options.token, device=f"station-{options.station}")
+    client = SiteClient(
+        options.server,
+        options.token,
+        device=f"station-{options.station}",
+        ca=options.settings.server.tls_ca,
+    )
     ready = asyncio.Event()
     holder: dict[str, StationConsole] = {}
     readers: list[StationIdReader] = []  # the ID-card reader, once a console exists
