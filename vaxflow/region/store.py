@@ -36,6 +36,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from vaxflow.queue.core.events import EventKind
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -309,7 +311,7 @@ def _event_row(site_id: str, e: dict[str, Any], received: datetime) -> dict[str,
 def _dose_row(site_id: str, e: dict[str, Any]) -> dict[str, Any] | None:
     """The dose a `dosed` event records, as the site shipped it (`dose` beside the payload)."""
     dose = e.get("dose")
-    if e.get("kind") != "dosed" or not isinstance(dose, dict):
+    if e.get("kind") != EventKind.DOSED or not isinstance(dose, dict):
         return None
     given_at = _when(dose.get("given_at") or e["at"])
     return {
