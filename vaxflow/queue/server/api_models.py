@@ -294,8 +294,23 @@ class TimeResponse(BaseModel):
     """The site's IANA time zone (Asia/Shanghai): what displays show their clocks in."""
 
 
+class WalFigures(BaseModel):
+    """The SQLite write-ahead log (issue 18); sizes in bytes."""
+
+    bytes: int
+    ceiling: int
+    db_bytes: int
+    max_bytes: int
+    lag_bytes: int
+    checkpoints: int
+    truncates: int
+    last_checkpoint_ms: float
+    refused_batches: int
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok"]
+    wal: WalFigures | None = None
 
 
 class OkResponse(BaseModel):

@@ -167,6 +167,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             refusal = QueueError(
                 "storage_full", "The site database's disk is full; nothing was saved."
             )
+        elif err.backlog:
+            refusal = QueueError(
+                "storage_backlog", "The site database is catching up; nothing was saved."
+            )
         else:
             refusal = QueueError(
                 "store_unavailable",

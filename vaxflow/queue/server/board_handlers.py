@@ -167,6 +167,7 @@ async def dashboard(request: web.Request) -> web.Response:
     now = clock.now()
     data = await store.read(lambda conn: _dashboard(conn, settings, store.site_id, now))
     data["alerts"]["storage"] = store.outage  # the database cannot save: staff must act
+    data["wal"] = store.wal  # the write-ahead log's size and ceiling (issue 18)
     return json_response(data)
 
 

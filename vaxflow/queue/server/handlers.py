@@ -155,7 +155,8 @@ def _int_param(request: web.Request, name: str) -> int:
 
 
 async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    """Liveness, and the figures an operator watches: the WAL's size against its ceiling."""
+    return json_response({"status": "ok", "wal": request.app[STORE].wal})
 
 
 async def server_time(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ const store = new TokenStore("marshal");
 const state = { token: null, data: null, message: null, pending: null };
 const STATE_NAMES = { open: "开放 open", paused: "暂停 paused", closed: "关闭 closed" };
 
+const mib = (bytes) => (bytes / 1048576).toFixed(1);
 const fmt = (v) => (v === null || v === undefined ? "—" : String(v));
 
 function kpi(label, value, key, cls = "") {
@@ -39,7 +40,9 @@ function render() {
   const storage = d.alerts.storage;
   const since = storage ? timeOfDay(Date.parse(storage.since)) : "";
   const storageBanner = !storage ? null : el("div", { class: "banner bad", id: "storage-alert" },
-    storage.disk_full
+    storage.wal_backlog
+      ? `数据库日志已满，长时间读取未结束，暂停保存（${since} 起已拒绝 ${storage.refused} 次）— The database log is at its ceiling while long reads run; saving paused (${storage.refused} requests refused since ${since}).`
+      : storage.disk_full
       ? `数据库无法保存：磁盘已满，请立即清理服务器磁盘空间（${since} 起已拒绝 ${storage.refused} 次）— The database cannot save: its disk is full. Free space on the server now (${storage.refused} requests refused since ${since}).`
       : `数据库无法保存，请检查服务器（${since} 起已拒绝 ${storage.refused} 次）— The database cannot save; check the server (${storage.refused} requests refused since ${since}).`);
   const alerts = [
@@ -56,6 +59,7 @@ function render() {
       el("h1", {}, `现场调度 Marshal — ${d.site_name}`),
       el("button", { class: "small", onclick: openReport }, "今日报告 Today's report"),
       el("span", { id: "feed", class: "chip" }, "…"),
+      d.wal ? el("span", { class: "chip", id: "wal", title: "SQLite WAL / ceiling" }, `日志 WAL ${mib(d.wal.bytes)}/${mib(d.wal.ceiling)} MiB`) : null,
       el("span", { class: "chip" }, timeOfDay(Date.parse(d.at)))),
     el("main", {},
       storageBanner,
