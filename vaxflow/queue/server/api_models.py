@@ -308,9 +308,25 @@ class WalFigures(BaseModel):
     refused_batches: int
 
 
+class ClockStepSeen(BaseModel):
+    """A wall-clock step the server saw (served time, seconds: + forward)."""
+
+    at: str
+    seconds: float
+
+
+class ClockFigures(BaseModel):
+    """Served time against the wall clock (issue 18): steps are left out of served time."""
+
+    steady: bool
+    wall_minus_served: float
+    steps: list[ClockStepSeen]
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok"]
     wal: WalFigures | None = None
+    clock: ClockFigures | None = None
 
 
 class OkResponse(BaseModel):

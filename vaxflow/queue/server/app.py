@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from vaxflow.clock import Clock, SystemClock
+from vaxflow.clock import Clock, SteadyClock
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.staff_auth import StaffAuth
@@ -70,7 +70,7 @@ def create_app(
     without it an exit scan shows the certificate and lists it to print. `announce` renders
     the boards' spoken calls (the CLI gives espeak-ng's); without it the boards only chime."""
     app = web.Application(middlewares=[_errors], client_max_size=settings.server.max_body_bytes)
-    clock = clock or SystemClock()
+    clock = clock or SteadyClock()
     store = Store(database_url(db or settings.server.db), site_id=settings.site.id, clock=clock)
     hub = EventHub()
     store.subscribe(hub.publish)

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
+from vaxflow.clock import SteadyClock
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
 from vaxflow.queue.ops import boards, certificates, service
@@ -168,6 +169,11 @@ async def dashboard(request: web.Request) -> web.Response:
     data = await store.read(lambda conn: _dashboard(conn, settings, store.site_id, now))
     data["alerts"]["storage"] = store.outage  # the database cannot save: staff must act
     data["wal"] = store.wal  # the write-ahead log's size and ceiling (issue 18)
+    # A wall-clock step the served time left out: the marshal should know (issue 18).
+    if isinstance(clock, SteadyClock) and clock.steps:
+        data["alerts"]["clock"] = clock.status()
+    else:
+        data["alerts"]["clock"] = None
     return json_response(data)
 
 
