@@ -198,6 +198,12 @@ async def set_walk_in_capacity(request: web.Request) -> web.Response:
     return await mutate(request, WalkInCapacityRequest, op)
 
 
+async def close_day(request: web.Request) -> web.Response:
+    """The marshal closes the site day (an event: audited, and kept over restarts)."""
+    settings = request.app[SETTINGS]
+    return await mutate(request, m.EmptyRequest, lambda tx, _body: service.close_day(tx, settings))
+
+
 # --- exit --------------------------------------------------------------------------------
 
 

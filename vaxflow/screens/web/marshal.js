@@ -63,6 +63,7 @@ function render() {
     el("header", { class: "bar" },
       el("h1", {}, `现场调度 Marshal — ${d.site_name}`),
       el("button", { class: "small", onclick: openReport }, "今日报告 Today's report"),
+      el("button", { class: "small", id: "close-day", onclick: () => { if (confirm("结束当日？Close the site day?")) act("/api/site-day/close", {}, "当日已结束 The site day is closed"); } }, "结束当日 Close the day"),
       el("span", { id: "feed", class: "chip" }, "…"),
       d.wal ? el("span", { class: "chip", id: "wal", title: "SQLite WAL / ceiling" }, `日志 WAL ${mib(d.wal.bytes)}/${mib(d.wal.ceiling)} MiB`) : null,
       el("span", { class: "chip" }, timeOfDay(Date.parse(d.at)))),
