@@ -84,3 +84,16 @@ def test_small_jitter_is_no_step() -> None:
         os_clocks.run(0.5, drift=0.01 if n % 2 else -0.01)
         clock.now()
     assert clock.steps == []
+
+
+def test_a_restart_after_the_clock_was_set_back_resumes_from_the_newest_event() -> None:
+    os_clocks = OsClocks()
+    newest = datetime.fromtimestamp(START + 1200, UTC)  # saved 20 min "in the future"
+    clock = steady(os_clocks)
+    clock.not_before(newest)
+    assert clock.now() == newest
+    assert [round(s.seconds) for s in clock.steps] == [-1200]
+    os_clocks.run(60)
+    assert (clock.now() - newest).total_seconds() == pytest.approx(60, abs=0.05)
+    clock.not_before(datetime.fromtimestamp(START, UTC))  # behind served time: nothing
+    assert len(clock.steps) == 1

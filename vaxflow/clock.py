@@ -98,6 +98,24 @@ class SteadyClock:
             self._last_m, self._last_gap = m, gap
             return _utc(m + self._offset)
 
+    def not_before(self, when: datetime) -> None:
+        """Served time resumes from `when` (the newest saved event, at start) if the wall
+        clock is more than `threshold` behind it: a step back while the server was down is
+        a step like any other, logged, shown, and left out of served time."""
+        with self._lock:
+            m = self._monotonic()
+            behind = when.timestamp() - (m + self._offset)
+            if behind <= self.threshold:
+                return
+            self._offset += behind
+            self._stepped -= behind
+            self.steps = [*self.steps, ClockStep(_utc(m + self._offset), -behind)][-STEPS_KEPT:]
+            log.warning(
+                "the wall clock is %.1f s behind the newest saved event: it stepped back "
+                "while the server was down; served time resumes from that event",
+                behind,
+            )
+
     def status(self) -> dict[str, Any]:
         """For /api/health and the marshal: how far served time is from the wall clock
         (wall minus served, seconds) and the steps seen, newest last."""

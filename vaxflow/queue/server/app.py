@@ -40,6 +40,7 @@ from vaxflow.queue.server.handlers import json_response
 from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.server.route import Handler, Route
 from vaxflow.queue.server.routes import ROUTES
+from vaxflow.queue.store import views
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store, StoreUnavailable
 
@@ -196,6 +197,11 @@ async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     await store.start()
     log.info("store open: %s", store.url)
+    clock = app[CLOCK]
+    if isinstance(clock, SteadyClock):  # a wall clock set back while the server was down
+        last = await store.read(lambda conn: views.last_event_at(conn, store.site_id))
+        if last is not None:
+            clock.not_before(last)
     await staff_handlers.restore_lockouts(app)  # a restart does not unlock a guessed number
     async with aiohttp.ClientSession() as http:  # outgoing calls: the booking service
         app[HTTP] = http
