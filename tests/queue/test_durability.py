@@ -55,7 +55,15 @@ def _vaxflow() -> list[str]:
 class ServerProcess:
     """`vaxflow server` on a free port; stdout and stderr go to files in the test's folder."""
 
-    def __init__(self, config: Path, db: Path, folder: Path, name: str) -> None:
+    def __init__(
+        self,
+        config: Path,
+        db: Path,
+        folder: Path,
+        name: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`env` is added to the server's environment (libfaketime's, say)."""
         self.out = folder / f"{name}.out"
         self.err = folder / f"{name}.err"
         with self.out.open("wb") as out, self.err.open("wb") as err:
@@ -63,6 +71,7 @@ class ServerProcess:
                 [*_vaxflow(), "server", "--config", str(config), "--port", "0", "--db", str(db)],
                 stdout=out,
                 stderr=err,
+                env={**os.environ, **env} if env else None,
             )
         self.url = ""
 

@@ -52,13 +52,26 @@ STATION = StationStatus(
 @pytest.mark.parametrize(
     ("when", "timezone", "day"),
     [
+        # the day turns at 04:00 site time (engine.DAY_TURNS_AT), not at midnight
         (datetime(2026, 11, 21, 15, 59, tzinfo=UTC), "Asia/Shanghai", date(2026, 11, 21)),
-        (datetime(2026, 11, 21, 16, 0, tzinfo=UTC), "Asia/Shanghai", date(2026, 11, 22)),
+        (datetime(2026, 11, 21, 16, 0, tzinfo=UTC), "Asia/Shanghai", date(2026, 11, 21)),
+        (datetime(2026, 11, 21, 19, 59, tzinfo=UTC), "Asia/Shanghai", date(2026, 11, 21)),
+        (datetime(2026, 11, 21, 20, 0, tzinfo=UTC), "Asia/Shanghai", date(2026, 11, 22)),
         (datetime(2026, 11, 21, 16, 0, tzinfo=UTC), "UTC", date(2026, 11, 21)),
+        (datetime(2026, 11, 22, 3, 59, tzinfo=UTC), "UTC", date(2026, 11, 21)),
     ],
 )
 def test_site_day_follows_the_site_time_zone(when: datetime, timezone: str, day: date) -> None:
     assert engine.site_day(when, timezone) == day
+
+
+def test_the_site_day_never_goes_before_its_floor() -> None:
+    early = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai on the 21st
+    assert engine.site_day(early, "Asia/Shanghai", floor=date(2026, 11, 22)) == date(2026, 11, 22)
+    assert engine.site_day(early, "Asia/Shanghai", floor=date(2026, 11, 20)) == date(2026, 11, 21)
+    assert engine.day_start(date(2026, 11, 22), "Asia/Shanghai") == datetime(
+        2026, 11, 21, 20, 0, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize(

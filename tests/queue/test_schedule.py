@@ -418,8 +418,9 @@ def test_29_february_birthday_is_18_on_1_march(
 
 
 def test_the_visit_day_is_site_time_not_utc(p2021: Settings) -> None:
-    """16:30 UTC on 26 March is 00:30 on 27 March in Shanghai: 60+ is open, and the 21st day."""
-    now = datetime(2021, 3, 26, 16, 30, tzinfo=UTC)
+    """20:30 UTC on 26 March is 04:30 on 27 March in Shanghai, past the site day's turn
+    (04:00, engine.DAY_TURNS_AT): 60+ is open, and the 21st day."""
+    now = datetime(2021, 3, 26, 20, 30, tzinfo=UTC)
     sixty = date(1961, 3, 20)  # 60 on both days
     history = [dose(date(2021, 3, 6))]  # 21 days before 27 March, 20 before 26 March
     found = evaluate(
@@ -431,7 +432,7 @@ def test_the_visit_day_is_site_time_not_utc(p2021: Settings) -> None:
         now=now,
     )
     assert codes(found.decision) == ([], ["review_age"], [])
-    early = now - timedelta(hours=1)  # 23:30 on 26 March in Shanghai
+    early = now - timedelta(hours=1)  # 03:30 on 27 March in Shanghai: still the 26th's day
     refused = evaluate(
         p2021,
         product=product(p2021, "CORONAVAC"),

@@ -21,9 +21,10 @@ from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.model import Visit
 from vaxflow.queue.ops import service
 from vaxflow.queue.store import tables as t
-from vaxflow.queue.store.checkpoint import INTERVAL as CHECKPOINT_INTERVAL
+from vaxflow.queue.store.checkpoint import CEILING_MIN
+from vaxflow.queue.store.checkpoint import IDLE as CHECKPOINT_IDLE
 from vaxflow.queue.store.db import database_url, make_engine, migrate
-from vaxflow.queue.store.writer import Event, Store, Tx, events_after
+from vaxflow.queue.store.writer import Event, Store, StoreUnavailable, Tx, events_after
 
 from .people import walk_in_request
 
@@ -144,7 +145,7 @@ async def test_acknowledged_writes_are_on_disk(
     assert row == ("W001", "checked_in")
 
 
-async def test_the_wal_is_checkpointed_beside_the_writer_not_in_its_commits(
+async def test_the_writer_backfills_the_wal_when_idle_not_in_its_commits(
     tmp_path: Path, settings: Settings, clock: FrozenClock
 ) -> None:
     path = tmp_path / "c.sqlite"
@@ -159,12 +160,55 @@ async def test_the_wal_is_checkpointed_beside_the_writer_not_in_its_commits(
             await store.write(_check_in(settings, n), actor="k")
         wal = path.with_name(path.name + "-wal")
         assert wal.stat().st_size > 0
-        await asyncio.sleep(CHECKPOINT_INTERVAL * 2.5)
+        await asyncio.sleep(CHECKPOINT_IDLE * 4)  # idle: the writer backfills the log
         # The database file alone, without its WAL, already holds them: checkpointed.
         alone = tmp_path / "alone.sqlite"
         shutil.copyfile(path, alone)
         with sqlite3.connect(alone) as other:
             assert other.execute("SELECT count(*) FROM visits").fetchone() == (40,)
+        wal_figures = store.wal
+        assert wal_figures is not None and wal_figures["checkpoints"] >= 1
+        assert wal_figures["lag_bytes"] == 0
+    finally:
+        await store.stop()
+
+
+async def test_a_wal_held_at_its_ceiling_by_a_reader_refuses_in_words_then_saves(
+    tmp_path: Path, settings: Settings, clock: FrozenClock
+) -> None:
+    """Issue 18: the log never grows past its ceiling; a reader that pins it costs refusals
+    (storage_backlog), not the disk; when the reader ends the writer empties the log."""
+    path = tmp_path / "w.sqlite"
+    store = Store(
+        database_url(str(path)), site_id=settings.site.id, clock=clock, wal_reader_wait=0.2
+    )
+    await store.start()
+    try:
+        await store.write(_check_in(settings, 1), actor="k")
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM visits").fetchone()  # a snapshot, held
+        saved, refused = 0, 0
+        for n in range(2, 400):
+            try:
+                await store.write(_check_in(settings, n), actor="k")
+                saved += 1
+            except StoreUnavailable as err:
+                assert err.backlog and not err.full
+                refused += 1
+                break
+        figures = store.wal
+        assert figures is not None
+        assert refused == 1 and saved > 20, (saved, figures)
+        assert figures["bytes"] <= figures["ceiling"] <= CEILING_MIN
+        outage = store.outage
+        assert outage is not None and outage["wal_backlog"] is True
+        reader.execute("COMMIT")
+        reader.close()
+        await store.write(_check_in(settings, 400), actor="k")  # the log empties; it saves
+        assert store.outage is None
+        after = store.wal
+        assert after is not None and after["truncates"] >= 2
     finally:
         await store.stop()
 

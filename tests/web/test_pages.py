@@ -238,6 +238,34 @@ def test_marshal_sees_a_database_that_cannot_save_at_the_top(server: Server, bro
     page.close()
 
 
+def test_marshal_sees_a_clock_step_and_the_wal(server: Server, browser: Any) -> None:
+    """Issue 18: a wall-clock step (made real in tests/faults/test_clock_steps.py) is shown
+    as a banner and an alert; the header shows the WAL against its ceiling."""
+    page = browser.new_page()
+    page.add_init_script("sessionStorage.setItem('vaxflow.token.marshal', 'demo-marshal-token');")
+    step = {
+        "steady": True,
+        "wall_minus_served": 2400.0,
+        "steps": [{"at": "2026-11-21T03:50:00+00:00", "seconds": 2400.0}],
+    }
+
+    def with_step(route: Any) -> None:
+        answer = route.fetch()
+        data = answer.json()
+        data["alerts"]["clock"] = step
+        route.fulfill(response=answer, body=json.dumps(data))
+
+    page.route("**/api/dashboard", with_step)
+    page.goto(server.url + "/marshal")
+    banner = page.wait_for_selector("#clock-alert", timeout=10_000)
+    assert banner is not None
+    text = banner.inner_text()
+    assert "时钟" in text and "stepped" in text and "+2400 s" in text
+    wal = page.wait_for_selector("#wal", timeout=10_000)
+    assert wal is not None and "WAL" in wal.inner_text() and "MiB" in wal.inner_text()
+    page.close()
+
+
 def test_station_console_calls_verifies_and_doses(server: Server, browser: Any) -> None:
     page = browser.new_page()
     page.goto(server.url + "/station/S03")

@@ -10,7 +10,7 @@ from typing import Any
 
 from vaxflow.cli.common import site_settings
 from vaxflow.cli.site_app import site_app
-from vaxflow.clock import Clock, ScaledClock, SystemClock
+from vaxflow.clock import Clock, ScaledClock, SteadyClock
 from vaxflow.queue.server.serve import run_loop, serve
 from vaxflow.site_tls import server_context
 
@@ -46,11 +46,12 @@ def register(sub: Any) -> None:
 
 
 def site_clock(speed: float, start: str | None) -> Clock:
-    """The wall clock, or a rehearsal's clock running `speed` times faster from `start`."""
+    """Steady served time, or a rehearsal's clock running `speed` times faster from `start`
+    (on the monotonic clock too, so a wall-clock step moves neither)."""
     if speed <= 0:
         raise ValueError("--speed must be positive")
     if speed == 1 and start is None:
-        return SystemClock()
+        return SteadyClock()  # served time: a wall-clock step never shortens observation
     begin = None
     if start is not None:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from vaxflow.config import LaneKind, Settings
@@ -26,9 +26,25 @@ from vaxflow.queue.core.model import (
 # --- site days and tickets ---------------------------------------------------------------
 
 
-def site_day(now: datetime, timezone: str) -> date:
-    """The site day `now` falls on: midnight to midnight in the site's own time zone."""
-    return now.astimezone(ZoneInfo(timezone)).date()
+#: When one site day gives way to the next, in site time. Not midnight: a day that runs
+#: late keeps serving its people (call, dose, observation, exit by scan or typed number)
+#: past midnight, and check-ins after midnight still belong to it (issue 18).
+DAY_TURNS_AT = time(4, 0)
+
+
+def site_day(now: datetime, timezone: str, *, floor: date | None = None) -> date:
+    """The site day `now` falls on: from `DAY_TURNS_AT` to `DAY_TURNS_AT` in the site's time
+    zone, and never before `floor` (the newest day the site has numbered or opened), so a
+    clock set back never reopens a day that has ended nor reissues its numbers."""
+    local = now.astimezone(ZoneInfo(timezone))
+    turned = local - timedelta(hours=DAY_TURNS_AT.hour, minutes=DAY_TURNS_AT.minute)
+    day = turned.date()
+    return day if floor is None or day >= floor else floor
+
+
+def day_start(day: date, timezone: str) -> datetime:
+    """The instant site day `day` begins (its `DAY_TURNS_AT`), timezone-aware."""
+    return datetime.combine(day, DAY_TURNS_AT, ZoneInfo(timezone))
 
 
 def format_ticket(prefix: str, number: int) -> str:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import Product
@@ -125,7 +126,7 @@ def observation_people(
 def calls_snapshot(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """The people being called now (newest call first) and the stations' zones."""
     seq = last_seq(conn, site_id)
-    day = engine.site_day(now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone)
     calls = []
     for visit in views.recent_calls(conn, site_id, day, RECENT_CALLS):
         payload = service.visit_payload(visit, settings)
@@ -175,7 +176,7 @@ def certificate(
 
 def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """Everything the marshal's dashboard shows, read in one snapshot."""
-    day = engine.site_day(now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone)
     stats = service.stats(conn, settings, site_id, now)
     called = views.called_since(conn, site_id, day, now - WAIT_WINDOW)
     oldest = views.oldest_waiting(conn, site_id, day)
@@ -200,12 +201,13 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
             }
         )
     start, _end = day_bounds(day, settings.site.timezone)
+    zone = ZoneInfo(settings.site.timezone)
     per_station: dict[str, tuple[int, int]] = {}
     hours = [0] * 24
     for station_id, given_at in views.doses_since(conn, site_id, start):
         today, last_hour = per_station.get(station_id, (0, 0))
         per_station[station_id] = (today + 1, last_hour + (given_at >= now - timedelta(hours=1)))
-        hours[min(23, int((given_at - start).total_seconds() // 3600))] += 1
+        hours[given_at.astimezone(zone).hour] += 1  # the local hour: the day turns at 04:00
     stations = [
         {
             **station,

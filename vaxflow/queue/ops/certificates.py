@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vaxflow.config import Settings
-from vaxflow.queue.core import engine
 from vaxflow.queue.core.events import CERTIFICATES
 from vaxflow.queue.ops import boards
-from vaxflow.queue.store import Conn, views
+from vaxflow.queue.store import Conn, repo, views
 
 QUEUED, PRINTED, FAILED = KINDS = CERTIFICATES
 #: A queued print with no outcome after this long was lost (longer than any print's deadline).
@@ -65,7 +64,7 @@ def to_reprint(events: Iterable[PrintRecord], now: datetime) -> list[PrintRecord
 
 def day_prints(conn: Conn, settings: Settings, site_id: str, now: datetime) -> list[PrintRecord]:
     """Today's certificate events, in order (read within the day's event numbers only)."""
-    day = engine.site_day(now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone)
     rows = views.day_visit_events(conn, settings, site_id, day, KINDS)
     return [
         PrintRecord(int(r.visit_id), r.kind, r.at, str(json.loads(r.payload).get("reason", "")))

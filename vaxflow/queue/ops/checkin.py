@@ -240,7 +240,7 @@ def booking_of_card(
         document = validate_id(parse_id_type(person.id_type), person.id_number)
     except QueueError:
         return None
-    day = engine.site_day(now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone)
     for booking in bookings_of_person(conn, site_id, document.number, day):
         if booking.id_type == document.id_type.value:
             return booking
@@ -279,7 +279,7 @@ def judge(
     allow_switch: bool = False,
 ) -> Assessment:
     """Every rule for this applicant now, including walk-in capacity, and the decided dose."""
-    day = engine.site_day(now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone)
     assessment = evaluate(
         settings,
         product=applicant.product,
@@ -322,12 +322,12 @@ def precheck(
 ) -> dict[str, Any]:
     """What the kiosk needs before the questions: may this person go on, and what to ask."""
     applicant = identify(conn, settings, site_id, request, now)
-    _already_here(conn, site_id, engine.site_day(now, settings.site.timezone), applicant)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    _already_here(conn, site_id, day, applicant)
     assessment = judge(conn, settings, site_id, applicant, now)
     decision, plan = assessment.decision, assessment.plan
     if not decision.ok:
         raise refusal(decision)
-    day = engine.site_day(now, settings.site.timezone)
     guardian = minor_guardian(settings, applicant, request, day, issuing=False)
     if guardian is not None:
         decision = decision + Decision((), guardian.review)
@@ -342,9 +342,7 @@ def precheck(
         "person": {
             "name": mask_name(applicant.name),
             "id_number": mask_id_number(applicant.id_number),
-            "age": engine.age_on(applicant.birth_date, engine.site_day(now, settings.site.timezone))
-            if applicant.birth_date
-            else None,
+            "age": engine.age_on(applicant.birth_date, day) if applicant.birth_date else None,
         },
         "product": applicant.product.code,
         "product_name": applicant.product.name,
@@ -383,7 +381,7 @@ def _screening(settings: Settings, answers: Mapping[str, bool] | None) -> dict[s
 
 def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     """Identify, decide, and issue the ticket: the lane's next number, in one transaction."""
-    day = engine.site_day(tx.now, settings.site.timezone)
+    day = repo.site_day(tx.conn, tx.site_id, tx.now, settings.site.timezone)
     applicant = identify(tx.conn, settings, tx.site_id, request, tx.now)
     _already_here(tx.conn, tx.site_id, day, applicant)
     assessment = judge(tx.conn, settings, tx.site_id, applicant, tx.now)

@@ -294,8 +294,39 @@ class TimeResponse(BaseModel):
     """The site's IANA time zone (Asia/Shanghai): what displays show their clocks in."""
 
 
+class WalFigures(BaseModel):
+    """The SQLite write-ahead log (issue 18); sizes in bytes."""
+
+    bytes: int
+    ceiling: int
+    db_bytes: int
+    max_bytes: int
+    lag_bytes: int
+    checkpoints: int
+    truncates: int
+    last_checkpoint_ms: float
+    refused_batches: int
+
+
+class ClockStepSeen(BaseModel):
+    """A wall-clock step the server saw (served time, seconds: + forward)."""
+
+    at: str
+    seconds: float
+
+
+class ClockFigures(BaseModel):
+    """Served time against the wall clock (issue 18): steps are left out of served time."""
+
+    steady: bool
+    wall_minus_served: float
+    steps: list[ClockStepSeen]
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok"]
+    wal: WalFigures | None = None
+    clock: ClockFigures | None = None
 
 
 class OkResponse(BaseModel):

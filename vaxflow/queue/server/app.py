@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from vaxflow.clock import Clock, SystemClock
+from vaxflow.clock import Clock, SteadyClock
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.staff_auth import StaffAuth
@@ -43,6 +43,7 @@ from vaxflow.queue.server.region_shipper import shipper_lifetime
 from vaxflow.queue.server.route import Handler, Route
 from vaxflow.queue.server.routes import ROUTES
 from vaxflow.queue.server.scrypt_gate import ScryptGate
+from vaxflow.queue.store import views
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store, StoreUnavailable
 
@@ -73,7 +74,7 @@ def create_app(
     without it an exit scan shows the certificate and lists it to print. `announce` renders
     the boards' spoken calls (the CLI gives espeak-ng's); without it the boards only chime."""
     app = web.Application(middlewares=[_errors], client_max_size=settings.server.max_body_bytes)
-    clock = clock or SystemClock()
+    clock = clock or SteadyClock()
     store = Store(database_url(db or settings.server.db), site_id=settings.site.id, clock=clock)
     hub = EventHub(
         store,
@@ -212,6 +213,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             refusal = QueueError(
                 "storage_full", "The site database's disk is full; nothing was saved."
             )
+        elif err.backlog:
+            refusal = QueueError(
+                "storage_backlog", "The site database is catching up; nothing was saved."
+            )
         else:
             refusal = QueueError(
                 "store_unavailable",
@@ -237,6 +242,11 @@ async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     await store.start()
     log.info("store open: %s", store.url)
+    clock = app[CLOCK]
+    if isinstance(clock, SteadyClock):  # a wall clock set back while the server was down
+        last = await store.read(lambda conn: views.last_event_at(conn, store.site_id))
+        if last is not None:
+            clock.not_before(last)
     await staff_handlers.restore_lockouts(app)  # a restart does not unlock a guessed number
     async with aiohttp.ClientSession() as http:  # outgoing calls: the booking service
         app[HTTP] = http

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
+from vaxflow.clock import SteadyClock
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
 from vaxflow.queue.ops import boards, certificates, service
@@ -176,6 +177,12 @@ async def dashboard(request: web.Request) -> web.Response:
     data["alerts"]["storage"] = store.outage  # the database cannot save: staff must act
     shipper = request.app.get(REGION_SHIPPER)  # issue 16: how far the region is behind
     data["region"] = None if shipper is None else shipper.state
+    data["wal"] = store.wal  # the write-ahead log's size and ceiling (issue 18)
+    # A wall-clock step the served time left out: the marshal should know (issue 18).
+    if isinstance(clock, SteadyClock) and clock.steps:
+        data["alerts"]["clock"] = clock.status()
+    else:
+        data["alerts"]["clock"] = None
     return json_response(data)
 
 
@@ -198,6 +205,12 @@ async def set_walk_in_capacity(request: web.Request) -> web.Response:
         return {"capacity": body.capacity}
 
     return await mutate(request, WalkInCapacityRequest, op)
+
+
+async def close_day(request: web.Request) -> web.Response:
+    """The marshal closes the site day (an event: audited, and kept over restarts)."""
+    settings = request.app[SETTINGS]
+    return await mutate(request, m.EmptyRequest, lambda tx, _body: service.close_day(tx, settings))
 
 
 # --- exit --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from vaxflow.clock import SteadyClock
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.codes import read_booking_scan
 from vaxflow.queue.bookings.service_client import (
@@ -230,7 +231,11 @@ def _int_param(request: web.Request, name: str) -> int:
 
 
 async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    """Liveness, and the figures an operator watches: the WAL's size against its ceiling,
+    the wall-clock steps the served time left out."""
+    clock = request.app[CLOCK]
+    steady = clock.status() if isinstance(clock, SteadyClock) else None
+    return json_response({"status": "ok", "wal": request.app[STORE].wal, "clock": steady})
 
 
 async def server_time(request: web.Request) -> web.Response:

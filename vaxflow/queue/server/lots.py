@@ -14,11 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from vaxflow.config import Settings
-from vaxflow.queue.core import engine
 from vaxflow.queue.core.errors import Invalid
 from vaxflow.queue.server.appkeys import CLOCK, SETTINGS, STORE
 from vaxflow.queue.server.handlers import json_response
-from vaxflow.queue.store import Conn, views
+from vaxflow.queue.store import Conn, repo, views
 
 #: Station states in which a station has its lot loaded.
 LOADED_STATES = ("open", "paused")
@@ -29,7 +28,7 @@ def lots_in_use(
 ) -> dict[str, Any]:
     """Today's lots (of one product, or of all), most doses first, with the stations that
     have each loaded now."""
-    day = engine.site_day(now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone)
     lots: dict[tuple[str, str], dict[str, Any]] = {}
 
     def entry(code: str, lot: str) -> dict[str, Any]:

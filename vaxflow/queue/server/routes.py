@@ -366,6 +366,14 @@ ROUTES: list[Route] = [
     ),
     Route(
         "POST",
+        "/api/site-day/close",
+        bh.close_day,
+        frozenset({"marshal", "admin"}),
+        "Close the site day once everyone in it has finished; the next day opens (issue 18)",
+        body=m.EmptyRequest,
+    ),
+    Route(
+        "POST",
         "/api/exit/scan",
         bh.exit_certificate_scan,
         OBSERVER,

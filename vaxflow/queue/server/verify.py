@@ -21,7 +21,6 @@ from pydantic import Field
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import LaneKind
-from vaxflow.queue.core import engine
 from vaxflow.queue.core.booking import PriorDose
 from vaxflow.queue.core.errors import NotFound, Refused
 from vaxflow.queue.core.events import EventKind
@@ -149,7 +148,7 @@ def _masked(visit: Visit) -> dict[str, Any]:
 def _find(tx: Tx, settings: Settings, code: str) -> Visit | None:
     """Today's visit a ticket or ID number names; None when nobody today has it."""
     if is_id_number(code):
-        day = engine.site_day(tx.now, settings.site.timezone)
+        day = repo.site_day(tx.conn, tx.site_id, tx.now, settings.site.timezone)
         return repo.latest_visit_of_person(tx.conn, tx.site_id, day, code.strip().upper())
     try:
         return service.resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code)

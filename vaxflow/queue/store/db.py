@@ -13,6 +13,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url
 from sqlalchemy.exc import OperationalError
 
+from vaxflow.queue.store.checkpoint import JOURNAL_SIZE_LIMIT
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = "vaxflow.queue.store:migrations"
@@ -34,7 +36,7 @@ def database_url(db: str) -> str:
 def make_engine(url: str, *, writer: bool, autocheckpoint: bool = True) -> Engine:
     """An engine; on SQLite, the writer's transactions take the write lock up front.
 
-    `autocheckpoint=False` leaves WAL checkpoints to someone else (checkpoint.py).
+    `autocheckpoint=False` leaves WAL checkpoints to the writer (checkpoint.py).
     """
     if not url.startswith("sqlite"):
         # Readers see one snapshot per read, as on SQLite; the writer commits in READ COMMITTED.
@@ -56,6 +58,8 @@ def make_engine(url: str, *, writer: bool, autocheckpoint: bool = True) -> Engin
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # A log left larger than this by a burst is trimmed when it restarts (issue 18).
+        cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         if not autocheckpoint:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()

@@ -6,12 +6,12 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, Select, func, select
 
+from vaxflow.queue.core import engine
 from vaxflow.queue.core.report import AdverseRow, DayRows, DoseRow, EventRow, VisitRow
 from vaxflow.queue.store import tables as t
 
@@ -46,9 +46,7 @@ def _day_visits(day: date, sites: Sequence[str]) -> Select[Any]:
 
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     """The site day's start and end as timezone-aware instants."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(day, time(0), zone)
-    return start, datetime.combine(day + timedelta(days=1), time(0), zone)
+    return engine.day_start(day, timezone), engine.day_start(day + timedelta(days=1), timezone)
 
 
 def day_rows(

@@ -34,6 +34,18 @@ def last_seq(conn: Connection, site_id: str) -> int:
     return int(value or 0)
 
 
+def last_event_at(conn: Connection, site_id: str) -> datetime | None:
+    """When the newest event happened (served time): a restarted server never starts before
+    it, whatever its wall clock says (issue 18)."""
+    row = conn.execute(
+        select(t.events.c.at)
+        .where(t.events.c.site_id == site_id)
+        .order_by(t.events.c.seq.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else row[0]
+
+
 def observing_count(conn: Connection, site_id: str) -> int:
     value = conn.execute(
         select(func.count())

@@ -15,6 +15,7 @@ import errno
 import json
 import logging
 import queue as stdlib_queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from vaxflow.private_files import create_private, tighten
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.store import tables as t
-from vaxflow.queue.store.checkpoint import WalCheckpointer
+from vaxflow.queue.store.checkpoint import IDLE, READER_WAIT, Checkpointed, Mode, WalBound, timed
 from vaxflow.queue.store.db import make_engine, migrate, sqlite_path
 from vaxflow.queue.store.prepared import Prepared, release, rollback_to, savepoint
 
@@ -50,11 +51,15 @@ class StoreUnavailable(Exception):
 
     `full` says the disk (or the database's quota) is full: staff must free space, and the
     same request succeeds once they have, without a restart.
+
+    `backlog` says the WAL reached its ceiling and readers kept the checkpoint from emptying
+    it for `READER_WAIT` seconds: the writer refuses rather than let the log fill the disk.
     """
 
-    def __init__(self, message: str, *, full: bool = False) -> None:
+    def __init__(self, message: str, *, full: bool = False, backlog: bool = False) -> None:
         super().__init__(message)
         self.full = full
+        self.backlog = backlog
 
 
 #: SQLITE_FULL, and PostgreSQL's disk_full SQLSTATE class 53100.
@@ -159,7 +164,9 @@ class Store:
     thread runs the whole batch and the loop never waits on the network.
     """
 
-    def __init__(self, url: str, *, site_id: str, clock: Clock) -> None:
+    def __init__(
+        self, url: str, *, site_id: str, clock: Clock, wal_reader_wait: float = READER_WAIT
+    ) -> None:
         self.url = url
         self.site_id = site_id
         self.clock = clock
@@ -170,9 +177,10 @@ class Store:
             create_private(path)
             for suffix in ("-wal", "-shm"):
                 tighten(path + suffix)
-        self._checkpointer = WalCheckpointer(path) if path is not None else None
+        self._wal = WalBound(path) if path is not None else None
+        self._wal_reader_wait = wal_reader_wait  # seconds a full log waits for readers
         self._writer_engine: Engine = make_engine(
-            url, writer=True, autocheckpoint=self._checkpointer is None
+            url, writer=True, autocheckpoint=self._wal is None
         )
         self._reader_engine: Engine = make_engine(url, writer=False)
         self._on_loop = path is not None
@@ -195,14 +203,17 @@ class Store:
             return None
         return {**self._outage, "refused": self._refused_since_failure}
 
+    @property
+    def wal(self) -> dict[str, int | float] | None:
+        """The SQLite WAL's size, its ceiling and the checkpoints (None on PostgreSQL)."""
+        return self._wal.figures() if self._wal is not None else None
+
     def subscribe(self, listener: Callable[[list[Event]], None]) -> None:
         """Call `listener` (on the caller's loop thread) with each committed batch of events."""
         self._listeners.append(listener)
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate, self._writer_engine)
-        if self._checkpointer is not None:
-            self._checkpointer.start()
         if self._on_loop:
             conn = await asyncio.to_thread(self._writer_engine.connect)
             self._wake = asyncio.Event()
@@ -223,8 +234,6 @@ class Store:
             self._jobs.put(_STOP)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
-        if self._checkpointer is not None:
-            await asyncio.to_thread(self._checkpointer.stop)
         self._commits.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self._writer_engine.dispose()
@@ -277,7 +286,16 @@ class Store:
         assert self._wake is not None
         try:
             while self._loop_writer is not None or self._pending:
-                await self._wake.wait()
+                if self._wal is not None and self._wal.dirty and not self._pending:
+                    try:  # idle for a moment: backfill the log so the next commit restarts it
+                        async with asyncio.timeout(IDLE):
+                            await self._wake.wait()
+                    except TimeoutError:
+                        with contextlib.suppress(StoreUnavailable):  # a full disk: retried
+                            await self._checkpoint(loop, conn, Mode.PASSIVE)
+                        continue
+                else:
+                    await self._wake.wait()
                 self._wake.clear()
                 while self._pending:
                     # Kept short: the loop serves nobody else while a batch runs (~0.5 ms
@@ -288,10 +306,53 @@ class Store:
         finally:
             await loop.run_in_executor(self._commits, conn.close)
 
+    async def _checkpoint(
+        self, loop: asyncio.AbstractEventLoop, conn: Connection, mode: Mode
+    ) -> Checkpointed:
+        """One checkpoint on the writer's own connection, between transactions (raises
+        StoreUnavailable if it failed: a full disk, say)."""
+        assert self._wal is not None
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        wait = self._wal_reader_wait if mode is Mode.TRUNCATE else 0.0
+        try:
+            result, seconds = await loop.run_in_executor(self._commits, timed, raw, mode, wait)
+        except sqlite3.Error as err:
+            log.debug("WAL checkpoint (%s) failed: %s", mode, err)  # the outage is logged once
+            raise StoreUnavailable(
+                f"the database's log could not be checkpointed: {err}", full=is_disk_full(err)
+            ) from err
+        self._wal.done(mode, result, seconds)
+        if mode is Mode.TRUNCATE and not result.complete:
+            log.warning(
+                "the WAL is at its ceiling and readers kept it for %.0f s: refusing writes", wait
+            )
+        return result
+
+    async def _bound_wal(self, loop: asyncio.AbstractEventLoop, conn: Connection, n: int) -> None:
+        """Before a batch: keep the WAL under its ceiling, or refuse the batch (raises)."""
+        assert self._wal is not None
+        mode = self._wal.before(n)
+        if mode is None:
+            return
+        try:
+            result = await self._checkpoint(loop, conn, mode)
+        except StoreUnavailable:
+            if mode is Mode.PASSIVE:
+                return  # the batch may still fit; if not, its commit says why
+            raise
+        if mode is Mode.TRUNCATE and not result.complete:
+            self._wal.refused += 1
+            raise StoreUnavailable(
+                "the database's log is at its ceiling and could not be emptied", backlog=True
+            )
+
     async def _run_on_loop(
         self, loop: asyncio.AbstractEventLoop, conn: Connection, batch: list[_Job[Any]]
     ) -> None:
         try:
+            if self._wal is not None:
+                await self._bound_wal(loop, conn, len(batch))
             # BEGIN IMMEDIATE may wait for another process's write lock (busy_timeout).
             transaction = await loop.run_in_executor(self._commits, conn.begin)
         except Exception as err:
@@ -306,6 +367,8 @@ class Store:
             self._refuse_batch(batch, err)
             return
         self._saved_again()
+        if self._wal is not None:
+            self._wal.committed(len(batch))
         for job, value, error in outcomes:
             _settle(job.future, value, error)
         if committed:
@@ -385,16 +448,24 @@ class Store:
 
     def _refuse_batch(self, batch: list[_Job[Any]], err: Exception) -> None:
         """Nothing of the batch was kept: every request in it hears so."""
-        full = is_disk_full(err)
+        known = err if isinstance(err, StoreUnavailable) else None
+        full = known.full if known is not None else is_disk_full(err)
+        backlog = known is not None and known.backlog
         if not self._refused_since_failure:  # once per outage, not once per request
-            self._outage = {"since": self.clock.now().isoformat(), "disk_full": full}
+            self._outage = {
+                "since": self.clock.now().isoformat(),
+                "disk_full": full,
+                "wal_backlog": backlog,
+            }
             log.error(
                 "the database cannot save (%s); refusing changes until it can: %s",
                 "disk full: free space on its disk" if full else "see the error",
                 err,
             )
         self._refused_since_failure += len(batch)
-        failure = StoreUnavailable(f"the database could not save the change: {err}", full=full)
+        failure = StoreUnavailable(
+            f"the database could not save the change: {err}", full=full, backlog=backlog
+        )
         for job in batch:
             job.loop.call_soon_threadsafe(_settle, job.future, None, failure)
 

@@ -7,6 +7,7 @@ const store = new TokenStore("marshal");
 const state = { token: null, data: null, message: null, pending: null };
 const STATE_NAMES = { open: "开放 open", paused: "暂停 paused", closed: "关闭 closed" };
 
+const mib = (bytes) => (bytes / 1048576).toFixed(1);
 const fmt = (v) => (v === null || v === undefined ? "—" : String(v));
 
 function kpi(label, value, key, cls = "") {
@@ -39,10 +40,17 @@ function render() {
   const storage = d.alerts.storage;
   const since = storage ? timeOfDay(Date.parse(storage.since)) : "";
   const storageBanner = !storage ? null : el("div", { class: "banner bad", id: "storage-alert" },
-    storage.disk_full
+    storage.wal_backlog
+      ? `数据库日志已满，长时间读取未结束，暂停保存（${since} 起已拒绝 ${storage.refused} 次）— The database log is at its ceiling while long reads run; saving paused (${storage.refused} requests refused since ${since}).`
+      : storage.disk_full
       ? `数据库无法保存：磁盘已满，请立即清理服务器磁盘空间（${since} 起已拒绝 ${storage.refused} 次）— The database cannot save: its disk is full. Free space on the server now (${storage.refused} requests refused since ${since}).`
       : `数据库无法保存，请检查服务器（${since} 起已拒绝 ${storage.refused} 次）— The database cannot save; check the server (${storage.refused} requests refused since ${since}).`);
+  const clockAlert = d.alerts.clock;
+  const clockSteps = clockAlert ? clockAlert.steps.map((st) => `${st.seconds > 0 ? "+" : ""}${Math.round(st.seconds)} s @ ${timeOfDay(Date.parse(st.at))}`).join(", ") : "";
+  const clockBanner = !clockAlert ? null : el("div", { class: "banner warn", id: "clock-alert" },
+    `服务器时钟发生跳变（${clockSteps}）：留观计时按实际经过时间，不受影响；请检查服务器时间同步 — The server's wall clock stepped (${clockSteps}): observation keeps counting real time served, nobody's countdown moved; check the server's time sync.`);
   const alerts = [
+    ...(clockAlert ? [el("li", { class: "clock" }, `⏱ 时钟跳变 clock step ${clockSteps}`)] : []),
     ...d.alerts.adverse.map((a) => el("li", { class: `sev-${a.severity}` }, `⚠ ${a.ticket}: ${a.kind} (${a.severity}) — 不良反应 adverse reaction`)),
     ...d.alerts.devices.map((dev) => el("li", {}, `🖨 ${dev.device_id} ${dev.kind}: ${dev.state} ${dev.reason}`)),
     ...d.alerts.no_shows.slice(0, 5).map((n) => el("li", { class: "muted" }, `${n.ticket} 未到 no-show`)),
@@ -55,10 +63,13 @@ function render() {
     el("header", { class: "bar" },
       el("h1", {}, `现场调度 Marshal — ${d.site_name}`),
       el("button", { class: "small", onclick: openReport }, "今日报告 Today's report"),
+      el("button", { class: "small", id: "close-day", onclick: () => { if (confirm("结束当日？Close the site day?")) act("/api/site-day/close", {}, "当日已结束 The site day is closed"); } }, "结束当日 Close the day"),
       el("span", { id: "feed", class: "chip" }, "…"),
+      d.wal ? el("span", { class: "chip", id: "wal", title: "SQLite WAL / ceiling" }, `日志 WAL ${mib(d.wal.bytes)}/${mib(d.wal.ceiling)} MiB`) : null,
       el("span", { class: "chip" }, timeOfDay(Date.parse(d.at)))),
     el("main", {},
       storageBanner,
+      clockBanner,
       state.message ? el("div", { class: `banner ${state.message.kind}` }, state.message.text) : null,
       obs.warning ? el("div", { class: `banner ${obsClass === "bad" ? "bad" : "warn"}` }, `留观座位 Observation seats ${obs.observing}/${obs.seats}: ${obs.warning.reason === "observation_full" ? "已满 full" : "将满 nearly full"} — 叫号将提示 stations are warned on call-next`) : null,
       el("div", { class: "kpis" },

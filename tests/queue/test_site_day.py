@@ -1,0 +1,130 @@
+"""A site day that crosses midnight and only moves forward (issue 18), on an injected clock.
+
+The day turns at 04:00 site time (engine.DAY_TURNS_AT), not at midnight: a person dosed at
+23:58 is found at the exit after midnight by scan and by typed number; check-ins after
+midnight belong to the open day. A clock set back never reopens a day that has turned or
+been closed by staff, nor reissues its numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tests.queue.conftest import Site
+from tests.queue.test_durability import walk_in_body
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """November `day`, 2026, site time (Asia/Shanghai), as UTC."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+class Walk:
+    """People walking in and through station S01, by the API."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.people = 0
+
+    async def check_in(self) -> dict[str, Any]:
+        self.people += 1
+        body = walk_in_body(self.site.settings, self.people)
+        answer: dict[str, Any] = await self.site.post("kiosk", "/api/checkins", body)
+        return answer
+
+    async def dose_next(self) -> dict[str, Any]:
+        called = (await self.site.post("station", "/api/stations/S01/call-next"))["called"]
+        await self.site.post("station", "/api/stations/S01/start-service", {"code": called["qr"]})
+        dosed: dict[str, Any] = await self.site.post(
+            "station", "/api/stations/S01/record-dose", {"visit_id": called["visit_id"]}
+        )
+        return dosed
+
+    async def exit(self, code: str) -> dict[str, Any]:
+        answer: dict[str, Any] = await self.site.post("observer", "/api/exit-scan", {"code": code})
+        return answer
+
+
+async def test_a_day_crossing_midnight_keeps_serving_its_people(site: Site) -> None:
+    walk = Walk(site)
+    site.clock.set(at(21, 23, 50))
+    await site.open("S01")
+    first = await walk.check_in()
+    waiting = await walk.check_in()  # still waiting at midnight
+    site.clock.set(at(21, 23, 58))
+    dosed = await walk.dose_next()
+    assert dosed["ticket"] == first["ticket"] and dosed["state"] == "observing"
+
+    site.clock.set(at(22, 0, 10))  # past midnight: the same site day
+    late = await walk.check_in()
+    assert late["site_day"] == first["site_day"] == "2026-11-21"
+    assert int(late["ticket"][1:]) == int(waiting["ticket"][1:]) + 1  # numbering goes on
+    early = await walk.exit(dosed["qr"])  # by scan: not wrong_day
+    assert early["may_leave"] is False and 0 < early["remaining_seconds"] <= 18 * 60
+    second = await walk.dose_next()  # call-next serves the day's queue
+    assert second["ticket"] == waiting["ticket"]
+
+    site.clock.set(at(22, 0, 29))
+    typed = await walk.exit(dosed["ticket"])  # by typed number: not unknown_ticket
+    assert typed["may_leave"] is True and typed["visit"]["ticket"] == dosed["ticket"]
+    third = await walk.dose_next()
+    assert third["ticket"] == late["ticket"]
+    site.clock.set(at(22, 1, 0))
+    assert (await walk.exit(second["ticket"]))["may_leave"] is True
+    board = await site.get("board", "/api/observation")
+    assert [p["ticket"] for p in board["people"]] == [third["ticket"]]
+
+
+async def test_the_day_turns_at_four_and_a_clock_set_back_never_reopens_it(site: Site) -> None:
+    walk = Walk(site)
+    site.clock.set(at(21, 20, 0))
+    old = [await walk.check_in() for _ in range(3)]
+    assert {t["site_day"] for t in old} == {"2026-11-21"}
+
+    site.clock.set(at(22, 4, 10))  # the day has turned
+    new = await walk.check_in()
+    assert (new["site_day"], new["ticket"]) == ("2026-11-22", "W001")
+
+    site.clock.set(at(22, 3, 50))  # the clock is set back across the turn
+    again = await walk.check_in()
+    assert (again["site_day"], again["ticket"]) == ("2026-11-22", "W002")  # not W004 of the 21st
+    stats = await site.get("marshal", "/api/stats")
+    assert stats["tickets_issued"] == 2  # the day shown is the 22nd
+
+    site.clock.set(at(21, 23, 0))  # even a whole day back: no number twice
+    later = await walk.check_in()
+    assert (later["site_day"], later["ticket"]) == ("2026-11-22", "W003")
+
+
+async def test_staff_close_the_day_once_everyone_has_finished(site: Site) -> None:
+    walk = Walk(site)
+    site.clock.set(at(21, 19, 0))
+    await site.open("S01")
+    ticket = await walk.check_in()
+    refused = await site.post("marshal", "/api/site-day/close", expect=409)
+    error = refused["error"]
+    assert error["reason"] == "day_not_finished" and error["details"]["unfinished"] == 1
+    assert set(error["messages"]) == {"zh-CN", "zh-TW", "en"} and error["hints"]["en"]
+
+    dosed = await walk.dose_next()
+    site.clock.advance(minutes=31)
+    assert (await walk.exit(dosed["ticket"]))["may_leave"] is True
+    closed = await site.post("marshal", "/api/site-day/close")
+    assert closed == {"closed": "2026-11-21", "open": "2026-11-22"}
+
+    after = await walk.check_in()  # the evening after closing: the next day
+    assert (after["site_day"], after["ticket"]) == ("2026-11-22", "W001")
+    site.clock.set(at(21, 18, 0))  # a clock set back never reopens the closed day
+    back = await walk.check_in()
+    assert (back["site_day"], back["ticket"]) == ("2026-11-22", "W002")
+    assert ticket["site_day"] == "2026-11-21"
+    site.clock.set(at(22, 9, 0))  # the calendar catches up: still the same open day
+    morning = await walk.check_in()
+    assert (morning["site_day"], morning["ticket"]) == ("2026-11-22", "W003")
+    events = await site.get("marshal", "/api/dashboard")
+    assert events["stats"]["tickets_issued"] == 3
+    assert site.clock.now() - at(22, 9, 0) == timedelta(0)
