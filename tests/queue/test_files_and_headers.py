@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from vaxflow.cli import main
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
+from vaxflow.csv_cells import FORMULA_STARTS, safe_cell, safe_row
 from vaxflow.private_files import open_private
 from vaxflow.queue.core import engine
-from vaxflow.queue.core.csv_cells import FORMULA_STARTS, safe_cell, safe_row
 from vaxflow.queue.server.app import SECURITY_HEADERS, create_app
 from vaxflow.queue.server.appkeys import STORE
 from vaxflow.queue.server.log_redaction import REDACTED, RedactTokens

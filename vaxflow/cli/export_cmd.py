@@ -21,8 +21,8 @@ from vaxflow.cli.report_cmd import (
     run,
     site_day,
 )
+from vaxflow.csv_cells import safe_row
 from vaxflow.private_files import open_private
-from vaxflow.queue.core.csv_cells import safe_row
 from vaxflow.queue.records.fhir import resources
 from vaxflow.queue.store.records import DoseRecord, dose_records, sites_on
 
@@ -129,7 +129,7 @@ def _csv(args: argparse.Namespace) -> int:
 
 
 class _SafeWriter:
-    """A csv writer whose text cells cannot run as spreadsheet formulas (core/csv_cells)."""
+    """A csv writer whose text cells cannot run as spreadsheet formulas (vaxflow/csv_cells.py)."""
 
     def __init__(self, writer: Any) -> None:
         self._writer = writer

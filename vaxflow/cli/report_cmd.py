@@ -14,9 +14,9 @@ from typing import Any
 
 from vaxflow.cli.common import DEMO_HELP, CommandError, site_settings
 from vaxflow.config import ConfigError, Settings
+from vaxflow.csv_cells import safe_dict
 from vaxflow.private_files import open_private, write_private_bytes, write_private_text
 from vaxflow.queue.core import engine as rules
-from vaxflow.queue.core.csv_cells import safe_dict
 from vaxflow.queue.core.report import CSV_COLUMNS, DailyReport, build, csv_rows
 from vaxflow.queue.records.report_html import render_charts, render_html
 from vaxflow.queue.store import Conn

@@ -17,15 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from vaxflow.config.region import RegionSettings
+from vaxflow.csv_cells import safe_row
 from vaxflow.region.store import RegionStore, day_bounds
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text: `=cmd|...` becomes `'=cmd|...`."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 @dataclass(frozen=True)
@@ -94,7 +87,7 @@ def to_csv(report: DailyReport) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([label for _key, label in report.columns])
     for row in [*report.rows, report.total]:
-        writer.writerow([safe_cell(row.get(key)) for key, _label in report.columns])
+        writer.writerow(safe_row(row.get(key) for key, _label in report.columns))
     return out.getvalue()
 
 

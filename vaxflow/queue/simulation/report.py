@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vaxflow.queue.core.csv_cells import safe_dict
+from vaxflow.csv_cells import safe_dict
 from vaxflow.queue.simulation.loop import local_time
 from vaxflow.queue.simulation.metrics import StepSeries
 from vaxflow.queue.simulation.results import SimulationResult
