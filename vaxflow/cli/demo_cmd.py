@@ -29,6 +29,18 @@ from vaxflow.queue.server.serve import run_loop, serve
 from vaxflow.queue.store.bookings import import_bookings
 
 _BOOKING_URL = "https://booking.vaxflow.invalid/b"
+#: Arrivals as a share of what the stations can serve: a good day (waits of minutes) ...
+GOOD_DAY_SHARE = 0.6
+#: ... and a hard day (`--busy`: the queue grows all day).
+BUSY_SHARE = 1.3
+
+
+def demo_arrivals(stations: int, traffic: Traffic, share: float) -> float:
+    """People per site hour at `share` of what `stations` serve: one person takes the walk
+    to the station (0.9 walk_minutes on average) and the service (lognormal, mean 1.08 ×
+    service_minutes)."""
+    per_person = 0.9 * traffic.walk_minutes + 1.083 * traffic.service_minutes
+    return round(share * stations * 60 / per_person, 1)
 
 
 def register(sub: Any) -> None:
@@ -45,7 +57,15 @@ def register(sub: Any) -> None:
     parser.add_argument("--headless", action="store_true", help="open no windows, only serve")
     parser.add_argument("--db", help="SQLite file (default: var/demo.sqlite)")
     parser.add_argument(
-        "--arrivals", type=float, default=600.0, help="people arriving per site hour"
+        "--arrivals",
+        type=float,
+        default=None,
+        help="people arriving per site hour (default: 60%% of what the stations can serve)",
+    )
+    parser.add_argument(
+        "--busy",
+        action="store_true",
+        help="a hard day: arrivals at 130%% of what the stations can serve",
     )
     parser.add_argument("--no-traffic", action="store_true", help="serve only, simulate nobody")
     parser.set_defaults(func=_run)
@@ -100,7 +120,11 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     day = settings.demo.visit_date or engine.site_day(clock.now(), settings.site.timezone)
     settings, people, day_list = _demo_people(settings, day, settings.demo.bookings)
     app = site_app(settings, db=args.db, clock=clock)
-    traffic = Traffic(arrivals_per_hour=args.arrivals)
+    traffic = Traffic()
+    traffic.arrivals_per_hour = args.arrivals or demo_arrivals(
+        len(settings.stations), traffic, BUSY_SHARE if args.busy else GOOD_DAY_SHARE
+    )
+    args.arrivals_per_hour = traffic.arrivals_per_hour
     tasks: list[asyncio.Task[None]] = []
 
     async def started(url: str) -> None:
@@ -149,6 +173,8 @@ def _banner(
         f"  API         {url}/api/openapi.json",
         f"  events      {url.replace('http', 'ws', 1)}/ws/events?since=0",
         f"  speed       {args.speed:g} site minutes per minute",
+        f"  arrivals    {args.arrivals_per_hour:g} people per site hour"
+        + (" (--busy: a hard day)" if args.busy else ""),
         f"  bookings    {listed} on the imported day list (DEMO0001...), "
         f"{booked - listed} as signed QR codes (SQR0001...)",
         "  tokens:",
