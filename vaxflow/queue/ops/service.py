@@ -492,9 +492,20 @@ def station_list(conn: Conn, settings: Settings, site_id: str) -> list[dict[str,
                 "lot": status.lot,
                 "vaccinator": status.vaccinator,
                 "visit_id": status.visit_id,
+                "held": _held(conn, settings, site_id, status.visit_id),
             }
         )
     return out
+
+
+def _held(
+    conn: Conn, settings: Settings, site_id: str, visit_id: int | None
+) -> dict[str, Any] | None:
+    """Whom a station holds (ticket, masked name), so its console can say whose ticket to scan."""
+    if visit_id is None:
+        return None
+    payload = visit_payload(repo.get_visit(conn, site_id, visit_id), settings)
+    return {"ticket": payload["ticket"], "name": payload["name"], "state": payload["state"]}
 
 
 def device_list(conn: Conn, site_id: str) -> list[dict[str, Any]]:

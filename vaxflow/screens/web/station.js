@@ -98,7 +98,13 @@ function openForm() {
   return el("div", {},
     el("form", { class: "row", onsubmit: async (e) => {
         e.preventDefault();
-        await post("open", { product: product.value, lot: lot.value.trim(), vaccinator: state.vaccinator });
+        try {
+          await post("open", { product: product.value, lot: lot.value.trim(), ...(state.vaccinator ? { vaccinator: state.vaccinator } : {}) });
+        } catch (err) {
+          // Nobody signs the doses yet: ask the vaccinator to sign in, then Open again.
+          if (err.reason === "vaccinator_required" && state.gate) state.gate.ask();
+          return;
+        }
         state.lotDraft = null; state.lotProduct = null;
         await refresh();
       } },
@@ -134,9 +140,28 @@ function personCard(p) {
   const full = p.id_number && !p.id_number.includes("*"); // the full number came with this console's verification
   const reasons = p.review_reasons || [];
   const deferReason = el("input", { name: "reason", placeholder: "原因 Reason", required: true });
-  return el("div", { class: "card person", id: "person" },
-    el("div", { class: "bigticket" }, p.ticket),
+  const yes = items.filter((i) => i.answer);
+  const serving = el("div", { class: "card serving", id: "serving" },
+    el("div", { class: "who" },
+      el("div", { class: "bigticket" }, p.ticket),
+      el("div", { class: "facts" },
+        el("b", { class: "name" }, p.name),
+        el("span", {}, `第 ${p.dose_number} 剂 dose ${p.dose_number} · ${p.product}${p.age !== null && p.age !== undefined ? ` · ${p.age} 岁 y` : ""}`),
+        yes.length ? el("span", { class: "yes" }, `⚠ ${yes.map(words).join("; ")}`) : el("span", { class: "muted" }, "健康问题均为否 Screening: all no"))),
+    el("div", { class: "actions" },
+      el("button", { class: "good big", id: "record-dose", disabled: !!(p.doctor_decisions && p.doctor_decisions.needed.length), onclick: async () => {
+        const done = await post("record-dose", { visit_id: p.visit_id });
+        state.message = { kind: "ok", text: `${done.ticket} 已接种，留观至 observation until ${timeOfDay(Date.parse(done.ends_at))}` };
+        state.person = null; state.verdict = null; sessionStorage.removeItem(CURRENT);
+        await refresh();
+      } }, "记录接种 Record dose"),
+      el("form", { class: "row", onsubmit: (e) => e.preventDefault() },
+        el("label", { style: "flex: 1" }, "暂缓/转诊原因 Reason", deferReason),
+        el("button", { class: "danger", onclick: () => outcome("defer", p, deferReason.value) }, "暂缓 Defer"),
+        el("button", { onclick: () => outcome("refer", p, deferReason.value) }, "转医生 Refer"))));
+  const details = el("div", { class: "card person", id: "person" },
     el("dl", {},
+      el("dt", {}, "票号 Ticket"), el("dd", {}, p.ticket),
       el("dt", {}, "姓名 Name"), el("dd", {}, p.name),
       el("dt", {}, "证件 ID"), el("dd", { id: "id-number" }, state.revealed && full ? p.id_number : maskId(p.id_number), " ",
         full ? el("button", { class: "small", onclick: () => { state.revealed = !state.revealed; render(); } }, state.revealed ? "隐藏 Hide" : "核对 Reveal") : null),
@@ -148,25 +173,14 @@ function personCard(p) {
         `${p.guardian.name} · ${p.guardian.relation_text["zh-CN"]} ${p.guardian.relation_text.en} · ${p.guardian.id_number}`)] : [])),
     (p.flags || []).length ? el("div", { class: "flags", id: "flags" }, ...p.flags.map((f) => el("span", { class: `flag ${f.code}` }, `${f.text["zh-CN"]} ${f.text.en}`))) : null,
     reasons.length ? el("div", { class: "banner warn" }, "需医生评估 Doctor review: ", reasons.join(", ")) : null,
-    decisionBox(p),
     el("h3", {}, "既往接种 Earlier doses"),
     el("ul", { class: "history", id: "history" }, ...((p.history || []).length
       ? p.history.map((d) => el("li", {}, `${d.date} ${d.product} (${d.manufacturer}) — ${d.sources.map((s) => SOURCE[s] || s).join(", ")}`))
       : [el("li", { class: "muted" }, "—")])),
     el("h3", {}, "健康问题 Screening"),
     el("ul", { class: "answers", id: "answers" }, ...(items.length ? items.map((i) => el("li", { class: i.answer ? "yes" : "" }, `${words(i)} — ${i.answer ? "是 yes" : "否 no"}`)) : [el("li", { class: "muted" }, "—")])),
-    el("div", { class: "row" },
-      el("button", { class: "good", id: "record-dose", disabled: !!(p.doctor_decisions && p.doctor_decisions.needed.length), onclick: async () => {
-        const done = await post("record-dose", { visit_id: p.visit_id });
-        state.message = { kind: "ok", text: `${done.ticket} 已接种，留观至 observation until ${timeOfDay(Date.parse(done.ends_at))}` };
-        state.person = null; state.verdict = null; sessionStorage.removeItem(CURRENT);
-        await refresh();
-      } }, "记录接种 Record dose")),
-    el("form", { class: "row", onsubmit: (e) => e.preventDefault() },
-      el("label", {}, "暂缓/转诊原因 Reason", deferReason),
-      el("button", { class: "danger", onclick: () => outcome("defer", p, deferReason.value) }, "暂缓 Defer"),
-      el("button", { onclick: () => outcome("refer", p, deferReason.value) }, "转医生 Refer")),
   );
+  return { serving, details };
 }
 
 /** The doctor's decisions this person waits for (another manufacturer to complete the series):
@@ -240,6 +254,7 @@ function render() {
   const keys = { first: 0, count: 0 };
   const scan = el("input", { name: "code", id: "scan", placeholder: "扫描或输入票号/证件号 Scan or type the ticket or ID number", autocomplete: "off",
     onkeydown: (e) => { if (e.key.length === 1) { if (!keys.count) keys.first = performance.now(); keys.count += 1; } } });
+  const card = state.person ? personCard(state.person) : null;
   const howEntered = () => (keys.count >= 4 && (performance.now() - keys.first) / keys.count < 35 ? "scan" : "typed");
   root.replaceChildren(
     el("header", { class: "bar" },
@@ -248,10 +263,12 @@ function render() {
       el("span", { class: "chip" }, s.product ? `${s.product} · ${s.lot}` : "—"),
       el("span", { class: "chip", id: "vaccinator" }, state.vaccinator || "—"),
       el("button", { class: "small", onclick: async () => { if (state.gate) await state.gate.signOut(); store.clear(); sessionStorage.removeItem(VACCINATOR); location.reload(); } }, "退出 Sign out")),
-    el("main", {},
+    el("main", { class: card ? "serving-now" : "" },
       state.verdict ? verdictBox(state.verdict) : null,
       state.message ? el("div", { class: `banner ${state.message.kind}`, id: "message" }, state.message.text) : null,
       state.warning ? el("div", { class: "banner warn", id: "warning" }, REASONS[state.warning.reason] || state.warning.reason, ` (${state.warning.observing}/${state.warning.seats})`) : null,
+      card ? card.serving : null,
+      card ? decisionBox(state.person) : null,
       el("div", { class: "grid2" },
         el("section", { class: "card" },
           el("h2", {}, "开台 Station"),
@@ -263,7 +280,7 @@ function render() {
         el("section", { class: "card" },
           el("h2", {}, "叫号 Calling"),
           state.called ? el("div", { id: "called" }, el("div", { class: "bigticket" }, state.called.ticket), el("p", { class: "muted" }, `已呼叫 ${state.called.call_count} 次 called ${state.called.call_count}×`))
-            : el("p", { class: "muted", id: "called" }, s.visit_id && !state.person ? "本台正在服务一位人员，请扫描其票据 This station holds a person: scan their ticket" : "—"),
+            : el("p", { class: "muted", id: "called" }, s.visit_id && !state.person ? held(s) : "—"),
           el("div", { class: "row" },
             el("button", { class: "primary", id: "call-next", disabled: s.state !== "open" || !!s.visit_id, onclick: callNext }, "叫下一位 Call next"),
             el("button", { disabled: !state.called, onclick: async () => { state.called = await post("recall", {}); render(); } }, "重呼 Recall"),
@@ -274,9 +291,17 @@ function render() {
             } },
             el("label", { style: "flex: 1" }, "票号或证件号 Ticket or ID number", scan),
             el("button", { type: "submit" }, "核验 Verify")))),
-      el("div", { style: "margin-top: 1rem" }, state.person ? personCard(state.person) : null)),
+      el("div", { style: "margin-top: 1rem" }, card ? card.details : null)),
   );
   if (s.visit_id && !state.person) scan.focus();
+}
+
+/** Whom this station holds (called or being served) when this console does not know: their
+ * ticket and masked name, so the vaccinator knows whose ticket to scan. */
+function held(s) {
+  const h = s.held;
+  if (!h) return "本台正在服务一位人员，请扫描其票据 This station holds someone: scan their ticket";
+  return el("span", { id: "held" }, "本台正在服务 This station holds ", el("b", {}, `${h.ticket} ${h.name}`), "：请扫描其票据 scan their ticket");
 }
 
 async function callNext() {
@@ -299,7 +324,7 @@ function boot() {
   signIn($("#app"), {
     title: `接种台 ${stationId} Station sign-in`,
     store,
-    fields: [{ name: "vaccinator", label: "接种人员 Vaccinator name (无工号登录时 without staff sign-in)", optional: true }],
+    fields: [{ name: "vaccinator", label: "接种人员姓名（不用工号登录时填写） Vaccinator name, if not signing in with a staff number", optional: true }],
     verify: async (t) => {
       const stations = await api(t, "GET", "/api/stations");
       if (!stations.some((s) => s.station_id === stationId)) throw new Error(`No station ${stationId}`);
@@ -309,7 +334,11 @@ function boot() {
         if ((err.status === 403 || err.status === 401) && !isStaffError(err)) throw err;
       });
     },
-    done: (t, values) => { sessionStorage.setItem(VACCINATOR, values.vaccinator); start(t, values.vaccinator); },
+    done: (t, values) => {
+      const name = (values.vaccinator || "").trim() || null; // optional: nobody typed is no name, not ""
+      if (name) sessionStorage.setItem(VACCINATOR, name); else sessionStorage.removeItem(VACCINATOR);
+      start(t, name);
+    },
   });
 }
 
