@@ -13,6 +13,7 @@ from vaxflow.queue.core import engine, reasons
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.core.stats import percentile
 from vaxflow.queue.ops import service
+from vaxflow.queue.ops.visit_view import reaction_view
 from vaxflow.queue.store import Conn, repo, views
 from vaxflow.queue.store.records import day_bounds
 from vaxflow.queue.store.views import WALK_IN_CAPACITY_EVENT as WALK_IN_CAPACITY_EVENT
@@ -95,6 +96,7 @@ def observation_people(
     columns a board shows (a board's snapshot of 2,000 people is read at every page load)."""
     rows = views.observation_rows(conn, site_id)
     stations = {station.id: station for station in settings.stations}
+    reactions = {r.visit_id: r for r in views.open_adverse(conn, site_id)}
     people = []
     for r in rows:
         station = stations.get(r.station_id) if r.station_id else None
@@ -114,6 +116,7 @@ def observation_people(
                 "call_count": r.call_count,
                 "ends_at": ends.isoformat() if ends is not None else None,
                 "adverse_open": bool(r.adverse_open),
+                "adverse": reaction_view(reactions.get(r.id)),
                 "print_failed": bool(r.print_failed),
                 "remaining_seconds": left,
                 "may_leave": left == 0 and not r.adverse_open,

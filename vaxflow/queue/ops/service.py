@@ -30,6 +30,7 @@ from vaxflow.queue.core.model import (
 from vaxflow.queue.ops import checkin
 from vaxflow.queue.ops.checkin import CheckInRequest
 from vaxflow.queue.ops.dose_gate import before_dose, guardian_for_minor
+from vaxflow.queue.ops.visit_view import reaction_view
 from vaxflow.queue.ops.visit_view import visit_payload as visit_payload
 from vaxflow.queue.ops.visit_view import visit_view as visit_view
 from vaxflow.queue.store import Conn, repo, views
@@ -466,8 +467,10 @@ def observation_list(
 ) -> list[dict[str, Any]]:
     """Everyone in observation, soonest end first, masked."""
     out = []
+    reactions = {r.visit_id: r for r in views.open_adverse(conn, site_id)}
     for visit in views.observation_visits(conn, site_id):
         payload = visit_payload(visit, settings)
+        payload["adverse"] = reaction_view(reactions.get(visit.id))
         payload["remaining_seconds"] = math.ceil(
             engine.observation_remaining(visit, now).total_seconds()
         )

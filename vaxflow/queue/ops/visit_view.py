@@ -69,3 +69,11 @@ def _id_note(visit: Visit) -> dict[str, Any] | None:
     if note is None:
         return None
     return {"code": note.code, **note.params, **reasons.describe(note.code, note.params, "")}
+
+
+def reaction_view(row: Any) -> dict[str, Any] | None:
+    """An open reaction (a `views.open_adverse` row) as boards and consoles show it: kind,
+    severity and when it was flagged; None without one."""
+    if row is None:
+        return None
+    return {"kind": row.kind, "severity": row.severity, "flagged_at": row.flagged_at.isoformat()}

@@ -59,6 +59,9 @@ const WORDS = {
   "obs.left": ["剩余 {t}", "剩餘 {t}", "{t} left"],
   "obs.count": ["{n} / {seats} 人", "{n} / {seats} 人", "{n} / {seats} people"],
   "obs.page": ["第 {p}/{n} 页", "第 {p}/{n} 頁", "page {p}/{n}"],
+  "sev.mild": ["轻度", "輕度", "mild"],
+  "sev.moderate": ["中度", "中度", "moderate"],
+  "sev.severe": ["重度", "重度", "severe"],
   // call board
   "calls.title": ["叫号", "叫號", "Now calling"],
   "calls.board": ["叫号屏", "叫號螢幕", "Call board"],

@@ -71,13 +71,14 @@ function render() {
   const shown = people.slice(state.page * perPage, (state.page + 1) * perPage);
   const tiles = shown.map((p) => {
     const c = classify(p, now);
+    const sev = c.kind === "flagged" && p.adverse ? p.adverse.severity : "";
     return el(
       "div",
-      { class: `tile ${c.kind}`, dataset: { ticket: p.ticket, state: c.kind, remaining: Math.ceil(c.remaining) } },
+      { class: `tile ${c.kind}${sev ? ` sev-${sev}` : ""}`, dataset: { ticket: p.ticket, state: c.kind, severity: sev || null, remaining: Math.ceil(c.remaining) } },
       el("span", { class: "ticket" }, p.ticket),
       el("span", { class: "name" }, p.name || ""),
       el("span", { class: "time" }, ...(c.kind === "done" ? [el("b", {}, "✓")] : countdown(c.remaining))),
-      el("span", { class: "state" }, t(LABELS[c.kind])),
+      el("span", { class: "state" }, t(LABELS[c.kind]), sev ? ` · ${t(`sev.${sev}`)}` : ""),
     );
   });
   const grid = $("#grid");
@@ -92,7 +93,12 @@ function render() {
 function apply(event) {
   const p = event.payload || {};
   if (!event.visit_id || !p.ticket) return;
-  if (p.state === "observing" && p.ends_at) state.people.set(event.visit_id, p);
+  if (p.state === "observing" && p.ends_at) {
+    // a flag's event says the reaction (adverse, severity); later events keep what was known
+    const known = state.people.get(event.visit_id);
+    const reaction = p.adverse ? { kind: p.adverse, severity: p.severity } : (known && known.adverse) || null;
+    state.people.set(event.visit_id, { ...p, adverse: p.adverse_open ? reaction : null });
+  }
   else if (LEAVING_STATES.has(p.state) || state.people.has(event.visit_id)) state.people.delete(event.visit_id);
 }
 
