@@ -5,6 +5,7 @@ and the board; rows are not re-rendered under the finger; Transferred stands apa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -124,4 +125,23 @@ def test_flagging_needs_a_chosen_kind_severity_and_confirmation(
     board.wait_for_selector(f'.tile[data-ticket="{second["ticket"]}"][data-severity=mild]')
     board.close()
     assert errors == []
+    page.close()
+
+
+def test_marshal_shows_waits_in_minutes_and_reactions_with_time_and_station(
+    server: Server, browser: Any
+) -> None:
+    """After the test above: two reactions open, no device has reported."""
+    page = browser.new_page()
+    page.add_init_script("sessionStorage.setItem('vaxflow.token.marshal', 'demo-marshal-token')")
+    page.goto(server.url + "/marshal?lang=en")
+    skip = page.wait_for_selector("#staff-skip, [data-stat=waiting]")
+    if skip.get_attribute("id") == "staff-skip":
+        skip.click()
+    assert "target under 30 min" in page.inner_text("main.marshal")  # the site file's default
+    assert page.inner_text("[data-estimate=A]").endswith(" min")
+    severe = page.wait_for_selector(".alerts li.sev-severe").inner_text()
+    assert re.match(r"\d\d:\d\d ⚠ ", severe) and "station S01" in severe, severe
+    assert "*" in severe  # the person, masked
+    assert "No device has reported yet" in page.inner_text("main.marshal")
     page.close()

@@ -294,6 +294,9 @@ class QueueRules(_Strict):
     """Assumed minutes at an injection station until real service times are known."""
     service_sample_size: Annotated[int, Field(ge=1, le=1000)] = 30
     """How many recent services the wait estimate averages over."""
+    target_wait_minutes: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """The wait, in minutes, the site aims to stay under; the marshal's dashboard colours
+    waits over it (amber from three quarters of it)."""
 
 
 def _device_url(kind: str) -> AfterValidator:

@@ -226,6 +226,8 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
             "kind": r.kind,
             "severity": r.severity,
             "flagged_at": r.flagged_at.isoformat(),
+            "station_id": r.station_id,
+            "name": mask_name(r.person_name),
         }
         for r in views.open_adverse(conn, site_id)
     ]
@@ -245,6 +247,7 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
         "seq": last_seq(conn, site_id),
         "at": now.isoformat(),
         "site_name": settings.site.name,
+        "target_wait_minutes": settings.queue.target_wait_minutes,
         "stats": stats,
         "lanes": lanes,
         "stations": stations,

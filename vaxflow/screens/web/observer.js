@@ -36,13 +36,6 @@ addWords({
   "ob.done.transferred": ["{ticket} 已转送医院", "{ticket} 已轉送醫院", "{ticket} transferred to hospital"],
   "ob.done.released": ["{ticket} 已放行", "{ticket} 已放行", "{ticket} released"],
   "ob.done.early": ["{ticket} 已记录提前离开", "{ticket} 已記錄提前離開", "{ticket} recorded as left early"],
-  "kind.dizziness": ["头晕", "頭暈", "Dizziness"],
-  "kind.fainting": ["晕厥", "暈厥", "Fainting"],
-  "kind.rash": ["皮疹", "皮疹", "Rash"],
-  "kind.anaphylaxis": ["过敏性休克", "過敏性休克", "Anaphylaxis"],
-  "kind.breathing": ["呼吸困难", "呼吸困難", "Breathing difficulty"],
-  "kind.injection_site": ["注射部位反应", "注射部位反應", "Injection site"],
-  "kind.other": ["其他", "其他", "Other"],
 });
 
 const store = new TokenStore("observer");
