@@ -50,6 +50,8 @@ class BoardModel(Protocol):
     offset: float
     online: bool
     zone: str | None
+    refused: bool
+    """The server refused the board's token (401/403): the board stops and says so."""
 
     def load(self, snapshot: dict[str, Any]) -> None: ...
 
@@ -107,6 +109,7 @@ class ObservationModel:
     seq: int = 0
     offset: float = 0.0  # seconds to add to this display's clock to get the server's
     online: bool = False
+    refused: bool = False
     zone: str | None = None  # the site's time zone, from /api/time
     people: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -195,6 +198,7 @@ class CallsModel:
     seq: int = 0
     offset: float = 0.0
     online: bool = False
+    refused: bool = False
     zone: str | None = None
     zones: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
@@ -285,6 +289,10 @@ async def measure_offset(
     return best_offset(taken), zone
 
 
+#: HTTP statuses that mean the token is wrong or not allowed, not that the server is away.
+TOKEN_REFUSED = frozenset({401, 403})
+
+
 async def follow(
     base: str,
     token: str,
@@ -317,6 +325,15 @@ async def follow(
                     changed()
                 await _stream(http, base, token, model, changed)
                 delay = BACKOFF_FIRST
+            except (aiohttp.ClientResponseError, aiohttp.WSServerHandshakeError) as err:
+                if err.status in TOKEN_REFUSED:
+                    # A wrong or withdrawn token: retrying cannot help; the board says so.
+                    log.error("board feed: the server refused this board's token (%s)", err.status)
+                    model.online = False
+                    model.refused = True
+                    changed()
+                    return
+                log.warning("board feed: %s; again in %.1f s", err, delay)
             except (aiohttp.ClientError, TimeoutError, ValueError) as err:
                 log.warning("board feed: %s; again in %.1f s", err or type(err).__name__, delay)
             model.online = False

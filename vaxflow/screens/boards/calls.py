@@ -94,6 +94,8 @@ class CallBoard(LiveBoard):
         return time.monotonic() - seen < FRESH_SECONDS
 
     def refresh(self) -> None:
+        if self.show_refused():
+            return
         width, height = self.size
         self.u = max(12.0, min(width / 56.0, height / 30.0))
         zones = self.model.by_zone()

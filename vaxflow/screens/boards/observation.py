@@ -74,6 +74,8 @@ class ObservationBoard(LiveBoard):
         self.turned = time.monotonic()
 
     def refresh(self) -> None:
+        if self.show_refused():
+            return
         width, height = self.size
         self.u = max(12.0, min(width / 60.0, height / 34.0))
         self.cols = max(2, int(width // (self.u * 10)))
