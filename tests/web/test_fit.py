@@ -145,3 +145,18 @@ def test_countdown_is_labelled_in_each_language(server: Server, browser: Any) ->
         assert word in page.inner_text(".tile .time"), lang
         assert page.evaluate("document.documentElement.lang") == lang
         page.close()
+
+
+def test_call_board_names_stations_and_zones_in_the_page_language(
+    server: Server, browser: Any
+) -> None:
+    """The demo site file names stations and zones per language: zh-TW is Traditional only."""
+    page = _look(browser, server.url + "/board/calls?lang=zh-TW", 1920, 1080, "#latest-ticket")
+    top = page.inner_text("#top")
+    assert "號接種台" in top and "館" in top and "请" not in top, top
+    headings = page.locator(".zone h2").all_inner_texts()
+    assert "A 館" in headings, headings
+    board = page.inner_text("#app")
+    for simplified in "号观离开馆请剩余":
+        assert simplified not in board, simplified
+    page.close()

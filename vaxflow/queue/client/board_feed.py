@@ -166,6 +166,16 @@ class Call:
     call_count: int = 1
     arrived: bool = False  # reached the station (or skipped): shown dimmed, no longer announced
     live: bool = False  # arrived through the live feed, not the snapshot or a catch-up
+    station_names: dict[str, str] = field(default_factory=dict)  # per language (site file)
+    zone_names: dict[str, str] = field(default_factory=dict)
+
+    def station_in(self, language: str) -> str:
+        """The station's name in `language`, else its one name."""
+        return self.station_names.get(language) or self.station_name
+
+    def zone_in(self, language: str) -> str:
+        """The zone's name in `language`, else its one name."""
+        return self.zone_names.get(language) or self.zone
 
     @property
     def repeated(self) -> bool:
@@ -183,6 +193,8 @@ def _call(visit_id: int, p: dict[str, Any], *, live: bool) -> Call | None:
         zone=str(p["zone"]),
         call_count=int(p.get("call_count") or 1),
         live=live,
+        station_names=dict(p.get("station_names") or {}),
+        zone_names=dict(p.get("zone_names") or {}),
     )
 
 

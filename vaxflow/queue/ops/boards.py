@@ -113,6 +113,8 @@ def observation_people(
                 "station_id": r.station_id,
                 "station_name": station.name if station else None,
                 "zone": station.zone if station else None,
+                "station_names": dict(station.names) if station else {},
+                "zone_names": dict(station.zone_names) if station else {},
                 "call_count": r.call_count,
                 "ends_at": ends.isoformat() if ends is not None else None,
                 "adverse_open": bool(r.adverse_open),
@@ -138,8 +140,16 @@ def calls_snapshot(conn: Conn, settings: Settings, site_id: str, now: datetime) 
         "seq": seq,
         "at": now.isoformat(),
         "zones": sorted({s.zone for s in settings.stations}),
+        "zone_names": {s.zone: dict(s.zone_names) for s in settings.stations if s.zone_names},
         "stations": [
-            {"station_id": s.id, "name": s.name, "zone": s.zone} for s in settings.stations
+            {
+                "station_id": s.id,
+                "name": s.name,
+                "zone": s.zone,
+                "names": dict(s.names),
+                "zone_names": dict(s.zone_names),
+            }
+            for s in settings.stations
         ],
         "calls": calls,
     }
@@ -183,6 +193,7 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
     called = views.called_since(conn, site_id, day, now - WAIT_WINDOW)
     oldest = views.oldest_waiting(conn, site_id, day)
     lanes = []
+    lane_names = {lane.prefix: dict(lane.names) for lane in settings.lanes}
     for lane in stats["lanes"]:
         waits = [
             (r.called_at - r.checked_in_at).total_seconds() / 60
@@ -194,6 +205,7 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
         lanes.append(
             {
                 **lane,
+                "names": lane_names.get(lane["prefix"], {}),
                 "called_last_hour": len(waits),
                 "wait_p50_minutes": None if p50 is None else round(p50, 1),
                 "wait_p90_minutes": None if p90 is None else round(p90, 1),

@@ -29,6 +29,8 @@ def visit_payload(visit: Visit, settings: Settings) -> dict[str, Any]:
         "station_id": visit.station_id,
         "station_name": station.name if station else None,
         "zone": station.zone if station else None,
+        "station_names": dict(station.names) if station else {},
+        "zone_names": dict(station.zone_names) if station else {},
         "call_count": visit.call_count,
         "ends_at": visit.observation_ends_at.isoformat() if visit.observation_ends_at else None,
         "adverse_open": visit.adverse_open,

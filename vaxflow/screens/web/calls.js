@@ -1,6 +1,6 @@
 // Call board: current calls by zone, the newest large on top, repeated calls highlighted,
 // a chime and the spoken call (espeak-ng WAV rendered by the server) for each new call.
-import { $, el, api, t, named, TokenStore, ServerClock, Feed, timeOfDay, signIn, statusText, throttled } from "/web/common.js";
+import { $, el, api, t, nameOf, TokenStore, ServerClock, Feed, timeOfDay, signIn, statusText, throttled } from "/web/common.js";
 
 const store = new TokenStore("board", { persistent: true });
 const clock = new ServerClock();
@@ -30,6 +30,9 @@ function upsertCall(p, fresh) {
   });
 }
 
+/** A zone's name in the page's language (the site file may give one per language). */
+function zoneName(zone) { return nameOf((state.zoneNames || {})[zone], zone); }
+
 function render() {
   $("#clock").textContent = timeOfDay(clock.now());
   const latest = state.calls.find((c) => !c.arrived);
@@ -37,7 +40,7 @@ function render() {
   top.replaceChildren(
     ...(latest
       ? [el("span", { class: "ticket", id: "latest-ticket" }, latest.ticket),
-         el("span", { class: "where" }, t("calls.goto", { station: named(latest.station_name), zone: named(latest.zone) }))]
+         el("span", { class: "where" }, t("calls.goto", { station: nameOf(latest.station_names, latest.station_name), zone: zoneName(latest.zone) }))]
       : [el("span", { class: "muted" }, t("calls.wait"))]),
   );
   // Dozens of stations in many zones: at most 6 zone columns, zones wrap onto more rows,
@@ -47,7 +50,7 @@ function render() {
   $("#zones").replaceChildren(
     ...state.zones.map((zone) =>
       el("section", { class: "zone", dataset: { zone } },
-        el("h2", {}, named(zone)),
+        el("h2", {}, zoneName(zone)),
         ...state.calls.filter((c) => c.zone === zone).slice(0, KEEP_PER_ZONE).map((c) => {
           const classes = ["call"];
           if (c.call_count > 1) classes.push("repeat");
@@ -55,7 +58,7 @@ function render() {
           if (c.fresh && Date.now() - c.shownAt < 3000) classes.push("fresh");
           return el("div", { class: classes.join(" "), dataset: { ticket: c.ticket, calls: c.call_count } },
             el("span", { class: "ticket" }, c.ticket),
-            el("span", { class: "where" }, named(c.station_name),
+            el("span", { class: "where" }, nameOf(c.station_names, c.station_name),
               c.call_count > 1 ? el("span", { class: "tag" }, t("calls.repeat", { n: c.call_count })) : null));
         }))),
   );
@@ -123,7 +126,7 @@ function apply(event, live) {
   const p = event.payload || {};
   if (CALL_KINDS.has(event.kind) && p.ticket && p.zone) {
     upsertCall({ visit_id: event.visit_id, ticket: p.ticket, station_id: p.station_id,
-      station_name: p.station_name, zone: p.zone, call_count: p.call_count }, live);
+      station_name: p.station_name, station_names: p.station_names, zone: p.zone, call_count: p.call_count }, live);
     if (live) announce(state.calls[0]);
   } else if (DONE_KINDS.has(event.kind)) {
     const call = state.calls.find((c) => c.visit_id === event.visit_id);
@@ -151,6 +154,7 @@ async function start(token) {
     try {
       const data = await api(token, "GET", "/api/boards/calls");
       state.zones = data.zones;
+      state.zoneNames = data.zone_names || {};
       state.calls = [];
       for (const c of [...data.calls].reverse()) upsertCall(c, false);
       since = data.seq;

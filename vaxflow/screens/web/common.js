@@ -2,7 +2,7 @@
 // Plain ES module, served by the site server; no CDN, no build step.
 import { t, serverWords, LANGUAGES, LANGUAGE_NAMES, lang, setLanguage } from "/web/i18n.js";
 
-export { t, named, lang, addWords, serverWords } from "/web/i18n.js";
+export { t, named, nameOf, lang, addWords, serverWords } from "/web/i18n.js";
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 

@@ -98,6 +98,11 @@ export function named(value) {
   return value[lang] || (lang === "zh-TW" ? value["zh-CN"] : null) || value.en || Object.values(value)[0] || "";
 }
 
+/** A name with its per-language table: named({ "zh-CN": …, en: … }) if given, else the one name. */
+export function nameOf(names, name) {
+  return names && Object.keys(names).length ? named(names) : named(name);
+}
+
 /** The server's words for a refusal in the page's language (then zh-CN, then English). */
 export function serverWords(messages, fallback) {
   const m = messages || {};

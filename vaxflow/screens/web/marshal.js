@@ -1,7 +1,7 @@
 // Marshal dashboard: queues and waits per lane (minutes, coloured against the site's target),
 // stations, observation seats, devices, alerts (time, station, masked person), controls
 // (pause/resume stations, recall skipped people, walk-in capacity), today's report.
-import { $, el, api, t, addWords, TokenStore, Feed, signIn, statusText, StaffGate, isStaffError, timeOfDay, languagePicker } from "/web/common.js";
+import { $, el, api, t, nameOf, addWords, TokenStore, Feed, signIn, statusText, StaffGate, isStaffError, timeOfDay, languagePicker } from "/web/common.js";
 import { barChart, gauge } from "/web/charts.js";
 
 addWords({
@@ -150,7 +150,7 @@ function render() {
         el("section", { class: "card" }, el("h2", {}, t("m.lanes", { target: Math.round(target) })),
           el("table", {}, el("thead", {}, el("tr", {}, ...[t("m.lane"), t("m.waiting"), t("m.p50"), t("m.p90"), t("m.oldest"), t("m.estimate")].map((h) => el("th", {}, h)))),
             el("tbody", {}, ...d.lanes.map((l) => el("tr", { dataset: { lane: l.prefix } },
-              el("td", {}, `${l.prefix} ${l.name}`), el("td", { dataset: { laneWaiting: l.prefix } }, l.waiting),
+              el("td", {}, `${l.prefix} ${nameOf(l.names, l.name)}`), el("td", { dataset: { laneWaiting: l.prefix } }, l.waiting),
               wait(l.wait_p50_minutes, target), wait(l.wait_p90_minutes, target, { dataset: { p90: l.prefix } }),
               wait(l.oldest_wait_minutes, target), wait(l.estimated_wait_minutes, target, { dataset: { estimate: l.prefix } }))))),
           barChart(d.lanes.map((l) => l.wait_p50_minutes || 0), d.lanes.map((l) => l.prefix), { second: d.lanes.map((l) => l.wait_p90_minutes || 0), height: 140, title: "p50/p90" }),
@@ -162,21 +162,21 @@ function render() {
       el("section", { class: "card", style: "margin-top:1rem" }, el("h2", {}, t("m.stations")),
         barChart(d.stations.map((st) => st.doses_last_hour), d.stations.map((st) => st.station_id), { width: 1200, height: 120, title: t("m.stations") }),
         el("div", { class: "stations" }, ...d.stations.map((st) => el("div", { class: `station ${st.state}`, dataset: { station: st.station_id } },
-          el("b", {}, st.name), ` · ${st.zone}`, el("br"),
+          el("b", {}, nameOf(st.names, st.name)), ` · ${nameOf(st.zone_names, st.zone)}`, el("br"),
           el("span", { class: "nowrap" }, t(`m.st.${st.state}`)),
           st.product ? el("div", { class: "lot" }, el("span", {}, st.product), " ", el("span", {}, st.lot)) : el("br"),
           t("m.rate", { h: st.doses_last_hour, d: st.doses_today }), st.vaccinator ? ` · ${st.vaccinator}` : "", el("br"),
           el("div", { class: "row", style: "margin-top:.3rem" },
-            st.state === "open" ? el("button", { class: "small", onclick: () => act(`/api/stations/${st.station_id}/pause`, {}, t("m.done.paused", { name: st.name })) }, t("m.pause")) : null,
-            st.state === "paused" ? el("button", { class: "small", onclick: () => act(`/api/stations/${st.station_id}/resume`, {}, t("m.done.resumed", { name: st.name })) }, t("m.resume")) : null,
-            st.state !== "closed" && !st.visit_id ? el("button", { class: "small", onclick: () => act(`/api/stations/${st.station_id}/close`, {}, t("m.done.closed", { name: st.name })) }, t("m.close")) : null,
-            st.visit_id ? el("button", { class: "small", onclick: () => act(`/api/stations/${st.station_id}/recall`, {}, t("m.done.recalled", { name: st.name })) }, t("m.recall")) : null))))),
+            st.state === "open" ? el("button", { class: "small", onclick: () => act(`/api/stations/${st.station_id}/pause`, {}, t("m.done.paused", { name: nameOf(st.names, st.name) })) }, t("m.pause")) : null,
+            st.state === "paused" ? el("button", { class: "small", onclick: () => act(`/api/stations/${st.station_id}/resume`, {}, t("m.done.resumed", { name: nameOf(st.names, st.name) })) }, t("m.resume")) : null,
+            st.state !== "closed" && !st.visit_id ? el("button", { class: "small", onclick: () => act(`/api/stations/${st.station_id}/close`, {}, t("m.done.closed", { name: nameOf(st.names, st.name) })) }, t("m.close")) : null,
+            st.visit_id ? el("button", { class: "small", onclick: () => act(`/api/stations/${st.station_id}/recall`, {}, t("m.done.recalled", { name: nameOf(st.names, st.name) })) }, t("m.recall")) : null))))),
       el("div", { class: "grid2", style: "margin-top:1rem" },
         el("section", { class: "card" }, el("h2", {}, t("m.alerts")),
           alerts.length ? el("ul", { class: "alerts" }, ...alerts) : none()),
         el("section", { class: "card" }, el("h2", {}, t("m.skipped")),
           d.skipped.length ? el("table", {}, el("tbody", {}, ...d.skipped.slice(0, 10).map((sk) => {
-            const pick = el("select", {}, ...openStations.map((st) => el("option", { value: st.station_id }, st.name)));
+            const pick = el("select", {}, ...openStations.map((st) => el("option", { value: st.station_id }, nameOf(st.names, st.name))));
             return el("tr", {}, el("td", {}, sk.ticket), el("td", {}, pick),
               el("td", {}, el("button", { class: "small", disabled: !openStations.length, onclick: () => act(`/api/stations/${pick.value}/recall`, { visit_id: sk.visit_id }, t("m.recalled", { ticket: sk.ticket })) }, t("m.recallto"))));
           }))) : none(),

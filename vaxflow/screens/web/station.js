@@ -5,7 +5,7 @@
 // Opening offers today's lots of the product (GET /api/lots); a scanned or typed ticket or ID
 // number goes to POST /api/stations/{id}/verify: a big green Match with the person's summary
 // (full ID only here, behind Reveal), or a big red MISMATCH saying whose scan it was.
-import { $, el, api, TokenStore, signIn, StaffGate, isStaffError, timeOfDay } from "/web/common.js";
+import { $, el, api, nameOf, TokenStore, signIn, StaffGate, isStaffError, timeOfDay } from "/web/common.js";
 
 const stationId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
 const store = new TokenStore("station");
@@ -258,7 +258,7 @@ function render() {
   const howEntered = () => (keys.count >= 4 && (performance.now() - keys.first) / keys.count < 35 ? "scan" : "typed");
   root.replaceChildren(
     el("header", { class: "bar" },
-      el("h1", {}, `${s.name}（${s.zone}）`),
+      el("h1", {}, `${nameOf(s.names, s.name)}（${nameOf(s.zone_names, s.zone)}）`),
       el("span", { class: "chip", id: "station-state" }, STATE_NAMES[s.state] || s.state),
       el("span", { class: "chip" }, s.product ? `${s.product} · ${s.lot}` : "—"),
       el("span", { class: "chip", id: "vaccinator" }, state.vaccinator || "—"),
