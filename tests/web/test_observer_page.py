@@ -145,3 +145,28 @@ def test_marshal_shows_waits_in_minutes_and_reactions_with_time_and_station(
     assert "*" in severe  # the person, masked
     assert "No device has reported yet" in page.inner_text("main.marshal")
     page.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "words", "foreign"),
+    [
+        ("zh-CN", "未找到此号码", "There is"),
+        ("zh-TW", "未找到此號碼", "号码"),
+        ("en", "", "未找到"),
+    ],
+)
+def test_exit_shows_the_servers_words_in_the_page_language(
+    server: Server, browser: Any, lang: str, words: str, foreign: str
+) -> None:
+    """An unknown ticket: the exit shows the server's message in the page's language only."""
+    page = browser.new_page()
+    page.add_init_script("sessionStorage.setItem('vaxflow.token.observer', 'demo-observer-token')")
+    page.goto(f"{server.url}/exit?lang={lang}")
+    skip = page.wait_for_selector("#staff-skip, #code")
+    if skip.get_attribute("id") == "staff-skip":
+        skip.click()
+    page.fill("#code", "Z999")
+    page.press("#code", "Enter")
+    text = page.wait_for_selector("[data-verdict=error]").inner_text()
+    assert words in text and foreign not in text and text.strip(), text
+    page.close()
