@@ -34,7 +34,7 @@ addWords({
   "m.st.open": ["开放", "開放", "open"],
   "m.st.paused": ["暂停", "暫停", "paused"],
   "m.st.closed": ["关闭", "關閉", "closed"],
-  "m.rate": ["{h}/小时 · 今日 {d}", "{h}/小時 · 今日 {d}", "{h}/h · {d} today"],
+  "m.rate": ["每小时 {h} · 今日 {d}", "每小時 {h} · 今日 {d}", "{h}/h · {d} today"],
   "m.pause": ["暂停", "暫停", "Pause"],
   "m.resume": ["恢复", "恢復", "Resume"],
   "m.close": ["关闭", "關閉", "Close"],

@@ -13,7 +13,7 @@ const state = {
   lastMinutes: 5,
   seats: 0,
   page: 0,
-  pageTurned: 0,
+  pageTurned: Date.now(), // the first page stays its full time
   feed: null,
 };
 
