@@ -67,20 +67,20 @@ def test_record_dose_is_above_the_fold_after_match(
     if skip.get_attribute("id") == "staff-skip":
         skip.click()
     page.fill("input[name=lot]", "LOT-77")
-    page.click("text=开台 Open")
+    page.click("#open-station")
     # No name and nobody signed in: the server's words (not "invalid_body") and the sign-in.
     assert "invalid" not in page.wait_for_selector("#message.bad").inner_text()
     page.fill("#staff-signin input[name=staff_id]", "N0001")
     page.fill("#staff-signin input[name=pin]", "1234")
     page.click("#staff-submit")
     page.wait_for_selector("#staff-name")
-    page.click("text=开台 Open")
-    page.wait_for_selector("#station-state:has-text('Open')", timeout=5_000)
+    page.click("#open-station")
+    page.wait_for_selector("#station-state[data-state=open]", timeout=5_000)
     ticket = _walk_in(server, width)["ticket"]
     page.click("#call-next")
     assert page.wait_for_selector("#called .bigticket").inner_text() == ticket
     page.fill("#scan", ticket)
-    page.click("text=核验 Verify")
+    page.click("#verify")
     page.wait_for_selector("#serving")
     assert page.evaluate(IN_VIEW, "#record-dose"), "Record dose needs scrolling"
     assert page.evaluate(IN_VIEW, "#serving .bigticket")
@@ -98,6 +98,6 @@ def test_record_dose_is_above_the_fold_after_match(
     other.close()
 
     page.click("#record-dose")
-    page.wait_for_selector("#message:has-text('observation until')")
+    page.wait_for_selector("#message:has-text('留观至')")
     assert errors == []
     page.close()

@@ -271,7 +271,7 @@ export function signIn(root, { title, store, fields = [], verify, done }) {
       if (isStaffError(err)) { store.set(token); done(token, values); return; } // the token is good
       error.textContent = err.status === 401 || err.status === 403
         ? t("signin.refused")
-        : err.words;
+        : err.words || err.message;
       return;
     }
     store.set(token);
@@ -416,7 +416,7 @@ export class StaffGate {
         staff.session = null; // a sign-in never carries an old session
         answer = await api(this.token, "POST", "/api/staff/sign-in", body);
       } catch (err) {
-        error.textContent = err.words;
+        error.textContent = err.words || err.message;
         pin.value = ""; badge.value = "";
         (body.badge ? badge : pin).focus();
         return;

@@ -17,7 +17,7 @@ addWords({
   "idt.passport": ["护照", "護照", "Passport"],
   "idt.hk_macau_permit": ["港澳通行证", "港澳通行證", "HK/Macau permit"],
   "idt.taiwan_permit": ["台胞证", "台胞證", "Taiwan permit"],
-  "d.walkin": ["无预约请留空", "無預約請留空", "Empty for a walk-in"],
+  "d.nobooking": ["无预约请留空", "無預約請留空", "Empty for a walk-in"],
   "d.register": ["户口簿上的公民身份号码", "戶口簿上的公民身分號碼", "From the household register"],
   "d.child": ["儿童（户口簿）", "兒童（戶口簿）", "Child (household register)"],
   "d.booking": ["预约码", "預約碼", "Booking code"],
@@ -48,7 +48,7 @@ const options = (pairs) => pairs.map(([value, text]) => el("option", { value }, 
 
 function form() {
   const f = {
-    booking: el("input", { name: "booking_code", autocomplete: "off", placeholder: t("d.walkin") }),
+    booking: el("input", { name: "booking_code", autocomplete: "off", placeholder: t("d.nobooking") }),
     childId: el("input", { name: "child_id", autocomplete: "off", required: true, maxlength: 18, placeholder: t("d.register") }),
     childName: el("input", { name: "child_name", autocomplete: "off", required: true }),
     gType: el("select", { name: "guardian_id_type" }, ...options(ID_TYPES)),
