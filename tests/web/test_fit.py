@@ -157,6 +157,6 @@ def test_call_board_names_stations_and_zones_in_the_page_language(
     headings = page.locator(".zone h2").all_inner_texts()
     assert "A 館" in headings, headings
     board = page.inner_text("#app")
-    for simplified in "号观离开馆请剩余":
+    for simplified in "号观离开馆请余":
         assert simplified not in board, simplified
     page.close()
