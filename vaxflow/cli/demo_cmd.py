@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import random
 import sys
 from dataclasses import replace
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from vaxflow.cli.common import site_settings
+from vaxflow.cli.common import port_number, site_settings
 from vaxflow.cli.site_app import site_app
 from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings, demo_text
@@ -29,6 +30,8 @@ from vaxflow.queue.server.serve import run_loop, serve
 from vaxflow.queue.store.bookings import import_bookings
 
 _BOOKING_URL = "https://booking.vaxflow.invalid/b"
+#: Why a server cannot listen, said in one line instead of a traceback.
+LISTEN_ERRORS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
 #: Arrivals as a share of what the stations can serve: a good day (waits of minutes) ...
 GOOD_DAY_SHARE = 0.6
 #: ... and a hard day (`--busy`: the queue grows all day).
@@ -47,7 +50,7 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("demo", help="run the demo site with simulated traffic")
     parser.add_argument("--config", help=argparse.SUPPRESS)  # default: the built-in demo site
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8080, help="TCP port (0: any free one)")
+    parser.add_argument("--port", type=port_number, default=8080, help="TCP port (0: any free one)")
     parser.add_argument(
         "--speed",
         type=float,
@@ -76,7 +79,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("--speed must be positive", file=sys.stderr)
         return 2
-    run_loop(_demo(settings, args))
+    try:
+        run_loop(_demo(settings, args))
+    except OSError as err:  # the port in use, an address not on this machine, a low port
+        if err.errno not in LISTEN_ERRORS:
+            raise
+        print(f"cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
+        return 2
     return 0
 
 
