@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,36 @@ def test_a_device_command_does_not_import_the_server_or_the_reports() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "eighty"])
+def test_demo_refuses_a_port_that_is_not_one_in_one_line(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = build_parser(["demo", "--port", port])
+    with pytest.raises(SystemExit) as stopped:
+        parser.parse_args(["demo", "--port", port])
+    assert stopped.value.code == 2
+    assert "--port" in capsys.readouterr().err.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_demo_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                *[sys.executable, "-m", "vaxflow", "demo", "--headless", "--no-traffic"],
+                *["--port", str(port), "--db", f"{tmp_path}/demo.sqlite"],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"cannot listen on 127.0.0.1:{port}:") and "Traceback" not in done.stderr

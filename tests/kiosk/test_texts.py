@@ -124,3 +124,19 @@ def test_the_screens_name_the_booking_now_in_use_and_the_voice_switch() -> None:
     on = state_on(f.Screen.ATTRACT, language="en", elderly=True)
     assert texts.screen_texts(on)["voice"].endswith("on")
     assert texts.screen_texts(on)["elderly"].startswith("✓")
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [("zh-CN", "克尔来福"), ("zh-TW", "克爾來福"), ("en", "CoronaVac")],
+)
+def test_the_product_is_named_in_the_persons_language(language: str, shown: str) -> None:
+    """A site file that names the product per language: the question screen says it so."""
+    state = state_on(f.Screen.QUESTION, language=language, question_index=0)
+    assert state.precheck is not None
+    named = replace(
+        state.precheck,
+        product_names={"en": "CoronaVac", "zh-CN": "克尔来福", "zh-TW": "克爾來福"},
+    )
+    words = texts.screen_texts(replace(state, precheck=named))
+    assert shown in words["person"], words["person"]

@@ -213,3 +213,45 @@ def test_boards_tell_the_time_in_the_sites_zone_not_their_own() -> None:
     own = time.strftime("%H:%M", time.localtime(noon_utc))
     assert site_time(noon_utc, None) == own  # not known yet: the display's own zone
     assert site_time(noon_utc, "Not/AZone") == own
+
+
+@pytest.mark.parametrize("token", ["wrong-token", "demo-kiosk-token"])
+async def test_follow_stops_when_the_server_refuses_the_token(site: Site, token: str) -> None:
+    """401 (unknown token) and 403 (a kiosk's token) end the feed at once, with the model
+    marked refused for the board to say so; they are not retried as if the server were away."""
+    model = CallsModel()
+    base = str(site.client.make_url("")).rstrip("/")
+    changes: list[bool] = []
+    await asyncio.wait_for(
+        follow(
+            base, token, model, lambda: changes.append(model.refused), snapshot="/api/boards/calls"
+        ),
+        timeout=5,
+    )
+    assert model.refused and not model.online and changes[-1] is True
+
+
+async def test_follow_retries_a_server_that_does_not_answer() -> None:
+    """Nothing listens: the board keeps retrying (offline), never marked refused."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: connection refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    model = ObservationModel()
+    changes: list[bool] = []
+    task = asyncio.create_task(
+        follow(
+            f"http://127.0.0.1:{port}",
+            "demo-board-token",
+            model,
+            lambda: changes.append(model.online),
+        )
+    )
+    try:
+        await _until(lambda: len(changes) >= 2)  # tried, waited, tried again
+        assert not task.done() and not model.refused and not model.online
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

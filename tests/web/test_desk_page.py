@@ -58,7 +58,7 @@ def test_staff_check_in_a_child_from_the_household_register(
     page.goto(server.url + "/desk")
     page.fill("input[name=token]", "demo-kiosk-token")
     page.click("button[type=submit]")
-    assert "not valid" in page.wait_for_selector(".error:not(:empty)").inner_text()
+    assert "令牌无效" in page.wait_for_selector(".error:not(:empty)").inner_text()
     page.fill("input[name=token]", "demo-station-token")
     page.click("button[type=submit]")
     page.wait_for_selector("#staff-signin input[name=staff_id]")  # always a person here

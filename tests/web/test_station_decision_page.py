@@ -75,8 +75,8 @@ def _open_page(server: Server, browser: Any, station: str) -> tuple[Any, list[st
         "sessionStorage.setItem('vaxflow.token.station', 'demo-station-token');"
         "sessionStorage.setItem('vaxflow.vaccinator', 'Nurse Li');"
     )
-    page.goto(server.url + f"/station/{station}")
-    page.wait_for_selector("#station-state:has-text('Open')")
+    page.goto(server.url + f"/station/{station}?lang=en")
+    page.wait_for_selector("#station-state[data-state=open]")
     return page, errors
 
 
@@ -84,7 +84,7 @@ def _call_and_verify(page: Any, ticket: dict[str, Any]) -> None:
     page.click("#call-next")
     assert page.wait_for_selector("#called .bigticket").inner_text() == ticket["ticket"]
     page.fill("#scan", ticket["ticket"])
-    page.click("text=核验 Verify")
+    page.click("#verify")
     page.wait_for_selector("#verdict.ok")
 
 

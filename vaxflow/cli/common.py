@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from vaxflow.config import DEMO_NAME, ConfigError, Settings, demo_settings, load_settings
@@ -26,3 +27,14 @@ def site_settings(path: str | Path | None, *, status: int = 1) -> Settings:
         return demo_settings() if path is None else load_settings(path)
     except ConfigError as err:
         raise CommandError(str(err), status) from err
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 0 (any free one) to 65535, said in one line when not."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535)")
+    return port

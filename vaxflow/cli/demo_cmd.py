@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import random
 import sys
 from dataclasses import replace
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from vaxflow.cli.common import site_settings
+from vaxflow.cli.common import port_number, site_settings
 from vaxflow.cli.site_app import site_app
 from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings, demo_text
@@ -29,13 +30,27 @@ from vaxflow.queue.server.serve import run_loop, serve
 from vaxflow.queue.store.bookings import import_bookings
 
 _BOOKING_URL = "https://booking.vaxflow.invalid/b"
+#: Why a server cannot listen, said in one line instead of a traceback.
+LISTEN_ERRORS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
+#: Arrivals as a share of what the stations can serve: a good day (waits of minutes) ...
+GOOD_DAY_SHARE = 0.6
+#: ... and a hard day (`--busy`: the queue grows all day).
+BUSY_SHARE = 1.3
+
+
+def demo_arrivals(stations: int, traffic: Traffic, share: float) -> float:
+    """People per site hour at `share` of what `stations` serve: one person takes the walk
+    to the station (0.9 walk_minutes on average) and the service (lognormal, mean 1.08 ×
+    service_minutes)."""
+    per_person = 0.9 * traffic.walk_minutes + 1.083 * traffic.service_minutes
+    return round(share * stations * 60 / per_person, 1)
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("demo", help="run the demo site with simulated traffic")
     parser.add_argument("--config", help=argparse.SUPPRESS)  # default: the built-in demo site
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8080, help="TCP port (0: any free one)")
+    parser.add_argument("--port", type=port_number, default=8080, help="TCP port (0: any free one)")
     parser.add_argument(
         "--speed",
         type=float,
@@ -45,7 +60,15 @@ def register(sub: Any) -> None:
     parser.add_argument("--headless", action="store_true", help="open no windows, only serve")
     parser.add_argument("--db", help="SQLite file (default: var/demo.sqlite)")
     parser.add_argument(
-        "--arrivals", type=float, default=600.0, help="people arriving per site hour"
+        "--arrivals",
+        type=float,
+        default=None,
+        help="people arriving per site hour (default: 60%% of what the stations can serve)",
+    )
+    parser.add_argument(
+        "--busy",
+        action="store_true",
+        help="a hard day: arrivals at 130%% of what the stations can serve",
     )
     parser.add_argument("--no-traffic", action="store_true", help="serve only, simulate nobody")
     parser.set_defaults(func=_run)
@@ -56,7 +79,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("--speed must be positive", file=sys.stderr)
         return 2
-    run_loop(_demo(settings, args))
+    try:
+        run_loop(_demo(settings, args))
+    except OSError as err:  # the port in use, an address not on this machine, a low port
+        if err.errno not in LISTEN_ERRORS:
+            raise
+        print(f"cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -100,7 +129,11 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     day = settings.demo.visit_date or engine.site_day(clock.now(), settings.site.timezone)
     settings, people, day_list = _demo_people(settings, day, settings.demo.bookings)
     app = site_app(settings, db=args.db, clock=clock)
-    traffic = Traffic(arrivals_per_hour=args.arrivals)
+    traffic = Traffic()
+    traffic.arrivals_per_hour = args.arrivals or demo_arrivals(
+        len(settings.stations), traffic, BUSY_SHARE if args.busy else GOOD_DAY_SHARE
+    )
+    args.arrivals_per_hour = traffic.arrivals_per_hour
     tasks: list[asyncio.Task[None]] = []
 
     async def started(url: str) -> None:
@@ -155,6 +188,8 @@ def _banner(
         f"  API         {url}/api/openapi.json",
         f"  events      {url.replace('http', 'ws', 1)}/ws/events?since=0",
         f"  speed       {args.speed:g} site minutes per minute",
+        f"  arrivals    {args.arrivals_per_hour:g} people per site hour"
+        + (" (--busy: a hard day)" if args.busy else ""),
         f"  bookings    {listed} on the imported day list (DEMO0001...), "
         f"{booked - listed} as signed QR codes (SQR0001...)",
         "  tokens:",

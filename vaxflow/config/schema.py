@@ -34,6 +34,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+def _table_name(data: object, key: str, names: str) -> object:
+    """A `key = { "zh-CN" = "…", en = "…" }` table: `key` becomes its first entry as written
+    (what code, tickets and logs use) and `names` the whole table (what pages show in their
+    language). A plain string is left as it is."""
+    if isinstance(data, dict) and isinstance(data.get(key), dict):
+        table = data[key]
+        if not table:
+            raise ValueError(f"{key} is an empty table; give a name in at least one language")
+        return {**data, key: next(iter(table.values())), names: table}
+    return data
+
+
+class _Named(_Strict):
+    names: dict[Language, Annotated[str, Field(min_length=1, max_length=100)]] = {}
+    """The name in each language, from `name = { "zh-CN" = "…", "zh-TW" = "…", en = "…" }`;
+    a language without one shows `name` (a plain string: the one name everywhere)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_table(cls, data: object) -> object:
+        return _table_name(data, "name", "names")
+
+    def name_in(self, language: str) -> str:
+        """The name in `language` (zh-TW falls back to zh-CN), else the one name."""
+        names: dict[str, str] = {str(k): v for k, v in self.names.items()}
+        found = names.get(language) or (names.get("zh-CN") if language == "zh-TW" else None)
+        return found or str(getattr(self, "name", ""))
+
+
 class LaneKind(StrEnum):
     """What a lane is for; check-in picks the lane by kind."""
 
@@ -43,7 +72,7 @@ class LaneKind(StrEnum):
     REVIEW = "review"
 
 
-class Lane(_Strict):
+class Lane(_Named):
     prefix: Annotated[str, Field(pattern=r"^[A-Z]$")]
     """The ticket letter for this lane, e.g. "A" gives A001, A002, ..."""
     name: str
@@ -64,7 +93,7 @@ PLATFORMS: tuple[Platform, ...] = (
 )
 
 
-class Product(_Strict):
+class Product(_Named):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
     """Short product code used in bookings, stations and lots."""
     name: str
@@ -113,13 +142,22 @@ class Product(_Strict):
         return self
 
 
-class Station(_Strict):
+class Station(_Named):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")]
     """Station identifier used by consoles and in URLs, e.g. "S05"."""
     name: str
     """What the call board says: "Station 5"."""
     zone: str
     """Where the station is, so the board can say where to go: "Hall B"."""
+    zone_names: dict[Language, Annotated[str, Field(min_length=1, max_length=100)]] = {}
+    """The zone in each language, from `zone = { "zh-CN" = "…", en = "…" }` (stations of one
+    zone give the same table; `zone` is its first entry)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zone_table(cls, data: object) -> object:
+        return _table_name(data, "zone", "zone_names")
+
     products: list[str]
     """Product codes this station can give."""
 
@@ -294,6 +332,9 @@ class QueueRules(_Strict):
     """Assumed minutes at an injection station until real service times are known."""
     service_sample_size: Annotated[int, Field(ge=1, le=1000)] = 30
     """How many recent services the wait estimate averages over."""
+    target_wait_minutes: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """The wait, in minutes, the site aims to stay under; the marshal's dashboard colours
+    waits over it (amber from three quarters of it)."""
 
 
 def _device_url(kind: str) -> AfterValidator:

@@ -203,6 +203,13 @@ class Precheck:
     consent_text: Mapping[str, str]
     booking_found_by_id: bool = False  # card only, and the server found today's booking
     guardian_required: bool = False
+    product_names: Mapping[str, str] = field(default_factory=dict)  # per language, if given
+
+    def product_in(self, language: str) -> str:
+        """The product's name in `language` (zh-TW falls back to zh-CN), else its one name."""
+        names = self.product_names
+        found = names.get(language) or (names.get("zh-CN") if language == "zh-TW" else None)
+        return found or self.product_name
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Precheck:
@@ -215,6 +222,7 @@ class Precheck:
         return cls(
             person_name=str(person.get("name", "")),
             product_name=str(data.get("product_name", "")),
+            product_names={str(k): str(v) for k, v in (data.get("product_names") or {}).items()},
             dose_number=int(data.get("dose_number", 1)),
             walk_in=bool(data.get("walk_in", False)),
             questions=questions,

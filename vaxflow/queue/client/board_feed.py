@@ -51,6 +51,8 @@ class BoardModel(Protocol):
     offset: float
     online: bool
     zone: str | None
+    refused: bool
+    """The server refused the board's token (401/403): the board stops and says so."""
 
     def load(self, snapshot: dict[str, Any]) -> None: ...
 
@@ -108,6 +110,7 @@ class ObservationModel:
     seq: int = 0
     offset: float = 0.0  # seconds to add to this display's clock to get the server's
     online: bool = False
+    refused: bool = False
     zone: str | None = None  # the site's time zone, from /api/time
     people: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -164,6 +167,16 @@ class Call:
     call_count: int = 1
     arrived: bool = False  # reached the station (or skipped): shown dimmed, no longer announced
     live: bool = False  # arrived through the live feed, not the snapshot or a catch-up
+    station_names: dict[str, str] = field(default_factory=dict)  # per language (site file)
+    zone_names: dict[str, str] = field(default_factory=dict)
+
+    def station_in(self, language: str) -> str:
+        """The station's name in `language`, else its one name."""
+        return self.station_names.get(language) or self.station_name
+
+    def zone_in(self, language: str) -> str:
+        """The zone's name in `language`, else its one name."""
+        return self.zone_names.get(language) or self.zone
 
     @property
     def repeated(self) -> bool:
@@ -181,6 +194,8 @@ def _call(visit_id: int, p: dict[str, Any], *, live: bool) -> Call | None:
         zone=str(p["zone"]),
         call_count=int(p.get("call_count") or 1),
         live=live,
+        station_names=dict(p.get("station_names") or {}),
+        zone_names=dict(p.get("zone_names") or {}),
     )
 
 
@@ -196,6 +211,7 @@ class CallsModel:
     seq: int = 0
     offset: float = 0.0
     online: bool = False
+    refused: bool = False
     zone: str | None = None
     zones: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
@@ -286,6 +302,10 @@ async def measure_offset(
     return best_offset(taken), zone
 
 
+#: HTTP statuses that mean the token is wrong or not allowed, not that the server is away.
+TOKEN_REFUSED = frozenset({401, 403})
+
+
 async def follow(
     base: str,
     token: str,
@@ -323,6 +343,15 @@ async def follow(
                     changed()
                 await _stream(http, base, token, model, changed)
                 delay = BACKOFF_FIRST
+            except (aiohttp.ClientResponseError, aiohttp.WSServerHandshakeError) as err:
+                if err.status in TOKEN_REFUSED:
+                    # A wrong or withdrawn token: retrying cannot help; the board says so.
+                    log.error("board feed: the server refused this board's token (%s)", err.status)
+                    model.online = False
+                    model.refused = True
+                    changed()
+                    return
+                log.warning("board feed: %s; again in %.1f s", err, delay)
             except (aiohttp.ClientError, TimeoutError, ValueError) as err:
                 why = certificate_problem(err, ca) or err or type(err).__name__
                 log.warning("board feed: %s; again in %.1f s", why, delay)

@@ -219,7 +219,7 @@ class SimulatedSite:
 
     async def _exit(self) -> None:
         async with SiteClient(self.base_url, self._token("observer"), device="exit-sim") as exit_:
-            flagged: set[int] = set()
+            rolled: set[int] = set()
             while True:
                 await self._sleep_site_minutes(0.5)
                 try:
@@ -232,8 +232,9 @@ class SimulatedSite:
                                     f"/api/observation/{vid}/resolve", {"outcome": "resolved"}
                                 )
                             continue
-                        if vid not in flagged and self._rng.random() < self.traffic.adverse_share:
-                            flagged.add(vid)
+                        first_look = vid not in rolled
+                        rolled.add(vid)  # one roll per person, not one per half minute
+                        if first_look and self._rng.random() < self.traffic.adverse_share:
                             await exit_.post(
                                 f"/api/observation/{vid}/flag",
                                 {"kind": "dizziness", "severity": "mild"},

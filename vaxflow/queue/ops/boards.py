@@ -14,6 +14,7 @@ from vaxflow.queue.core import engine, reasons
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.core.stats import percentile
 from vaxflow.queue.ops import service
+from vaxflow.queue.ops.visit_view import reaction_view
 from vaxflow.queue.store import Conn, repo, views
 from vaxflow.queue.store.records import day_bounds
 from vaxflow.queue.store.views import WALK_IN_CAPACITY_EVENT as WALK_IN_CAPACITY_EVENT
@@ -96,6 +97,7 @@ def observation_people(
     columns a board shows (a board's snapshot of 2,000 people is read at every page load)."""
     rows = views.observation_rows(conn, site_id)
     stations = {station.id: station for station in settings.stations}
+    reactions = {r.visit_id: r for r in views.open_adverse(conn, site_id)}
     people = []
     for r in rows:
         station = stations.get(r.station_id) if r.station_id else None
@@ -112,9 +114,12 @@ def observation_people(
                 "station_id": r.station_id,
                 "station_name": station.name if station else None,
                 "zone": station.zone if station else None,
+                "station_names": dict(station.names) if station else {},
+                "zone_names": dict(station.zone_names) if station else {},
                 "call_count": r.call_count,
                 "ends_at": ends.isoformat() if ends is not None else None,
                 "adverse_open": bool(r.adverse_open),
+                "adverse": reaction_view(reactions.get(r.id)),
                 "print_failed": bool(r.print_failed),
                 "remaining_seconds": left,
                 "may_leave": left == 0 and not r.adverse_open,
@@ -136,8 +141,16 @@ def calls_snapshot(conn: Conn, settings: Settings, site_id: str, now: datetime) 
         "seq": seq,
         "at": now.isoformat(),
         "zones": sorted({s.zone for s in settings.stations}),
+        "zone_names": {s.zone: dict(s.zone_names) for s in settings.stations if s.zone_names},
         "stations": [
-            {"station_id": s.id, "name": s.name, "zone": s.zone} for s in settings.stations
+            {
+                "station_id": s.id,
+                "name": s.name,
+                "zone": s.zone,
+                "names": dict(s.names),
+                "zone_names": dict(s.zone_names),
+            }
+            for s in settings.stations
         ],
         "calls": calls,
     }
@@ -181,6 +194,7 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
     called = views.called_since(conn, site_id, day, now - WAIT_WINDOW)
     oldest = views.oldest_waiting(conn, site_id, day)
     lanes = []
+    lane_names = {lane.prefix: dict(lane.names) for lane in settings.lanes}
     for lane in stats["lanes"]:
         waits = [
             (r.called_at - r.checked_in_at).total_seconds() / 60
@@ -192,6 +206,7 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
         lanes.append(
             {
                 **lane,
+                "names": lane_names.get(lane["prefix"], {}),
                 "called_last_hour": len(waits),
                 "wait_p50_minutes": None if p50 is None else round(p50, 1),
                 "wait_p90_minutes": None if p90 is None else round(p90, 1),
@@ -225,6 +240,8 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
             "kind": r.kind,
             "severity": r.severity,
             "flagged_at": r.flagged_at.isoformat(),
+            "station_id": r.station_id,
+            "name": mask_name(r.person_name),
         }
         for r in views.open_adverse(conn, site_id)
     ]
@@ -244,6 +261,7 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
         "seq": last_seq(conn, site_id),
         "at": now.isoformat(),
         "site_name": settings.site.name,
+        "target_wait_minutes": settings.queue.target_wait_minutes,
         "stats": stats,
         "lanes": lanes,
         "stations": stations,

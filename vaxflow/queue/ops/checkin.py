@@ -346,6 +346,7 @@ def precheck(
         },
         "product": applicant.product.code,
         "product_name": applicant.product.name,
+        "product_names": dict(applicant.product.names),
         "dose_number": plan.dose_number,
         "dose_kind": plan.kind.value,
         "claimed_dose_number": applicant.dose_number,

@@ -30,6 +30,7 @@ from vaxflow.queue.core.model import (
 from vaxflow.queue.ops import checkin
 from vaxflow.queue.ops.checkin import CheckInRequest
 from vaxflow.queue.ops.dose_gate import before_dose, guardian_for_minor
+from vaxflow.queue.ops.visit_view import reaction_view
 from vaxflow.queue.ops.visit_view import visit_payload as visit_payload
 from vaxflow.queue.ops.visit_view import visit_view as visit_view
 from vaxflow.queue.store import Conn, repo, views
@@ -466,8 +467,10 @@ def observation_list(
 ) -> list[dict[str, Any]]:
     """Everyone in observation, soonest end first, masked."""
     out = []
+    reactions = {r.visit_id: r for r in views.open_adverse(conn, site_id)}
     for visit in views.observation_visits(conn, site_id):
         payload = visit_payload(visit, settings)
+        payload["adverse"] = reaction_view(reactions.get(visit.id))
         payload["remaining_seconds"] = math.ceil(
             engine.observation_remaining(visit, now).total_seconds()
         )
@@ -486,15 +489,28 @@ def station_list(conn: Conn, settings: Settings, site_id: str) -> list[dict[str,
                 "station_id": config.id,
                 "name": config.name,
                 "zone": config.zone,
+                "names": dict(config.names),
+                "zone_names": dict(config.zone_names),
                 "products": config.products,
                 "state": status.state.value,
                 "product": status.product,
                 "lot": status.lot,
                 "vaccinator": status.vaccinator,
                 "visit_id": status.visit_id,
+                "held": _held(conn, settings, site_id, status.visit_id),
             }
         )
     return out
+
+
+def _held(
+    conn: Conn, settings: Settings, site_id: str, visit_id: int | None
+) -> dict[str, Any] | None:
+    """Whom a station holds (ticket, masked name), so its console can say whose ticket to scan."""
+    if visit_id is None:
+        return None
+    payload = visit_payload(repo.get_visit(conn, site_id, visit_id), settings)
+    return {"ticket": payload["ticket"], "name": payload["name"], "state": payload["state"]}
 
 
 def device_list(conn: Conn, site_id: str) -> list[dict[str, Any]]:

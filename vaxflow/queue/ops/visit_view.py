@@ -29,6 +29,8 @@ def visit_payload(visit: Visit, settings: Settings) -> dict[str, Any]:
         "station_id": visit.station_id,
         "station_name": station.name if station else None,
         "zone": station.zone if station else None,
+        "station_names": dict(station.names) if station else {},
+        "zone_names": dict(station.zone_names) if station else {},
         "call_count": visit.call_count,
         "ends_at": visit.observation_ends_at.isoformat() if visit.observation_ends_at else None,
         "adverse_open": visit.adverse_open,
@@ -69,3 +71,11 @@ def _id_note(visit: Visit) -> dict[str, Any] | None:
     if note is None:
         return None
     return {"code": note.code, **note.params, **reasons.describe(note.code, note.params, "")}
+
+
+def reaction_view(row: Any) -> dict[str, Any] | None:
+    """An open reaction (a `views.open_adverse` row) as boards and consoles show it: kind,
+    severity and when it was flagged; None without one."""
+    if row is None:
+        return None
+    return {"kind": row.kind, "severity": row.severity, "flagged_at": row.flagged_at.isoformat()}

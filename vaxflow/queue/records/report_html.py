@@ -24,7 +24,7 @@ FONT_STACK = (
 )
 _CHART_RC: Any = {
     "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans", "WenQuanYi Micro Hei", "Noto Sans CJK SC"],
+    "font.sans-serif": ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "DejaVu Sans"],
     "font.size": 9,
     "svg.fonttype": "none",  # text stays text: the browser renders it with its own fonts
     "svg.hashsalt": "vaxflow-report",  # same figures, same bytes
@@ -62,8 +62,8 @@ def chart_doses_per_hour(report: DailyReport) -> Figure | None:
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     ax.set_xticks(hours, [f"{h:02d}" for h in hours])
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("hour (site time)")
-    ax.set_ylabel("doses")
+    ax.set_xlabel("时（现场时间）· hour (site time)")
+    ax.set_ylabel("剂次 · doses")
     ax.legend(frameon=False, fontsize=8)
     return fig
 
@@ -90,8 +90,8 @@ def chart_waits(report: DailyReport) -> Figure | None:
         color=COLOURS[1],
     )
     ax.set_xticks(hours, [f"{h:02d}" for h in hours])
-    ax.set_xlabel("hour of check-in (site time)")
-    ax.set_ylabel("minutes from check-in to call")
+    ax.set_xlabel("签到时段（现场时间）· hour of check-in")
+    ax.set_ylabel("签到到叫号（分钟）· minutes to call")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False, fontsize=8)
     return fig
@@ -107,18 +107,18 @@ def chart_stations(report: DailyReport) -> Figure | None:
         for s in report.stations
     ]
     y = list(range(len(names)))
-    ax.barh(y, [s.doses for s in report.stations], color=COLOURS[0], label="doses")
+    ax.barh(y, [s.doses for s in report.stations], color=COLOURS[0], label="接种 · doses")
     ax.barh(
         y,
         [s.deferred + s.referred for s in report.stations],
         left=[s.doses for s in report.stations],
         color=COLOURS[1],
-        label="deferred or referred",
+        label="暂缓或转诊 · deferred or referred",
     )
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("people served")
+    ax.set_xlabel("服务人数 · people served")
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     return fig
 
@@ -131,14 +131,20 @@ def chart_occupancy(report: DailyReport) -> Figure | None:
     fig = _figure()
     ax = fig.add_subplot()
     xs = [_local_hours(at, zone) for at, _ in occ.points]
-    ax.step(xs, [n for _, n in occ.points], where="post", color=COLOURS[0], label="in observation")
+    ax.step(
+        xs,
+        [n for _, n in occ.points],
+        where="post",
+        color=COLOURS[0],
+        label="留观中 · in observation",
+    )
     if occ.seats is not None:
-        ax.axhline(occ.seats, color=COLOURS[3], linestyle="--", label=f"seats ({occ.seats})")
+        ax.axhline(occ.seats, color=COLOURS[3], linestyle="--", label=f"座位 · seats ({occ.seats})")
     ticks = list(range(int(xs[0]), int(xs[-1]) + 2))
     ax.set_xticks(ticks, [f"{h:02d}:00" for h in ticks])
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("site time")
-    ax.set_ylabel("people")
+    ax.set_xlabel("现场时间 · site time")
+    ax.set_ylabel("人数 · people")
     ax.legend(frameon=False, fontsize=8)
     return fig
 
@@ -165,8 +171,8 @@ def chart_age_sex(report: DailyReport) -> Figure | None:
         ax.bar(xs, counts, width=width, label=sex, color=COLOURS[i % len(COLOURS)])
     ax.set_xticks(range(len(bands)), bands)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("age band")
-    ax.set_ylabel("doses")
+    ax.set_xlabel("年龄段 · age band")
+    ax.set_ylabel("剂次 · doses")
     ax.legend(frameon=False, fontsize=8)
     return fig
 
@@ -188,7 +194,7 @@ def chart_adverse(report: DailyReport) -> Figure | None:
         left = [a + b for a, b in zip(left, counts, strict=True)]
     ax.invert_yaxis()
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("flags")
+    ax.set_xlabel("报告次数 · flags")
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     return fig
 
@@ -205,12 +211,12 @@ def _severity_order(severity: str) -> tuple[int, str]:
 
 
 CHARTS: tuple[tuple[str, str, Callable[[DailyReport], Figure | None]], ...] = (
-    ("doses-per-hour", "Doses per hour · 每小时接种剂次", chart_doses_per_hour),
-    ("waits", "Waits per hour (p50, p90) · 每小时等候时间", chart_waits),
-    ("stations", "Station throughput · 接种台工作量", chart_stations),
-    ("observation", "Observation occupancy and seats · 留观人数与座位", chart_occupancy),
-    ("age-sex", "Doses by age band and sex · 年龄段与性别", chart_age_sex),
-    ("adverse", "Adverse reactions · 不良反应", chart_adverse),
+    ("doses-per-hour", "每小时接种剂次 · Doses per hour", chart_doses_per_hour),
+    ("waits", "每小时等候时间（中位、九成）· Waits per hour (p50, p90)", chart_waits),
+    ("stations", "接种台工作量 · Station throughput", chart_stations),
+    ("observation", "留观人数与座位 · Observation occupancy and seats", chart_occupancy),
+    ("age-sex", "年龄段与性别 · Doses by age band and sex", chart_age_sex),
+    ("adverse", "不良反应 · Adverse reactions", chart_adverse),
 )
 
 
@@ -259,7 +265,7 @@ def render_html(report: DailyReport, charts: dict[str, bytes] | None = None) -> 
     charts = render_charts(report) if charts is None else charts
     zone = ZoneInfo(report.timezone)
     names = ", ".join(report.site_names.get(s, s) for s in report.sites) or "no sites"
-    title = f"Daily report {report.day.isoformat()} — {names}"
+    title = f"每日接种报告 Daily report {report.day.isoformat()} — {names}"
     totals = report.totals
     tiles = [
         ("Check-ins", "签到", totals["checked_in"]),
@@ -283,7 +289,7 @@ def render_html(report: DailyReport, charts: dict[str, bytes] | None = None) -> 
         "</header><main>",
         '<section class="tiles">'
         + "".join(
-            f'<div class="tile"><b>{_e(n)}</b><span>{_e(en)}</span><small>{_e(zh)}</small></div>'
+            f'<div class="tile"><b>{_e(n)}</b><span>{_e(zh)}</span><small>{_e(en)}</small></div>'
             for en, zh, n in tiles
         )
         + "</section>",
@@ -399,7 +405,7 @@ def _stations_table(report: DailyReport, zone: ZoneInfo) -> str:
         ]
         for s in report.stations
     ]
-    return f"<section><h2>Stations · 接种台</h2>{_table(headers, rows)}</section>"
+    return f"<section><h2>接种台 · Stations</h2>{_table(headers, rows)}</section>"
 
 
 def _outcomes_table(report: DailyReport) -> str:
@@ -427,9 +433,9 @@ def _outcomes_table(report: DailyReport) -> str:
         ["outcome of flag", "flags"], [list(o) for o in report.adverse_outcomes.items()]
     )
     return (
-        f"<section><h2>Deferrals, referrals, no-shows · 暂缓、转诊、未到</h2>{summary}"
-        f"<h2>Reasons · 原因</h2>{reasons}</section>"
-        "<section><h2>Adverse reactions by type and severity · 不良反应（类型与程度）</h2>"
+        f"<section><h2>暂缓、转诊、未到 · Deferrals, referrals, no-shows</h2>{summary}"
+        f"<h2>原因 · Reasons</h2>{reasons}</section>"
+        "<section><h2>不良反应（类型与程度）· Adverse reactions by type and severity</h2>"
         f"{adverse}{outcomes}</section>"
     )
 
@@ -460,4 +466,4 @@ def _sites_table(report: DailyReport) -> str:
         ]
         for s in report.per_site
     ]
-    return f"<section><h2>Sites · 各接种点</h2>{_table(headers, rows)}</section>"
+    return f"<section><h2>各接种点 · Sites</h2>{_table(headers, rows)}</section>"

@@ -94,6 +94,8 @@ class PrecheckResponse(BaseModel):
     person: dict[str, object]
     product: str
     product_name: str
+    product_names: dict[str, str] = {}
+    """The product's name per language when the site file gives them (else product_name)."""
     dose_number: int
     """Decided from the dose history and the site's policy, not from the claim."""
     dose_kind: Literal["primary", "booster"]

@@ -185,11 +185,20 @@ def doses_since(conn: Connection, site_id: str, start: datetime) -> list[tuple[s
 
 
 def open_adverse(conn: Connection, site_id: str) -> list[Row[Any]]:
-    """Reactions flagged and not resolved, oldest first, with the person's ticket."""
+    """Reactions flagged and not resolved, oldest first, with the person's ticket, name and
+    the station that dosed them."""
     a, v = t.adverse_events, t.visits
     return list(
         conn.execute(
-            select(a.c.visit_id, a.c.kind, a.c.severity, a.c.flagged_at, v.c.ticket)
+            select(
+                a.c.visit_id,
+                a.c.kind,
+                a.c.severity,
+                a.c.flagged_at,
+                v.c.ticket,
+                v.c.station_id,
+                v.c.person_name,
+            )
             .join(v, v.c.id == a.c.visit_id)
             .where(a.c.site_id == site_id, a.c.outcome.is_(None))
             .order_by(a.c.flagged_at)

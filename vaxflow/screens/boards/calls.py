@@ -42,7 +42,7 @@ class CallRow(BoxLayout):  # type: ignore[misc]
     dim = NumericProperty(1.0)
 
     def show(self, call: Call, *, fresh: bool) -> None:
-        self.ticket, self.where, self.tag = call.ticket, call.station_name, repeat_tag(call)
+        self.ticket, self.where, self.tag = call.ticket, call.station_in("zh-CN"), repeat_tag(call)
         if fresh:
             self.background = list(FRESH)
         else:
@@ -94,6 +94,8 @@ class CallBoard(LiveBoard):
         return time.monotonic() - seen < FRESH_SECONDS
 
     def refresh(self) -> None:
+        if self.show_refused():
+            return
         width, height = self.size
         self.u = max(12.0, min(width / 56.0, height / 30.0))
         zones = self.model.by_zone()
@@ -108,15 +110,16 @@ class CallBoard(LiveBoard):
             self.latest_zh, self.latest_en = "请留意叫号", "Please wait for your number"
         else:
             self.latest_ticket = latest.ticket
-            self.latest_zh = f"请到 {latest.station_name}（{latest.zone}）"
-            self.latest_en = f"Please go to {latest.station_name}, {latest.zone}"
+            zh_station, zh_zone = latest.station_in("zh-CN"), latest.zone_in("zh-CN")
+            self.latest_zh = f"请到 {zh_station}（{zh_zone}）"
+            self.latest_en = f"Please go to {latest.station_in('en')}, {latest.zone_in('en')}"
         grid = self.ids.zones
         while len(grid.children) < len(zones):
             grid.add_widget(ZoneColumn(font=self.font, u=self.u))
         while len(grid.children) > len(zones):
             grid.remove_widget(grid.children[0])
         for column, (zone, calls) in zip(reversed(grid.children), zones.items(), strict=True):
-            column.zone, column.u = zone, self.u
+            column.zone, column.u = (calls[0].zone_in("zh-CN") if calls else zone), self.u
             column.show(calls[:keep], self.fresh)
         self.clock = self.clock_text()
         self.online = self.model.online

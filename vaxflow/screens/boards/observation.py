@@ -48,7 +48,10 @@ class BoardTile(BoxLayout):  # type: ignore[misc]
     def show(self, tile: Tile) -> None:
         background, foreground, caption = COLOURS[tile.state]
         self.ticket, self.person, self.state = tile.ticket, tile.name, tile.state.value
-        self.countdown = "✓" if tile.state is TileState.DONE else countdown(tile.remaining_seconds)
+        # "剩余 25:08": labelled, so a countdown is never read as the time of day
+        label = f"[size={max(8, int(self.u * 0.9))}]剩余[/size]"
+        left = countdown(tile.remaining_seconds)
+        self.countdown = "✓" if tile.state is TileState.DONE else f"{label} {left}"
         self.caption = caption
         self.background, self.foreground = list(background), list(foreground)
 
@@ -74,6 +77,8 @@ class ObservationBoard(LiveBoard):
         self.turned = time.monotonic()
 
     def refresh(self) -> None:
+        if self.show_refused():
+            return
         width, height = self.size
         self.u = max(12.0, min(width / 60.0, height / 34.0))
         self.cols = max(2, int(width // (self.u * 10)))

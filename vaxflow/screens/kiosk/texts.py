@@ -75,7 +75,7 @@ def screen_texts(state: State) -> dict[str, str]:
             person=t(
                 "question.person",
                 name=pre.person_name,
-                product=pre.product_name,
+                product=pre.product_in(lang),
                 dose=pre.dose_number,
             )
             + ("\n" + t("question.booking_found") if pre.booking_found_by_id else ""),

@@ -1,6 +1,6 @@
 // Call board: current calls by zone, the newest large on top, repeated calls highlighted,
 // a chime and the spoken call (espeak-ng WAV rendered by the server) for each new call.
-import { $, el, api, TokenStore, ServerClock, Feed, timeOfDay, signIn, statusText, throttled } from "/web/common.js";
+import { $, el, api, t, nameOf, TokenStore, ServerClock, Feed, timeOfDay, signIn, statusText, throttled } from "/web/common.js";
 
 const store = new TokenStore("board", { persistent: true });
 const clock = new ServerClock();
@@ -30,6 +30,9 @@ function upsertCall(p, fresh) {
   });
 }
 
+/** A zone's name in the page's language (the site file may give one per language). */
+function zoneName(zone) { return nameOf((state.zoneNames || {})[zone], zone); }
+
 function render() {
   $("#clock").textContent = timeOfDay(clock.now());
   const latest = state.calls.find((c) => !c.arrived);
@@ -37,32 +40,32 @@ function render() {
   top.replaceChildren(
     ...(latest
       ? [el("span", { class: "ticket", id: "latest-ticket" }, latest.ticket),
-         el("span", { class: "where" },
-           el("div", {}, `请到 ${latest.station_name}（${latest.zone}）`),
-           el("div", { class: "en" }, `Please go to ${latest.station_name}, ${latest.zone}`))]
-      : [el("span", { class: "muted" }, "请留意叫号 Please wait for your number")]),
+         el("span", { class: "where" }, t("calls.goto", { station: nameOf(latest.station_names, latest.station_name), zone: zoneName(latest.zone) }))]
+      : [el("span", { class: "muted" }, t("calls.wait"))]),
   );
   // Dozens of stations in many zones: at most 6 zone columns, zones wrap onto more rows,
-  // and each zone keeps fewer calls so everything stays on one TV screen.
+  // and each zone shows the calls that fit whole in its height (never a sliced row).
   const columns = Math.min(6, Math.max(1, state.zones.length));
-  const rows = Math.ceil(Math.max(1, state.zones.length) / columns);
-  const keep = Math.max(3, Math.floor(KEEP_PER_ZONE / rows));
   $("#zones").style.setProperty("--zones", columns);
   $("#zones").replaceChildren(
     ...state.zones.map((zone) =>
-      el("section", { class: "zone" },
-        el("h2", {}, zone),
-        ...state.calls.filter((c) => c.zone === zone).slice(0, keep).map((c) => {
+      el("section", { class: "zone", dataset: { zone } },
+        el("h2", {}, zoneName(zone)),
+        ...state.calls.filter((c) => c.zone === zone).slice(0, KEEP_PER_ZONE).map((c) => {
           const classes = ["call"];
           if (c.call_count > 1) classes.push("repeat");
           if (c.arrived) classes.push("arrived");
           if (c.fresh && Date.now() - c.shownAt < 3000) classes.push("fresh");
           return el("div", { class: classes.join(" "), dataset: { ticket: c.ticket, calls: c.call_count } },
             el("span", { class: "ticket" }, c.ticket),
-            el("span", { class: "where" }, c.station_name,
-              c.call_count > 1 ? el("span", { class: "tag" }, `第 ${c.call_count} 次呼叫 call ${c.call_count}`) : null));
+            el("span", { class: "where" }, nameOf(c.station_names, c.station_name),
+              c.call_count > 1 ? el("span", { class: "tag" }, t("calls.repeat", { n: c.call_count })) : null));
         }))),
   );
+  for (const zone of $("#zones").children) {
+    const bottom = zone.getBoundingClientRect().bottom;
+    for (const call of [...zone.querySelectorAll(".call")]) if (call.getBoundingClientRect().bottom > bottom + 0.5) call.remove();
+  }
 }
 
 // --- sound: a WebAudio chime, then the server's spoken WAV (fetched with the token) ---------
@@ -123,7 +126,7 @@ function apply(event, live) {
   const p = event.payload || {};
   if (CALL_KINDS.has(event.kind) && p.ticket && p.zone) {
     upsertCall({ visit_id: event.visit_id, ticket: p.ticket, station_id: p.station_id,
-      station_name: p.station_name, zone: p.zone, call_count: p.call_count }, live);
+      station_name: p.station_name, station_names: p.station_names, zone: p.zone, call_count: p.call_count }, live);
     if (live) announce(state.calls[0]);
   } else if (DONE_KINDS.has(event.kind)) {
     const call = state.calls.find((c) => c.visit_id === event.visit_id);
@@ -138,8 +141,8 @@ async function start(token) {
   state.token = token;
   $("#app").replaceChildren(
     el("header", { class: "bar" },
-      el("h1", {}, "叫号 Now calling"),
-      el("button", { id: "sound", class: "small", onclick: enableSound }, "启用声音 Enable sound"),
+      el("h1", {}, t("calls.title")),
+      el("button", { id: "sound", class: "small", onclick: enableSound }, t("calls.sound")),
       el("span", { id: "feed", class: "chip" }, "…"),
       el("span", { id: "clock", class: "clock" })),
     el("div", { id: "top", class: "calls-top" }),
@@ -151,6 +154,7 @@ async function start(token) {
     try {
       const data = await api(token, "GET", "/api/boards/calls");
       state.zones = data.zones;
+      state.zoneNames = data.zone_names || {};
       state.calls = [];
       for (const c of [...data.calls].reverse()) upsertCall(c, false);
       since = data.seq;
@@ -176,7 +180,7 @@ function enableSound() {
   state.audio = state.audio || new AudioContext();
   state.audio.resume();
   state.sound = !state.sound;
-  $("#sound").textContent = state.sound ? "声音开 Sound on" : "启用声音 Enable sound";
+  $("#sound").textContent = state.sound ? t("calls.soundon") : t("calls.sound");
 }
 
 function boot() {
@@ -184,7 +188,7 @@ function boot() {
   if (token) { start(token); return; }
   document.body.classList.remove("board");
   signIn($("#app"), {
-    title: "叫号屏 Call board",
+    title: t("calls.board"),
     store,
     verify: (t) => api(t, "GET", "/api/boards/calls"),
     done: (t) => { document.body.classList.add("board"); start(t); },

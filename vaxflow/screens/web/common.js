@@ -1,5 +1,8 @@
 // Shared by every vaxflow page: tokens, API calls, the server clock offset, the live feed.
 // Plain ES module, served by the site server; no CDN, no build step.
+import { t, serverWords, LANGUAGES, LANGUAGE_NAMES, lang, setLanguage } from "/web/i18n.js";
+
+export { t, named, nameOf, lang, addWords, serverWords } from "/web/i18n.js";
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -49,11 +52,10 @@ export class ApiError extends Error {
     this.details = details || {};
     this.messages = messages || {};
   }
-  /** The server's words for people: Chinese, then English. */
+  /** The server's words for people, in the page's language (the server sends all three). */
   get words() {
-    const zh = this.messages["zh-CN"];
-    const en = this.messages.en || this.message;
-    return zh && zh !== en ? `${zh} ${en}` : en;
+    if (this.reason === "server_unreachable") return t("net.unreachable");
+    return serverWords(this.messages, this.message);
   }
 }
 
@@ -253,9 +255,10 @@ export function signIn(root, { title, store, fields = [], verify, done }) {
     "form",
     { class: "signin card" },
     el("h1", {}, title),
-    el("label", {}, "令牌 Token", tokenInput),
+    el("label", {}, t("signin.token"), tokenInput),
     ...extra.map((f) => el("label", {}, f.label, f.input)),
-    el("button", { type: "submit", class: "primary" }, "登录 Sign in"),
+    el("button", { type: "submit", class: "primary" }, t("signin.submit")),
+    languagePicker(),
     error,
   );
   form.addEventListener("submit", async (event) => {
@@ -267,8 +270,8 @@ export function signIn(root, { title, store, fields = [], verify, done }) {
     } catch (err) {
       if (isStaffError(err)) { store.set(token); done(token, values); return; } // the token is good
       error.textContent = err.status === 401 || err.status === 403
-        ? "令牌无效或无权限 This token is not valid here."
-        : `${err.message}`;
+        ? t("signin.refused")
+        : err.words || err.message;
       return;
     }
     store.set(token);
@@ -280,7 +283,13 @@ export function signIn(root, { title, store, fields = [], verify, done }) {
 
 /** A short status chip text for the feed state. */
 export function statusText(state) {
-  return { live: "● 实时 live", connecting: "○ 连接中 connecting", offline: "✕ 离线 offline — reconnecting" }[state] || state;
+  return { live: t("feed.live"), connecting: t("feed.connecting"), offline: t("feed.offline") }[state] || state;
+}
+
+/** A language choice for staff pages: a small select that reloads the page in the language. */
+export function languagePicker() {
+  return el("select", { class: "lang small", name: "lang", "aria-label": t("lang.label"), onchange: (e) => setLanguage(e.target.value) },
+    ...LANGUAGES.map((code) => el("option", { value: code, selected: code === lang }, LANGUAGE_NAMES[code])));
 }
 
 /** Coalesce many requests to redraw into at most one call of `fn` per `ms` milliseconds. */
@@ -367,9 +376,9 @@ export class StaffGate {
     if (!bar) { bar = el("div", { id: "staff-bar", class: "staff-bar" }); document.body.prepend(bar); }
     bar.replaceChildren(...(this.person
       ? [el("span", { id: "staff-name" }, `👤 ${this.person.label}`),
-         el("button", { class: "small", id: "staff-sign-out", onclick: () => this.signOut() }, "退出登录 Sign out")]
-      : [el("span", { class: "muted" }, "未登录工作人员 No one signed in"),
-         el("button", { class: "small", id: "staff-sign-in", onclick: () => this.ask() }, "工作人员登录 Staff sign-in")]));
+         el("button", { class: "small", id: "staff-sign-out", onclick: () => this.signOut() }, t("staff.signout"))]
+      : [el("span", { class: "muted" }, t("staff.nobody")),
+         el("button", { class: "small", id: "staff-sign-in", onclick: () => this.ask() }, t("staff.signin"))]));
   }
 
   /** The sign-in form, over the page. */
@@ -379,22 +388,22 @@ export class StaffGate {
     const error = el("p", { class: "error", role: "alert", id: "staff-error" });
     const staffId = el("input", { name: "staff_id", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", class: "big" });
     const pin = el("input", { name: "pin", type: "password", inputmode: "numeric", pattern: "[0-9]*", maxlength: 12, autocomplete: "off", class: "big pin" });
-    const badge = el("input", { name: "badge", type: "password", autocomplete: "off", placeholder: "刷卡 Scan" });
+    const badge = el("input", { name: "badge", type: "password", autocomplete: "off", placeholder: t("staff.scan") });
     const key = (label, press) => el("button", { type: "button", class: "key", onclick: () => { press(); pin.focus(); } }, label);
     const keypad = el("div", { class: "keypad" },
       ..."123456789".split("").map((d) => key(d, () => { pin.value += d; })),
-      key("清除 C", () => { pin.value = ""; }), key("0", () => { pin.value += "0"; }), key("⌫", () => { pin.value = pin.value.slice(0, -1); }));
+      key(t("staff.clear"), () => { pin.value = ""; }), key("0", () => { pin.value += "0"; }), key("⌫", () => { pin.value = pin.value.slice(0, -1); }));
     const overlay = el("div", { class: "staff-overlay", id: "staff-signin" });
     const form = el("form", { class: "signin card staff-form" },
-      el("h1", {}, this.title || "工作人员登录 Staff sign-in"),
-      el("p", { class: "muted" }, "输入工号和密码，或刷工牌 Enter your staff number and PIN, or scan your badge"),
-      el("label", {}, "工号 Staff number", staffId),
-      el("label", {}, "密码 PIN", pin),
+      el("h1", {}, this.title || t("staff.signin")),
+      el("p", { class: "muted" }, t("staff.help")),
+      el("label", {}, t("staff.number"), staffId),
+      el("label", {}, t("staff.pin"), pin),
       keypad,
-      el("label", {}, "或刷工牌 Or scan your badge", badge),
+      el("label", {}, t("staff.badge"), badge),
       el("div", { class: "row" },
-        el("button", { type: "submit", class: "primary", id: "staff-submit" }, "登录 Sign in"),
-        required ? null : el("button", { type: "button", id: "staff-skip", onclick: () => overlay.remove() }, "暂不登录 Not now")),
+        el("button", { type: "submit", class: "primary", id: "staff-submit" }, t("signin.submit")),
+        required ? null : el("button", { type: "button", id: "staff-skip", onclick: () => overlay.remove() }, t("staff.notnow"))),
       error);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -407,7 +416,7 @@ export class StaffGate {
         staff.session = null; // a sign-in never carries an old session
         answer = await api(this.token, "POST", "/api/staff/sign-in", body);
       } catch (err) {
-        error.textContent = err.words;
+        error.textContent = err.words || err.message;
         pin.value = ""; badge.value = "";
         (body.badge ? badge : pin).focus();
         return;

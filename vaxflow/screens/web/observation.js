@@ -1,6 +1,6 @@
 // Observation board: everyone under observation with a countdown to the server's ends_at,
 // corrected by this display's measured clock offset; live from the event feed.
-import { $, el, api, TokenStore, ServerClock, Feed, clockText, timeOfDay, signIn, statusText } from "/web/common.js";
+import { $, el, api, t, TokenStore, ServerClock, Feed, clockText, timeOfDay, signIn, statusText } from "/web/common.js";
 
 const store = new TokenStore("board", { persistent: true });
 const clock = new ServerClock({ intervalMs: 60000 });
@@ -13,7 +13,7 @@ const state = {
   lastMinutes: 5,
   seats: 0,
   page: 0,
-  pageTurned: 0,
+  pageTurned: Date.now(), // the first page stays its full time
   feed: null,
 };
 
@@ -25,23 +25,34 @@ function classify(person, nowMs) {
   return { kind: "observing", remaining };
 }
 
-const LABELS = {
-  observing: "留观中 Observing",
-  last: "即将结束 Last minutes",
-  done: "可以离开 You may leave",
-  flagged: "请勿离开 Staff attending",
-};
+const LABELS = { observing: "obs.observing", last: "obs.last", done: "obs.done", flagged: "obs.flagged" };
 
+/**
+ * Whole tiles only: as many columns as fit at the tile's width, as many rows as fit in the
+ * grid's height at the tile's height (both in em of the board's font, which follows the
+ * screen). Returns tiles per page.
+ */
 function layout() {
   const grid = $("#grid");
-  const width = grid.clientWidth || window.innerWidth;
-  const fontPx = parseFloat(getComputedStyle(document.body).fontSize);
-  const cols = Math.max(2, Math.floor(width / (fontPx * 9.5)));
-  const top = grid.getBoundingClientRect().top;
-  const height = window.innerHeight - top - fontPx * 1.5;
-  const rows = Math.max(1, Math.floor(height / (fontPx * 6.0)));
+  const style = getComputedStyle(grid);
+  const fontPx = parseFloat(style.fontSize);
+  const gap = parseFloat(style.rowGap) || 0;
+  const width = grid.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const height = grid.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+  const cols = Math.max(1, Math.floor((width + gap) / (fontPx * 8.6 + gap)));
+  const rows = Math.max(1, Math.floor((height + gap) / (fontPx * TILE_EM + gap)));
   grid.style.setProperty("--cols", cols);
+  grid.style.setProperty("--rows", rows);
   return cols * rows;
+}
+
+/** The tile's height in em (style.css .tile). */
+const TILE_EM = 6.4;
+
+/** "剩余 25:08" / "25:08 left": the countdown is never read as a time of day. */
+function countdown(seconds) {
+  const [before, after] = t("obs.left").split("{t}");
+  return [before ? el("small", {}, before.trim()) : null, el("b", {}, clockText(seconds)), after ? el("small", {}, after.trim()) : null];
 }
 
 function render() {
@@ -60,24 +71,34 @@ function render() {
   const shown = people.slice(state.page * perPage, (state.page + 1) * perPage);
   const tiles = shown.map((p) => {
     const c = classify(p, now);
+    const sev = c.kind === "flagged" && p.adverse ? p.adverse.severity : "";
     return el(
       "div",
-      { class: `tile ${c.kind}`, dataset: { ticket: p.ticket, state: c.kind, remaining: Math.ceil(c.remaining) } },
+      { class: `tile ${c.kind}${sev ? ` sev-${sev}` : ""}`, dataset: { ticket: p.ticket, state: c.kind, severity: sev || null, remaining: Math.ceil(c.remaining) } },
       el("span", { class: "ticket" }, p.ticket),
       el("span", { class: "name" }, p.name || ""),
-      el("span", { class: "time" }, c.kind === "done" ? "✓" : clockText(c.remaining)),
-      el("span", { class: "state" }, LABELS[c.kind]),
+      el("span", { class: "time" }, ...(c.kind === "done" ? [el("b", {}, "✓")] : countdown(c.remaining))),
+      el("span", { class: "state" }, t(LABELS[c.kind]), sev ? ` · ${t(`sev.${sev}`)}` : ""),
     );
   });
-  $("#grid").replaceChildren(...tiles);
-  $("#count").textContent = `${people.length} / ${state.seats} 人 people`;
-  $("#pager").textContent = pages > 1 ? `第 ${state.page + 1}/${pages} 页 page` : "";
+  const grid = $("#grid");
+  grid.replaceChildren(...tiles);
+  // Never a sliced tile: whatever the fonts did, a tile that does not fit whole goes.
+  const bottom = grid.getBoundingClientRect().bottom;
+  for (const tile of [...grid.children]) if (tile.getBoundingClientRect().bottom > bottom + 0.5) tile.remove();
+  $("#count").textContent = t("obs.count", { n: people.length, seats: state.seats });
+  $("#pager").textContent = pages > 1 ? t("obs.page", { p: state.page + 1, n: pages }) : "";
 }
 
 function apply(event) {
   const p = event.payload || {};
   if (!event.visit_id || !p.ticket) return;
-  if (p.state === "observing" && p.ends_at) state.people.set(event.visit_id, p);
+  if (p.state === "observing" && p.ends_at) {
+    // a flag's event says the reaction (adverse, severity); later events keep what was known
+    const known = state.people.get(event.visit_id);
+    const reaction = p.adverse ? { kind: p.adverse, severity: p.severity } : (known && known.adverse) || null;
+    state.people.set(event.visit_id, { ...p, adverse: p.adverse_open ? reaction : null });
+  }
   else if (LEAVING_STATES.has(p.state) || state.people.has(event.visit_id)) state.people.delete(event.visit_id);
 }
 
@@ -93,17 +114,17 @@ async function start(token) {
   state.token = token;
   $("#app").replaceChildren(
     el("header", { class: "bar" },
-      el("h1", {}, "留观区 Observation"),
-      el("span", { class: "legend" },
-        el("span", { style: "--c: var(--accent)" }, "留观中 observing"),
-        el("span", { style: "--c: var(--warn)" }, "即将结束 last minutes"),
-        el("span", { style: "--c: var(--ok)" }, "可以离开 may leave"),
-        el("span", { style: "--c: var(--bad)" }, "请勿离开 flagged")),
+      el("h1", {}, t("obs.title")),
       el("span", { id: "count", class: "chip" }),
       el("span", { id: "pager", class: "pager" }),
       el("span", { id: "feed", class: "chip" }, "…"),
       el("span", { id: "clock", class: "clock" })),
     el("div", { id: "grid", class: "obs-grid" }),
+    el("footer", { class: "legend", id: "legend" },
+      el("span", { style: "--c: var(--accent)" }, t("obs.observing")),
+      el("span", { style: "--c: var(--warn)" }, t("obs.last")),
+      el("span", { style: "--c: var(--ok)" }, t("obs.done")),
+      el("span", { style: "--c: var(--bad)" }, t("obs.flagged"))),
   );
   await clock.start();
   let since = 0;
@@ -131,7 +152,7 @@ function boot() {
   if (token) { start(token); return; }
   document.body.classList.remove("board");
   signIn($("#app"), {
-    title: "留观区看板 Observation board",
+    title: t("obs.board"),
     store,
     verify: (t) => api(t, "GET", "/api/boards/observation"),
     done: (t) => { document.body.classList.add("board"); start(t); },
