@@ -57,7 +57,8 @@ def test_a_new_site_is_valid_private_and_gives_each_device_its_own_token(
     assert settings.device_tokens["station-S02"] == DeviceToken(
         token=station["VAXFLOW_STATION_TOKEN"], kind="station", station="S02"
     )
-    assert main(["config", "check", str(site / "devices" / "station-S02" / "site.toml")]) == 0
+    for copy in sorted((site / "devices").glob("*/site.toml")):
+        assert main(["config", "check", str(copy)]) == 0, copy
     every = [d.token for d in settings.device_tokens.values()]
     assert len(set(every)) == len(every) == 10
     capsys.readouterr()
@@ -200,3 +201,17 @@ def test_the_server_url_decides_the_port_and_https(
     assert server.port == port and (server.tls_cert is not None) == (not argv)
     env = parse_env((tmp_path / "s" / "devices" / "board-01" / "device.env").read_text())
     assert env["VAXFLOW_SERVER_URL"] == devices_use and env["VAXFLOW_BOARD"] == "calls"
+
+
+def test_a_refresh_for_another_server_address_says_the_certificate_is_not_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "site"
+    assert _init(site) == 0
+    capsys.readouterr()
+    moved = ["init-site", str(site), "--server-url", "HTTPS://10.0.0.3:8443", "--refresh"]
+    assert main(moved) == 0
+    said = capsys.readouterr()
+    assert "server.crt is not for 10.0.0.3" in said.err and "--renew --name 10.0.0.3" in said.err
+    env = parse_env((site / "devices" / "kiosk-01" / "device.env").read_text())
+    assert env["VAXFLOW_SERVER_URL"] == "https://10.0.0.3:8443"

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from vaxflow import site_tls
 from vaxflow.cli.common import CommandError, site_settings
@@ -145,6 +146,8 @@ def _server_url(args: argparse.Namespace) -> str:
         server_address(url)
     except ValueError as err:
         raise CommandError(f"--server-url: {err}", 2) from err
+    scheme = urlsplit(url).scheme  # lowercase: HTTPS://... is https://...
+    url = scheme + url[len(scheme) :]
     if url.startswith("http:") and not args.insecure:
         raise CommandError(
             f"--server-url {url}: a real site serves HTTPS only (init-site makes its "
@@ -324,14 +327,14 @@ def _next_steps(folder: Path, server_url: str, tls: bool, devices: Sequence[Devi
     lines.append("     and enable vaxflow-session@ROLE.service and vaxflow-doctor.timer.")
     step = 4
     if browsers:
-        trust = f", whose browser trusts {folder}/tls/ca.crt" if tls else ""
         lines.append(
-            f"  {step}. Marshals, observers and admin ({_span(browsers)}) use a browser{trust}; "
+            f"  {step}. Marshals, observers and admin ({_span(browsers)}) use a browser;\n"
+            f"     each one's token is in {folder}/devices/ID/device.env"
+            + (f", and the browser trusts {folder}/tls/ca.crt." if tls else ".")
         )
-        lines.append(f"     each one's token is in {folder}/devices/ID/device.env.")
         step += 1
     lines += [
-        f"  {step}. Whoever issues booking QR codes gets {folder}/bookings/{BOOKING_KID}.key "
+        f"  {step}. Whoever issues booking QR codes gets {folder}/bookings/{BOOKING_KID}.key\n     "
         f"(`vaxflow bookings sign --kid {BOOKING_KID}`).",
         f"  {step + 1}. On every machine run `vaxflow doctor`: every line should say OK.",
         f"  Keep {folder} offline and private: it holds every device's token"
