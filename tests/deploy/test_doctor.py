@@ -27,12 +27,12 @@ from vaxflow.cli import main
 
 from .demo_site import vaxflow
 
-URL = "http://127.0.0.1:8080"
+URL = "https://127.0.0.1:8443"
 
 
 @pytest.fixture
 def site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """A new site's folder from `vaxflow init-site`."""
+    """A new site's folder from `vaxflow init-site`, with its TLS material in site/tls."""
     assert main(["init-site", str(tmp_path / "site"), "--server-url", URL]) == 0
     capsys.readouterr()
     return tmp_path / "site"
@@ -81,12 +81,16 @@ def test_a_server_5_minutes_off_a_printer_out_of_paper_and_an_unknown_token(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db, backups = tmp_path / "site.sqlite", tmp_path / "backups"
-    with _server(site, db, datetime.now(UTC) - timedelta(minutes=5)) as url:
+    tls = site / "tls"  # init-site's certificate, served as installed in /etc/vaxflow/tls
+    served = ("--tls-cert", str(tls / "server.crt"), "--tls-key", str(tls / "server.key"))
+    ca = ("--ca", str(tls / "ca.crt"))
+    with _server(site, db, datetime.now(UTC) - timedelta(minutes=5), *served) as url:
+        assert url.startswith("https://")
         assert main(["db", "backup", "--db", str(db), "--dir", str(backups)]) == 0
         capsys.readouterr()
         code, out = _doctor(
             capsys, "--config", str(site / "site.toml"), "--db", str(db),
-            "--backup-dir", str(backups), "--server", url,
+            "--backup-dir", str(backups), "--server", url, *ca,
         )  # fmt: skip
         assert code == 1, out
         (fault,) = _lines(out, "FAULT")
@@ -99,7 +103,7 @@ def test_a_server_5_minutes_off_a_printer_out_of_paper_and_an_unknown_token(
         (kiosk / "site.toml").write_text(
             text.replace('printer = "sim://"', 'printer = "sim://?fault=paper_out"')
         )
-        kiosk_argv = ["--env", str(kiosk / "device.env"), "--config", str(kiosk / "site.toml")]
+        kiosk_argv = ["--env", str(kiosk / "device.env"), "--config", str(kiosk / "site.toml"), *ca]
         code, out = _doctor(capsys, *kiosk_argv, "--server", url)
         assert code == 1, out
         assert re.search(r"^OK +token +the server knows this device's token", out, re.M), out
@@ -123,7 +127,7 @@ def test_a_server_certificate_this_device_does_not_trust(
     with _server(site, tmp_path / "site.sqlite", datetime.now(UTC), *tls) as url:
         assert url.startswith("https://")
         argv = ["--role", "board", "--config", str(site / "site.toml"), "--server", url]
-        code, out = _doctor(capsys, *argv)
+        code, out = _doctor(capsys, *argv, "--ca", str(site / "tls" / "ca.crt"))  # another CA
         assert code == 1, out
         (fault,) = _lines(out, "FAULT")
         assert "certificate is not trusted" in fault and "CA certificate" in out
@@ -229,3 +233,14 @@ def test_a_full_disk(site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 1, out
     faults = _lines(out, "FAULT")
     assert faults and all(" disk " in f and expected in f for f in faults), out
+
+
+def test_a_device_without_the_site_ca_file(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kiosk = site / "devices" / "kiosk-01" / "site.toml"
+    text = kiosk.read_text().replace("/etc/vaxflow/tls/ca.crt", str(site / "no-such-ca.crt"))
+    kiosk.write_text(text)  # the site file pins a CA nobody copied to this machine
+    argv = ["--role", "kiosk", "--config", str(kiosk), "--no-devices", "--server", URL]
+    code, out = _doctor(capsys, *argv)
+    assert code == 1, out
+    (fault,) = _lines(out, "FAULT")
+    assert "no-such-ca.crt cannot be read" in fault and "tls/ca.crt" in out, out

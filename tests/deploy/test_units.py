@@ -21,6 +21,7 @@ import pytest
 
 from vaxflow.cli import main
 from vaxflow.queue.store.backup import rotated
+from vaxflow.site_tls import pinned_context
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -111,13 +112,14 @@ def _free_port() -> int:
 def test_the_units_commands_run_confined(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["init-site", str(tmp_path / "site"), "--server-url", "http://h:8080"]) == 0
+    assert main(["init-site", str(tmp_path / "site"), "--server-url", "https://h:8443"]) == 0
     capsys.readouterr()
     state, port = tmp_path / "state", _free_port()
     state.mkdir()
     site = tmp_path / "site" / "site.toml"
     text = site.read_text().replace("/var/lib/vaxflow", str(state))
-    site.write_text(text.replace("port = 8080", f"port = {port}"))
+    text = text.replace("/etc/vaxflow/tls", str(tmp_path / "site" / "tls"))  # init-site's TLS
+    site.write_text(text.replace("port = 8443", f"port = {port}"))
     paths = {
         "/opt/vaxflow/bin/vaxflow": VAXFLOW,
         "/etc/vaxflow/site.toml": str(site),
@@ -138,8 +140,9 @@ def test_the_units_commands_run_confined(
         while "listening on" not in log.read_text():
             assert server.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}/api/health"
-        with urllib.request.urlopen(url, timeout=10) as answer:
+        url = f"https://127.0.0.1:{port}/api/health"
+        pinned = pinned_context(tmp_path / "site" / "tls" / "ca.crt")
+        with urllib.request.urlopen(url, timeout=10, context=pinned) as answer:
             assert answer.status == 200
         for unit in ("vaxflow-backup.service", "vaxflow-doctor.service"):
             done = subprocess.run(
@@ -173,6 +176,11 @@ STUB = '#!/bin/sh\nprintf "%s\\n" "$@"\n'
             ["station", "--config", "/s.toml", "--server", "http://h:8080", "--station", "S02"],
         ),
         ("board", {"VAXFLOW_BOARD": "observation"}, ["board", "observation", "--server", "http://h:8080"]),
+        (
+            "board",
+            {"VAXFLOW_BOARD": "calls", "VAXFLOW_CA_FILE": "/etc/vaxflow/tls/ca.crt"},
+            ["board", "calls", "--server", "http://h:8080", "--ca", "/etc/vaxflow/tls/ca.crt"],
+        ),
     ],
 )  # fmt: skip
 def test_the_session_starts_the_roles_screen(

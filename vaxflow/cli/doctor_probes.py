@@ -148,7 +148,13 @@ def probe_server(
     """Ask the server its time: reachable, trusted, and how far our clock is from its; then
     whether it knows this device's token."""
     facts.server_url = url
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    try:
+        context = ssl.create_default_context(
+            cafile=str(ca_file) if ca_file and url.startswith("https:") else None
+        )
+    except (OSError, ssl.SSLError) as err:
+        facts.tls_error = f"the CA file {ca_file} cannot be read: {err}"
+        return
     # The site LAN is never reached through a proxy a machine may have for the Internet.
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
@@ -260,8 +266,11 @@ def gather(where: Where) -> Facts:
         url = where.server_url
         if url is None and where.role == "server" and settings is not None:
             url = local_server_url(settings)
+        ca_file = where.ca_file
+        if ca_file is None and settings is not None and settings.server.tls_ca:
+            ca_file = Path(settings.server.tls_ca)  # the site CA the site file pins
         if url is not None:
-            probe_server(facts, url, where.ca_file, where.timeout, where.token, where.device_id)
+            probe_server(facts, url, ca_file, where.timeout, where.token, where.device_id)
     if where.devices and settings is not None:
         probe_devices(facts, settings)
     if where.role in SCREEN_ROLES:
