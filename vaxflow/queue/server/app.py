@@ -63,12 +63,14 @@ def create_app(
     clock: Clock | None = None,
     certificate_printer: CertificatePrinter | None = None,
     announce: Announce | None = None,
+    uplink: bool = True,
 ) -> web.Application:
     """The whole server; `db` overrides the site file's database (path or URL).
 
     `certificate_printer` prints on the exit printer (the CLI gives the hardware one);
     without it an exit scan shows the certificate and lists it to print. `announce` renders
-    the boards' spoken calls (the CLI gives espeak-ng's); without it the boards only chime."""
+    the boards' spoken calls (the CLI gives espeak-ng's); without it the boards only chime.
+    `uplink=False` keeps the outbox's workers stopped (rows are written, nothing is sent)."""
     app = web.Application(middlewares=[_errors], client_max_size=settings.server.max_body_bytes)
     clock = clock or SystemClock()
     store = Store(database_url(db or settings.server.db), site_id=settings.site.id, clock=clock)
