@@ -31,6 +31,7 @@ from vaxflow.queue.server.appkeys import (
     STAFF,
     STORE,
     TOKENS,
+    UPLINK_WORKERS,
     Announce,
     CertificatePrinter,
 )
@@ -40,6 +41,7 @@ from vaxflow.queue.server.handlers import json_response
 from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.server.route import Handler, Route
 from vaxflow.queue.server.routes import ROUTES
+from vaxflow.queue.server.uplink_lifetime import uplink_lifetime
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store, StoreUnavailable
 
@@ -95,6 +97,9 @@ def create_app(
     board_handlers.setup(app)  # web pages, exit certificates (issue 6)
     app.cleanup_ctx.append(_store_lifetime)
     app.cleanup_ctx.append(_staff_sweeper)  # after the store: stopped before it
+    app[UPLINK_WORKERS] = ()
+    if uplink:
+        app.cleanup_ctx.append(uplink_lifetime)  # after the store: stopped before it
     app.on_shutdown.append(_close_sockets)
     return app
 

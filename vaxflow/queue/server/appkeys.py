@@ -17,6 +17,7 @@ from vaxflow.queue.server.feed import EventHub
 from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.server.route import Route
 from vaxflow.queue.store.writer import Store
+from vaxflow.queue.uplink.worker import Worker
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -41,3 +42,6 @@ CERTIFICATE_PRINTER: web.AppKey[CertificatePrinter | None] = web.AppKey("certifi
 #: Given by the shell that runs the server (vaxflow.hardware.announcer.Announcer().wav).
 Announce = Callable[[tuple[str, ...]], Awaitable[bytes | None]]
 ANNOUNCE: web.AppKey[Announce | None] = web.AppKey("announce")
+
+#: The outbox's running workers, one per configured target (empty when none runs).
+UPLINK_WORKERS: web.AppKey[tuple[Worker, ...]] = web.AppKey("uplink_workers")

@@ -19,7 +19,7 @@ from vaxflow.queue.bookings.service_client import (
     fetch_bookings_of_person,
 )
 from vaxflow.queue.core import engine
-from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.core.booking import Booking, PriorDose
 from vaxflow.queue.core.errors import Invalid, NotFound, QueueError
 from vaxflow.queue.core.guardians import GuardianClaim
 from vaxflow.queue.core.identity import parse_id_type, validate_id
@@ -31,6 +31,7 @@ from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.store import idempotency
 from vaxflow.queue.store.bookings import find_booking
 from vaxflow.queue.store.writer import Tx
+from vaxflow.queue.uplink import registry_history
 
 B = TypeVar("B", bound=BaseModel)
 log = logging.getLogger(__name__)
@@ -198,6 +199,7 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
             raise Invalid("booking_or_walk_in", "Give either a booking or a walk-in person.")
         booking = await _service_booking_of_card(request, body.walk_in)
     answers = getattr(body, "answers", None)
+    registry_doses, unverified = await _registry_history(request, body, booking)
     return checkin.CheckInRequest(
         booking=booking,
         booking_code=code if booking is None else None,
@@ -208,7 +210,30 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
         guardian=GuardianClaim(**body.guardian.model_dump(exclude={"sex"}))
         if body.guardian
         else None,
+        registry_doses=registry_doses,
+        registry_unverified=unverified,
     )
+
+
+async def _registry_history(
+    request: web.Request, body: m.PrecheckRequest, booking: Booking | None
+) -> tuple[tuple[PriorDose, ...], bool]:
+    """The registry's doses of the person (issue 15), asked with a short deadline; no
+    answer: none, and unverified (the check-in goes to review rather than waiting)."""
+    config = request.app[SETTINGS].uplink.fhir
+    if config is None or not config.history:
+        return (), False
+    person = body.id_card or body.walk_in or booking
+    if person is None:
+        return (), False
+    try:
+        number = validate_id(parse_id_type(person.id_type), person.id_number)
+    except QueueError:
+        return (), False  # the check-in refuses the number with its own reason
+    found = await registry_history.fetch_history(
+        request.app[HTTP], config, number.id_type.value, number.number
+    )
+    return (found or (), found is None)
 
 
 async def _service_booking_of_card(request: web.Request, person: m.WalkInBody) -> Booking | None:
