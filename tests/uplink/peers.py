@@ -22,6 +22,8 @@ from typing import Any
 import hl7
 from hl7.mllp import start_hl7_server
 
+from tests.queue.conftest import Site
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -217,3 +219,23 @@ async def _pipe(
         pass
     finally:
         writer.transport.abort()
+
+
+async def dose(site: Site, code: str) -> dict[str, Any]:
+    ticket = await site.check_in(code)
+    await site.post("station", "/api/stations/S01/call-next")
+    await site.post("station", "/api/stations/S01/start-service", {"code": ticket["qr"]})
+    return await site.post(  # type: ignore[no-any-return]
+        "station", "/api/stations/S01/record-dose", {"visit_id": ticket["visit_id"]}
+    )
+
+
+def fhir_copies(fhir: FhirServer, keys: set[str]) -> Counter[str]:
+    """How many Immunization resources the FHIR server holds per dose key (ours only)."""
+    bundle = fhir.get("Immunization?_count=500")
+    found: Counter[str] = Counter()
+    for entry in bundle.get("entry", []):
+        for identifier in entry["resource"].get("identifier", []):
+            if identifier.get("value") in keys:
+                found[identifier["value"]] += 1
+    return found

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.queue.conftest import AiohttpClient, Site, booking_codes
-from tests.uplink.peers import FhirServer, MllpListener, TcpProxy
+from tests.uplink.peers import FhirServer, MllpListener, TcpProxy, dose, fhir_copies
 from vaxflow.clock import FrozenClock
 from vaxflow.config import LaneKind, Settings
 from vaxflow.config.schema import FhirUplink, Hl7Uplink, UplinkSettings
@@ -61,26 +61,6 @@ async def until(what: Callable[[], Any], within: float = 15.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what.__name__}")
-
-
-async def dose(site: Site, code: str) -> dict[str, Any]:
-    ticket = await site.check_in(code)
-    await site.post("station", "/api/stations/S01/call-next")
-    await site.post("station", "/api/stations/S01/start-service", {"code": ticket["qr"]})
-    return await site.post(  # type: ignore[no-any-return]
-        "station", "/api/stations/S01/record-dose", {"visit_id": ticket["visit_id"]}
-    )
-
-
-def fhir_copies(fhir: FhirServer, keys: set[str]) -> Counter[str]:
-    """How many Immunization resources the FHIR server holds per dose key (ours only)."""
-    bundle = fhir.get("Immunization?_count=500")
-    found: Counter[str] = Counter()
-    for entry in bundle.get("entry", []):
-        for identifier in entry["resource"].get("identifier", []):
-            if identifier.get("value") in keys:
-                found[identifier["value"]] += 1
-    return found
 
 
 async def test_a_day_reaches_both_registries_once_through_outages(
@@ -191,10 +171,11 @@ async def test_registry_history_joins_check_in_and_a_dead_registry_sends_to_revi
     site = await start_site(aiohttp_client, wired, clock, str(tmp_path / "site.sqlite"))
     first, second = [
         code
-        for code in booking_codes(settings, clock, product="CORONAVAC", elderly=False)[20:]
+        for code in booking_codes(settings, clock, product="BBIBP", elderly=False)
         if not site.person(code).prior_doses
     ][:2]
-    # another site gave the first person a dose five weeks ago; the registry has it
+    # another site gave the first person a dose five weeks ago; the registry has it (people
+    # of another product than the other tests', which share this FHIR server)
     person = site.person(first)
     pid = patient_id("cn_resident", person.id_number)
     fhir_server.put(
@@ -209,10 +190,10 @@ async def test_registry_history_joins_check_in_and_a_dead_registry_sends_to_revi
             "resourceType": "Immunization",
             "id": "elsewhere-dose-1",
             "status": "completed",
-            "vaccineCode": {"coding": [{"system": PRODUCT_SYSTEM, "code": "CORONAVAC"}]},
+            "vaccineCode": {"coding": [{"system": PRODUCT_SYSTEM, "code": "BBIBP"}]},
             "patient": {"reference": f"Patient/{pid}"},
             "occurrenceDateTime": (clock.now() - timedelta(days=35)).isoformat(),
-            "manufacturer": {"display": settings.products[0].manufacturer},
+            "manufacturer": {"display": "Sinopharm Beijing"},
             "protocolApplied": [{"doseNumberPositiveInt": 1}],
         }
     )

@@ -30,6 +30,7 @@ _COMMANDS = {
     "board": "vaxflow.cli.board_cmd",
     "station": "vaxflow.cli.station_cmd",
     "staff": "vaxflow.cli.staff_cmd",
+    "uplink": "vaxflow.cli.uplink_cmd",
 }
 
 #: Optional dependencies (top-level import names) and the extra of pyproject.toml that

@@ -9,15 +9,20 @@ which the receivers store once (FHIR PUT by id, HL7 MSH-10 and ORC-3).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, exists, func, insert, literal, select, update
 
 from vaxflow.queue.core.outbox import Action, Kind, OutboxState, Outcome, Target, Verdict
 from vaxflow.queue.store import tables as t
+from vaxflow.queue.store.db import NotADatabase, database_url, make_engine
 from vaxflow.queue.store.records import DoseRecord, _adverse_row, _dose_row
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -265,3 +270,16 @@ def bookings_past_window(
             .limit(limit)
         ).scalars()
     )
+
+
+def write_once(db: str, fn: Callable[[Connection], T]) -> T:
+    """One transaction on a site database from outside the server (`vaxflow uplink retry`);
+    SQLite's busy timeout waits for a running server's writer."""
+    if "://" not in db and not Path(db).exists():
+        raise NotADatabase(f"there is no database at {db}")
+    engine = make_engine(database_url(db), writer=True)
+    try:
+        with engine.connect() as conn, conn.begin():
+            return fn(conn)
+    finally:
+        engine.dispose()
