@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tests.queue.conftest import AiohttpClient, Site, booking_codes
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.config.schema import FhirUplink, Hl7Uplink, UplinkSettings
+from vaxflow.queue.bookings.sim_service import WRITE_OFFS, create_service
+from vaxflow.queue.core import engine
 from vaxflow.queue.core.outbox import (
     OutboxState,
     Outcome,
@@ -21,9 +26,12 @@ from vaxflow.queue.core.outbox import (
     http_verdict,
     operation_outcome_text,
 )
+from vaxflow.queue.demo.demo_data import make_people, seed_bookings
+from vaxflow.queue.ops import outbox_rows
 from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
 from vaxflow.queue.store import outbox
+from vaxflow.queue.store.bookings import remember_booking
 
 
 @pytest.mark.parametrize(
@@ -103,9 +111,6 @@ async def _dose(site: Site, station: str, code: str) -> dict[str, Any]:
 async def _site(
     aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp: str
 ) -> Site:
-    from vaxflow.queue.core import engine
-    from vaxflow.queue.demo.demo_data import seed_bookings
-
     app: web.Application = create_app(settings, db=tmp, clock=clock, uplink=False)
     client = await aiohttp_client(app)
     day = engine.site_day(clock.now(), settings.site.timezone)
@@ -152,3 +157,48 @@ async def test_each_change_writes_its_rows_in_its_transaction(
     summary = await store.read(lambda c: outbox.summary(c, settings.site.id))
     assert summary[Target.FHIR.value]["pending"] == 2
     assert summary[Target.FHIR.value]["oldest_pending"] == found[1].created_at
+
+
+async def test_the_booking_service_hears_used_dosed_and_not_come_once_each(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Any
+) -> None:
+    day = engine.site_day(clock.now(), settings.site.timezone)
+    people = make_people(settings, day, 200)
+    late = replace(
+        people[-1],
+        code="LATE0001",
+        window_start=clock.now() - timedelta(hours=3),
+        window_end=clock.now() - timedelta(hours=1),
+    )
+    service = TestServer(create_service([*people, late]))
+    await service.start_server()
+    try:
+        booking = settings.booking.model_copy(update={"service_url": str(service.make_url("/"))})
+        wired = settings.model_copy(
+            update={"booking": booking, "uplink": UplinkSettings(booking_writeoff=True)}
+        )
+        app = create_app(wired, db=str(tmp_path / "s.sqlite"), clock=clock)
+        site = Site(await aiohttp_client(app), clock, wired)
+        await app[STORE].write(lambda tx: seed_bookings(tx, wired, day, 200), actor="test")
+        await app[STORE].write(lambda tx: remember_booking(tx, late), actor="test")
+        await app[STORE].write(lambda tx: outbox_rows.sweep_no_shows(tx, wired), actor="test")
+        await site.open("S01")
+        code = booking_codes(settings, clock, product="CORONAVAC", elderly=False)[0]
+        await _dose(site, "S01", code)
+        heard = service.app[WRITE_OFFS]
+        for _ in range(200):
+            if len(heard) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted((h["code"], h["event"]) for h in heard.values()) == [
+            (code, "dosed"),
+            (code, "used"),
+            ("LATE0001", "no_show"),
+        ]
+        # swept again: written off once
+        again = await app[STORE].write(
+            lambda tx: outbox_rows.sweep_no_shows(tx, wired), actor="test"
+        )
+        assert again == 0
+    finally:
+        await service.close()

@@ -144,6 +144,16 @@ async def test_a_day_reaches_both_registries_once_through_outages(
     fixing = await store.read(lambda c: outbox.rows(c, site_id, OutboxState.NEEDS_FIXING))
     assert [(r.target, r.record_key) for r in fixing] == [("hl7", rejected_key)]
     assert fixing[0].last_error is not None and "lot unknown" in fixing[0].last_error
+    dashboard = await site.get("marshal", "/api/dashboard")
+    assert dashboard["uplink"]["targets"]["hl7"]["needs_fixing"] == 1
+    assert dashboard["uplink"]["targets"]["fhir"] == {
+        "pending": 0,
+        "sent": 8,  # seven doses and the reaction's update
+        "needs_fixing": 0,
+        "oldest_pending_minutes": None,
+        "past_alert": False,
+    }
+    assert [a["target"] for a in dashboard["alerts"]["uplink"]] == ["hl7"]
 
     # fixed at the registry, put back in line by an operator (`vaxflow uplink retry ID`)
     mllp.reject.clear()

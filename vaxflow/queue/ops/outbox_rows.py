@@ -7,9 +7,21 @@ record sent for a change that never happened, cannot exist.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from vaxflow.config import Settings
-from vaxflow.queue.core.outbox import REGISTRIES, Action, Kind, Target, booking_key, dose_key
-from vaxflow.queue.store import outbox
+from vaxflow.queue.core.outbox import (
+    REGISTRIES,
+    Action,
+    Kind,
+    OutboxState,
+    Target,
+    booking_key,
+    dose_key,
+    overdue,
+)
+from vaxflow.queue.store import Conn, outbox
 from vaxflow.queue.store.writer import Tx
 
 
@@ -79,3 +91,33 @@ def sweep_no_shows(tx: Tx, settings: Settings) -> int:
     for code in codes:
         booking_event(tx, settings, code, Kind.BOOKING_NO_SHOW)
     return len(codes)
+
+
+def backlog(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
+    """The marshal's uplink figures: per target pending, sent, needs fixing, the oldest
+    pending row's age, and whether it is past the alert (well before the registry's limit)."""
+    rules = settings.uplink
+    targets = {}
+    alerts = []
+    for target, figures in sorted(outbox.summary(conn, site_id).items()):
+        oldest = figures["oldest_pending"]
+        age = None if oldest is None else round((now - oldest).total_seconds() / 60, 1)
+        late = oldest is not None and overdue(oldest, now, rules.alert_after_hours)
+        targets[target] = {
+            "pending": figures[OutboxState.PENDING.value],
+            "sent": figures[OutboxState.SENT.value],
+            "needs_fixing": figures[OutboxState.NEEDS_FIXING.value],
+            "oldest_pending_minutes": age,
+            "past_alert": late,
+        }
+        if late or figures[OutboxState.NEEDS_FIXING.value]:
+            alerts.append({"target": target, **targets[target]})
+    return {
+        "targets": targets,
+        "deadline_hours": rules.deadline_hours,
+        "alert_after_hours": rules.alert_after_hours,
+        "alerts": alerts,
+        "needs_fixing": [
+            row.to_json() for row in outbox.rows(conn, site_id, OutboxState.NEEDS_FIXING, 50)
+        ],
+    }

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
-from vaxflow.queue.ops import boards, certificates, service
+from vaxflow.queue.ops import boards, certificates, outbox_rows, service
 from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import ANNOUNCE, CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
 from vaxflow.queue.server.auth import Principal
@@ -174,6 +174,8 @@ def _dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> d
     """The dashboard with the certificates to reprint among its alerts, in one snapshot."""
     data = boards.dashboard(conn, settings, site_id, now)
     data["alerts"]["reprints"] = certificates.reprint_list(conn, settings, site_id, now)
+    data["uplink"] = outbox_rows.backlog(conn, settings, site_id, now)  # issue 15
+    data["alerts"]["uplink"] = data["uplink"]["alerts"]
     return data
 
 

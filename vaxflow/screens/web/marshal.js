@@ -49,6 +49,10 @@ function render() {
     ...(d.alerts.reprints || []).map((r) => el("li", { class: "reprint", dataset: { ticket: r.ticket } },
       `凭证 ${r.ticket} 待补打 certificate to reprint (${r.reason}) `,
       el("button", { class: "small", onclick: () => act(`/api/exit/${r.visit_id}/reprint-certificate`, {}, `${r.ticket} 凭证已补打 certificate reprinted`) }, "补打 Reprint"))),
+    ...((d.alerts.uplink) || []).map((u) => el("li", { class: u.past_alert ? "sev-severe" : "" },
+      `⇪ ${u.target}: 待上传 ${u.pending} pending` +
+      (u.oldest_pending_minutes !== null ? `, 最久 oldest ${Math.round(u.oldest_pending_minutes)} min` : "") +
+      (u.needs_fixing ? `, 需修正 ${u.needs_fixing} need fixing (vaxflow uplink status)` : ""))),
   ];
   const capacity = el("input", { type: "number", min: 0, value: d.walk_in.capacity, style: "width:7rem", name: "capacity" });
   $("#app").replaceChildren(
