@@ -31,6 +31,7 @@ _COMMANDS = {
     "station": "vaxflow.cli.station_cmd",
     "staff": "vaxflow.cli.staff_cmd",
     "uplink": "vaxflow.cli.uplink_cmd",
+    "certificate": "vaxflow.cli.certificate_cmd",
 }
 
 #: Optional dependencies (top-level import names) and the extra of pyproject.toml that

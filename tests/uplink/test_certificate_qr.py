@@ -1,0 +1,104 @@
+"""Certificate QRs: signed by the site, verified by anyone holding its public key."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vaxflow.queue.core import certificate_qr
+from vaxflow.queue.core.certificate_qr import Certificate, CertificateRefused, SiteKey
+
+CERT = Certificate(
+    "张*明",
+    "CORONAVAC",
+    "Sinovac",
+    "LOT-2611",
+    2,
+    date(2026, 11, 21),
+    "demo-stadium",
+    "demo-stadium/7",
+)
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, tuple[str, str]]:
+    return {"here": certificate_qr.new_key(), "there": certificate_qr.new_key()}
+
+
+def trusted(keys: dict[str, tuple[str, str]]) -> dict[str, SiteKey]:
+    return {
+        "demo-1": SiteKey("demo-stadium", keys["here"][1]),
+        "other-1": SiteKey("other-site", keys["there"][1]),
+    }
+
+
+def test_sign_and_verify_round_trip(keys: dict[str, tuple[str, str]]) -> None:
+    text = certificate_qr.sign(CERT, keys["here"][0], "demo-1")
+    assert text.startswith("VXC1.demo-1.") and text.isascii()
+    assert certificate_qr.verify(text, trusted(keys)) == CERT
+
+
+def _reason(text: str, keys: dict[str, SiteKey]) -> str:
+    with pytest.raises(CertificateRefused) as refused:
+        certificate_qr.verify(text, keys)
+    return refused.value.reason
+
+
+def test_each_refusal_has_its_own_reason(keys: dict[str, tuple[str, str]]) -> None:
+    text = certificate_qr.sign(CERT, keys["here"][0], "demo-1")
+    head, body, signature = text.rsplit(".", 2)
+    changed = certificate_qr._b64(certificate_qr._unb64(body).replace(b"LOT-2611", b"LOT-2612"))
+    assert _reason(f"{head}.{changed}.{signature}", trusted(keys)) == "certificate_tampered"
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    assert _reason(f"{head}.{body}.{flipped}", trusted(keys)) == "certificate_tampered"
+    # signed with another site's key, claiming this site
+    other = certificate_qr.sign(CERT, keys["there"][0], "other-1")
+    assert _reason(other, trusted(keys)) == "certificate_wrong_site"
+    unknown = certificate_qr.sign(CERT, certificate_qr.new_key()[0], "stranger-1")
+    assert _reason(unknown, trusted(keys)) == "certificate_unknown_key"
+    assert _reason("VXB1.k.abc.def", trusted(keys)) == "certificate_unreadable"
+
+
+@given(st.text(max_size=300))
+def test_the_parser_refuses_anything_else_with_a_reason(text: str) -> None:
+    keys = {"k": SiteKey("s", certificate_qr.new_key()[1])}
+    with pytest.raises(CertificateRefused):
+        certificate_qr.verify(text, keys)
+
+
+@given(st.from_regex(r"VXC1\.k\.[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,90}", fullmatch=True))
+def test_well_formed_noise_is_tampered_or_unreadable(text: str) -> None:
+    keys = {"k": SiteKey("s", certificate_qr.new_key()[1])}
+    with pytest.raises(CertificateRefused) as refused:
+        certificate_qr.verify(text, keys)
+    assert refused.value.reason in ("certificate_tampered", "certificate_unreadable")
+
+
+@pytest.mark.slow
+def test_the_command_makes_a_key_and_verifies(tmp_path: Path) -> None:
+    vaxflow = [sys.executable, "-m", "vaxflow", "certificate"]
+    made = subprocess.run(
+        [*vaxflow, "keygen", "--site", "demo-stadium"], capture_output=True, text=True, check=True
+    )
+    key = json.loads(made.stdout)
+    (tmp_path / "keys.json").write_text(json.dumps(key["trust"]))
+    text = certificate_qr.sign(CERT, key["private_key"], key["key_id"])
+    ok = subprocess.run(
+        [*vaxflow, "verify", text, "--keys", str(tmp_path / "keys.json"), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0 and json.loads(ok.stdout)["lot"] == "LOT-2611"
+    bad = subprocess.run(
+        [*vaxflow, "verify", text[:-3] + "AAA", "--keys", str(tmp_path / "keys.json"), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and json.loads(bad.stdout)["reason"] == "certificate_tampered"
