@@ -12,8 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaxflow.queue.core import certificate_qr
+from tests.queue.conftest import AiohttpClient, Site, booking_codes
+from tests.uplink.peers import dose
+from vaxflow.clock import FrozenClock
+from vaxflow.config import Settings
+from vaxflow.queue.core import certificate_qr, engine
 from vaxflow.queue.core.certificate_qr import Certificate, CertificateRefused, SiteKey
+from vaxflow.queue.demo.demo_data import seed_bookings
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
 
 CERT = Certificate(
     "张*明",
@@ -102,3 +109,34 @@ def test_the_command_makes_a_key_and_verifies(tmp_path: Path) -> None:
         text=True,
     )
     assert bad.returncode == 2 and json.loads(bad.stdout)["reason"] == "certificate_tampered"
+
+
+async def test_the_exit_certificate_carries_a_qr_the_verify_page_checks(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> None:
+    private, public = certificate_qr.new_key()
+    key_file = tmp_path / "key.json"
+    own = {"key_id": "demo-1", "site": settings.site.id, "private_key": private}
+    key_file.write_text(json.dumps({**own, "public_key": public}))
+    uplink = settings.uplink.model_copy(update={"certificate_key_file": str(key_file)})
+    wired = settings.model_copy(update={"uplink": uplink})
+    app = create_app(wired, db=str(tmp_path / "s.sqlite"), clock=clock)
+    site = Site(await aiohttp_client(app), clock, wired)
+    day = engine.site_day(clock.now(), settings.site.timezone)
+    await app[STORE].write(lambda tx: seed_bookings(tx, wired, day, 200), actor="test")
+    await site.open("S01")
+    dosed = await dose(site, booking_codes(settings, clock, product="CORONAVAC", elderly=False)[0])
+    clock.advance(minutes=31)
+    done = await site.post("observer", "/api/exit/scan", {"code": dosed["ticket"]})
+    text = done["certificate"]["qr"]
+    page = await site.client.get("/verify")
+    assert page.status == 200
+    response = await site.client.post("/api/certificates/verify", json={"text": text})
+    checked = await response.json()
+    assert checked["valid"] is True
+    assert checked["certificate"]["lot"] == "LOT-2611"
+    assert checked["certificate"]["dose"] == f"{settings.site.id}/1"
+    response = await site.client.post("/api/certificates/verify", json={"text": text[:-4] + "AAAA"})
+    refused = await response.json()
+    assert refused["valid"] is False and refused["error"]["reason"] == "certificate_tampered"
+    assert refused["error"]["messages"]["zh-CN"]

@@ -473,6 +473,11 @@ class UplinkSettings(_Strict):
     """First wait after a failed send, in seconds; doubled after each failure (with jitter)."""
     retry_max_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
     """Longest wait between two attempts, in seconds."""
+    certificate_key_file: str | None = None
+    """The site's certificate signing key (JSON from `vaxflow certificate keygen`); with it,
+    each exit certificate carries a signed QR anyone can verify."""
+    certificate_trust_file: str | None = None
+    """Other sites' public keys the /verify page trusts (the `trust` part of their keygen)."""
 
 
 class Settings(_Strict):

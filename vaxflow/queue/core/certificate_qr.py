@@ -16,8 +16,9 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -152,3 +153,29 @@ def verify(text: str, keys: Mapping[str, SiteKey]) -> Certificate:
             "certificate_wrong_site", "This certificate was signed with another site's key."
         )
     return certificate
+
+
+@dataclass(frozen=True)
+class CertificateKeys:
+    """The site's signing key (if any) and every key its verifier trusts."""
+
+    private_key: str | None = None
+    key_id: str | None = None
+    site_id: str = ""
+    trust: dict[str, SiteKey] = field(default_factory=dict)
+
+    def sign(self, certificate: dict[str, Any], dose_key: str) -> str | None:
+        """The signed QR text of an exit certificate (None without a key)."""
+        if self.private_key is None or self.key_id is None:
+            return None
+        shown = Certificate(
+            certificate["name"],
+            certificate["product_code"],
+            certificate["manufacturer"],
+            certificate["lot"],
+            certificate["dose_number"],
+            date.fromisoformat(certificate["date"]),
+            self.site_id,
+            dose_key,
+        )
+        return sign(shown, self.private_key, self.key_id)

@@ -16,9 +16,10 @@ from vaxflow.config import Settings
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.staff_auth import StaffAuth
 from vaxflow.queue.ops.estimates import WaitEstimates
-from vaxflow.queue.server import board_handlers, staff_handlers
+from vaxflow.queue.server import board_handlers, certificate_keys, staff_handlers
 from vaxflow.queue.server.appkeys import (
     ANNOUNCE,
+    CERTIFICATE_KEYS,
     CERTIFICATE_PRINTER,
     CLOCK,
     ESTIMATES,
@@ -98,6 +99,7 @@ def create_app(
     app.cleanup_ctx.append(_store_lifetime)
     app.cleanup_ctx.append(_staff_sweeper)  # after the store: stopped before it
     app[UPLINK_WORKERS] = ()
+    app[CERTIFICATE_KEYS] = certificate_keys.load(settings)
     if uplink:
         app.cleanup_ctx.append(uplink_lifetime)  # after the store: stopped before it
     app.on_shutdown.append(_close_sockets)

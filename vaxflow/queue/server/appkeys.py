@@ -10,6 +10,7 @@ from aiohttp import web
 
 from vaxflow.clock import Clock
 from vaxflow.config import Settings
+from vaxflow.queue.core.certificate_qr import CertificateKeys
 from vaxflow.queue.core.staff_auth import StaffAuth
 from vaxflow.queue.ops.estimates import WaitEstimates
 from vaxflow.queue.server.auth import Principal, TokenTable
@@ -45,3 +46,6 @@ ANNOUNCE: web.AppKey[Announce | None] = web.AppKey("announce")
 
 #: The outbox's running workers, one per configured target (empty when none runs).
 UPLINK_WORKERS: web.AppKey[tuple[Worker, ...]] = web.AppKey("uplink_workers")
+
+#: The site's certificate signing key and the keys /verify trusts (issue 15).
+CERTIFICATE_KEYS = web.AppKey("certificate_keys", CertificateKeys)

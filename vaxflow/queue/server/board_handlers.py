@@ -18,12 +18,20 @@ from pydantic import Field
 
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
+from vaxflow.queue.core.outbox import dose_key
 from vaxflow.queue.ops import boards, certificates, outbox_rows, service
 from vaxflow.queue.server import api_models as m
-from vaxflow.queue.server.appkeys import ANNOUNCE, CERTIFICATE_PRINTER, CLOCK, SETTINGS, STORE
+from vaxflow.queue.server.appkeys import (
+    ANNOUNCE,
+    CERTIFICATE_KEYS,
+    CERTIFICATE_PRINTER,
+    CLOCK,
+    SETTINGS,
+    STORE,
+)
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.server.handlers import json_response, mutate, principal
-from vaxflow.queue.store import Conn
+from vaxflow.queue.store import Conn, outbox
 from vaxflow.queue.store.writer import Tx
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,7 @@ PAGES = {
     "/exit": "exit.html",
     "/marshal": "marshal.html",
     "/desk": "desk.html",
+    "/verify": "verify.html",
 }
 
 
@@ -213,6 +222,12 @@ async def exit_certificate_scan(request: web.Request) -> web.Response:
             answer["certificate"] = boards.certificate(
                 tx.conn, settings, tx.site_id, visit["visit_id"]
             )
+            signed = answer["certificate"]
+            dose_id = outbox.dose_id_of_visit(tx.conn, visit["visit_id"]) if signed else None
+            if signed is not None and dose_id is not None:  # issue 15: a QR anyone can verify
+                signed["qr"] = request.app[CERTIFICATE_KEYS].sign(
+                    signed, dose_key(tx.site_id, dose_id)
+                )
             # One slip per person: a second scan or a retried request shows the certificate
             # but prints nothing (staff reprint from the list when a slip is lost).
             first = not certificates.was_queued(tx.conn, tx.site_id, visit["visit_id"])
