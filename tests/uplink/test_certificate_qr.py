@@ -16,6 +16,7 @@ from tests.queue.conftest import AiohttpClient, Site, booking_codes
 from tests.uplink.peers import dose
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
+from vaxflow.hardware.certificate_print import certificate_bytes
 from vaxflow.queue.core import certificate_qr, engine
 from vaxflow.queue.core.certificate_qr import Certificate, CertificateRefused, SiteKey
 from vaxflow.queue.demo.demo_data import seed_bookings
@@ -129,6 +130,8 @@ async def test_the_exit_certificate_carries_a_qr_the_verify_page_checks(
     clock.advance(minutes=31)
     done = await site.post("observer", "/api/exit/scan", {"code": dosed["ticket"]})
     text = done["certificate"]["qr"]
+    slip = certificate_bytes(done["certificate"])  # the exit printer's bytes carry the QR
+    assert len(slip) > len(certificate_bytes({**done["certificate"], "qr": None})) + 200
     page = await site.client.get("/verify")
     assert page.status == 200
     response = await site.client.post("/api/certificates/verify", json={"text": text})
