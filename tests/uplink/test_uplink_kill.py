@@ -133,3 +133,26 @@ async def test_sigkill_mid_send_then_restart_delivers_each_dose_once(
     shown: dict[str, Any] = json.loads(status.stdout)
     assert shown["targets"]["fhir"]["sent"] == shown["targets"]["hl7"]["sent"] == DOSES
     assert shown["targets"]["fhir"]["pending"] == 0 and not shown["needs_fixing"]
+    reconciled = await asyncio.to_thread(
+        subprocess.run,
+        [
+            *_vaxflow(),
+            *("uplink", "reconcile", "--json", "--date", "2026-11-21"),
+            *("--config", str(config), "--db", str(db)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    counts = json.loads(reconciled.stdout)["targets"]
+    assert (
+        counts["fhir"]
+        == counts["hl7"]
+        == {
+            "doses": DOSES,
+            "acknowledged": DOSES,
+            "waiting": 0,
+            "needs_fixing": 0,
+            "never_queued": 0,
+        }
+    )

@@ -1,5 +1,7 @@
 """`vaxflow uplink status`: what waits to leave the site; `vaxflow uplink retry [ID]`: put
-rows that needed fixing back in line (after the record or the registry was fixed)."""
+rows that needed fixing back in line (after the record or the registry was fixed);
+`vaxflow uplink reconcile [--date]`: the day's doses against what each registry acknowledged
+(exit status 3 while some are not acknowledged)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vaxflow.cli.common import DEMO_HELP, CommandError
-from vaxflow.cli.report_cmd import load_configs, run
+from vaxflow.cli.report_cmd import load_configs, run, site_day
 from vaxflow.queue.core.outbox import OutboxState, overdue
+from vaxflow.queue.ops.outbox_rows import registry_targets
 from vaxflow.queue.store import outbox
 from vaxflow.queue.store.db import NotADatabase, read_snapshot
+from vaxflow.queue.store.records import day_bounds
 
 
 def register(sub: Any) -> None:
@@ -26,7 +30,12 @@ def register(sub: Any) -> None:
         "retry", help="send rows that needed fixing again (one by its id, or all)"
     )
     again.add_argument("id", nargs="?", type=int, help="the row's id (default: every one)")
-    for command, func in ((status, _status), (again, _retry)):
+    check = commands.add_parser(
+        "reconcile", help="a day's doses against what each registry acknowledged"
+    )
+    check.add_argument("--date", help="site day YYYY-MM-DD (default: today)")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    for command, func in ((status, _status), (again, _retry), (check, _reconcile)):
         command.add_argument("--db", help="the site's database (default: the site file's)")
         command.add_argument("--config", action="append", help=f"site file (default: {DEMO_HELP})")
         command.set_defaults(func=lambda args, f=func: run(f, args))
@@ -83,3 +92,23 @@ def _retry(args: argparse.Namespace) -> int:
         raise CommandError(f"row {row_id} is not waiting to be fixed")
     print(f"{count} row(s) put back in line")
     return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    settings = load_configs(args)[0]
+    db = args.db or settings.server.db
+    day = site_day(args, settings)
+    start, end = day_bounds(day, settings.site.timezone)
+    targets = [t.value for t in registry_targets(settings)] or ["fhir", "hl7"]
+    try:
+        with read_snapshot(db) as conn:
+            found = outbox.reconcile(conn, settings.site.id, start, end, targets)
+    except NotADatabase as err:
+        raise CommandError(str(err)) from err
+    if args.json:
+        print(json.dumps({"date": day.isoformat(), "targets": found}, indent=2))
+        return 0
+    for target, counts in found.items():
+        print(f"{day} {target:6} " + "  ".join(f"{k} {v}" for k, v in counts.items()))
+    complete = all(c["acknowledged"] == c["doses"] for c in found.values())
+    return 0 if complete else 3

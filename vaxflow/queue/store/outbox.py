@@ -9,7 +9,7 @@ which the receivers store once (FHIR PUT by id, HL7 MSH-10 and ORC-3).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -283,3 +283,39 @@ def write_once(db: str, fn: Callable[[Connection], T]) -> T:
             return fn(conn)
     finally:
         engine.dispose()
+
+
+def reconcile(
+    conn: Connection, site_id: str, start: datetime, end: datetime, targets: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """The day's doses against what each registry acknowledged: per target, doses given in
+    [start, end), those whose every row was acknowledged, those waiting, those needing
+    fixing, and those with no row at all (given before the target was configured)."""
+    d, o = t.doses, t.outbox
+    given = set(
+        conn.execute(
+            select(d.c.id).where(d.c.site_id == site_id, d.c.given_at >= start, d.c.given_at < end)
+        ).scalars()
+    )
+    out: dict[str, dict[str, int]] = {}
+    for target in targets:
+        states: dict[int, set[str]] = defaultdict(set)
+        for dose_id, state in conn.execute(
+            select(o.c.dose_id, o.c.state).where(
+                o.c.site_id == site_id, o.c.target == target, o.c.dose_id.in_(given)
+            )
+        ):
+            states[dose_id].add(state)
+        fixing = sum(OutboxState.NEEDS_FIXING.value in s for s in states.values())
+        waiting = sum(
+            OutboxState.PENDING.value in s and OutboxState.NEEDS_FIXING.value not in s
+            for s in states.values()
+        )
+        out[target] = {
+            "doses": len(given),
+            "acknowledged": sum(s == {OutboxState.SENT.value} for s in states.values()),
+            "waiting": waiting,
+            "needs_fixing": fixing,
+            "never_queued": len(given) - len(states),
+        }
+    return out
