@@ -27,6 +27,7 @@ from vaxflow.queue.server.appkeys import (
     HUB,
     KIOSK_LIMITER,
     PRINCIPAL,
+    REGISTRY_HISTORY,
     ROUTE_TABLE,
     SETTINGS,
     STAFF,
@@ -45,6 +46,7 @@ from vaxflow.queue.server.routes import ROUTES
 from vaxflow.queue.server.uplink_lifetime import uplink_lifetime
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store, StoreUnavailable
+from vaxflow.queue.uplink.registry_history import RegistryHistory
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ def create_app(
     app.cleanup_ctx.append(_staff_sweeper)  # after the store: stopped before it
     app[UPLINK_WORKERS] = ()
     app[CERTIFICATE_KEYS] = certificate_keys.load(settings)
+    app[REGISTRY_HISTORY] = RegistryHistory(settings.uplink.fhir)
     if uplink:
         app.cleanup_ctx.append(uplink_lifetime)  # after the store: stopped before it
     app.on_shutdown.append(_close_sockets)

@@ -18,6 +18,7 @@ from vaxflow.queue.server.feed import EventHub
 from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.server.route import Route
 from vaxflow.queue.store.writer import Store
+from vaxflow.queue.uplink.registry_history import RegistryHistory
 from vaxflow.queue.uplink.worker import Worker
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -49,3 +50,5 @@ UPLINK_WORKERS: web.AppKey[tuple[Worker, ...]] = web.AppKey("uplink_workers")
 
 #: The site's certificate signing key and the keys /verify trusts (issue 15).
 CERTIFICATE_KEYS = web.AppKey("certificate_keys", CertificateKeys)
+#: Asks the registry for earlier doses at check-in, skipping it a while after it failed.
+REGISTRY_HISTORY = web.AppKey("registry_history", RegistryHistory)

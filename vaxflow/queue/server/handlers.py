@@ -26,12 +26,19 @@ from vaxflow.queue.core.identity import parse_id_type, validate_id
 from vaxflow.queue.core.model import StationState, Visit, VisitState
 from vaxflow.queue.ops import boards, checkin, service
 from vaxflow.queue.server import api_models as m
-from vaxflow.queue.server.appkeys import CLOCK, ESTIMATES, HTTP, PRINCIPAL, SETTINGS, STORE
+from vaxflow.queue.server.appkeys import (
+    CLOCK,
+    ESTIMATES,
+    HTTP,
+    PRINCIPAL,
+    REGISTRY_HISTORY,
+    SETTINGS,
+    STORE,
+)
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.store import idempotency
 from vaxflow.queue.store.bookings import find_booking
 from vaxflow.queue.store.writer import Tx
-from vaxflow.queue.uplink import registry_history
 
 B = TypeVar("B", bound=BaseModel)
 log = logging.getLogger(__name__)
@@ -220,8 +227,8 @@ async def _registry_history(
 ) -> tuple[tuple[PriorDose, ...], bool]:
     """The registry's doses of the person (issue 15), asked with a short deadline; no
     answer: none, and unverified (the check-in goes to review rather than waiting)."""
-    config = request.app[SETTINGS].uplink.fhir
-    if config is None or not config.history:
+    registry = request.app[REGISTRY_HISTORY]
+    if not registry.enabled:
         return (), False
     person = body.id_card or body.walk_in or booking
     if person is None:
@@ -230,9 +237,7 @@ async def _registry_history(
         number = validate_id(parse_id_type(person.id_type), person.id_number)
     except QueueError:
         return (), False  # the check-in refuses the number with its own reason
-    found = await registry_history.fetch_history(
-        request.app[HTTP], config, number.id_type.value, number.number
-    )
+    found = await registry.ask(request.app[HTTP], number.id_type.value, number.number)
     return (found or (), found is None)
 
 

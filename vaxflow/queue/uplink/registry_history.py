@@ -9,6 +9,7 @@ local history and `prior_dose_unverified` (the review lane): never a hang, never
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date, datetime
 from typing import Any
 
@@ -59,6 +60,34 @@ def prior_doses(bundle: Any) -> tuple[PriorDose, ...]:
             )
         )
     return tuple(found)
+
+
+#: After the registry failed to answer, check-ins skip it for this long, in seconds: a WAN
+#: outage costs each person nothing instead of the deadline twice (precheck, check-in).
+SKIP_AFTER_FAILURE_SECONDS = 30.0
+
+
+class RegistryHistory:
+    """Asks the registry, and stops asking for a while after it failed (a circuit breaker)."""
+
+    def __init__(self, config: FhirUplink | None) -> None:
+        self.config = config
+        self._skip_until = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.config is not None and self.config.history
+
+    async def ask(
+        self, http: aiohttp.ClientSession, id_type: str, id_number: str
+    ) -> tuple[PriorDose, ...] | None:
+        """The registry's doses, or None (unverified) when it failed now or a moment ago."""
+        if self.config is None or time.monotonic() < self._skip_until:
+            return None
+        found = await fetch_history(http, self.config, id_type, id_number)
+        if found is None:
+            self._skip_until = time.monotonic() + SKIP_AFTER_FAILURE_SECONDS
+        return found
 
 
 async def fetch_history(

@@ -59,10 +59,12 @@ class Worker:
         self.sent = 0
         self.failed = 0
         self._wake = asyncio.Event()
+        self._holding = False  # the head waits for its retry: new rows can wait too
         store.subscribe(self._on_commit)
 
     def _on_commit(self, events: list[Event]) -> None:
-        self._wake.set()
+        if not self._holding:  # under load in an outage, commits must not spin the worker
+            self._wake.set()
 
     def kick(self) -> None:
         """Look at the outbox now (a row was added or put back in line)."""
@@ -94,6 +96,7 @@ class Worker:
         site_id = self.settings.site.id
         row = await self.store.read(lambda c: outbox.head(c, site_id, self.target))
         now = self.clock.now()
+        self._holding = row is not None and row.due_at > now
         if row is None:
             return IDLE_POLL_SECONDS
         if row.due_at > now:
