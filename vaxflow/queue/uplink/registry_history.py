@@ -27,6 +27,13 @@ MAX_DOSES = 20
 
 def prior_doses(bundle: Any) -> tuple[PriorDose, ...]:
     """The completed doses of a searchset Bundle (ValueError: not a Bundle we can read)."""
+    try:
+        return _prior_doses(bundle)
+    except (AttributeError, TypeError, KeyError, IndexError) as err:  # a shape we did not expect
+        raise ValueError(f"an unreadable Bundle: {type(err).__name__}") from err
+
+
+def _prior_doses(bundle: Any) -> tuple[PriorDose, ...]:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise ValueError("not a FHIR Bundle")
     found = []
@@ -107,6 +114,6 @@ async def fetch_history(
                 log.warning("registry history: HTTP %d", response.status)
                 return None
             return prior_doses(await response.json(content_type=None))
-    except (aiohttp.ClientError, TimeoutError, OSError, ValueError, AttributeError) as err:
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as err:
         log.warning("registry history: %s", type(err).__name__)
         return None
