@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.queue.conftest import AiohttpClient, Site, booking_codes
 from tests.uplink.peers import dose
+from vaxflow.cli import main
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.hardware.certificate_print import certificate_bytes
@@ -89,27 +88,19 @@ def test_well_formed_noise_is_tampered_or_unreadable(text: str) -> None:
     assert refused.value.reason in ("certificate_tampered", "certificate_unreadable")
 
 
-@pytest.mark.slow
-def test_the_command_makes_a_key_and_verifies(tmp_path: Path) -> None:
-    vaxflow = [sys.executable, "-m", "vaxflow", "certificate"]
-    made = subprocess.run(
-        [*vaxflow, "keygen", "--site", "demo-stadium"], capture_output=True, text=True, check=True
-    )
-    key = json.loads(made.stdout)
-    (tmp_path / "keys.json").write_text(json.dumps(key["trust"]))
+def test_the_command_makes_a_key_and_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["certificate", "keygen", "--site", "demo-stadium"]) == 0
+    key = json.loads(capsys.readouterr().out)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(key["trust"]))
     text = certificate_qr.sign(CERT, key["private_key"], key["key_id"])
-    ok = subprocess.run(
-        [*vaxflow, "verify", text, "--keys", str(tmp_path / "keys.json"), "--json"],
-        capture_output=True,
-        text=True,
-    )
-    assert ok.returncode == 0 and json.loads(ok.stdout)["lot"] == "LOT-2611"
-    bad = subprocess.run(
-        [*vaxflow, "verify", text[:-3] + "AAA", "--keys", str(tmp_path / "keys.json"), "--json"],
-        capture_output=True,
-        text=True,
-    )
-    assert bad.returncode == 2 and json.loads(bad.stdout)["reason"] == "certificate_tampered"
+    assert main(["certificate", "verify", text, "--keys", str(keys), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["lot"] == "LOT-2611"
+    changed = text[:-3] + ("AAA" if not text.endswith("AAA") else "BBB")
+    assert main(["certificate", "verify", changed, "--keys", str(keys), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["reason"] == "certificate_tampered"
 
 
 async def test_the_exit_certificate_carries_a_qr_the_verify_page_checks(
