@@ -205,6 +205,17 @@ async def set_walk_in_capacity(request: web.Request) -> web.Response:
 # --- exit --------------------------------------------------------------------------------
 
 
+def _signed_certificate(
+    app: web.Application, conn: Conn, settings: Settings, site_id: str, visit_id: int
+) -> dict[str, Any] | None:
+    """A visit's certificate with its signed QR when the site has a key (issue 15)."""
+    certificate = boards.certificate(conn, settings, site_id, visit_id)
+    dose_id = outbox.dose_id_of_visit(conn, visit_id) if certificate else None
+    if certificate is not None and dose_id is not None:
+        certificate["qr"] = app[CERTIFICATE_KEYS].sign(certificate, dose_key(site_id, dose_id))
+    return certificate
+
+
 async def exit_certificate_scan(request: web.Request) -> web.Response:
     """Scan at the exit: released with the certificate, or the time left; prints after commit.
 
@@ -219,15 +230,9 @@ async def exit_certificate_scan(request: web.Request) -> web.Response:
         answer = service.exit_scan(tx, settings, body.code)
         if answer["may_leave"]:
             visit = answer["visit"]
-            answer["certificate"] = boards.certificate(
-                tx.conn, settings, tx.site_id, visit["visit_id"]
+            answer["certificate"] = _signed_certificate(
+                request.app, tx.conn, settings, tx.site_id, visit["visit_id"]
             )
-            signed = answer["certificate"]
-            dose_id = outbox.dose_id_of_visit(tx.conn, visit["visit_id"]) if signed else None
-            if signed is not None and dose_id is not None:  # issue 15: a QR anyone can verify
-                signed["qr"] = request.app[CERTIFICATE_KEYS].sign(
-                    signed, dose_key(tx.site_id, dose_id)
-                )
             # One slip per person: a second scan or a retried request shows the certificate
             # but prints nothing (staff reprint from the list when a slip is lost).
             first = not certificates.was_queued(tx.conn, tx.site_id, visit["visit_id"])
@@ -313,7 +318,7 @@ async def reprint_certificate(request: web.Request) -> web.Response:
             now = clock.now()
             certificate, due = await store.read(
                 lambda conn: (
-                    boards.certificate(conn, settings, store.site_id, visit_id),
+                    _signed_certificate(request.app, conn, settings, store.site_id, visit_id),
                     certificates.needs_reprint(conn, settings, store.site_id, visit_id, now),
                 )
             )
