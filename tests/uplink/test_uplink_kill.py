@@ -55,7 +55,10 @@ def site_file(folder: Path, fhir: FhirServer, mllp: MllpListener) -> Path:
 def start_server(config: Path, db: Path, folder: Path, name: str) -> subprocess.Popen[bytes]:
     with (folder / f"{name}.out").open("wb") as out, (folder / f"{name}.err").open("wb") as err:
         return subprocess.Popen(
-            [*_vaxflow(), "server", "--config", str(config), "--port", "0", "--db", str(db)],
+            # a site that is not the demo serves HTTPS unless told otherwise: this test is about
+            # delivery, on loopback
+            [*_vaxflow(), "server", "--config", str(config), "--port", "0", "--db", str(db)]
+            + ["--insecure"],
             stdout=out,
             stderr=err,
         )
