@@ -18,9 +18,9 @@ from pydantic import Field
 
 from vaxflow.clock import SteadyClock
 from vaxflow.config import Settings
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
 from vaxflow.queue.ops import boards, certificates, service
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import (
     ANNOUNCE,
     CERTIFICATE_PRINTER,

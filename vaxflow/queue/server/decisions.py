@@ -7,9 +7,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core.switch import DecisionKind
 from vaxflow.queue.ops import decisions
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import SETTINGS
 from vaxflow.queue.server.handlers import _int_param, mutate, serving
 

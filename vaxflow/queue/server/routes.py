@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vaxflow.config.schema import Role
-from vaxflow.queue.server import api_models as m
+from vaxflow.queue.api import models as m
 from vaxflow.queue.server import board_handlers as bh
 from vaxflow.queue.server import (
     decisions,

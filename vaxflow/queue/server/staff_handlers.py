@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core.errors import Invalid, QueueError
 from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.staff_auth import (
@@ -28,7 +29,6 @@ from vaxflow.queue.core.staff_auth import (
     SignInResult,
     StaffSession,
 )
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import CLOCK, PRINCIPAL, SCRYPT_GATE, SETTINGS, STAFF, STORE
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.server.handlers import json_response, parse_body

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import LaneKind
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core.booking import PriorDose
 from vaxflow.queue.core.errors import NotFound, Refused
 from vaxflow.queue.core.events import EventKind
@@ -30,7 +31,6 @@ from vaxflow.queue.core.model import AT_STATION_STATES, CALLED_STATES, Visit
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.ops import decisions as doctor_decisions
 from vaxflow.queue.ops import service
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import SETTINGS
 from vaxflow.queue.server.handlers import mutate
 from vaxflow.queue.store import repo
