@@ -333,3 +333,179 @@ class HealthResponse(BaseModel):
 
 class OkResponse(BaseModel):
     ok: bool
+
+
+# --- the answers the clients read (issue 14: SiteClient parses them with these) -----------
+
+
+class StationStateResponse(BaseModel):
+    """A station after open, pause, resume or close."""
+
+    station_id: str
+    state: str
+    product: str | None
+    lot: str | None
+    vaccinator: str | None
+    visit_id: int | None
+
+
+class LotStation(BaseModel):
+    station_id: str
+    state: str
+
+
+class LotInUse(BaseModel):
+    product: str
+    lot: str
+    doses_today: int
+    last_dose_at: str | None
+    stations: list[LotStation]
+    """The stations that have this lot loaded now."""
+
+
+class LotsResponse(BaseModel):
+    site_day: str
+    product: str | None
+    lots: list[LotInUse]
+    """Most doses today first."""
+
+
+class QuestionResponse(BaseModel):
+    id: str
+    effect: Literal["pass", "defer", "refer"]
+    text: dict[str, str]
+    """The question in every language the site offers."""
+
+
+class ScreeningItem(BaseModel):
+    id: str
+    text: dict[str, str]
+    effect: str | None
+    answer: bool
+
+
+class FlagChip(BaseModel):
+    code: str
+    text: dict[str, str]
+
+
+class DecisionRecord(BaseModel):
+    """A doctor's recorded decision (another manufacturer to complete the series)."""
+
+    kind: str
+    approve: bool
+    reason: str
+    previous: str | None
+    booked: str | None
+    dose_number: int | None
+    decided_by: str
+    decided_at: str
+
+
+class DoctorDecisions(BaseModel):
+    needed: list[dict[str, object]]
+    """Decisions the dose waits for: kind and the switch's details (previous, booked, date)."""
+    recorded: list[DecisionRecord]
+
+
+class GuardianView(BaseModel):
+    """A minor's guardian as staff consoles show them: name, relation, masked number."""
+
+    name: str | None
+    id_type: str | None
+    id_number: str
+    relation: str
+    relation_text: dict[str, str]
+    consent_version: str | None
+
+
+class VerifiedPerson(VisitResponse):
+    """The verifying station's view of the person: the full ID number, the answers with their
+    words, flags, every earlier dose and the decisions the dose waits for."""
+
+    screening: dict[str, bool] = {}
+    review_reasons: list[str] = []
+    schedule_notes: list[dict[str, object]] = []
+    consent_version: str | None = None
+    id_note: dict[str, object] | None = None
+    screening_items: list[ScreeningItem]
+    flags: list[FlagChip]
+    history: list[dict[str, object]]
+    guardian: GuardianView | None
+    id_source: str
+    doctor_decisions: DoctorDecisions
+
+
+class MaskedVisit(BaseModel):
+    """Whose a mismatching scan is, as much as another station may show: masked."""
+
+    visit_id: int
+    ticket: str
+    name: str
+    id_number: str
+    state: str
+    station_id: str | None
+
+
+class VerifyResponse(BaseModel):
+    match: bool
+    scanned: Literal["id_card", "ticket"]
+    visit: VerifiedPerson
+    """The person this station called (a match starts the service)."""
+    found: MaskedVisit | None
+    """On a mismatch: whose the scan is, or None when nobody today has it."""
+
+
+class DecisionResponse(BaseModel):
+    decision: DecisionRecord
+    visit: VisitResponse
+
+
+class StaffPerson(BaseModel):
+    id: str
+    name: str
+    label: str
+    roles: list[str]
+
+
+class StaffMeResponse(BaseModel):
+    signed_in: bool
+    required: bool
+    configured: bool
+    idle_minutes: float
+    """The idle time-out, in minutes."""
+    badge_needs_pin: bool
+    staff: StaffPerson | None = None
+
+
+class StaffSignInResponse(StaffMeResponse):
+    session: str
+    """The token for the X-Staff-Session header."""
+
+
+class SignOutResponse(BaseModel):
+    signed_out: bool
+
+
+class ObservedPerson(BaseModel):
+    visit_id: int
+    ticket: str
+    lane: str
+    state: VisitState
+    product: str
+    name: str
+    station_id: str | None
+    station_name: str | None
+    zone: str | None
+    call_count: int
+    ends_at: str | None
+    adverse_open: bool
+    print_failed: bool
+    adverse: dict[str, object] | None
+    remaining_seconds: int
+    may_leave: bool
+
+
+class ObservationResponse(BaseModel):
+    at: str
+    people: list[ObservedPerson]

@@ -120,6 +120,7 @@ ROUTES: list[Route] = [
         "manufacturer): approve lets the dose be recorded, decline ends the visit today",
         body=decisions.DecisionRequest,
         staff_only=True,
+        response=m.DecisionResponse,
     ),
     Route(
         "POST",
@@ -146,6 +147,7 @@ ROUTES: list[Route] = [
         STATION | {"admin"},
         "Open a station with a product and lot",
         body=m.OpenStationRequest,
+        response=m.StationStateResponse,
     ),
     Route(
         "POST",
@@ -154,6 +156,7 @@ ROUTES: list[Route] = [
         STAFF_STATION,
         "Pause a station",
         body=m.EmptyRequest,
+        response=m.StationStateResponse,
     ),
     Route(
         "POST",
@@ -162,6 +165,7 @@ ROUTES: list[Route] = [
         STAFF_STATION,
         "Resume a paused station",
         body=m.EmptyRequest,
+        response=m.StationStateResponse,
     ),
     Route(
         "POST",
@@ -170,6 +174,7 @@ ROUTES: list[Route] = [
         STAFF_STATION,
         "Close a station",
         body=m.EmptyRequest,
+        response=m.StationStateResponse,
     ),
     Route(
         "POST",
@@ -240,6 +245,7 @@ ROUTES: list[Route] = [
         h.observation,
         frozenset({"observer", "board", "marshal", "admin"}),
         "Everyone in observation with their end time",
+        response=m.ObservationResponse,
     ),
     Route(
         "POST",
@@ -348,6 +354,8 @@ ROUTES: list[Route] = [
         bh.questions,
         READERS,
         "The screening questions in every language the site offers",
+        response=m.QuestionResponse,
+        response_is_list=True,
     ),
     Route(
         "GET",
@@ -388,6 +396,7 @@ ROUTES: list[Route] = [
         "Verify the person at the station: ticket or ID number against the call; a match starts "
         "the service; answers the summary (full ID, age, dose, screening words, flags)",
         body=verify.VerifyRequest,
+        response=m.VerifyResponse,
     ),
     Route(
         "GET",
@@ -397,6 +406,7 @@ ROUTES: list[Route] = [
         "Today's lots of ?product=CODE (or all): doses given with each, most first, and the "
         "stations that have it loaded now; a station opens with one tap",
         query=(("product", "a product code of the site's catalogue; default every product"),),
+        response=m.LotsResponse,
     ),
     Route(
         "GET",
@@ -423,6 +433,7 @@ ROUTES: list[Route] = [
         "token for the X-Staff-Session header. Never replayed from Idempotency-Key storage",
         body=sh.StaffSignInRequest,
         staff_exempt=True,
+        response=m.StaffSignInResponse,
     ),
     Route(
         "POST",
@@ -432,6 +443,7 @@ ROUTES: list[Route] = [
         "End the staff session sent in X-Staff-Session (a session already ended is fine)",
         body=m.EmptyRequest,
         staff_exempt=True,
+        response=m.SignOutResponse,
     ),
     Route(
         "POST",
@@ -448,5 +460,6 @@ ROUTES: list[Route] = [
         sh.me,
         STAFF_DEVICES,
         "Who is signed in with the sent X-Staff-Session, and the site's sign-in rules",
+        response=m.StaffMeResponse,
     ),
 ]
