@@ -77,10 +77,7 @@ async def test_a_day_through_the_typed_client(site: Site) -> None:
         assert (await kiosk.time()).timezone == site.settings.site.timezone
         assert (await kiosk.server_time())["timezone"] == site.settings.site.timezone
         assert (await marshal.stats()).tickets_issued == 1
-        health = m.DeviceHealthRequest(
-            device_id="k1-printer", kind="printer", url="sim://", state="ok"
-        )
-        assert (await kiosk.report_device(health)).ok
+        assert (await kiosk.report_device("k1-printer", "printer", "sim://", "ok")).ok
         assert [q.id for q in await station.questions()] == [q.id for q in site.settings.questions]
         assert "S01" in {s.station_id for s in await station.stations()}
         opened = await station.open_station("S01", "CORONAVAC", "LOT-1", "Nurse Li")

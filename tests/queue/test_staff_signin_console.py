@@ -26,7 +26,7 @@ async def test_keypad_sign_in_session_idle_and_sign_out(site: Site) -> None:
         for key in "1234":
             model.press(key)
         assert await model.submit()
-        assert model.view.person is not None and model.view.person["id"] == "N0001"
+        assert model.view.person is not None and model.view.person.id == "N0001"
         me = await client.get("/api/staff/me")  # the client now sends the session
         assert me["staff"]["label"] == "王芳 Wang Fang (N0001)"
 

@@ -237,9 +237,19 @@ class TicketResponse(VisitResponse):
     estimated_wait_minutes: int
 
 
+class SeatWarning(BaseModel):
+    """The observation area is nearly full or full (observation_nearly_full, observation_full)."""
+
+    reason: str
+    observing: int
+    seats: int
+    messages: dict[str, str] = {}
+    hints: dict[str, str] = {}
+
+
 class CallResponse(BaseModel):
     called: VisitResponse | None
-    warning: dict[str, object] | None = None
+    warning: SeatWarning | None = None
     """Present when observation seats are nearly full or full (reason, observing, seats)."""
 
 
@@ -419,6 +429,17 @@ class GuardianView(BaseModel):
     consent_version: str | None
 
 
+class IdNote(BaseModel):
+    """A remark on the document for the station (a region code not in the current list); the
+    reason's parameters come as further fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    messages: dict[str, str]
+    hints: dict[str, str]
+
+
 class VerifiedPerson(VisitResponse):
     """The verifying station's view of the person: the full ID number, the answers with their
     words, flags, every earlier dose and the decisions the dose waits for."""
@@ -427,7 +448,7 @@ class VerifiedPerson(VisitResponse):
     review_reasons: list[str] = []
     schedule_notes: list[dict[str, object]] = []
     consent_version: str | None = None
-    id_note: dict[str, object] | None = None
+    id_note: IdNote | None = None
     screening_items: list[ScreeningItem]
     flags: list[FlagChip]
     history: list[dict[str, object]]

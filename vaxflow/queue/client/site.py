@@ -276,9 +276,12 @@ class SiteClient:
     async def stats(self) -> m.StatsResponse:
         return await self._one("stats", m.StatsResponse)
 
-    async def report_device(self, health: m.DeviceHealthRequest) -> m.OkResponse:
-        """A device's state, for the marshal's device list."""
-        body = health.model_dump(mode="json")
+    async def report_device(
+        self, device_id: str, kind: str, url: str, state: str, reason: str = "", detail: str = ""
+    ) -> m.OkResponse:
+        """A device's state (a DeviceHealthRequest's fields), for the marshal's device list."""
+        fields = {"device_id": device_id, "kind": kind, "url": url, "state": state}
+        body = {**fields, "reason": reason, "detail": detail}
         return await self._one("report_device", m.OkResponse, body)
 
     # stations
