@@ -191,6 +191,39 @@ class EmptyRequest(_Body):
     pass
 
 
+class WalkInCapacityRequest(_Body):
+    capacity: int = Field(ge=0, le=100_000)
+
+
+class StaffSignInRequest(_Body):
+    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,20}$")
+    pin: str | None = Field(default=None, max_length=12)
+    badge: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class ThrottleClearRequest(_Body):
+    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,20}$")
+    """Clear this staff number's throttles at every device."""
+    device: str | None = Field(default=None, min_length=1, max_length=80)
+    """Clear this device's throttle (as named on the sign-in failure events)."""
+
+
+class DecisionRequest(_Body):
+    kind: Literal["manufacturer_switch"]
+    """What is decided: completing the series with another manufacturer's product."""
+    approve: bool
+    """True: the dose may be given; False: the visit ends for today."""
+    reason: str = Field(min_length=1, max_length=500)
+    """The doctor's words, e.g. "first product unavailable at this site" (kept, not fed)."""
+
+
+class VerifyRequest(_Body):
+    code: str = Field(min_length=1, max_length=512)
+    """The ticket's QR or number, or the ID card's number (typed, scanned or read)."""
+    by: str = Field(default="scan", pattern=r"^(scan|typed|id_reader)$")
+    """How the code was entered, for the audit trail."""
+
+
 # --- responses (documented; handlers build plain dicts of the same shape) ----------------
 
 

@@ -118,7 +118,7 @@ ROUTES: list[Route] = [
         STAFF_STATION,
         "A doctor's recorded decision at the station (completing a series with another "
         "manufacturer): approve lets the dose be recorded, decline ends the visit today",
-        body=decisions.DecisionRequest,
+        body=m.DecisionRequest,
         staff_only=True,
         response=m.DecisionResponse,
     ),
@@ -370,7 +370,7 @@ ROUTES: list[Route] = [
         bh.set_walk_in_capacity,
         frozenset({"marshal", "admin"}),
         "Set today's walk-in capacity (overrides walk_in.daily_capacity for the site day)",
-        body=bh.WalkInCapacityRequest,
+        body=m.WalkInCapacityRequest,
     ),
     Route(
         "POST",
@@ -395,7 +395,7 @@ ROUTES: list[Route] = [
         STATION,
         "Verify the person at the station: ticket or ID number against the call; a match starts "
         "the service; answers the summary (full ID, age, dose, screening words, flags)",
-        body=verify.VerifyRequest,
+        body=m.VerifyRequest,
         response=m.VerifyResponse,
     ),
     Route(
@@ -431,7 +431,7 @@ ROUTES: list[Route] = [
         STAFF_DEVICES,
         "Sign a person in at this device (staff number + PIN, or badge); answers a session "
         "token for the X-Staff-Session header. Never replayed from Idempotency-Key storage",
-        body=sh.StaffSignInRequest,
+        body=m.StaffSignInRequest,
         staff_exempt=True,
         response=m.StaffSignInResponse,
     ),
@@ -452,7 +452,7 @@ ROUTES: list[Route] = [
         frozenset({"marshal", "admin"}),
         "Clear sign-in throttles of a staff number (at every device) or of a device, or all "
         "with an empty body; audited (staff_throttle_cleared)",
-        body=sh.ThrottleClearRequest,
+        body=m.ThrottleClearRequest,
     ),
     Route(
         "GET",
