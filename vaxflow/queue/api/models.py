@@ -563,3 +563,9 @@ class ObservedPerson(BaseModel):
 class ObservationResponse(BaseModel):
     at: str
     people: list[ObservedPerson]
+
+
+class CertificateVerifyRequest(_Body):
+    """A certificate QR's text, as scanned (issue 15)."""
+
+    text: str = Field(min_length=1, max_length=2000)

@@ -6,6 +6,7 @@ from vaxflow.config.schema import Role
 from vaxflow.queue.api import models as m
 from vaxflow.queue.server import board_handlers as bh
 from vaxflow.queue.server import (
+    certificate_keys,
     decisions,
     desk,
     feed_handler,
@@ -461,5 +462,13 @@ ROUTES: list[Route] = [
         STAFF_DEVICES,
         "Who is signed in with the sent X-Staff-Session, and the site's sign-in rules",
         response=m.StaffMeResponse,
+    ),
+    Route(  # issue 15: anyone at the site may check a certificate; no token
+        "POST",
+        "/api/certificates/verify",
+        certificate_keys.verify,
+        None,
+        "Check a certificate QR: valid, or unreadable, unknown key, tampered, another site's",
+        body=m.CertificateVerifyRequest,
     ),
 ]
