@@ -119,7 +119,7 @@ def seed(config: Path, db: Path, bookings: int) -> date:
 
 def screening(settings: Any) -> dict[str, Any]:
     """What every check-in adds: "no" to each health question, the consent version."""
-    from vaxflow.queue.server import api_models
+    from vaxflow.queue.api import models as api_models
 
     fields = set(api_models.CheckInRequest.model_fields)
     extra: dict[str, Any] = {}
@@ -134,8 +134,8 @@ def screening(settings: Any) -> dict[str, Any]:
 
 def booking_bodies(settings: Any, day: date, count: int) -> list[dict[str, Any]]:
     """Check-ins for the seeded bookings (with the ID card read, if the API has it)."""
+    from vaxflow.queue.api import models as api_models
     from vaxflow.queue.demo.demo_data import make_people
-    from vaxflow.queue.server import api_models
 
     fields = set(api_models.CheckInRequest.model_fields)
     card_model = getattr(api_models, "IdCardBody", None)
@@ -159,7 +159,7 @@ def booking_bodies(settings: Any, day: date, count: int) -> list[dict[str, Any]]
 
 
 def walk_in_fields() -> tuple[str, ...]:
-    from vaxflow.queue.server import api_models
+    from vaxflow.queue.api import models as api_models
 
     return tuple(api_models.WalkInBody.model_fields)
 

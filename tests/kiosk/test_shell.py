@@ -27,6 +27,7 @@ from vaxflow.hardware.sim_printer import SimFault, SimPrinter
 from vaxflow.hardware.sim_scanner import SimScanner
 from vaxflow.kiosk import flow as f
 from vaxflow.kiosk.shell import Devices, KioskShell, ShellOptions
+from vaxflow.queue.api.models import StatsResponse
 from vaxflow.queue.client.site import ServerUnreachable, SiteClient, new_request_id
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.booking import Booking
@@ -115,7 +116,7 @@ async def kiosk(
     return shell, client, sim
 
 
-async def stats(server: TestServer) -> Any:
+async def stats(server: TestServer) -> StatsResponse:
     async with SiteClient(str(server.make_url("")), "demo-marshal-token") as marshal:
         return await marshal.stats()
 
@@ -141,7 +142,7 @@ async def test_lost_answer_is_retried_with_the_same_key_one_ticket(
         assert state.ticket is not None and len(printer.jobs) == 1
         assert state.ticket.number.encode() in printer.jobs[0]
         assert len(client.keys) >= 2 and len(set(client.keys)) == 1
-        assert (await stats(server))["tickets_issued"] == 1
+        assert (await stats(server)).tickets_issued == 1
     finally:
         await shell.stop()
 
@@ -159,10 +160,10 @@ async def test_person_who_leaves_before_the_answer_gets_the_ticket_cancelled(
         client.lose = False
         for _ in range(100):  # the abandoned check-in is replayed and its ticket cancelled
             counts = await stats(server)
-            if counts["by_state"].get("cancelled"):
+            if counts.by_state.get("cancelled"):
                 break
             await asyncio.sleep(0.05)
-        assert counts["tickets_issued"] == 1 and counts["by_state"]["cancelled"] == 1
+        assert counts.tickets_issued == 1 and counts.by_state["cancelled"] == 1
         assert shell.state.ticket is None
     finally:
         await shell.stop()
@@ -215,7 +216,7 @@ class GatedPrinter:
 
 
 async def issued(server: TestServer) -> int:
-    return int((await stats(server))["tickets_issued"])
+    return (await stats(server)).tickets_issued
 
 
 async def test_three_people_back_to_back_each_arriving_on_the_previous_ticket(
@@ -277,7 +278,7 @@ async def test_people_arriving_while_the_ticket_prints_wait_for_the_paper_then_g
         await shell.wait_for(lambda s: s.print_state is f.PrintState.PRINTED)
         assert len(printer.inner.jobs) == 3 and len(set(numbers)) == 3
         assert await issued(server) == 3
-        assert (await stats(server))["by_state"].get("cancelled", 0) == 0
+        assert (await stats(server)).by_state.get("cancelled", 0) == 0
     finally:
         await shell.stop()
 

@@ -32,7 +32,7 @@ from stdnum.cn import ric
 from tests.conftest import load_test_site
 from tests.figures import Figures
 from vaxflow.config import Settings, load_settings
-from vaxflow.queue.server import api_models
+from vaxflow.queue.api import models as api_models
 
 pytestmark = pytest.mark.slow
 

@@ -81,7 +81,9 @@ async def test_every_route_shows_the_full_number_only_to_the_serving_station(
             if route.method == "POST" and not route.path.endswith("/verify"):
                 continue  # writes change the day; their answers are checked below
             status, text = await _as(site, caller, route.method, _path(route.path, ticket), body)
-            leaked = full in text or '"screening"' in text or 'severe_allergy": true' in text
+            answers = '"screening"' in text or 'severe_allergy": true' in text
+            # The API description names the `screening` field; it holds nobody's answers.
+            leaked = full in text or (answers and route.path != "/api/openapi.json")
             seen[(route.method, route.path, caller)] = leaked
             if leaked:
                 assert (route.method, route.path, caller) in ALLOWED, (route.path, caller, status)

@@ -26,9 +26,9 @@ async def test_keypad_sign_in_session_idle_and_sign_out(site: Site) -> None:
         for key in "1234":
             model.press(key)
         assert await model.submit()
-        assert model.view.person is not None and model.view.person["id"] == "N0001"
-        me = await client.get("/api/staff/me")  # the client now sends the session
-        assert me["staff"]["label"] == "王芳 Wang Fang (N0001)"
+        assert model.view.person is not None and model.view.person.id == "N0001"
+        me = await client.staff_me()  # the client now sends the session
+        assert me.staff is not None and me.staff.label == "王芳 Wang Fang (N0001)"
 
         seconds[0] += 14 * 60
         assert not model.idle()
@@ -37,10 +37,10 @@ async def test_keypad_sign_in_session_idle_and_sign_out(site: Site) -> None:
         assert model.idle()
         await model.sign_out()
         assert model.view.person is None and not model.idle()
-        assert (await client.get("/api/staff/me"))["signed_in"] is False
+        assert (await client.staff_me()).signed_in is False
     async with SiteClient(base, "demo-board-token") as board:
         try:
-            await board.post("/api/staff/sign-in", {"staff_id": "N0001", "pin": "1234"})
+            await board.staff_sign_in(staff_id="N0001", pin="1234")
         except ServerRefused as err:
             assert err.status == 403
         else:

@@ -90,15 +90,15 @@ async def test_a_card_on_the_reader_verifies_the_called_person(site: Site) -> No
         await asyncio.sleep(0.3)
         assert reader.reads == 0
         await console.call_next()
-        assert view.called is not None and view.called["ticket"] == first["ticket"]
+        assert view.called is not None and view.called.ticket == first["ticket"]
         await until(lambda: view.mismatch is not None)
         assert view.message is not None and "MISMATCH" in view.message[1]
         assert second["ticket"] in view.message[1] and view.person is None
         sim.present(card_of(site, codes[0]))
         await until(lambda: view.person is not None)
-        assert view.person is not None and view.person["ticket"] == first["ticket"]
+        assert view.person is not None and view.person.ticket == first["ticket"]
         assert view.message is not None and "核验一致 Match" in view.message[1]
-        assert view.person["state"] == "in_service" and view.device_warning == ""
+        assert view.person.state == "in_service" and view.device_warning == ""
         assert reader.reads == 2
         await _device_becomes(site, "ok")
 
@@ -150,11 +150,11 @@ async def test_a_silent_serial_reader_times_out_in_words(site: Site, tmp_path: P
             await until(lambda: view.device_warning == WORDS["no_answer"], within=5)
             assert loop.time() - started < FAST.read_poll + FAST.device_timeout + 1.5
             await console.recall()  # not held up by the reader
-            assert view.called is not None and view.called["call_count"] == 2
+            assert view.called is not None and view.called.call_count == 2
             emulator.silent = False
             emulator.present(card_of(site, codes[0]))
             await until(lambda: view.person is not None, within=8)
-            assert view.person is not None and view.person["ticket"] == ticket["ticket"]
+            assert view.person is not None and view.person.ticket == ticket["ticket"]
             assert view.device_warning == ""
 
         emulator.unplug()

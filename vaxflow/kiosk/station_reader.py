@@ -138,17 +138,12 @@ class StationIdReader:
         """Tell the marshal when the reader's state changes (never blocks the reader)."""
         if self._reported == state:
             return
-        body = {
-            "device_id": self.device_id,
-            "kind": "idcard",
-            "url": self.url,
-            "state": state,
-            "reason": reason,
-            "detail": detail[:300],
-        }
+        client = self.console.client
         try:
             async with asyncio.timeout(self.options.device_timeout):
-                await self.console.client.post("/api/devices/health", body)
+                await client.report_device(
+                    self.device_id, "idcard", self.url, state, reason, detail[:300]
+                )
         except (ServerRefused, ServerUnreachable, TimeoutError) as err:
             log.warning("device report not sent: %s", err)
             return

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 
+from vaxflow.queue.api.wire import WS_PROTOCOL_PREFIX
 from vaxflow.queue.core.events import ARRIVALS, CALLS, LIVE
-from vaxflow.queue.server.auth import WS_PROTOCOL_PREFIX
 from vaxflow.site_tls import certificate_problem, pinned_context
 
 log = logging.getLogger(__name__)

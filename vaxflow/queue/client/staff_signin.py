@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from vaxflow.config.pins import PIN_MAX_DIGITS
+from vaxflow.queue.api.models import StaffPerson, StaffSignInResponse
 from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient
 
 
@@ -23,7 +23,7 @@ class SignInView:
     pin: str = ""
     error: str = ""
     busy: bool = False
-    person: dict[str, Any] | None = None  # {"id", "name", "label", "roles"} once signed in
+    person: StaffPerson | None = None  # once signed in
     idle_minutes: float = 15.0
     required: bool = False
 
@@ -57,11 +57,10 @@ class StaffSignIn:
     async def load_rules(self) -> None:
         """The site's idle time-out and whether sign-in is required."""
         try:
-            me = await self.client.get("/api/staff/me")
+            me = await self.client.staff_me()
         except (ServerRefused, ServerUnreachable):
             return
-        self.view.idle_minutes = float(me.get("idle_minutes", 15))
-        self.view.required = bool(me.get("required"))
+        self.view.idle_minutes, self.view.required = me.idle_minutes, me.required
 
     # --- the keypad ------------------------------------------------------------------------
 
@@ -83,18 +82,14 @@ class StaffSignIn:
     async def submit(self, badge: str | None = None) -> bool:
         """Sign in with the staff number and PIN (or a scanned badge); True when signed in."""
         v = self.view
-        body: dict[str, str] = {}
-        if v.staff_id:
-            body["staff_id"] = v.staff_id
-        if v.pin:
-            body["pin"] = v.pin
-        if badge:
-            body["badge"] = badge.strip()
         v.busy, v.error = True, ""
         self.changed()
+        answer: StaffSignInResponse
         try:
             self.client.set_staff_session(None)
-            answer = await self.client.post("/api/staff/sign-in", body)
+            answer = await self.client.staff_sign_in(
+                staff_id=v.staff_id or None, pin=v.pin or None, badge=(badge or "").strip() or None
+            )
         except ServerRefused as err:
             v.error = _words(err)
             return False
@@ -104,9 +99,9 @@ class StaffSignIn:
         finally:
             v.pin, v.busy = "", False
             self.changed()
-        self._session = str(answer["session"])
+        self._session = answer.session
         self.client.set_staff_session(self._session)
-        v.person = answer["staff"]
+        v.person = answer.staff
         self.touch()
         self.changed()
         return True
@@ -115,7 +110,7 @@ class StaffSignIn:
         """End the session on the server (a lost answer is fine: it idles out there too)."""
         if self._session is not None:
             with contextlib.suppress(ServerRefused, ServerUnreachable):
-                await self.client.post("/api/staff/sign-out")
+                await self.client.staff_sign_out()
         self._session = None
         self.client.set_staff_session(None)
         self.view.person, self.view.staff_id, self.view.pin = None, "", ""

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
+from vaxflow.queue.api import models as m
 from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient
 from vaxflow.queue.core.privacy import mask_id_number
 
@@ -20,17 +20,17 @@ class StationView:
 
     station_id: str
     vaccinator: str
-    station: dict[str, Any] | None = None
-    called: dict[str, Any] | None = None
-    person: dict[str, Any] | None = None
-    warning: dict[str, Any] | None = None
+    station: m.StationResponse | None = None
+    called: m.VisitResponse | None = None
+    person: m.VerifiedPerson | None = None
+    warning: m.SeatWarning | None = None
     message: tuple[str, str] | None = None  # (kind: ok | warn | bad, text)
     revealed: bool = False
     busy: bool = False
     products: list[str] = field(default_factory=list)
     questions: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {lang: words}
-    mismatch: dict[str, Any] | None = None  # the last scan that was not the called person
-    lots: list[dict[str, Any]] = field(default_factory=list)  # today's lots of `lots_product`
+    mismatch: m.VerifyResponse | None = None  # the last scan that was not the called person
+    lots: list[m.LotInUse] = field(default_factory=list)  # today's lots of `lots_product`
     lots_product: str = ""
     device_warning: str = ""  # a device of this console (the ID-card reader) in plain words
 
@@ -44,7 +44,7 @@ class StationView:
         """The person's ID number: masked unless staff chose to reveal it for verification."""
         if self.person is None:
             return ""
-        number = str(self.person.get("id_number", ""))
+        number = self.person.id_number
         return number if self.revealed else mask_id_number(number)
 
     @property
@@ -53,17 +53,13 @@ class StationView:
         complete the series, both named), or None."""
         if self.person is None:
             return None
-        known = self.person.get("doctor_decisions")
-        if known is not None:
-            needed = known.get("needed") or []
-            return dict(needed[0]) if needed else None
-        waiting = "manufacturer_switch_needs_doctor" in (self.person.get("review_reasons") or [])
-        return {"kind": "manufacturer_switch"} if waiting else None
+        needed = self.person.doctor_decisions.needed
+        return dict(needed[0]) if needed else None
 
     @property
     def can_call(self) -> bool:
         s = self.station
-        return bool(s and s["state"] == "open" and not s["visit_id"])
+        return bool(s and s.state == "open" and not s.visit_id)
 
 
 def _clock(instant: str) -> str:
@@ -84,7 +80,6 @@ class StationConsole:
         self.client = client
         self.view = StationView(station_id, vaccinator)
         self.changed = changed
-        self._path = f"/api/stations/{station_id}"
 
     async def _do(self, action: Callable[[], Awaitable[None]]) -> None:
         self.view.busy = True
@@ -107,22 +102,22 @@ class StationConsole:
 
     async def _load(self) -> None:
         if not self.view.questions:  # the words of the screening questions, once
-            questions = await self.client.get("/api/questions")
-            self.view.questions = {q["id"]: dict(q["text"]) for q in questions}
-        stations = await self.client.get("/api/stations")
-        mine = next((s for s in stations if s["station_id"] == self.view.station_id), None)
+            questions = await self.client.questions()
+            self.view.questions = {q.id: dict(q.text) for q in questions}
+        stations = await self.client.stations()
+        mine = next((s for s in stations if s.station_id == self.view.station_id), None)
         self.view.station = mine
-        self.view.products = list(mine["products"]) if mine else []
+        self.view.products = list(mine.products) if mine else []
         if mine is None:
             self.view.message = ("bad", f"No station {self.view.station_id}")
-        elif not mine["visit_id"]:
+        elif not mine.visit_id:
             self.view.called = self.view.person = None
-        if mine is not None and mine["state"] == "closed" and self.view.products:
+        if mine is not None and mine.state == "closed" and self.view.products:
             await self._load_lots(self.view.lots_product or self.view.products[0])
 
     async def _load_lots(self, product: str) -> None:
-        answer = await self.client.get(f"/api/lots?product={quote(product)}")
-        self.view.lots, self.view.lots_product = list(answer["lots"]), product
+        answer = await self.client.lots(product)
+        self.view.lots, self.view.lots_product = answer.lots, product
 
     async def choose_product(self, product: str) -> None:
         """The product picked to open with: offer the lots of it already in use today."""
@@ -134,15 +129,15 @@ class StationConsole:
             await self._do(run)
 
     @staticmethod
-    def lot_label(lot: dict[str, Any]) -> str:
+    def lot_label(lot: m.LotInUse) -> str:
         """One lot as a choice: its number, today's doses and the stations that have it now."""
-        where = " ".join(s["station_id"] for s in lot["stations"])
-        return f"{lot['lot']} · {lot['doses_today']} 剂 doses" + (f" · {where}" if where else "")
+        where = " ".join(s.station_id for s in lot.stations)
+        return f"{lot.lot} · {lot.doses_today} 剂 doses" + (f" · {where}" if where else "")
 
     async def open(self, product: str, lot: str) -> None:
         async def run() -> None:
-            body = {"product": product, "lot": lot, "vaccinator": self.view.vaccinator}
-            await self.client.post(f"{self._path}/open", body)
+            sid = self.view.station_id
+            await self.client.open_station(sid, product, lot, self.view.vaccinator)
             self.view.message = ("ok", f"{product} · {lot}")
             await self._load()
 
@@ -150,9 +145,14 @@ class StationConsole:
 
     async def set_state(self, action: str) -> None:
         """pause, resume or close."""
+        calls = {
+            "pause": self.client.pause_station,
+            "resume": self.client.resume_station,
+            "close": self.client.close_station,
+        }
 
         async def run() -> None:
-            await self.client.post(f"{self._path}/{action}")
+            await calls[action](self.view.station_id)
             self.view.message = None
             await self._load()
 
@@ -160,28 +160,28 @@ class StationConsole:
 
     async def call_next(self) -> None:
         async def run() -> None:
-            answer = await self.client.post(f"{self._path}/call-next")
-            self.view.warning = answer.get("warning")
-            self.view.called = answer["called"]
+            answer = await self.client.call_next(self.view.station_id)
+            self.view.warning = answer.warning
+            self.view.called = answer.called
             self.view.message = (
                 None
-                if answer["called"]
+                if answer.called
                 else ("warn", "没有人在等候 Nobody is waiting for this station's product")
             )
             await self._load()
-            self.view.called = answer["called"]
+            self.view.called = answer.called
 
         await self._do(run)
 
     async def recall(self) -> None:
         async def run() -> None:
-            self.view.called = await self.client.post(f"{self._path}/recall", {})
+            self.view.called = await self.client.recall(self.view.station_id)
 
         await self._do(run)
 
     async def skip(self) -> None:
         async def run() -> None:
-            await self.client.post(f"{self._path}/skip")
+            await self.client.skip(self.view.station_id)
             self.view.called = None
             await self._load()
 
@@ -193,26 +193,18 @@ class StationConsole:
         `by` is scan, typed or id_reader (for the audit trail)."""
 
         async def run() -> None:
-            answer = await self.client.post(
-                f"{self._path}/verify", {"code": code.strip(), "by": by}
-            )
-            if answer["match"]:
-                self.view.person, self.view.called, self.view.revealed = (
-                    answer["visit"],
-                    None,
-                    False,
-                )
+            answer = await self.client.verify(self.view.station_id, code.strip(), by)
+            if answer.match:
+                self.view.person, self.view.called, self.view.revealed = answer.visit, None, False
                 self.view.mismatch = None
-                self.view.message = ("ok", f"{answer['visit']['ticket']} 核验一致 Match")
+                self.view.message = ("ok", f"{answer.visit.ticket} 核验一致 Match")
                 return
             self.view.mismatch = answer
-            found = answer.get("found")
+            found = answer.found
             whose = (
-                f"{found['ticket']} {found['name']}"
-                if found
-                else "今日无此人 nobody checked in today"
+                f"{found.ticket} {found.name}" if found else "今日无此人 nobody checked in today"
             )
-            called = answer["visit"]["ticket"]
+            called = answer.visit.ticket
             self.view.message = ("bad", f"不一致 MISMATCH: 叫号 called {called} ≠ {whose}")
 
         await self._do(run)
@@ -224,13 +216,9 @@ class StationConsole:
     async def record_dose(self) -> None:
         async def run() -> None:
             assert self.view.person is not None
-            done = await self.client.post(
-                f"{self._path}/record-dose", {"visit_id": self.view.person["visit_id"]}
-            )
-            self.view.message = (
-                "ok",
-                f"{done['ticket']} 已接种 dosed · 留观至 until {_clock(done['ends_at'])}",
-            )
+            done = await self.client.record_dose(self.view.station_id, self.view.person.visit_id)
+            until = _clock(done.ends_at) if done.ends_at else "—"
+            self.view.message = ("ok", f"{done.ticket} 已接种 dosed · 留观至 until {until}")
             self.view.person = None
             await self._load()
 
@@ -244,9 +232,9 @@ class StationConsole:
             if not reason.strip():
                 self.view.message = ("warn", "请填写原因 Enter a reason")
                 return
-            visit = self.view.person["visit_id"]
-            await self.client.post(f"{self._path}/{outcome}", {"visit_id": visit, "reason": reason})
-            self.view.message = ("ok", f"{self.view.person['ticket']}: {outcome}")
+            end = {"defer": self.client.defer, "refer": self.client.refer}[outcome]
+            await end(self.view.station_id, self.view.person.visit_id, reason)
+            self.view.message = ("ok", f"{self.view.person.ticket}: {outcome}")
             self.view.person = None
             await self._load()
 
@@ -265,17 +253,14 @@ class StationConsole:
             if not reason.strip():
                 self.view.message = ("warn", "请填写医生意见 Enter the doctor's reason")
                 return
-            body = {"kind": needed["kind"], "approve": approve, "reason": reason.strip()}
-            answer = await self.client.post(f"/api/visits/{person['visit_id']}/decisions", body)
+            kind = str(needed["kind"])
+            answer = await self.client.decide(person.visit_id, kind, approve, reason.strip())
             if approve:
-                recorded = [answer["decision"]]
-                self.view.person = {
-                    **person,
-                    "doctor_decisions": {"needed": [], "recorded": recorded},
-                }
-                self.view.message = ("ok", f"{person['ticket']}: 医生已批准 switch approved")
+                decided = m.DoctorDecisions(needed=[], recorded=[answer.decision])
+                self.view.person = person.model_copy(update={"doctor_decisions": decided})
+                self.view.message = ("ok", f"{person.ticket}: 医生已批准 switch approved")
                 return
-            self.view.message = ("ok", f"{person['ticket']}: 医生不批准，今日结束 switch declined")
+            self.view.message = ("ok", f"{person.ticket}: 医生不批准，今日结束 switch declined")
             self.view.person = None
             await self._load()
 

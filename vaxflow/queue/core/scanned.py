@@ -5,7 +5,7 @@ kiosk with a Chinese input method turns the same keys into full-width characters
 (`ＤＥＭＯ０００１`), an ideographic full stop (`。` for `.`) or a zero-width space. NFKC folds
 the full-width forms to ASCII; the IME's own punctuation is mapped; whitespace and invisible
 format characters are removed (booking codes, signed codes, booking links and ticket codes
-never contain any). Pure; applied by the API models (`api_models`) and `read_booking_scan`.
+never contain any). Pure; applied by the API models (`api/models`) and `read_booking_scan`.
 """
 
 from __future__ import annotations

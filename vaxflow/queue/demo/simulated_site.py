@@ -22,6 +22,7 @@ from vaxflow.clock import ScaledClock
 from vaxflow.config import Settings
 from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient, new_request_id
 from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.core.model import VisitState
 from vaxflow.queue.demo.demo_day import DemoPerson, kiosk_body
 
 log = logging.getLogger(__name__)
@@ -163,56 +164,46 @@ class SimulatedSite:
             self.tally.checked_in += 1
             printed = self._rng.random() >= self.traffic.print_failure_share
             with contextlib.suppress(ServerRefused, ServerUnreachable):
-                await kiosk.post(
-                    f"/api/visits/{ticket['visit_id']}/print-status",
-                    {"ok": printed, "reason": "" if printed else "paper_out"},
-                )
+                await kiosk.print_status(ticket.visit_id, printed, "" if printed else "paper_out")
             return
         self.tally.errors += 1
 
     # --- stations ----------------------------------------------------------------------
 
     async def _station(self, station_id: str, product: str) -> None:
-        base = f"/api/stations/{station_id}"
         async with SiteClient(self.base_url, self._token("station"), device=station_id) as console:
             with contextlib.suppress(ServerRefused):
-                await console.post(
-                    f"{base}/open",
-                    {
-                        "product": product,
-                        "lot": f"{product[:4]}-2611-01",
-                        "vaccinator": f"Nurse {station_id}",
-                    },
+                await console.open_station(
+                    station_id, product, f"{product[:4]}-2611-01", f"Nurse {station_id}"
                 )
             while True:
                 try:
-                    await self._serve_one(console, base)
+                    await self._serve_one(console, station_id)
                 except (ServerRefused, ServerUnreachable) as err:
                     self.tally.errors += 1
                     log.debug("station %s: %s", station_id, err)
                     await self._sleep_site_minutes(0.5)
 
-    async def _serve_one(self, console: SiteClient, base: str) -> None:
-        answer = await console.post(f"{base}/call-next")
-        visit = answer["called"]
+    async def _serve_one(self, console: SiteClient, station_id: str) -> None:
+        visit = (await console.call_next(station_id)).called
         if visit is None:
             await self._sleep_site_minutes(0.25)
             return
         await self._sleep_site_minutes(self._rng.uniform(0.3, 1.5) * self.traffic.walk_minutes)
         if self._rng.random() < self.traffic.no_show_share:
             while True:
-                skipped = await console.post(f"{base}/skip")
-                if skipped["state"] == "no_show":
+                skipped = await console.skip(station_id)
+                if skipped.state is VisitState.NO_SHOW:
                     self.tally.no_shows += 1
                     return
-                await console.post(f"{base}/recall", {"visit_id": visit["visit_id"]})
-        await console.post(f"{base}/start-service", {"code": visit["qr"]})
+                await console.recall(station_id, visit.visit_id)
+        await console.start_service(station_id, visit.qr)
         minutes = self._rng.lognormvariate(0, 0.4) * self.traffic.service_minutes
         await self._sleep_site_minutes(minutes)
         if self._rng.random() < self.traffic.defer_share:
-            await console.post(f"{base}/defer", {"visit_id": visit["visit_id"], "reason": "fever"})
+            await console.defer(station_id, visit.visit_id, "fever")
             return
-        await console.post(f"{base}/record-dose", {"visit_id": visit["visit_id"]})
+        await console.record_dose(station_id, visit.visit_id)
         self.tally.dosed += 1
 
     # --- observation and exit ----------------------------------------------------------
@@ -223,26 +214,21 @@ class SimulatedSite:
             while True:
                 await self._sleep_site_minutes(0.5)
                 try:
-                    board = await exit_.get("/api/observation")
-                    for person in board["people"]:
-                        vid = person["visit_id"]
-                        if person["adverse_open"]:
+                    board = await exit_.observation()
+                    for person in board.people:
+                        vid = person.visit_id
+                        if person.adverse_open:
                             if self._rng.random() < 0.05:
-                                await exit_.post(
-                                    f"/api/observation/{vid}/resolve", {"outcome": "resolved"}
-                                )
+                                await exit_.resolve(vid, "resolved")
                             continue
                         first_look = vid not in rolled
                         rolled.add(vid)  # one roll per person, not one per half minute
                         if first_look and self._rng.random() < self.traffic.adverse_share:
-                            await exit_.post(
-                                f"/api/observation/{vid}/flag",
-                                {"kind": "dizziness", "severity": "mild"},
-                            )
+                            await exit_.flag(vid, "dizziness", "mild")
                             continue
-                        if person["may_leave"]:
-                            result = await exit_.post("/api/exit-scan", {"code": person["ticket"]})
-                            if result["may_leave"]:
+                        if person.may_leave:
+                            result = await exit_.exit_scan(person.ticket)
+                            if result.may_leave:
                                 self.tally.released += 1
                 except (ServerRefused, ServerUnreachable) as err:
                     self.tally.errors += 1

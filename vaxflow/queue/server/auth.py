@@ -11,11 +11,10 @@ from aiohttp import web
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import Role
+from vaxflow.queue.api.wire import WS_PROTOCOL_PREFIX
 
 if TYPE_CHECKING:
     from vaxflow.queue.core.staff_auth import StaffSession
-
-WS_PROTOCOL_PREFIX = "bearer."
 
 
 @dataclass(frozen=True)

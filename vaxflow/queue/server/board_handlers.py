@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
 
 from vaxflow.clock import SteadyClock
 from vaxflow.config import Settings
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
 from vaxflow.queue.core.outbox import dose_key
 from vaxflow.queue.ops import boards, certificates, outbox_rows, service
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import (
     ANNOUNCE,
     CERTIFICATE_KEYS,
@@ -198,18 +197,14 @@ def _dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> d
     return data
 
 
-class WalkInCapacityRequest(m._Body):
-    capacity: int = Field(ge=0, le=100_000)
-
-
 async def set_walk_in_capacity(request: web.Request) -> web.Response:
     """Today's walk-in capacity from the marshal: an event, so audited and kept over restarts."""
 
-    def op(tx: Tx, body: WalkInCapacityRequest) -> dict[str, Any]:
+    def op(tx: Tx, body: m.WalkInCapacityRequest) -> dict[str, Any]:
         tx.emit(boards.WALK_IN_CAPACITY_EVENT, None, {"capacity": body.capacity})
         return {"capacity": body.capacity}
 
-    return await mutate(request, WalkInCapacityRequest, op)
+    return await mutate(request, m.WalkInCapacityRequest, op)
 
 
 async def close_day(request: web.Request) -> web.Response:

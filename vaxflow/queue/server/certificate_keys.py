@@ -12,9 +12,9 @@ from pathlib import Path
 from aiohttp import web
 
 from vaxflow.config import Settings
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core import certificate_qr
 from vaxflow.queue.core.certificate_qr import CertificateKeys, SiteKey
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import CERTIFICATE_KEYS
 from vaxflow.queue.server.handlers import json_response, parse_body
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core.guardians import IdSource
 from vaxflow.queue.ops import checkin, service
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import CLOCK, SETTINGS, STORE
 from vaxflow.queue.server.handlers import _checkin_request, json_response, mutate_answer, parse_body
 from vaxflow.queue.store.writer import Tx

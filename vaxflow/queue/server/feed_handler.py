@@ -8,11 +8,11 @@ import contextlib
 from aiohttp import web
 
 from vaxflow.config import Settings
+from vaxflow.queue.api.wire import WS_PROTOCOL_PREFIX
 from vaxflow.queue.core.audience import audience_of
 from vaxflow.queue.core.errors import Invalid, QueueError
 from vaxflow.queue.server import feed, memory
 from vaxflow.queue.server.appkeys import HUB, PRINCIPAL, SETTINGS, STORE
-from vaxflow.queue.server.auth import WS_PROTOCOL_PREFIX
 
 
 class OriginRefused(QueueError):

@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from vaxflow.clock import SteadyClock
+from vaxflow.queue.api import models as m
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.codes import read_booking_scan
 from vaxflow.queue.bookings.service_client import (
@@ -27,7 +28,6 @@ from vaxflow.queue.core.guardians import GuardianClaim
 from vaxflow.queue.core.identity import parse_id_type, validate_id
 from vaxflow.queue.core.model import StationState, Visit, VisitState
 from vaxflow.queue.ops import boards, checkin, service
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import (
     CLOCK,
     ESTIMATES,

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from vaxflow import __version__
-from vaxflow.queue.server import api_models as m
+from vaxflow.queue.api import models as m
 from vaxflow.queue.server.appkeys import ROUTE_TABLE
 from vaxflow.queue.server.route import Route
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vaxflow.config.schema import Role
-from vaxflow.queue.server import api_models as m
+from vaxflow.queue.api import models as m
 from vaxflow.queue.server import board_handlers as bh
 from vaxflow.queue.server import (
     certificate_keys,
@@ -119,8 +119,9 @@ ROUTES: list[Route] = [
         STAFF_STATION,
         "A doctor's recorded decision at the station (completing a series with another "
         "manufacturer): approve lets the dose be recorded, decline ends the visit today",
-        body=decisions.DecisionRequest,
+        body=m.DecisionRequest,
         staff_only=True,
+        response=m.DecisionResponse,
     ),
     Route(
         "POST",
@@ -147,6 +148,7 @@ ROUTES: list[Route] = [
         STATION | {"admin"},
         "Open a station with a product and lot",
         body=m.OpenStationRequest,
+        response=m.StationStateResponse,
     ),
     Route(
         "POST",
@@ -155,6 +157,7 @@ ROUTES: list[Route] = [
         STAFF_STATION,
         "Pause a station",
         body=m.EmptyRequest,
+        response=m.StationStateResponse,
     ),
     Route(
         "POST",
@@ -163,6 +166,7 @@ ROUTES: list[Route] = [
         STAFF_STATION,
         "Resume a paused station",
         body=m.EmptyRequest,
+        response=m.StationStateResponse,
     ),
     Route(
         "POST",
@@ -171,6 +175,7 @@ ROUTES: list[Route] = [
         STAFF_STATION,
         "Close a station",
         body=m.EmptyRequest,
+        response=m.StationStateResponse,
     ),
     Route(
         "POST",
@@ -241,6 +246,7 @@ ROUTES: list[Route] = [
         h.observation,
         frozenset({"observer", "board", "marshal", "admin"}),
         "Everyone in observation with their end time",
+        response=m.ObservationResponse,
     ),
     Route(
         "POST",
@@ -349,6 +355,8 @@ ROUTES: list[Route] = [
         bh.questions,
         READERS,
         "The screening questions in every language the site offers",
+        response=m.QuestionResponse,
+        response_is_list=True,
     ),
     Route(
         "GET",
@@ -363,7 +371,7 @@ ROUTES: list[Route] = [
         bh.set_walk_in_capacity,
         frozenset({"marshal", "admin"}),
         "Set today's walk-in capacity (overrides walk_in.daily_capacity for the site day)",
-        body=bh.WalkInCapacityRequest,
+        body=m.WalkInCapacityRequest,
     ),
     Route(
         "POST",
@@ -388,7 +396,8 @@ ROUTES: list[Route] = [
         STATION,
         "Verify the person at the station: ticket or ID number against the call; a match starts "
         "the service; answers the summary (full ID, age, dose, screening words, flags)",
-        body=verify.VerifyRequest,
+        body=m.VerifyRequest,
+        response=m.VerifyResponse,
     ),
     Route(
         "GET",
@@ -398,6 +407,7 @@ ROUTES: list[Route] = [
         "Today's lots of ?product=CODE (or all): doses given with each, most first, and the "
         "stations that have it loaded now; a station opens with one tap",
         query=(("product", "a product code of the site's catalogue; default every product"),),
+        response=m.LotsResponse,
     ),
     Route(
         "GET",
@@ -422,8 +432,9 @@ ROUTES: list[Route] = [
         STAFF_DEVICES,
         "Sign a person in at this device (staff number + PIN, or badge); answers a session "
         "token for the X-Staff-Session header. Never replayed from Idempotency-Key storage",
-        body=sh.StaffSignInRequest,
+        body=m.StaffSignInRequest,
         staff_exempt=True,
+        response=m.StaffSignInResponse,
     ),
     Route(
         "POST",
@@ -433,6 +444,7 @@ ROUTES: list[Route] = [
         "End the staff session sent in X-Staff-Session (a session already ended is fine)",
         body=m.EmptyRequest,
         staff_exempt=True,
+        response=m.SignOutResponse,
     ),
     Route(
         "POST",
@@ -441,7 +453,7 @@ ROUTES: list[Route] = [
         frozenset({"marshal", "admin"}),
         "Clear sign-in throttles of a staff number (at every device) or of a device, or all "
         "with an empty body; audited (staff_throttle_cleared)",
-        body=sh.ThrottleClearRequest,
+        body=m.ThrottleClearRequest,
     ),
     Route(
         "GET",
@@ -449,6 +461,7 @@ ROUTES: list[Route] = [
         sh.me,
         STAFF_DEVICES,
         "Who is signed in with the sent X-Staff-Session, and the site's sign-in rules",
+        response=m.StaffMeResponse,
     ),
     Route(  # issue 15: anyone at the site may check a certificate; no token
         "POST",

@@ -14,8 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
 
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core.errors import Invalid, QueueError
 from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.staff_auth import (
@@ -28,7 +28,6 @@ from vaxflow.queue.core.staff_auth import (
     SignInResult,
     StaffSession,
 )
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import CLOCK, PRINCIPAL, SCRYPT_GATE, SETTINGS, STAFF, STORE
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.server.handlers import json_response, parse_body
@@ -37,12 +36,6 @@ from vaxflow.queue.store.writer import Tx
 
 HEADER = "X-Staff-Session"
 MAX_TOKEN = 200
-
-
-class StaffSignInRequest(m._Body):
-    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,20}$")
-    pin: str | None = Field(default=None, max_length=12)
-    badge: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class _Unauthorized(QueueError):
@@ -55,13 +48,6 @@ class _Forbidden(QueueError):
 
 class _Throttled(QueueError):
     status = 429
-
-
-class ThrottleClearRequest(m._Body):
-    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,20}$")
-    """Clear this staff number's throttles at every device."""
-    device: str | None = Field(default=None, min_length=1, max_length=80)
-    """Clear this device's throttle (as named on the sign-in failure events)."""
 
 
 def session_token(request: web.Request) -> str | None:
@@ -190,7 +176,7 @@ async def sign_in(request: web.Request) -> web.Response:
     loop behind a small gate (scrypt), then a session."""
     auth, clock = request.app[STAFF], request.app[CLOCK]
     who = request[PRINCIPAL]
-    body, _raw = await parse_body(request, StaffSignInRequest)
+    body, _raw = await parse_body(request, m.StaffSignInRequest)
     device = throttle_device(request, who)
     wait = auth.wait(body.staff_id, body.badge, device, clock.now())
     if wait > 0:
@@ -247,7 +233,7 @@ async def sign_in(request: web.Request) -> web.Response:
 async def clear_throttles(request: web.Request) -> web.Response:
     """POST /api/staff/throttles/clear: a marshal frees a staff number or a device (audited)."""
     who = request[PRINCIPAL]
-    body, _raw = await parse_body(request, ThrottleClearRequest)
+    body, _raw = await parse_body(request, m.ThrottleClearRequest)
     throttle = request.app[STAFF].throttle
     cleared = throttle.clear(subject=body.staff_id, device=body.device)
     if body.device is not None and not body.device.startswith("device:"):

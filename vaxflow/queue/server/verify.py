@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
 
 from vaxflow.config import Settings
 from vaxflow.config.schema import LaneKind
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core.booking import PriorDose
 from vaxflow.queue.core.errors import NotFound, Refused
 from vaxflow.queue.core.events import EventKind
@@ -30,7 +30,6 @@ from vaxflow.queue.core.model import AT_STATION_STATES, CALLED_STATES, Visit
 from vaxflow.queue.core.privacy import mask_id_number, mask_name
 from vaxflow.queue.ops import decisions as doctor_decisions
 from vaxflow.queue.ops import service
-from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import SETTINGS
 from vaxflow.queue.server.handlers import mutate
 from vaxflow.queue.store import repo
@@ -59,13 +58,6 @@ FLAG_WORDS = {
     },
 }
 _OVERDUE_NOTES = frozenset({"dose_overdue", "series_window_passed"})
-
-
-class VerifyRequest(m._Body):
-    code: str = Field(min_length=1, max_length=512)
-    """The ticket's QR or number, or the ID card's number (typed, scanned or read)."""
-    by: str = Field(default="scan", pattern=r"^(scan|typed|id_reader)$")
-    """How the code was entered, for the audit trail."""
 
 
 def is_id_number(code: str) -> bool:
@@ -167,7 +159,7 @@ def _history(tx: Tx, settings: Settings, visit: Visit) -> tuple[PriorDose, ...]:
     )
 
 
-def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> dict[str, Any]:
+def verify(tx: Tx, settings: Settings, station_id: str, body: m.VerifyRequest) -> dict[str, Any]:
     """Compare the scan with the person this station called; a match starts the service."""
     if settings.station(station_id) is None:
         raise NotFound("unknown_station", f"There is no station {station_id}.")
@@ -205,4 +197,4 @@ def verify(tx: Tx, settings: Settings, station_id: str, body: VerifyRequest) -> 
 async def handler(request: web.Request) -> web.Response:
     """POST /api/stations/{station_id}/verify."""
     settings, sid = request.app[SETTINGS], request.match_info["station_id"]
-    return await mutate(request, VerifyRequest, lambda tx, b: verify(tx, settings, sid, b))
+    return await mutate(request, m.VerifyRequest, lambda tx, b: verify(tx, settings, sid, b))

@@ -154,8 +154,8 @@ async def run_console(options: StationOptions) -> int:
             self.frame.add_widget(screen)
 
         def _staff_signed_in(self) -> None:
-            person = staff.view.person or {}
-            console = self._console(str(person.get("label", "")))
+            person = staff.view.person
+            console = self._console(person.label if person else "")
             bar = StaffBar(staff, signed_out=self._ask_staff, font=font)
             console.bind(u=bar.setter("u"))
             signing_in.clear()
@@ -198,12 +198,12 @@ async def run_console(options: StationOptions) -> int:
             console = holder["console"]
             await console.refresh()
             view = console.view
-            if view.station and view.station["state"] == "closed":
+            if view.station and view.station.state == "closed":
                 await asyncio.sleep(1.0)  # the closed station with today's lots: NAME-open.png
                 closed = picture.with_name(f"{picture.stem}-open{picture.suffix}")
                 made = Path(Window.screenshot(name=str(closed)))
                 await asyncio.to_thread(made.replace, closed)
-                lot = view.lots[0]["lot"] if view.lots else "LOT-SHOT-01"
+                lot = view.lots[0].lot if view.lots else "LOT-SHOT-01"
                 await console.open(view.products[0], lot)
             if view.can_call:
                 await console.call_next()
@@ -213,7 +213,7 @@ async def run_console(options: StationOptions) -> int:
                         break
                     await asyncio.sleep(0.1)
             elif view.called:
-                await console.verify(view.called["ticket"])
+                await console.verify(view.called.ticket)
             await asyncio.sleep(1.0)
             made = Path(Window.screenshot(name=str(picture)))
             await asyncio.to_thread(made.replace, picture)
@@ -243,7 +243,8 @@ async def run_console(options: StationOptions) -> int:
                 staff.press(digit)
             screen.submit()
             await ready.wait()
-            print(f"signed in {(staff.view.person or {}).get('label')}", flush=True)
+            signed_in = staff.view.person
+            print(f"signed in {signed_in.label if signed_in else None}", flush=True)
             if not options.screenshot:
                 app.stop()
 

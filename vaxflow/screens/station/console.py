@@ -12,6 +12,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from vaxflow.queue.api.models import LotInUse
 from vaxflow.queue.client.station_console import StationConsole
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -104,7 +105,7 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def _lot_choices(self, lots: list[dict[str, Any]]) -> None:
+    def _lot_choices(self, lots: list[LotInUse]) -> None:
         """One button per lot in use today (the four most used): a tap puts it in the lot field."""
         shown = [self.console.lot_label(lot) for lot in lots[:4]]
         box = self.ids.lot_choices
@@ -114,31 +115,29 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
         for lot, label in zip(lots, shown, strict=False):
             button = Factory.ConsoleButton(text=label, font_size=self.u * 0.7)
             button.background_color = (0.16, 0.5, 0.45, 1)
-            button.bind(on_release=lambda _b, lot=lot["lot"]: self.act("lot", lot))
+            button.bind(on_release=lambda _b, lot=lot.lot: self.act("lot", lot))
             box.add_widget(button)
         self.has_lots = bool(shown)
 
     def redraw(self) -> None:
         v = self.console.view
-        s = v.station or {}
-        self.title_text = f"{s.get('name', v.station_id)}（{s.get('zone', '')}）· {v.vaccinator}"
-        self.station_state = s.get("state", "closed")
-        loaded = f" · {s['product']} {s['lot']}" if s.get("product") else ""
+        s = v.station
+        name, zone = (s.name, s.zone) if s else (v.station_id, "")
+        self.title_text = f"{name}（{zone}）· {v.vaccinator}"
+        self.station_state = s.state if s else "closed"
+        loaded = f" · {s.product} {s.lot}" if s and s.product else ""
         self.state_text = STATE_NAMES.get(self.station_state, self.station_state) + loaded
         self.products = v.products
-        self.product_text = s.get("product") or (v.products[0] if v.products else "")
-        self.lot_text = s.get("lot") or ""
+        self.product_text = (s.product if s else None) or (v.products[0] if v.products else "")
+        self.lot_text = (s.lot if s else None) or ""
         self.can_call = v.can_call and not v.busy
-        self.called_text = f"{v.called['ticket']}  ×{v.called['call_count']}" if v.called else ""
+        self.called_text = f"{v.called.ticket}  ×{v.called.call_count}" if v.called else ""
         self.revealed = v.revealed
         self.device_text = v.device_warning
         self._lot_choices(v.lots if v.lots_product == self.ids.product.text else [])
         text, kind = "", "ok"
         if v.warning:
-            text, kind = (
-                str(v.warning.get("messages", {}).get("zh-CN", v.warning["reason"])),
-                "warn",
-            )
+            text, kind = v.warning.messages.get("zh-CN", v.warning.reason), "warn"
         if v.message:
             kind, text = v.message
         self.message_text = text
@@ -148,27 +147,26 @@ class StationScreen(BoxLayout):  # type: ignore[misc]
         if p is None:
             self.person_text = ""
             return
-        answers = screening_lines(v.question_text, p.get("screening") or {})
+        answers = screening_lines(v.question_text, p.screening)
         flags = "  ".join(
-            f"[color=c07000][b]{f['text']['zh-CN']} {f['text']['en']}[/b][/color]"
-            for f in p.get("flags") or []
+            f"[color=c07000][b]{f.text['zh-CN']} {f.text['en']}[/b][/color]" for f in p.flags
         )
-        review = ", ".join(p.get("review_reasons") or [])
-        note = p.get("id_note")
-        g = p.get("guardian")
+        review = ", ".join(p.review_reasons)
+        note = p.id_note
+        g = p.guardian
         guardian = (
-            f"监护人 Guardian: [b]{g['name']}[/b] {g['relation_text']['zh-CN']} "
-            f"{g['relation_text']['en']}  {g['id_number']}\n"
+            f"监护人 Guardian: [b]{g.name}[/b] {g.relation_text['zh-CN']} "
+            f"{g.relation_text['en']}  {g.id_number}\n"
             if g
             else ""
         )
         self.person_text = (
-            f"[size={int(self.u * 1.6)}][b]{p['ticket']}[/b][/size]    "
-            f"姓名 Name: [b]{p['name']}[/b]    证件 ID: [b]{v.id_shown}[/b]\n"
-            f"年龄 Age: [b]{p.get('age') or '—'}[/b]    剂次 Dose: [b]{p['dose_number']}[/b]"
-            f"    疫苗 Product: [b]{p['product']}[/b]    通道 Lane: {p['lane']}    {flags}\n"
+            f"[size={int(self.u * 1.6)}][b]{p.ticket}[/b][/size]    "
+            f"姓名 Name: [b]{p.name}[/b]    证件 ID: [b]{v.id_shown}[/b]\n"
+            f"年龄 Age: [b]{p.age or '—'}[/b]    剂次 Dose: [b]{p.dose_number}[/b]"
+            f"    疫苗 Product: [b]{p.product}[/b]    通道 Lane: {p.lane}    {flags}\n"
             f"{guardian}"
             f"[size={int(self.u * 0.7)}]健康问题 Screening:\n{answers or '—'}[/size]"
             + (f"\n[color=c07000]需医生评估 Doctor review: {review}[/color]" if review else "")
-            + (f"\n证件提示 ID note: {note['hints']['zh-CN']}" if note else "")
+            + (f"\n证件提示 ID note: {note.hints['zh-CN']}" if note else "")
         )

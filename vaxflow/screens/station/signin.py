@@ -92,8 +92,8 @@ class StaffBar(BoxLayout):  # type: ignore[misc]
         self.model = model
         self.font = font
         self.signed_out = signed_out
-        person = model.view.person or {}
-        self.name_text = str(person.get("label", ""))
+        person = model.view.person
+        self.name_text = person.label if person else ""
         self.tasks: set[asyncio.Task[None]] = set()
 
     def sign_out(self) -> None:

@@ -191,6 +191,39 @@ class EmptyRequest(_Body):
     pass
 
 
+class WalkInCapacityRequest(_Body):
+    capacity: int = Field(ge=0, le=100_000)
+
+
+class StaffSignInRequest(_Body):
+    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,20}$")
+    pin: str | None = Field(default=None, max_length=12)
+    badge: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class ThrottleClearRequest(_Body):
+    staff_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,20}$")
+    """Clear this staff number's throttles at every device."""
+    device: str | None = Field(default=None, min_length=1, max_length=80)
+    """Clear this device's throttle (as named on the sign-in failure events)."""
+
+
+class DecisionRequest(_Body):
+    kind: Literal["manufacturer_switch"]
+    """What is decided: completing the series with another manufacturer's product."""
+    approve: bool
+    """True: the dose may be given; False: the visit ends for today."""
+    reason: str = Field(min_length=1, max_length=500)
+    """The doctor's words, e.g. "first product unavailable at this site" (kept, not fed)."""
+
+
+class VerifyRequest(_Body):
+    code: str = Field(min_length=1, max_length=512)
+    """The ticket's QR or number, or the ID card's number (typed, scanned or read)."""
+    by: str = Field(default="scan", pattern=r"^(scan|typed|id_reader)$")
+    """How the code was entered, for the audit trail."""
+
+
 # --- responses (documented; handlers build plain dicts of the same shape) ----------------
 
 
@@ -237,9 +270,19 @@ class TicketResponse(VisitResponse):
     estimated_wait_minutes: int
 
 
+class SeatWarning(BaseModel):
+    """The observation area is nearly full or full (observation_nearly_full, observation_full)."""
+
+    reason: str
+    observing: int
+    seats: int
+    messages: dict[str, str] = {}
+    hints: dict[str, str] = {}
+
+
 class CallResponse(BaseModel):
     called: VisitResponse | None
-    warning: dict[str, object] | None = None
+    warning: SeatWarning | None = None
     """Present when observation seats are nearly full or full (reason, observing, seats)."""
 
 
@@ -333,6 +376,193 @@ class HealthResponse(BaseModel):
 
 class OkResponse(BaseModel):
     ok: bool
+
+
+# --- the answers the clients read (issue 14: SiteClient parses them with these) -----------
+
+
+class StationStateResponse(BaseModel):
+    """A station after open, pause, resume or close."""
+
+    station_id: str
+    state: str
+    product: str | None
+    lot: str | None
+    vaccinator: str | None
+    visit_id: int | None
+
+
+class LotStation(BaseModel):
+    station_id: str
+    state: str
+
+
+class LotInUse(BaseModel):
+    product: str
+    lot: str
+    doses_today: int
+    last_dose_at: str | None
+    stations: list[LotStation]
+    """The stations that have this lot loaded now."""
+
+
+class LotsResponse(BaseModel):
+    site_day: str
+    product: str | None
+    lots: list[LotInUse]
+    """Most doses today first."""
+
+
+class QuestionResponse(BaseModel):
+    id: str
+    effect: Literal["pass", "defer", "refer"]
+    text: dict[str, str]
+    """The question in every language the site offers."""
+
+
+class ScreeningItem(BaseModel):
+    id: str
+    text: dict[str, str]
+    effect: str | None
+    answer: bool
+
+
+class FlagChip(BaseModel):
+    code: str
+    text: dict[str, str]
+
+
+class DecisionRecord(BaseModel):
+    """A doctor's recorded decision (another manufacturer to complete the series)."""
+
+    kind: str
+    approve: bool
+    reason: str
+    previous: str | None
+    booked: str | None
+    dose_number: int | None
+    decided_by: str
+    decided_at: str
+
+
+class DoctorDecisions(BaseModel):
+    needed: list[dict[str, object]]
+    """Decisions the dose waits for: kind and the switch's details (previous, booked, date)."""
+    recorded: list[DecisionRecord]
+
+
+class GuardianView(BaseModel):
+    """A minor's guardian as staff consoles show them: name, relation, masked number."""
+
+    name: str | None
+    id_type: str | None
+    id_number: str
+    relation: str
+    relation_text: dict[str, str]
+    consent_version: str | None
+
+
+class IdNote(BaseModel):
+    """A remark on the document for the station (a region code not in the current list); the
+    reason's parameters come as further fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    messages: dict[str, str]
+    hints: dict[str, str]
+
+
+class VerifiedPerson(VisitResponse):
+    """The verifying station's view of the person: the full ID number, the answers with their
+    words, flags, every earlier dose and the decisions the dose waits for."""
+
+    screening: dict[str, bool] = {}
+    review_reasons: list[str] = []
+    schedule_notes: list[dict[str, object]] = []
+    consent_version: str | None = None
+    id_note: IdNote | None = None
+    screening_items: list[ScreeningItem]
+    flags: list[FlagChip]
+    history: list[dict[str, object]]
+    guardian: GuardianView | None
+    id_source: str
+    doctor_decisions: DoctorDecisions
+
+
+class MaskedVisit(BaseModel):
+    """Whose a mismatching scan is, as much as another station may show: masked."""
+
+    visit_id: int
+    ticket: str
+    name: str
+    id_number: str
+    state: str
+    station_id: str | None
+
+
+class VerifyResponse(BaseModel):
+    match: bool
+    scanned: Literal["id_card", "ticket"]
+    visit: VerifiedPerson
+    """The person this station called (a match starts the service)."""
+    found: MaskedVisit | None
+    """On a mismatch: whose the scan is, or None when nobody today has it."""
+
+
+class DecisionResponse(BaseModel):
+    decision: DecisionRecord
+    visit: VisitResponse
+
+
+class StaffPerson(BaseModel):
+    id: str
+    name: str
+    label: str
+    roles: list[str]
+
+
+class StaffMeResponse(BaseModel):
+    signed_in: bool
+    required: bool
+    configured: bool
+    idle_minutes: float
+    """The idle time-out, in minutes."""
+    badge_needs_pin: bool
+    staff: StaffPerson | None = None
+
+
+class StaffSignInResponse(StaffMeResponse):
+    session: str
+    """The token for the X-Staff-Session header."""
+
+
+class SignOutResponse(BaseModel):
+    signed_out: bool
+
+
+class ObservedPerson(BaseModel):
+    visit_id: int
+    ticket: str
+    lane: str
+    state: VisitState
+    product: str
+    name: str
+    station_id: str | None
+    station_name: str | None
+    zone: str | None
+    call_count: int
+    ends_at: str | None
+    adverse_open: bool
+    print_failed: bool
+    adverse: dict[str, object] | None
+    remaining_seconds: int
+    may_leave: bool
+
+
+class ObservationResponse(BaseModel):
+    at: str
+    people: list[ObservedPerson]
 
 
 class CertificateVerifyRequest(_Body):
