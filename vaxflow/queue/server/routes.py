@@ -10,6 +10,7 @@ from vaxflow.queue.server import (
     desk,
     feed_handler,
     lots,
+    metrics_handler,
     openapi,
     report_handlers,
     verify,
@@ -26,6 +27,8 @@ READERS: frozenset[Role] = frozenset({"kiosk", "station", "observer", "marshal",
 BOARDS: frozenset[Role] = frozenset({"board", "marshal", "admin"})
 FEED: frozenset[Role] = frozenset({"station", "observer", "marshal", "board", "admin"})
 STAFF_DEVICES: frozenset[Role] = frozenset({"station", "observer", "marshal", "admin"})
+#: Who may read /metrics: the marshal, admin, and a Prometheus scraper's own `metrics` token.
+SCRAPERS: frozenset[Role] = frozenset({"marshal", "admin", "metrics"})
 
 
 ROUTES: list[Route] = [
@@ -448,5 +451,16 @@ ROUTES: list[Route] = [
         sh.me,
         STAFF_DEVICES,
         "Who is signed in with the sent X-Staff-Session, and the site's sign-in rules",
+    ),
+    # Operations' figures for Prometheus (metrics_handler.py, site_metrics.py, issue 20).
+    Route(
+        "GET",
+        "/metrics",
+        metrics_handler.metrics,
+        SCRAPERS,
+        "Counters, histograms and the dashboard's gauges in Prometheus' text format "
+        "(docs/metrics.md)",
+        staff_exempt=True,
+        produces="text/plain; version=0.0.4",
     ),
 ]
