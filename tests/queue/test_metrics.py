@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -112,25 +113,30 @@ async def test_only_scrapers_the_marshal_and_admin_read_metrics(site: Site) -> N
     assert list(ok["content"]) == ["text/plain; version=0.0.4"]
 
 
+#: The dashboard's entries a plain test site has none of: the region shipper, the registry
+#: uplink (issue 15's outbox), a WAL's figures on PostgreSQL.
+OPTIONAL: dict[str, Any] = {
+    "region": {"cursor": 10, "backlog": 5, "sent": 10, "last_error": "timeout"},
+    "uplink": {
+        "targets": {
+            "registry": {
+                "pending": 12,
+                "sent": 30,
+                "needs_fixing": 1,
+                "oldest_pending_minutes": 2.5,
+                "past_alert": False,
+            }
+        }
+    },
+    "wal": {"bytes": 1, "ceiling": 2, "db_bytes": 3, "checkpoints": 4, "refused_batches": 0},
+}
+
+
 def test_the_dashboard_s_uplink_and_region_figures_become_gauges() -> None:
     """What the dashboard carries under `uplink` and `region` (pure: a dict in)."""
-    data: dict[str, Any] = {
-        "region": {"cursor": 10, "backlog": 5, "sent": 10, "last_error": "timeout"},
-        "uplink": {
-            "targets": {
-                "registry": {
-                    "pending": 12,
-                    "sent": 30,
-                    "needs_fixing": 1,
-                    "oldest_pending_minutes": 2.5,
-                    "past_alert": False,
-                }
-            }
-        },
-    }
     found = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in gauges(data)
+        for family in gauges(OPTIONAL)
         for s in family.samples
     }
     assert value(found, "vaxflow_region_backlog_events") == 5
@@ -139,6 +145,28 @@ def test_the_dashboard_s_uplink_and_region_figures_become_gauges() -> None:
     assert value(found, "vaxflow_uplink_rows", target="registry", state="needs_fixing") == 1
     assert value(found, "vaxflow_uplink_oldest_pending_seconds", target="registry") == 150
     assert value(found, "vaxflow_uplink_past_alert", target="registry") == 0
+
+
+DOCUMENTED = [
+    Path(__file__).parents[2] / name
+    for name in ("docs/metrics.md", "deploy/grafana/vaxflow-site.json")
+]
+
+
+async def test_the_docs_and_the_dashboard_name_only_metrics_the_server_has(site: Site) -> None:
+    response = await site.client.get("/metrics", headers=auth("metrics"))
+    families = [*text_string_to_metric_families(await response.text()), *gauges(OPTIONAL)]
+    known = {f.name for f in families} | {s.name for f in families for s in f.samples}
+    known |= {f"{f.name}_total" for f in families if f.type == "counter"}
+    known |= {f"{f.name}_{end}" for f in families for end in ("bucket", "sum", "count")}
+    for path in DOCUMENTED:
+        named = set(re.findall(r"\bvaxflow_[a-z0-9_]*[a-z0-9]", path.read_text("utf-8")))
+        assert named and named <= known, (path.name, named - known)
+    dashboard = json.loads(DOCUMENTED[1].read_text("utf-8"))
+    assert {p["type"] for p in dashboard["panels"]} >= {"row", "timeseries", "stat"}
+    listed = re.findall(r"^\| `(vaxflow_[a-z0-9_]+)`", DOCUMENTED[0].read_text("utf-8"), re.M)
+    exposed = {f.name for f in families} | {f"{f.name}_total" for f in families}
+    assert set(listed) <= exposed
 
 
 def _vaxflow() -> list[str]:
