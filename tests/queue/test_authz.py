@@ -65,7 +65,8 @@ def test_clinical_actions_belong_to_clinical_roles() -> None:
     assert "board" not in (by_path[("GET", "/api/tickets/{ticket}")] or set())
     assert by_path[("GET", "/metrics")] == {"marshal", "admin", "metrics"}  # a scraper's token
     public = {path for (_, path), roles in by_path.items() if roles is None}
-    assert public == {"/api/health", "/api/time", "/api/openapi.json"}
+    # and the certificate verifier (issue 15): anyone may check a certificate, nothing changes
+    assert public == {"/api/health", "/api/time", "/api/openapi.json", "/api/certificates/verify"}
 
 
 def test_staff_sign_in_routes_are_for_devices_people_use() -> None:

@@ -17,10 +17,16 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from vaxflow.clock import FrozenClock
+from vaxflow.config import Settings
+from vaxflow.config.schema import FhirUplink
+from vaxflow.queue.core import engine
+from vaxflow.queue.demo.demo_data import seed_bookings
+from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
 from vaxflow.queue.server.site_metrics import gauges
 
-from .conftest import Site, auth, booking_codes
+from .conftest import AiohttpClient, Site, auth, booking_codes
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -96,6 +102,34 @@ async def test_counters_move_with_check_ins_doses_and_refusals(site: Site) -> No
     last = await scrape(site, "admin")
     assert value(last, "vaxflow_releases_total") == 1
     assert value(last, "vaxflow_observation_seats_in_use") == 0
+
+
+async def test_the_uplink_backlog_is_what_the_marshal_dashboard_shows(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, db_url: str
+) -> None:
+    """A dose for a registry that does not answer: pending in both, from the same read."""
+    unreachable = FhirUplink(url="http://127.0.0.1:9/fhir", history=False, timeout_seconds=1)
+    uplink = settings.uplink.model_copy(update={"fhir": unreachable})
+    with_uplink = settings.model_copy(update={"uplink": uplink})
+    app = create_app(with_uplink, db=db_url, clock=clock)
+    site = Site(await aiohttp_client(app), clock, with_uplink)
+    day = engine.site_day(clock.now(), settings.site.timezone)
+    await app[STORE].write(lambda tx: seed_bookings(tx, settings, day, 200), actor="test")
+    await site.open("S01")
+    code = booking_codes(settings, clock, product="CORONAVAC", elderly=False)[0]
+    ticket = await site.check_in(code)
+    await site.post("station", "/api/stations/S01/call-next")
+    await site.post("station", "/api/stations/S01/start-service", {"code": ticket["qr"]})
+    await site.post("station", "/api/stations/S01/record-dose", {"visit_id": ticket["visit_id"]})
+    clock.advance(minutes=3)
+    found = await scrape(site)
+    dashboard = await site.get("marshal", "/api/dashboard")
+    figures = dashboard["uplink"]["targets"]["fhir"]
+    assert figures["pending"] == 1
+    for state in ("pending", "sent", "needs_fixing"):
+        assert value(found, "vaxflow_uplink_rows", target="fhir", state=state) == figures[state]
+    assert value(found, "vaxflow_uplink_oldest_pending_seconds", target="fhir") == 180
+    assert value(found, "vaxflow_uplink_past_alert", target="fhir") == 0
 
 
 async def test_only_scrapers_the_marshal_and_admin_read_metrics(site: Site) -> None:

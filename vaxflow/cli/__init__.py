@@ -35,6 +35,8 @@ _COMMANDS = {
     "doctor": "vaxflow.cli.doctor_cmd",
     "region": "vaxflow.cli.region_cmd",
     "tls": "vaxflow.cli.tls_cmd",
+    "uplink": "vaxflow.cli.uplink_cmd",
+    "certificate": "vaxflow.cli.certificate_cmd",
 }
 
 #: Optional dependencies (top-level import names) and the extra of pyproject.toml that

@@ -543,6 +543,57 @@ class RegionUplink(_Strict):
         return self
 
 
+class FhirUplink(_Strict):
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    """The registry's FHIR R4 base, e.g. `https://iis.example/fhir`."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """Longest wait for one request to the registry, in seconds."""
+    history: bool = True
+    """Ask the registry for a person's earlier doses at check-in."""
+    history_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 1.5
+    """Longest wait for that answer at check-in, in seconds; then the local history is used."""
+
+
+class Hl7Uplink(_Strict):
+    host: str
+    """The registry's MLLP listener (HL7 v2 VXU^V04)."""
+    port: Annotated[int, Field(ge=1, le=65535)]
+    """Its TCP port."""
+    sending_facility: str | None = None
+    """MSH-4; the site id when not given."""
+    receiving_application: str = "IIS"
+    """MSH-5."""
+    receiving_facility: str = "IIS"
+    """MSH-6."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """Longest wait for a connection or an ACK, in seconds."""
+
+
+class UplinkSettings(_Strict):
+    """What leaves the site: doses to the registry, booking write-offs (through the outbox)."""
+
+    fhir: FhirUplink | None = None
+    """Send each dose as FHIR `PUT Patient` and `PUT Immunization` with client-assigned ids."""
+    hl7: Hl7Uplink | None = None
+    """Send each dose as an HL7 v2 VXU^V04 over MLLP."""
+    booking_writeoff: bool = False
+    """Tell the booking service (`[booking] service_url`) when a booking is used, dosed, or
+    not used by the end of its window."""
+    deadline_hours: Annotated[float, Field(gt=0, le=240)] = 24.0
+    """Each dose must reach the registry within this many hours of the injection."""
+    alert_after_hours: Annotated[float, Field(gt=0, le=240)] = 4.0
+    """The dashboard alerts when a record has waited longer than this, in hours."""
+    retry_base_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
+    """First wait after a failed send, in seconds; doubled after each failure (with jitter)."""
+    retry_max_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    """Longest wait between two attempts, in seconds."""
+    certificate_key_file: str | None = None
+    """The site's certificate signing key (JSON from `vaxflow certificate keygen`); with it,
+    each exit certificate carries a signed QR anyone can verify."""
+    certificate_trust_file: str | None = None
+    """Other sites' public keys the /verify page trusts (the `trust` part of their keygen)."""
+
+
 class Settings(_Strict):
     """One vaccination site."""
 
@@ -578,6 +629,9 @@ class Settings(_Strict):
     staff_sign_in: StaffSignIn = StaffSignIn()
     region: RegionUplink = RegionUplink()
     """The city's region server this site ships its events to (none by default)."""
+
+    uplink: UplinkSettings = UplinkSettings()
+    """The registry uplink and booking write-off (issue 15)."""
 
     @field_validator("tokens", mode="before")
     @classmethod

@@ -33,6 +33,7 @@ def certificate_bytes(certificate: dict[str, Any]) -> bytes:
         doses_in_series=certificate["doses_in_series"],
         date=certificate["date"],
         next_dose_window=next_dose,
+        qr_payload=certificate.get("qr"),  # signed: anyone can verify it (issue 15)
     )
     return render_escpos(certificate_layout(view))
 

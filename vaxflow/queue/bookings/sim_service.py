@@ -9,6 +9,8 @@ from aiohttp import web
 from vaxflow.queue.core.booking import Booking
 
 BOOKINGS = web.AppKey("bookings", dict[str, Booking])
+#: Write-offs heard (issue 15), by event id: a resend with the same id is recorded once.
+WRITE_OFFS = web.AppKey("write_offs", dict[str, dict[str, object]])
 
 
 def booking_json(booking: Booking) -> dict[str, object]:
@@ -59,9 +61,27 @@ async def _of_person(request: web.Request) -> web.Response:
     return web.json_response({"bookings": found})
 
 
+async def _write_off(request: web.Request) -> web.Response:
+    """A booking used, dosed or not come: ``{"event", "event_id", "site_id", "at"}``."""
+    code = request.match_info["code"]
+    if code not in request.app[BOOKINGS]:
+        return web.json_response({"error": "unknown booking"}, status=404)
+    try:
+        body = await request.json()
+        event_id, event = str(body["event_id"]), str(body["event"])
+    except (ValueError, KeyError, TypeError):
+        return web.json_response({"error": "event and event_id"}, status=400)
+    if event not in ("used", "dosed", "no_show"):
+        return web.json_response({"error": f"unknown event {event}"}, status=422)
+    request.app[WRITE_OFFS].setdefault(event_id, {**body, "code": code})
+    return web.json_response({"ok": True})
+
+
 def create_service(bookings: Iterable[Booking]) -> web.Application:
     app = web.Application()
     app[BOOKINGS] = {b.code: b for b in bookings}
+    app[WRITE_OFFS] = {}
+    app.router.add_post("/bookings/{code}/write-offs", _write_off)
     app.router.add_get("/bookings", _of_person)
     app.router.add_get("/bookings/{code}", _get)
     return app

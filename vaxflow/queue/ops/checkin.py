@@ -97,6 +97,10 @@ class CheckInRequest:
     desk: bool = False  # entered by signed-in staff at the desk (audited with their name)
     region_history: tuple[PriorDose, ...] = ()
     """The person's doses at the city's other sites, fetched beforehand (issue 16)."""
+    registry_doses: tuple[PriorDose, ...] = ()
+    """Earlier doses the registry answered with (asked before the transaction)."""
+    registry_unverified: bool = False
+    """The registry was asked and did not answer in time: the history is the site's own."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ class Applicant:
     history: tuple[PriorDose, ...] = field(default=())
     found_by_id: bool = False
     """A walk-in request whose ID card has a booking here today: checked in as that booking."""
+    history_unverified: bool = False
+    """The registry did not answer: earlier doses elsewhere may be missing (a person checks)."""
 
     @property
     def walk_in(self) -> bool:
@@ -218,8 +224,9 @@ def identify(
         product,
         dose_number,
         booking,
-        merge_history(reported, here, request.region_history),
+        merge_history(reported, here, request.region_history, request.registry_doses),
         found_by_id,
+        request.registry_unverified,
     )
 
 
@@ -293,6 +300,8 @@ def judge(
     decision = assessment.decision
     if not allow_switch:  # another manufacturer for the next dose: a doctor decides (switch.py)
         decision = route_switch(decision, applicant.dose_number)
+    if applicant.history_unverified:  # the registry did not answer: staff ask the person
+        decision = decision + Decision(review=(Reason("prior_dose_unverified"),))
     if applicant.birth_date is None:  # a passport or permit, no date given: staff confirm it
         decision = decision + Decision(review=(Reason("birth_date_unconfirmed"),))
     if applicant.walk_in:

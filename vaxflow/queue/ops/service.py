@@ -27,7 +27,8 @@ from vaxflow.queue.core.model import (
     Visit,
     VisitState,
 )
-from vaxflow.queue.ops import checkin
+from vaxflow.queue.core.outbox import Action, Kind
+from vaxflow.queue.ops import checkin, outbox_rows
 from vaxflow.queue.ops.checkin import CheckInRequest
 from vaxflow.queue.ops.dose_gate import before_dose, guardian_for_minor
 from vaxflow.queue.ops.visit_view import reaction_view
@@ -59,6 +60,7 @@ def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     visit = checkin.check_in(tx, settings, request)
     by_id = {"booking_found_by_id": True} if checkin.found_by_id(request, visit) else {}
     _emit_visit(tx, EventKind.CHECKED_IN, visit, settings, **by_id)
+    outbox_rows.booking_event(tx, settings, visit.booking_code, Kind.BOOKING_USED, visit.id)
     return visit
 
 
@@ -283,6 +285,8 @@ def record_dose(
         },
     )
     repo.save_station(tx.conn, replace(station, visit_id=None))
+    outbox_rows.dose_changed(tx, settings, after.id, Action.ADD)
+    outbox_rows.booking_event(tx, settings, after.booking_code, Kind.BOOKING_DOSED, after.id)
     return _update(
         tx,
         before,
@@ -327,6 +331,7 @@ def flag_adverse(
             "flagged_by": tx.actor,
         },
     )
+    outbox_rows.dose_changed(tx, settings, visit_id, Action.UPDATE)
     return _update(
         tx, before, after, EventKind.ADVERSE_FLAGGED, settings, adverse=kind, severity=severity
     )
@@ -336,6 +341,7 @@ def resolve_adverse(tx: Tx, settings: Settings, visit_id: int, outcome: AdverseO
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
     after = engine.resolve_adverse(before, outcome, tx.now)
     repo.resolve_adverse(tx.conn, tx.site_id, visit_id, outcome.value, tx.now, tx.actor)
+    outbox_rows.dose_changed(tx, settings, visit_id, Action.UPDATE)
     kind = (
         EventKind.TRANSFERRED
         if outcome is AdverseOutcome.TRANSFERRED

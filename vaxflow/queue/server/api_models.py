@@ -333,3 +333,9 @@ class HealthResponse(BaseModel):
 
 class OkResponse(BaseModel):
     ok: bool
+
+
+class CertificateVerifyRequest(_Body):
+    """A certificate QR's text, as scanned (issue 15)."""
+
+    text: str = Field(min_length=1, max_length=2000)

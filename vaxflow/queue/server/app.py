@@ -16,9 +16,10 @@ from vaxflow.config import Settings
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.staff_auth import StaffAuth
 from vaxflow.queue.ops.estimates import WaitEstimates
-from vaxflow.queue.server import board_handlers, log_redaction, staff_handlers
+from vaxflow.queue.server import board_handlers, certificate_keys, log_redaction, staff_handlers
 from vaxflow.queue.server.appkeys import (
     ANNOUNCE,
+    CERTIFICATE_KEYS,
     CERTIFICATE_PRINTER,
     CLOCK,
     ESTIMATES,
@@ -27,12 +28,14 @@ from vaxflow.queue.server.appkeys import (
     KIOSK_LIMITER,
     METRICS,
     PRINCIPAL,
+    REGISTRY_HISTORY,
     ROUTE_TABLE,
     SCRYPT_GATE,
     SETTINGS,
     STAFF,
     STORE,
     TOKENS,
+    UPLINK_WORKERS,
     Announce,
     CertificatePrinter,
 )
@@ -45,9 +48,11 @@ from vaxflow.queue.server.route import Handler, Route
 from vaxflow.queue.server.routes import ROUTES
 from vaxflow.queue.server.scrypt_gate import ScryptGate
 from vaxflow.queue.server.site_metrics import SiteMetrics
+from vaxflow.queue.server.uplink_lifetime import uplink_lifetime
 from vaxflow.queue.store import views
 from vaxflow.queue.store.db import database_url
 from vaxflow.queue.store.writer import Store, StoreUnavailable
+from vaxflow.queue.uplink.registry_history import RegistryHistory
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +74,14 @@ def create_app(
     clock: Clock | None = None,
     certificate_printer: CertificatePrinter | None = None,
     announce: Announce | None = None,
+    uplink: bool = True,
 ) -> web.Application:
     """The whole server; `db` overrides the site file's database (path or URL).
 
     `certificate_printer` prints on the exit printer (the CLI gives the hardware one);
     without it an exit scan shows the certificate and lists it to print. `announce` renders
-    the boards' spoken calls (the CLI gives espeak-ng's); without it the boards only chime."""
+    the boards' spoken calls (the CLI gives espeak-ng's); without it the boards only chime.
+    `uplink=False` keeps the outbox's workers stopped (rows are written, nothing is sent)."""
     app = web.Application(middlewares=[_errors], client_max_size=settings.server.max_body_bytes)
     clock = clock or SteadyClock()
     store = Store(database_url(db or settings.server.db), site_id=settings.site.id, clock=clock)
@@ -110,6 +117,11 @@ def create_app(
     app.cleanup_ctx.append(_store_lifetime)
     app.cleanup_ctx.append(_staff_sweeper)  # after the store: stopped before it
     app.cleanup_ctx.append(shipper_lifetime)  # issue 16: events to the region, if configured
+    app[UPLINK_WORKERS] = ()
+    app[CERTIFICATE_KEYS] = certificate_keys.load(settings)
+    app[REGISTRY_HISTORY] = RegistryHistory(settings.uplink.fhir)
+    if uplink:
+        app.cleanup_ctx.append(uplink_lifetime)  # after the store: stopped before it
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(_security_headers)
     log_redaction.install(settings)

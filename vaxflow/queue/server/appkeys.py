@@ -10,6 +10,7 @@ from aiohttp import web
 
 from vaxflow.clock import Clock
 from vaxflow.config import Settings
+from vaxflow.queue.core.certificate_qr import CertificateKeys
 from vaxflow.queue.core.staff_auth import StaffAuth
 from vaxflow.queue.ops.estimates import WaitEstimates
 from vaxflow.queue.server.auth import Principal, TokenTable
@@ -19,6 +20,8 @@ from vaxflow.queue.server.route import Route
 from vaxflow.queue.server.scrypt_gate import ScryptGate
 from vaxflow.queue.server.site_metrics import SiteMetrics
 from vaxflow.queue.store.writer import Store
+from vaxflow.queue.uplink.registry_history import RegistryHistory
+from vaxflow.queue.uplink.worker import Worker
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -50,3 +53,11 @@ CERTIFICATE_PRINTER: web.AppKey[CertificatePrinter | None] = web.AppKey("certifi
 #: Given by the shell that runs the server (vaxflow.hardware.announcer.Announcer().wav).
 Announce = Callable[[tuple[str, ...]], Awaitable[bytes | None]]
 ANNOUNCE: web.AppKey[Announce | None] = web.AppKey("announce")
+
+#: The outbox's running workers, one per configured target (empty when none runs).
+UPLINK_WORKERS: web.AppKey[tuple[Worker, ...]] = web.AppKey("uplink_workers")
+
+#: The site's certificate signing key and the keys /verify trusts (issue 15).
+CERTIFICATE_KEYS = web.AppKey("certificate_keys", CertificateKeys)
+#: Asks the registry for earlier doses at check-in, skipping it a while after it failed.
+REGISTRY_HISTORY = web.AppKey("registry_history", RegistryHistory)

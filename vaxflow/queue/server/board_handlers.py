@@ -19,10 +19,12 @@ from pydantic import Field
 from vaxflow.clock import SteadyClock
 from vaxflow.config import Settings
 from vaxflow.queue.core.errors import DeviceRefused, NotFound, Refused
-from vaxflow.queue.ops import boards, certificates, service
+from vaxflow.queue.core.outbox import dose_key
+from vaxflow.queue.ops import boards, certificates, outbox_rows, service
 from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server.appkeys import (
     ANNOUNCE,
+    CERTIFICATE_KEYS,
     CERTIFICATE_PRINTER,
     CLOCK,
     REGION_SHIPPER,
@@ -31,7 +33,7 @@ from vaxflow.queue.server.appkeys import (
 )
 from vaxflow.queue.server.auth import Principal
 from vaxflow.queue.server.handlers import json_response, mutate, principal
-from vaxflow.queue.store import Conn
+from vaxflow.queue.store import Conn, outbox
 from vaxflow.queue.store.writer import Tx
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ PAGES = {
     "/exit": "exit.html",
     "/marshal": "marshal.html",
     "/desk": "desk.html",
+    "/verify": "verify.html",
 }
 
 
@@ -195,6 +198,8 @@ def _dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> d
     """The dashboard with the certificates to reprint among its alerts, in one snapshot."""
     data = boards.dashboard(conn, settings, site_id, now)
     data["alerts"]["reprints"] = certificates.reprint_list(conn, settings, site_id, now)
+    data["uplink"] = outbox_rows.backlog(conn, settings, site_id, now)  # issue 15
+    data["alerts"]["uplink"] = data["uplink"]["alerts"]
     return data
 
 
@@ -221,6 +226,17 @@ async def close_day(request: web.Request) -> web.Response:
 # --- exit --------------------------------------------------------------------------------
 
 
+def _signed_certificate(
+    app: web.Application, conn: Conn, settings: Settings, site_id: str, visit_id: int
+) -> dict[str, Any] | None:
+    """A visit's certificate with its signed QR when the site has a key (issue 15)."""
+    certificate = boards.certificate(conn, settings, site_id, visit_id)
+    dose_id = outbox.dose_id_of_visit(conn, visit_id) if certificate else None
+    if certificate is not None and dose_id is not None:
+        certificate["qr"] = app[CERTIFICATE_KEYS].sign(certificate, dose_key(site_id, dose_id))
+    return certificate
+
+
 async def exit_certificate_scan(request: web.Request) -> web.Response:
     """Scan at the exit: released with the certificate, or the time left; prints after commit.
 
@@ -235,8 +251,8 @@ async def exit_certificate_scan(request: web.Request) -> web.Response:
         answer = service.exit_scan(tx, settings, body.code)
         if answer["may_leave"]:
             visit = answer["visit"]
-            answer["certificate"] = boards.certificate(
-                tx.conn, settings, tx.site_id, visit["visit_id"]
+            answer["certificate"] = _signed_certificate(
+                request.app, tx.conn, settings, tx.site_id, visit["visit_id"]
             )
             # One slip per person: a second scan or a retried request shows the certificate
             # but prints nothing (staff reprint from the list when a slip is lost).
@@ -323,7 +339,7 @@ async def reprint_certificate(request: web.Request) -> web.Response:
             now = clock.now()
             certificate, due = await store.read(
                 lambda conn: (
-                    boards.certificate(conn, settings, store.site_id, visit_id),
+                    _signed_certificate(request.app, conn, settings, store.site_id, visit_id),
                     certificates.needs_reprint(conn, settings, store.site_id, visit_id, now),
                 )
             )

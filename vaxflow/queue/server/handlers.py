@@ -21,7 +21,7 @@ from vaxflow.queue.bookings.service_client import (
     fetch_bookings_of_person,
 )
 from vaxflow.queue.core import engine, privacy
-from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.core.booking import Booking, PriorDose
 from vaxflow.queue.core.errors import Invalid, NotFound, QueueError
 from vaxflow.queue.core.guardians import GuardianClaim
 from vaxflow.queue.core.identity import parse_id_type, validate_id
@@ -35,6 +35,7 @@ from vaxflow.queue.server.appkeys import (
     METRICS,
     PRINCIPAL,
     REGION_HISTORY,
+    REGISTRY_HISTORY,
     SETTINGS,
     STORE,
 )
@@ -289,6 +290,7 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
     history = request.app.get(REGION_HISTORY)
     if history is not None and person is not None:
         region = await history.lookup(person.id_type, person.id_number)
+    registry_doses, unverified = await _registry_history(request, body, booking)
     return checkin.CheckInRequest(
         region_history=region or (),
         booking=booking,
@@ -300,7 +302,40 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
         guardian=GuardianClaim(**body.guardian.model_dump(exclude={"sex"}))
         if body.guardian
         else None,
+        registry_doses=registry_doses,
+        registry_unverified=unverified,
     )
+
+
+async def _region_history(
+    request: web.Request, person: Booking | m.IdCardBody | m.WalkInBody | None
+) -> tuple[PriorDose, ...] | None:
+    """The person's doses at the city's other sites (issue 16), or None: no region, no answer
+    in time (check-in goes on with the local history)."""
+    history = request.app.get(REGION_HISTORY)
+    if history is None or person is None:
+        return None
+    found: tuple[PriorDose, ...] | None = await history.lookup(person.id_type, person.id_number)
+    return found
+
+
+async def _registry_history(
+    request: web.Request, body: m.PrecheckRequest, booking: Booking | None
+) -> tuple[tuple[PriorDose, ...], bool]:
+    """The registry's doses of the person (issue 15), asked with a short deadline; no
+    answer: none, and unverified (the check-in goes to review rather than waiting)."""
+    registry = request.app[REGISTRY_HISTORY]
+    if not registry.enabled:
+        return (), False
+    person = body.id_card or body.walk_in or booking
+    if person is None:
+        return (), False
+    try:
+        number = validate_id(parse_id_type(person.id_type), person.id_number)
+    except QueueError:
+        return (), False  # the check-in refuses the number with its own reason
+    found = await registry.ask(request.app[HTTP], number.id_type.value, number.number)
+    return (found or (), found is None)
 
 
 async def _service_booking_of_card(request: web.Request, person: m.WalkInBody) -> Booking | None:

@@ -6,6 +6,7 @@ from vaxflow.config.schema import Role
 from vaxflow.queue.server import api_models as m
 from vaxflow.queue.server import board_handlers as bh
 from vaxflow.queue.server import (
+    certificate_keys,
     decisions,
     desk,
     feed_handler,
@@ -451,6 +452,14 @@ ROUTES: list[Route] = [
         sh.me,
         STAFF_DEVICES,
         "Who is signed in with the sent X-Staff-Session, and the site's sign-in rules",
+    ),
+    Route(  # issue 15: anyone at the site may check a certificate; no token
+        "POST",
+        "/api/certificates/verify",
+        certificate_keys.verify,
+        None,
+        "Check a certificate QR: valid, or unreadable, unknown key, tampered, another site's",
+        body=m.CertificateVerifyRequest,
     ),
     # Operations' figures for Prometheus (metrics_handler.py, site_metrics.py, issue 20).
     Route(

@@ -256,3 +256,28 @@ device_health = Table(
     Column("reported_by", String(64), nullable=False),
     Column("reported_at", UTCDateTime, nullable=False),
 )
+
+outbox = Table(
+    "outbox",
+    metadata,
+    # What must leave the site (issue 15), written in the transaction of the change it reports:
+    # a dose (added, updated by a reaction, struck out) for each registry target, a booking's
+    # write-off for the booking service. One worker per target sends its rows in `id` order.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(40), nullable=False),
+    Column("target", String(20), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("record_key", String(120), nullable=False),
+    Column("action", String(1), nullable=False),
+    Column("visit_id", Integer, nullable=True),
+    Column("dose_id", Integer, nullable=True),
+    Column("booking_code", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index(None, "site_id", "target", "state", "id"),
+    Index(None, "site_id", "record_key"),
+)

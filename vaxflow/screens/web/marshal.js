@@ -74,6 +74,9 @@ addWords({
   "m.closeask": ["结束当日？结束后不再签到，新号码属于下一日。", "結束當日？結束後不再報到，新號碼屬於下一日。", "Close the site day? No more check-ins for it; new numbers belong to the next day."],
   "m.closed": ["当日已结束", "當日已結束", "The site day is closed"],
   "m.wal": ["日志 {used}/{ceiling} MiB", "日誌 {used}/{ceiling} MiB", "WAL {used}/{ceiling} MiB"],
+  "m.uppending": ["待上传 {n}", "待上傳 {n}", "{n} pending"],
+  "m.upoldest": ["最久 {n} 分钟", "最久 {n} 分鐘", "oldest {n} min"],
+  "m.upfix": ["需修正 {n}（vaxflow uplink status）", "需修正 {n}（vaxflow uplink status）", "{n} need fixing (vaxflow uplink status)"],
 });
 
 const store = new TokenStore("marshal");
@@ -134,6 +137,10 @@ function render() {
     ...(d.alerts.reprints || []).map((r) => el("li", { class: "reprint", dataset: { ticket: r.ticket } },
       `${r.ticket} ${t("m.reprint", { reason: r.reason })} `,
       el("button", { class: "small", onclick: () => act(`/api/exit/${r.visit_id}/reprint-certificate`, {}, t("m.reprinted", { ticket: r.ticket })) }, t("m.reprintbtn")))),
+    ...((d.alerts.uplink) || []).map((u) => el("li", { class: u.past_alert ? "sev-severe" : "" },
+      `⇪ ${u.target}: ${t("m.uppending", { n: u.pending })}` +
+      (u.oldest_pending_minutes !== null ? `, ${t("m.upoldest", { n: Math.round(u.oldest_pending_minutes) })}` : "") +
+      (u.needs_fixing ? `, ${t("m.upfix", { n: u.needs_fixing })}` : ""))),
   ];
   const capacity = el("input", { type: "number", min: 0, value: d.walk_in.capacity, style: "width:7rem", name: "capacity" });
   const none = (text = t("m.none")) => el("p", { class: "muted empty" }, text);
