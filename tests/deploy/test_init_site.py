@@ -64,6 +64,21 @@ def test_a_new_site_is_valid_private_and_gives_each_device_its_own_token(
     capsys.readouterr()
 
 
+def test_a_scraper_gets_a_metrics_token_and_is_told_where_it_goes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "site"
+    assert _init(site, "--scrapers", "1") == 0
+    said = capsys.readouterr().out
+    assert "Prometheus (prometheus-01) reads GET /metrics" in said
+    env = parse_env((site / "devices" / "prometheus-01" / "device.env").read_text())
+    settings = load_settings(site / "site.toml")
+    assert settings.device_tokens["prometheus-01"] == DeviceToken(
+        token=env["VAXFLOW_METRICS_TOKEN"], kind="metrics"
+    )
+    assert main(["config", "check", str(site / "site.toml")]) == 0
+
+
 def test_a_new_site_has_its_tls_material_and_devices_only_its_ca(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -63,6 +63,7 @@ def test_clinical_actions_belong_to_clinical_roles() -> None:
     assert by_path[("POST", "/api/observation/{visit_id}/release")] == {"observer"}
     assert by_path[("POST", "/api/checkins")] == {"kiosk", "admin"}
     assert "board" not in (by_path[("GET", "/api/tickets/{ticket}")] or set())
+    assert by_path[("GET", "/metrics")] == {"marshal", "admin", "metrics"}  # a scraper's token
     public = {path for (_, path), roles in by_path.items() if roles is None}
     # and the certificate verifier (issue 15): anyone may check a certificate, nothing changes
     assert public == {"/api/health", "/api/time", "/api/openapi.json", "/api/certificates/verify"}

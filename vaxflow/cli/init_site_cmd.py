@@ -80,6 +80,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--observers", type=int, default=1, help="observation staff tablets")
     parser.add_argument("--marshals", type=int, default=1, help="queue marshal tablets")
     parser.add_argument(
+        "--scrapers",
+        type=int,
+        default=0,
+        help="Prometheus servers that read GET /metrics (a `metrics` token each, nothing else)",
+    )
+    parser.add_argument(
         "--refresh",
         action="store_true",
         help="keep DIR/site.toml, DIR/tls, the booking key and the tokens given; add new "
@@ -134,6 +140,7 @@ def _wanted(
     ]
     wanted += [(f"observer-{n:02d}", "observer", {}) for n in range(1, args.observers + 1)]
     wanted += [(f"marshal-{n:02d}", "marshal", {}) for n in range(1, args.marshals + 1)]
+    wanted += [(f"prometheus-{n:02d}", "metrics", {}) for n in range(1, args.scrapers + 1)]
     return wanted
 
 
@@ -298,7 +305,8 @@ def _run(args: argparse.Namespace) -> int:
 def _next_steps(folder: Path, server_url: str, tls: bool, devices: Sequence[Device]) -> str:
     """What is left to do, and what to copy to which machine."""
     machines = [d.id for d in devices if d.role in ("kiosk", "station", "board")]
-    browsers = [d.id for d in devices if d.role not in ("kiosk", "station", "board")]
+    browsers = [d.id for d in devices if d.role not in ("kiosk", "station", "board", "metrics")]
+    scrapers = [d.id for d in devices if d.role == "metrics"]
     install = "install -o vaxflow -g vaxflow -m 0600"
     lines = [
         "",
@@ -331,6 +339,15 @@ def _next_steps(folder: Path, server_url: str, tls: bool, devices: Sequence[Devi
             f"  {step}. Marshals, observers and admin ({_span(browsers)}) use a browser;\n"
             f"     each one's token is in {folder}/devices/ID/device.env"
             + (f", and the browser trusts {folder}/tls/ca.crt." if tls else ".")
+        )
+        step += 1
+    if scrapers:
+        lines.append(
+            f"  {step}. Prometheus ({_span(scrapers)}) reads GET /metrics: the value of\n"
+            f"     VAXFLOW_METRICS_TOKEN in {folder}/devices/ID/device.env, alone in the file its\n"
+            "     credentials_file names"
+            + (f", and {folder}/tls/ca.crt as its ca_file" if tls else "")
+            + " (deploy/prometheus/vaxflow-site.yml, docs/metrics.md)."
         )
         step += 1
     lines += [

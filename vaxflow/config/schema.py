@@ -19,8 +19,17 @@ from pydantic import (
 
 from vaxflow.config.languages import DEFAULT_LANGUAGE, Language
 
-Role = Literal["kiosk", "station", "observer", "marshal", "board", "admin"]
-ROLES: tuple[Role, ...] = ("kiosk", "station", "observer", "marshal", "board", "admin")
+Role = Literal["kiosk", "station", "observer", "marshal", "board", "admin", "metrics"]
+"""`metrics` is a scraper's (Prometheus): it may read `GET /metrics` and nothing else."""
+ROLES: tuple[Role, ...] = (
+    "kiosk",
+    "station",
+    "observer",
+    "marshal",
+    "board",
+    "admin",
+    "metrics",
+)
 
 #: Which URL schemes each kind of device accepts; `vaxflow.hardware.urls` maps them to classes.
 DEVICE_SCHEMES: dict[str, frozenset[str]] = {

@@ -26,6 +26,7 @@ from vaxflow.queue.server.appkeys import (
     HTTP,
     HUB,
     KIOSK_LIMITER,
+    METRICS,
     PRINCIPAL,
     REGISTRY_HISTORY,
     ROUTE_TABLE,
@@ -46,6 +47,7 @@ from vaxflow.queue.server.region_shipper import shipper_lifetime
 from vaxflow.queue.server.route import Handler, Route
 from vaxflow.queue.server.routes import ROUTES
 from vaxflow.queue.server.scrypt_gate import ScryptGate
+from vaxflow.queue.server.site_metrics import SiteMetrics
 from vaxflow.queue.server.uplink_lifetime import uplink_lifetime
 from vaxflow.queue.store import views
 from vaxflow.queue.store.db import database_url
@@ -90,6 +92,10 @@ def create_app(
         max_replays=settings.server.max_replays,
     )
     store.subscribe(hub.publish)
+    metrics = SiteMetrics(settings)  # issue 20: /metrics, this app's own registry
+    store.subscribe(metrics.on_events)
+    store.observe_batches(metrics.on_batch)
+    app[METRICS] = metrics
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[CERTIFICATE_PRINTER] = certificate_printer
@@ -217,6 +223,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except QueueError as err:
+        request.app[METRICS].refused(err.reason)
         return json_response(err.to_json(), err.status)
     except StoreUnavailable as err:
         # The store logs the outage once; each refusal is only a debug line.
@@ -234,6 +241,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                 "store_unavailable",
                 "The site database cannot save changes right now; try again shortly.",
             )
+        request.app[METRICS].refused(refusal.reason)
         response = json_response(refusal.to_json(), 503)
         response.headers["Retry-After"] = "5"
         return response

@@ -18,6 +18,7 @@ from vaxflow.queue.server.feed import EventHub
 from vaxflow.queue.server.ratelimit import RateLimiter
 from vaxflow.queue.server.route import Route
 from vaxflow.queue.server.scrypt_gate import ScryptGate
+from vaxflow.queue.server.site_metrics import SiteMetrics
 from vaxflow.queue.store.writer import Store
 from vaxflow.queue.uplink.registry_history import RegistryHistory
 from vaxflow.queue.uplink.worker import Worker
@@ -37,6 +38,8 @@ REGION_SHIPPER: web.AppKey[Any] = web.AppKey("region_shipper")
 #: The region's dose-history client (`region_shipper.RegionHistory`), with the shipper.
 REGION_HISTORY: web.AppKey[Any] = web.AppKey("region_history")
 SCRYPT_GATE = web.AppKey("scrypt_gate", ScryptGate)
+#: The app's own Prometheus registry and figures (`GET /metrics`, issue 20).
+METRICS = web.AppKey("metrics", SiteMetrics)
 #: The routes the app serves (the OpenAPI document describes these).
 ROUTE_TABLE: web.AppKey[tuple[Route, ...]] = web.AppKey("route_table")
 

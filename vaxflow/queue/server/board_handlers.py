@@ -173,11 +173,16 @@ async def questions(request: web.Request) -> web.Response:
 
 
 async def dashboard(request: web.Request) -> web.Response:
-    settings, store, clock = request.app[SETTINGS], request.app[STORE], request.app[CLOCK]
+    return json_response(await dashboard_data(request.app))
+
+
+async def dashboard_data(app: web.Application) -> dict[str, Any]:
+    """What the marshal's dashboard shows; /metrics reads its gauges from the same dict."""
+    settings, store, clock = app[SETTINGS], app[STORE], app[CLOCK]
     now = clock.now()
     data = await store.read(lambda conn: _dashboard(conn, settings, store.site_id, now))
     data["alerts"]["storage"] = store.outage  # the database cannot save: staff must act
-    shipper = request.app.get(REGION_SHIPPER)  # issue 16: how far the region is behind
+    shipper = app.get(REGION_SHIPPER)  # issue 16: how far the region is behind
     data["region"] = None if shipper is None else shipper.state
     data["wal"] = store.wal  # the write-ahead log's size and ceiling (issue 18)
     # A wall-clock step the served time left out: the marshal should know (issue 18).
@@ -185,7 +190,7 @@ async def dashboard(request: web.Request) -> web.Response:
         data["alerts"]["clock"] = clock.status()
     else:
         data["alerts"]["clock"] = None
-    return json_response(data)
+    return data
 
 
 def _dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from vaxflow.queue.server.appkeys import (
     CLOCK,
     ESTIMATES,
     HTTP,
+    METRICS,
     PRINCIPAL,
     REGION_HISTORY,
     REGISTRY_HISTORY,
@@ -149,6 +150,7 @@ async def mutate_answer(
     request_hash = hashlib.sha256(
         request.method.encode() + b" " + request.path.encode() + b"\n" + raw
     ).hexdigest()
+    replayed: list[bool] = []  # the answer is a remembered one (counted the first time)
 
     def run(tx: Tx) -> tuple[int, Any]:
         if key is not None:
@@ -159,6 +161,7 @@ async def mutate_answer(
                         "idempotency_key_reused",
                         "This Idempotency-Key was used for a different request.",
                     )
+                replayed.append(True)
                 return row.status, json.loads(row.response)
         answer = op(tx, body)
         remember(tx, 200, answer)
@@ -177,7 +180,10 @@ async def mutate_answer(
             idempotency.save_reply(tx.conn, tx.site_id, tx.actor, key, reply, tx.now)
 
     store = request.app[STORE]
-    return await store.write(run, actor=who.actor, device=who.device, on_refusal=refused)
+    status, answer = await store.write(run, actor=who.actor, device=who.device, on_refusal=refused)
+    if status >= 400 and not replayed:
+        request.app[METRICS].refused(answer["error"]["reason"])
+    return status, answer
 
 
 async def change_visit(

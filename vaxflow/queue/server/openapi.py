@@ -120,6 +120,8 @@ def build(routes: Iterable[Route]) -> dict[str, Any]:
             if route.response_is_list:
                 schema = {"type": "array", "items": schema}
             ok["content"] = {"application/json": {"schema": schema}}
+        if route.produces is not None:
+            ok["content"] = {route.produces: {"schema": {"type": "string"}}}
         responses: dict[str, Any] = {"200": ok}
         if route.websocket:
             responses = {"101": {"description": "Switching to WebSocket"}}

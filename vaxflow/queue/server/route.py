@@ -34,3 +34,5 @@ class Route:
     typed by staff (the desk) is audited with their name."""
     query: tuple[tuple[str, str], ...] = ()
     """Optional text query parameters: (name, what it means)."""
+    produces: str | None = None
+    """The media type of an answer that is text, not JSON (the Prometheus exposition)."""

@@ -11,6 +11,7 @@ from vaxflow.queue.server import (
     desk,
     feed_handler,
     lots,
+    metrics_handler,
     openapi,
     report_handlers,
     verify,
@@ -27,6 +28,8 @@ READERS: frozenset[Role] = frozenset({"kiosk", "station", "observer", "marshal",
 BOARDS: frozenset[Role] = frozenset({"board", "marshal", "admin"})
 FEED: frozenset[Role] = frozenset({"station", "observer", "marshal", "board", "admin"})
 STAFF_DEVICES: frozenset[Role] = frozenset({"station", "observer", "marshal", "admin"})
+#: Who may read /metrics: the marshal, admin, and a Prometheus scraper's own `metrics` token.
+SCRAPERS: frozenset[Role] = frozenset({"marshal", "admin", "metrics"})
 
 
 ROUTES: list[Route] = [
@@ -470,5 +473,16 @@ ROUTES: list[Route] = [
         None,
         "Check a certificate QR: valid, or unreadable, unknown key, tampered, another site's",
         body=m.CertificateVerifyRequest,
+    ),
+    # Operations' figures for Prometheus (metrics_handler.py, site_metrics.py, issue 20).
+    Route(
+        "GET",
+        "/metrics",
+        metrics_handler.metrics,
+        SCRAPERS,
+        "Counters, histograms and the dashboard's gauges in Prometheus' text format "
+        "(docs/metrics.md)",
+        staff_exempt=True,
+        produces="text/plain; version=0.0.4",
     ),
 ]

@@ -17,6 +17,7 @@ import logging
 import queue as stdlib_queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -192,6 +193,7 @@ class Store:
         self._commits = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-commit")
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="store-read")
         self._listeners: list[Callable[[list[Event]], None]] = []
+        self._batch_observers: list[Callable[[int, float], None]] = []
         self._refused_since_failure = 0  # requests refused in this outage (the writer's own)
         self._outage: dict[str, Any] | None = None
 
@@ -211,6 +213,11 @@ class Store:
     def subscribe(self, listener: Callable[[list[Event]], None]) -> None:
         """Call `listener` (on the caller's loop thread) with each committed batch of events."""
         self._listeners.append(listener)
+
+    def observe_batches(self, observer: Callable[[int, float], None]) -> None:
+        """Call `observer(requests, seconds)` after each committed batch: how many requests it
+        held and how long its transaction took, BEGIN to COMMIT on disk (for /metrics)."""
+        self._batch_observers.append(observer)
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate, self._writer_engine)
@@ -354,6 +361,7 @@ class Store:
             if self._wal is not None:
                 await self._bound_wal(loop, conn, len(batch))
             # BEGIN IMMEDIATE may wait for another process's write lock (busy_timeout).
+            started = time.perf_counter()
             transaction = await loop.run_in_executor(self._commits, conn.begin)
         except Exception as err:
             self._refuse_batch(batch, err)
@@ -367,6 +375,7 @@ class Store:
             self._refuse_batch(batch, err)
             return
         self._saved_again()
+        self._observe(len(batch), time.perf_counter() - started)
         if self._wal is not None:
             self._wal.committed(len(batch))
         for job, value, error in outcomes:
@@ -400,6 +409,7 @@ class Store:
                 return
 
     def _run_batch(self, batch: list[_Job[Any]]) -> None:
+        started = time.perf_counter()
         try:
             with self._writer_engine.connect() as conn, conn.begin():
                 outcomes, committed = self._run_ops(conn, batch)
@@ -407,6 +417,9 @@ class Store:
             self._refuse_batch(batch, err)
             return
         self._saved_again()
+        if batch:
+            seconds = time.perf_counter() - started
+            batch[0].loop.call_soon_threadsafe(self._observe, len(batch), seconds)
         for job, value, error in outcomes:
             job.loop.call_soon_threadsafe(_settle, job.future, value, error)
         if committed and batch:
@@ -477,6 +490,13 @@ class Store:
                 self._refused_since_failure,
             )
             self._refused_since_failure = 0
+
+    def _observe(self, requests: int, seconds: float) -> None:
+        for observer in self._batch_observers:
+            try:
+                observer(requests, seconds)
+            except Exception:  # a figure is not worth stopping the writer for
+                log.exception("a batch observer failed")
 
     def _publish(self, events: list[Event]) -> None:
         for listener in self._listeners:
