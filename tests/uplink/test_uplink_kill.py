@@ -57,8 +57,17 @@ def start_server(config: Path, db: Path, folder: Path, name: str) -> subprocess.
         return subprocess.Popen(
             # a site that is not the demo serves HTTPS unless told otherwise: this test is about
             # delivery, on loopback
-            [*_vaxflow(), "server", "--config", str(config), "--port", "0", "--db", str(db)]
-            + ["--insecure"],
+            [
+                *_vaxflow(),
+                "server",
+                "--config",
+                str(config),
+                "--port",
+                "0",
+                "--db",
+                str(db),
+                "--insecure",
+            ],
             stdout=out,
             stderr=err,
         )
