@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,11 @@ def test_keys_the_flow_and_screens_use_exist() -> None:
     used |= {"notice.card_again", "notice.retrying", "reason.consent_declined"}
     used |= {"notice.booking_replaced", "notice.next_held", "voice.on", "voice.off"}
     used |= {"speak.ticket", "prompt.consent", "prompt.answer", "prompt.scan_or_walk_in"}
+    used |= {"notice.booking_read", "reason.document_at_desk", "prompt.confirm"}
+    used |= {f"document.{code}" for code in f.DOCUMENTS}
+    for fields in f.TYPED_FIELDS.values():
+        used |= {f"typed.title.{name}" for name in fields}
+    used |= {f"typed.help.{name}" for name in (*f.DOCUMENTS, "name", "birth")}
     assert used <= keys
 
 
@@ -45,6 +52,7 @@ def state_on(screen: f.Screen, **changes: object) -> f.State:
         (f.Question("fever", {"zh-CN": "发热？", "en": "Fever?"}),),
         "v1",
         {"zh-CN": "同意", "en": "I agree"},
+        booked_answers=(("fever", False),),
     )
     base = f.State(
         screen=screen,
@@ -53,6 +61,7 @@ def state_on(screen: f.Screen, **changes: object) -> f.State:
         ticket=TICKET,
         print_state=f.PrintState.PRINTED,
         problem=f.Problem("id_mismatch", {"en": "Not your card."}),
+        typed=f.Typed("passport"),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -140,3 +149,24 @@ def test_the_product_is_named_in_the_persons_language(language: str, shown: str)
     )
     words = texts.screen_texts(replace(state, precheck=named))
     assert shown in words["person"], words["person"]
+
+
+def test_every_typing_error_the_flow_gives_has_words() -> None:
+    flow = Path(f.__file__).read_text("utf-8")
+    errors = set(re.findall(r'"(typed\.error\.[a-z_]+)"', flow))
+    assert len(errors) >= 10
+    assert errors <= set(i18n.message_ids())
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_typing_and_confirm_screens(language: str) -> None:
+    typed = f.Typed("passport", field="birth", birth="19800")
+    words = texts.screen_texts(state_on(f.Screen.TYPING, language=language, typed=typed))
+    assert words["value"] == "1980-0_-__"
+    assert words["keys"] == f.DIGITS
+    shown = texts.screen_texts(state_on(f.Screen.CONFIRM_ANSWERS, language=language))
+    no = i18n.text("confirm.no", language)
+    assert shown["body"].endswith(no) and ("Fever?" in shown["body"] or "发热" in shown["body"])
+    english = i18n.text("attract.no_id_card", "en")
+    attract = texts.screen_texts(state_on(f.Screen.ATTRACT, language=language))
+    assert english in attract["no_id_card"]  # English always, under the chosen language

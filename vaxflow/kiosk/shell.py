@@ -145,7 +145,7 @@ class KioskShell:
     # --- input ---------------------------------------------------------------------------
 
     def touch(self, action: f.Action, value: str = "") -> None:
-        self.dispatch(f.Touched(action, value))
+        self.dispatch(f.Touched(action, value, self.today()))
 
     def activity(self) -> None:
         """A touch anywhere: the person is still there, so restart the inactivity timer."""

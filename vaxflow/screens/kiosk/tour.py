@@ -340,6 +340,63 @@ async def script_guardian(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
     }
 
 
+async def type_document(
+    kit: Kit, snap: Snap | None, out: Path, document: str = "passport", number: str = "E12345678"
+) -> None:
+    """From the start screen, type a passport or permit as a person would, one key at a time;
+    a too-short number first (photographed with its error when `snap` is given)."""
+    shell = kit.shell
+    shell.touch(Action.NO_ID_CARD)
+    await shell.wait_screen(Screen.DOCUMENT)
+    if snap is not None:
+        await snap(out / "document.png")
+    shell.touch(Action.DOCUMENT, document)
+    await shell.wait_screen(Screen.TYPING)
+    for char in number[:3]:
+        shell.touch(Action.KEY, char)
+    shell.touch(Action.NEXT)
+    if snap is not None:
+        await shell.wait_for(lambda s: s.notice.startswith("typed.error."))
+        await snap(out / "typing_error.png")
+    for char in number[3:]:
+        shell.touch(Action.KEY, char)
+    shell.touch(Action.NEXT)
+    for char in "SMITH JANE":
+        shell.touch(Action.KEY, char)
+    shell.touch(Action.NEXT)
+    for char in "1985061":
+        shell.touch(Action.KEY, char)
+    if snap is not None:
+        await asyncio.sleep(0)
+        await snap(out / "typing_birth.png")
+    shell.touch(Action.KEY, "5")
+    shell.touch(Action.NEXT)
+
+
+async def script_passport(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    """A walk-in with a passport typed on the kiosk's keyboard, to a printed ticket."""
+    shell = kit.shell
+    shell.touch(Action.LANGUAGE, "en")
+    number = f"E{kit.used:08d}"
+    await type_document(kit, snap, out, "passport", number)
+    await shell.wait_screen(Screen.WAIT_BOOKING)
+    shell.touch(Action.WALK_IN)
+    await shell.wait_screen(Screen.WALK_IN)
+    shell.touch(Action.AGREE)
+    reached = await shell.wait_for(lambda s: s.screen in (Screen.QUESTION, Screen.PROBLEM))
+    if reached.problem is not None:
+        return {"problem": reached.problem.reason}
+    await kit.answer_all()
+    state = await kit.ticket()
+    assert state.ticket is not None and state.card is not None
+    return {
+        "ticket": state.ticket.number,
+        "print": state.print_state.value,
+        "id_type": state.card.id_type,
+        "number": state.card.id_number,
+    }
+
+
 SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
     "booked": script_booked,
     "walk_in": script_walk_in,
@@ -349,6 +406,7 @@ SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
     "startup": script_startup,
     "latency": script_latency,
     "guardian": script_guardian,
+    "passport": script_passport,
 }
 
 
