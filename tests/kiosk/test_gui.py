@@ -274,3 +274,16 @@ def test_passport_typed_on_the_kiosk_keyboard_gets_a_walk_in_ticket(
     assert issued(server) == before + 1
     for shot in ("document.png", "typing_error.png", "typing_birth.png"):
         assert (app.out / shot).stat().st_size > 10_000
+
+
+def test_a_booked_person_with_answers_from_the_app_needs_three_taps(
+    kiosk: Any, server: Server
+) -> None:
+    before = issued(server)
+    app = kiosk("booked_confirmed", server.url)
+    result = app.result()
+    assert result["print"] == "printed" and result["taps"] <= 3, result
+    assert "confirm_answers" in result["screens"] and "question" not in result["screens"]
+    assert result["answers"] and not any(result["answers"].values())
+    assert issued(server) == before + 1
+    assert (app.out / "confirm_answers.png").stat().st_size > 10_000

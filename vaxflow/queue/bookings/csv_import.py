@@ -9,7 +9,9 @@ person's earlier doses:
   ``YYYY-MM-DD:PRODUCT:MANUFACTURER`` separated by ``;`` (``history.py`` has the exact form:
   the manufacturer may hold spaces; ``DATE:PRODUCT`` suffices for a product given here);
 - prior_dose_date, prior_product, prior_manufacturer: the older three-column form of one
-  earlier dose, still read; when it names a dose also in prior_doses it is that dose.
+  earlier dose, still read; when it names a dose also in prior_doses it is that dose;
+- answers: the health questions answered in the booking app, ``question_id=yes|no`` items
+  separated by ``;`` (the kiosk shows them on one screen to confirm).
 
 A history is refused with the row's line and why: a bad date, a date after today or not
 before the visit date, an empty product, the same dose twice, more than ten doses.
@@ -42,6 +44,7 @@ OPTIONAL = (
     "prior_product",
     "prior_manufacturer",
     "prior_doses",
+    "answers",
 )
 MAX_FIELD = 200
 #: The history column holds up to ten doses, each up to a date, a product and a manufacturer.
@@ -226,7 +229,27 @@ def parse_row(
         sex=sex,
         prior_doses=prior,
         source="csv",
+        answers=parse_answers(row.get("answers", "")),
     )
+
+
+def parse_answers(text: str) -> tuple[tuple[str, bool], ...]:
+    """`fever=no;allergy=yes` to (("fever", False), ("allergy", True)); ValueError if bad."""
+    answers: dict[str, bool] = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        qid, _, said = item.partition("=")
+        qid, said = qid.strip(), said.strip().lower()
+        if not qid or not all(c.isascii() and (c.isalnum() or c == "_") for c in qid):
+            raise ValueError(f"answers: {item!r} is not question_id=yes or question_id=no")
+        if said not in ("yes", "no") or qid in answers:
+            raise ValueError(f"answers: {item!r} is not question_id=yes or question_id=no once")
+        answers[qid] = said == "yes"
+    return tuple(answers.items())
+
+
+def format_answers(answers: tuple[tuple[str, bool], ...]) -> str:
+    """The `answers` column of a booking."""
+    return ";".join(f"{qid}={'yes' if yes else 'no'}" for qid, yes in answers)
 
 
 def highest_dose(settings: Settings, product: Product) -> int:
@@ -310,6 +333,7 @@ def to_csv(bookings: list[Booking], timezone: str) -> str:
                 "",
                 "",
                 format_history(b.prior_doses),
+                format_answers(b.answers),
             ]
         )
     return out.getvalue()

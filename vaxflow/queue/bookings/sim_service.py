@@ -34,6 +34,7 @@ def booking_json(booking: Booking) -> dict[str, object]:
             }
             for d in booking.prior_doses
         ],
+        "answers": dict(booking.answers),
     }
 
 

@@ -51,3 +51,6 @@ class Booking:
     sex: str | None = None
     prior_doses: tuple[PriorDose, ...] = field(default=())
     source: str = "list"  # list | csv | qr | service | demo
+    answers: tuple[tuple[str, bool], ...] = ()
+    """The health questions answered in the booking app (question id, yes), if it asked them:
+    the kiosk shows them on one screen to confirm instead of asking each again."""
