@@ -48,6 +48,29 @@ BUTTONS = (
 )
 
 
+#: Faults of the machine, not refusals of the person: the kiosk's own plain words, never the
+#: server's (which are written for staff), and "ask a member of staff" in each.
+FAULTS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "unauthorized",
+            "forbidden",
+            "invalid_body",
+            "http_error",
+            "internal_error",
+            "store_unavailable",
+            "not_found",
+            "method_not_allowed",
+            "bad_request",
+            "body_too_large",
+        ),
+        "machine",
+    ),
+    **dict.fromkeys(("rate_limited", "body_timeout", "feed_full"), "busy"),
+    "booking_service_unavailable": "bookings",
+}
+
+
 def screen_texts(state: State) -> dict[str, str]:
     """Every string the current screen shows, translated; missing ones are ""."""
     lang = state.language
@@ -152,12 +175,13 @@ def screen_texts(state: State) -> dict[str, str]:
         out.update(_ticket_texts(state, state.ticket))
     elif screen is Screen.PROBLEM and state.problem is not None:
         problem = state.problem
-        message = problem.message(lang)
+        fault = FAULTS.get(problem.reason)
+        message = t(f"fault.{fault}") if fault else problem.message(lang)
         if message is None:
             key = f"reason.{problem.reason}"
             message = t(key) if _known(key, lang) else t("reason.unknown")
         out.update(
-            title=t("problem.title"),
+            title=t("fault.title") if fault else t("problem.title"),
             body=message,
             go_to=t("problem.go_to", desk=t(f"desk.{problem.desk.value}")),
         )
