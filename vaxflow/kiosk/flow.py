@@ -30,8 +30,10 @@ Decisions:
 - No resident ID card: "no ID card?" on the start screen leads to the document choice
   (passport, Hong Kong/Macau permit, Taiwan permit), then the number, the name and the birth
   date typed on the kiosk's keyboard, each checked as it is confirmed with a specific error;
-  the typed document then stands for the card. A site that does not allow typing
-  (`[kiosk] typed_documents = false`) sends the person to the information desk instead.
+  the typed document then stands for the card. A passport's machine-readable zone (TD3)
+  held under the scanner fills all three at once, wherever a card would be taken. A site
+  that does not allow typing (`[kiosk] typed_documents = false`) sends the person to the
+  information desk instead.
 - Answers given in the booking app (precheck's `booked_answers`, covering every question)
   are shown on one screen: "nothing has changed" takes them as given, "something changed"
   asks the questions one by one.
@@ -49,6 +51,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from vaxflow.config.languages import DEFAULT_LANGUAGE, LANGUAGES, Language
+from vaxflow.kiosk.mrz import BadMrz, looks_like_td3, parse_td3
 
 
 class Screen(StrEnum):
@@ -414,6 +417,7 @@ class Call:
 @dataclass(frozen=True)
 class Scanned:
     text: str
+    today: date | None = None  # the site's day (the shell sets it): a passport's zone needs it
 
 
 @dataclass(frozen=True)
@@ -727,6 +731,12 @@ class Flow:
                 return s
             case Touched(Action.START_OVER) if screen is not Screen.ATTRACT:
                 return self._reset(s, fx, keep_person=False)
+            case Scanned(text, today) if (
+                looks_like_td3(text)
+                and self.typed_documents
+                and (screen in (Screen.ATTRACT, Screen.WAIT_CARD, Screen.DOCUMENT, Screen.TYPING))
+            ):
+                return self._passport_zone(s, text, today or date.max, fx)
             case CardRead(card, today) if screen is Screen.GUARDIAN_CARD:
                 return self._guardian_card(s, card, today)
             case Scanned() | CardRead() if _same_person(s, event):
@@ -920,6 +930,21 @@ class Flow:
         card = typed_card(typed)
         s = replace(s, card=card, typed=None, notice="")
         age = card.age_on(self._today(event))
+        if age is not None and age >= self.timing.elderly_age and not s.elderly:
+            s = replace(s, elderly=True, elderly_auto=True)
+        return self._have(s, fx)
+
+    def _passport_zone(self, s: State, text: str, today: date, fx: list[Effect]) -> State:
+        """A passport's zone under the scanner: its number, name and birth date, checked."""
+        try:
+            zone = parse_td3(text, today)
+        except BadMrz:
+            return replace(s, notice="typed.error.mrz")
+        card = Card(zone.number, zone.name, zone.birth_date, id_type="passport")
+        sex = zone.sex if zone.sex != "unknown" else None
+        card = replace(card, sex=sex)
+        s = replace(s, card=card, typed=None, notice="")
+        age = card.age_on(today)
         if age is not None and age >= self.timing.elderly_age and not s.elderly:
             s = replace(s, elderly=True, elderly_auto=True)
         return self._have(s, fx)

@@ -420,7 +420,7 @@ class KioskShell:
         async def read() -> None:
             scan = await scanner.read(self.options.read_poll)
             if scan is not None:
-                self.dispatch(f.Scanned(scan.text))
+                self.dispatch(f.Scanned(scan.text, self.today()))
 
         await self._device_loop("scanner", scanner, read)
 

@@ -35,6 +35,10 @@ from vaxflow.queue.demo.demo_data import make_people
 from vaxflow.queue.demo.demo_day import make_day
 
 Snap = Callable[[Path], Awaitable[Path]]
+#: The specimen zone of ICAO Doc 9303 part 4 (a passport's two machine-readable lines).
+PASSPORT_ZONE = (
+    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+)
 
 
 class GatedClient(SiteClient):
@@ -628,6 +632,12 @@ async def _tour_new_ways(kit: Kit, snap: Snap, out: Path, lang: Callable[[], Non
     lang()
     _state, taps = await booked_confirmed(kit, _numbered(snap, out, "23"), out)
     print(f"tour {shell.state.language}: booked with answers from the app: {taps} taps", flush=True)
+    lang()
+    kit.scanner.push(PASSPORT_ZONE)  # a passport's zone under the scanner: no typing
+    await shell.wait_screen(Screen.WAIT_BOOKING)
+    await snap(out / "25-passport_zone_read.png")
+    shell.touch(Action.START_OVER)
+    await shell.wait_screen(Screen.ATTRACT)
     lang()
     shell.touch(Action.ELDERLY, "on")
     shell.touch(Action.NO_ID_CARD)
