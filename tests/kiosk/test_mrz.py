@@ -33,6 +33,8 @@ def test_the_icao_specimen() -> None:
     assert (zone.sex, zone.nationality, zone.issuing_state) == ("female", "UTO", "UTO")
     assert zone.expires == date(2012, 4, 15)
     assert looks_like_td3(SPECIMEN) and not looks_like_td3("DEMO0001")
+    one_line = SPECIMEN.replace("\n", "")  # a scanner that sends one line per code
+    assert looks_like_td3(one_line) and parse_td3(one_line, TODAY) == zone
 
 
 def flip(text: str, at: int, char: str) -> str:

@@ -1,6 +1,7 @@
 """A passport's machine-readable zone (ICAO 9303 part 4, TD3: two lines of 44 characters).
 
-`parse_td3(text, today)` reads what a document scanner sends for the two MRZ lines and gives
+`parse_td3(text, today)` reads what a document scanner sends for the two MRZ lines (or the
+88 characters in one line, as the kiosk's scanners deliver one line per code) and gives
 the document number, the name and the birth date, or raises `BadMrz` with why (a check digit,
 a length, a date). Pure: no I/O, no clock (today comes in). The `mrz` package on PyPI does
 this too but has had no release since 2020; the format is small and fixed, so it lives here,
@@ -55,10 +56,21 @@ def check_digit(field: str) -> str:
     return str(total % 10)
 
 
+_ZONE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<")
+
+
 def looks_like_td3(text: str) -> bool:
-    """Whether a scan is meant as a passport's zone (so the kiosk reads it as one)."""
+    """Whether a scan is meant as a passport's zone (so the kiosk reads it as one): two lines
+    of about 44, or the 88 characters in one line (how scanners on the kiosk's line send it),
+    starting with P, of the zone's characters only, with the name's << separator."""
     lines = _lines(text)
-    return len(lines) == 2 and lines[0].startswith("P") and len(lines[0]) >= 40
+    return (
+        len(lines) == 2
+        and lines[0].startswith("P")
+        and len(lines[0]) >= 40
+        and "<<" in lines[0]
+        and set("".join(lines)) <= _ZONE_CHARS
+    )
 
 
 def parse_td3(text: str, today: date) -> Td3:
@@ -106,7 +118,10 @@ def parse_td3(text: str, today: date) -> Td3:
 
 
 def _lines(text: str) -> list[str]:
-    return [line.strip().upper() for line in text.replace("\r", "\n").split("\n") if line.strip()]
+    lines = [line.strip().upper() for line in text.replace("\r", "\n").split("\n") if line.strip()]
+    if len(lines) == 1 and len(lines[0]) == 2 * LINE:  # one line from a line-based scanner
+        return [lines[0][:LINE], lines[0][LINE:]]
+    return lines
 
 
 def _words(field: str) -> str:

@@ -35,9 +35,10 @@ from vaxflow.queue.demo.demo_data import make_people
 from vaxflow.queue.demo.demo_day import make_day
 
 Snap = Callable[[Path], Awaitable[Path]]
-#: The specimen zone of ICAO Doc 9303 part 4 (a passport's two machine-readable lines).
+#: The specimen zone of ICAO Doc 9303 part 4 (a passport's two machine-readable lines), as a
+#: line-based scanner sends it: 88 characters in one line.
 PASSPORT_ZONE = (
-    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
 )
 
 
@@ -631,7 +632,7 @@ async def _tour_new_ways(kit: Kit, snap: Snap, out: Path, lang: Callable[[], Non
     await shell.wait_screen(Screen.ATTRACT)
     lang()
     _state, taps = await booked_confirmed(kit, _numbered(snap, out, "23"), out)
-    print(f"tour {shell.state.language}: booked with answers from the app: {taps} taps", flush=True)
+    print(f"tour {out.name}: booked with answers from the app: {taps} taps", flush=True)
     lang()
     kit.scanner.push(PASSPORT_ZONE)  # a passport's zone under the scanner: no typing
     await shell.wait_screen(Screen.WAIT_BOOKING)
