@@ -212,3 +212,9 @@ def test_no_kiosk_string_speaks_jargon() -> None:
         for key in i18n.message_ids():
             said = i18n.text(key, language).lower()
             assert not [w for w in JARGON if w in said], (language, key, said)
+
+
+def test_a_typed_passport_is_not_called_an_id_card() -> None:
+    card = f.Card("E12345678", "SMITH JANE", date(1985, 6, 15), id_type="passport")
+    shown = texts.screen_texts(state_on(f.Screen.WAIT_BOOKING, language="en", card=card))
+    assert shown["sub"].startswith("Document read")

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
+from vaxflow.queue.bookings.csv_import import check_csv, format_answers, parse_answers, to_csv
 from vaxflow.queue.bookings.sim_service import create_service
 from vaxflow.queue.core import engine
 from vaxflow.queue.demo.demo_data import make_people
@@ -89,3 +91,31 @@ async def test_the_booking_services_answers_reach_the_precheck(
         assert seen
     finally:
         await service.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "answers"),
+    [
+        ("", ()),
+        ("fever=no", (("fever", False),)),
+        (" fever = NO ; allergy=yes;", (("fever", False), ("allergy", True))),
+    ],
+)
+def test_the_csv_answers_column(text: str, answers: tuple[tuple[str, bool], ...]) -> None:
+    assert parse_answers(text) == answers
+    assert parse_answers(format_answers(answers)) == answers
+
+
+@pytest.mark.parametrize("text", ["fever", "fever=maybe", "fever=no;fever=yes", "fi ver=no"])
+def test_a_bad_csv_answers_column_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="answers"):
+        parse_answers(text)
+
+
+def test_the_demo_day_list_carries_the_answers(settings: Settings, clock: FrozenClock) -> None:
+    day = engine.site_day(clock.now(), settings.site.timezone)
+    people = make_people(settings, day, 9)
+    checked = check_csv(to_csv(people, settings.site.timezone).encode(), settings, day)
+    assert not checked.problems
+    assert [b.answers for b in checked.bookings] == [p.answers for p in people]
+    assert any(p.answers for p in people) and not all(p.answers for p in people)

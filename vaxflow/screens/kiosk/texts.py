@@ -101,7 +101,12 @@ def screen_texts(state: State) -> dict[str, str]:
         name = mask_name(state.card.name) if state.card else ""
         out.update(
             title=t("wait_booking.title"),
-            sub=t("wait_booking.got_card", name=name),
+            sub=t(
+                "wait_booking.got_card"
+                if state.card is None or state.card.id_type == "cn_resident"
+                else "wait_booking.got_document",
+                name=name,
+            ),
             body=t("wait_booking.no_booking"),
         )
     elif screen is Screen.WALK_IN:

@@ -37,6 +37,7 @@ class KeyBoard(GridLayout):  # type: ignore[misc]
                 key = BigButton(vm=self.vm, text=label, kind="primary" if char else "quiet")
                 key.disabled = not char
                 key.opacity = 1 if char else 0
+                key.size_hint_y = 1  # the row's height (row_force_default), in elderly mode too
                 key.bind(on_release=lambda _b, c=char: self.vm.act("key", c) if self.vm else None)
                 self.add_widget(key)
 
