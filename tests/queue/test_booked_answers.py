@@ -11,9 +11,10 @@ from aiohttp.test_utils import TestServer
 
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
-from vaxflow.queue.bookings.csv_import import check_csv, format_answers, parse_answers, to_csv
+from vaxflow.queue.bookings.csv_import import check_csv, to_csv
 from vaxflow.queue.bookings.sim_service import create_service
 from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import format_answers, parse_answers
 from vaxflow.queue.demo.demo_data import make_people
 from vaxflow.queue.ops.checkin import booked_answers
 from vaxflow.queue.server.app import create_app

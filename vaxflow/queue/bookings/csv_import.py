@@ -27,7 +27,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from vaxflow.config import Product, Settings
-from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.booking import Booking, PriorDose, format_answers, parse_answers
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.history import MAX_DOSES as MAX_HISTORY_DOSES
 from vaxflow.queue.core.history import BadHistory, format_history, manufacturer_key, parse_history
@@ -231,25 +231,6 @@ def parse_row(
         source="csv",
         answers=parse_answers(row.get("answers", "")),
     )
-
-
-def parse_answers(text: str) -> tuple[tuple[str, bool], ...]:
-    """`fever=no;allergy=yes` to (("fever", False), ("allergy", True)); ValueError if bad."""
-    answers: dict[str, bool] = {}
-    for item in filter(None, (part.strip() for part in text.split(";"))):
-        qid, _, said = item.partition("=")
-        qid, said = qid.strip(), said.strip().lower()
-        if not qid or not all(c.isascii() and (c.isalnum() or c == "_") for c in qid):
-            raise ValueError(f"answers: {item!r} is not question_id=yes or question_id=no")
-        if said not in ("yes", "no") or qid in answers:
-            raise ValueError(f"answers: {item!r} is not question_id=yes or question_id=no once")
-        answers[qid] = said == "yes"
-    return tuple(answers.items())
-
-
-def format_answers(answers: tuple[tuple[str, bool], ...]) -> str:
-    """The `answers` column of a booking."""
-    return ";".join(f"{qid}={'yes' if yes else 'no'}" for qid, yes in answers)
 
 
 def highest_dose(settings: Settings, product: Product) -> int:
