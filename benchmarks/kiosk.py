@@ -135,6 +135,8 @@ async def shell_latency(url: str, first: int, count: int) -> list[float]:
     def answer(state: f.State) -> None:
         if state.screen is f.Screen.QUESTION:
             loop.call_soon(shell.touch, f.Action.NO)
+        elif state.screen is f.Screen.CONFIRM_ANSWERS:  # the booking's answers: unchanged
+            loop.call_soon(shell.touch, f.Action.YES)
         elif state.screen is f.Screen.CONSENT:
             loop.call_soon(shell.touch, f.Action.AGREE)
 

@@ -245,6 +245,8 @@ async def running_kiosk(
             kiosk.screens.append((loop.time(), state.screen))
         if state.screen is f.Screen.QUESTION:
             loop.call_soon(answer, state.seq, f.Action.NO)
+        elif state.screen is f.Screen.CONFIRM_ANSWERS:  # the booking's answers: unchanged
+            loop.call_soon(answer, state.seq, f.Action.YES)
         elif state.screen is f.Screen.CONSENT and entered:
             if before_consent is not None:
                 before_consent()

@@ -258,3 +258,32 @@ def test_server_going_away_mid_check_in_gives_exactly_one_ticket(
     result = app.result()
     assert result["print"] == "printed"
     assert server.get("/api/stats")["tickets_issued"] == 1
+
+
+def test_passport_typed_on_the_kiosk_keyboard_gets_a_walk_in_ticket(
+    kiosk: Any, server: Server
+) -> None:
+    before = issued(server)
+    app = kiosk("passport", server.url)
+    result = app.result()
+    assert result.get("problem") is None, result
+    assert result["ticket"].startswith("W") and result["print"] == "printed"
+    assert (result["id_type"], result["number"][0]) == ("passport", "E")
+    for screen in ("document", "typing", "wait_booking", "walk_in", "question", "ticket"):
+        assert screen in result["screens"]
+    assert issued(server) == before + 1
+    for shot in ("document.png", "typing_error.png", "typing_birth.png"):
+        assert (app.out / shot).stat().st_size > 10_000
+
+
+def test_a_booked_person_with_answers_from_the_app_needs_three_taps(
+    kiosk: Any, server: Server
+) -> None:
+    before = issued(server)
+    app = kiosk("booked_confirmed", server.url)
+    result = app.result()
+    assert result["print"] == "printed" and result["taps"] <= 3, result
+    assert "confirm_answers" in result["screens"] and "question" not in result["screens"]
+    assert result["answers"] and not any(result["answers"].values())
+    assert issued(server) == before + 1
+    assert (app.out / "confirm_answers.png").stat().st_size > 10_000

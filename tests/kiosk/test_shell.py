@@ -102,6 +102,8 @@ async def kiosk(
         """Answers "no" and agrees, after `think` seconds (a person reads the screen)."""
         if state.screen is f.Screen.QUESTION:
             action = f.Action.NO
+        elif state.screen is f.Screen.CONFIRM_ANSWERS:  # the booking's answers: unchanged
+            action = f.Action.YES
         elif state.screen is f.Screen.CONSENT:
             action = f.Action.AGREE
         else:

@@ -32,6 +32,8 @@ async def main(config: Path, url: str, printer_dir: Path) -> int:
     def answer(state: f.State) -> None:
         if state.screen is f.Screen.QUESTION:
             asyncio.get_running_loop().call_soon(shell.touch, f.Action.NO)
+        elif state.screen is f.Screen.CONFIRM_ANSWERS:  # the booking's answers: unchanged
+            asyncio.get_running_loop().call_soon(shell.touch, f.Action.YES)
         elif state.screen is f.Screen.CONSENT:
             asyncio.get_running_loop().call_soon(shell.touch, f.Action.AGREE)
 

@@ -157,3 +157,18 @@ def test_a_signed_but_malformed_history_is_refused() -> None:
         with pytest.raises(QueueError) as err:
             verify(f"{signed}.{sig}")
         assert err.value.reason == "qr_malformed"
+
+
+def test_answers_from_the_booking_app_travel_in_the_signed_code() -> None:
+    from vaxflow.queue.core.booking import PriorDose
+
+    answers = (("fever", False), ("allergy", True))
+    booked = Booking(**{**BOOKING.__dict__, "answers": answers})
+    assert verify(signed_qr.sign(booked, PRIVATE, "k1", ZONE)) == booked  # empty history field
+    both = Booking(
+        **{
+            **booked.__dict__,
+            "prior_doses": (PriorDose(date(2026, 9, 1), "CORONAVAC", "Sinovac"),),
+        }
+    )
+    assert verify(signed_qr.sign(both, PRIVATE, "k1", ZONE)) == both

@@ -16,7 +16,7 @@ from vaxflow.clock import SystemClock
 from vaxflow.config import Settings
 from vaxflow.queue.bookings import signed_qr
 from vaxflow.queue.bookings.csv_import import BadFile, check_csv
-from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.core.booking import Booking, parse_answers
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.history import BadHistory, parse_history
 from vaxflow.queue.core.identity import parse_id_type, validate_id
@@ -57,6 +57,11 @@ def register(sub: Any) -> None:
         "--prior-doses",
         default="",
         help="earlier doses: YYYY-MM-DD:PRODUCT:MANUFACTURER items separated by ';'",
+    )
+    sign.add_argument(
+        "--answers",
+        default="",
+        help="health questions answered in the booking app: id=yes|no items separated by ';'",
     )
     sign.add_argument("--config", help=f"site file: site id, time zone (default: {DEMO_HELP})")
     sign.add_argument("--png", help="also write the QR code as a PNG")
@@ -155,6 +160,11 @@ def _sign(args: argparse.Namespace) -> int:
     except BadHistory as err:
         print(f"--prior-doses: {err}", file=sys.stderr)
         return 2
+    try:
+        answers = parse_answers(args.answers)
+    except ValueError as err:
+        print(f"--{err}", file=sys.stderr)
+        return 2
     booking = Booking(
         code=args.code,
         person_name=args.name,
@@ -167,6 +177,7 @@ def _sign(args: argparse.Namespace) -> int:
         window_start=start,
         window_end=end,
         prior_doses=prior,
+        answers=answers,
     )
     try:
         validate_id(parse_id_type(args.id_type), args.id_number)

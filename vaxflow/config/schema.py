@@ -318,6 +318,12 @@ class WalkInRules(_Strict):
     """Product code given to walk-ins when they do not choose one."""
 
 
+class KioskRules(_Strict):
+    typed_documents: bool = True
+    """Whether people without a resident ID card (passport, Hong Kong/Macau or Taiwan permit)
+    may type their document at the kiosk; false sends them to the information desk."""
+
+
 class ObservationRules(_Strict):
     seats: Annotated[int, Field(ge=1)] = 100
     """Chairs in the observation area."""
@@ -612,6 +618,8 @@ class Settings(_Strict):
     observation: ObservationRules = ObservationRules()
     queue: QueueRules = QueueRules()
     devices: Devices = Devices()
+    kiosk: KioskRules = KioskRules()
+    """What the check-in kiosk offers besides the resident ID card."""
     questions: list[Question] = []
     """Contraindication questions asked before a ticket, one per screen."""
     consent: Consent = Consent()

@@ -27,6 +27,16 @@ Decisions:
   same person's own booking or card again is not a next person and changes nothing.
 - A second, different booking scan before the card replaces the first and says so on the
   screen (`notice.booking_replaced` with the new code's last characters).
+- No resident ID card: "no ID card?" on the start screen leads to the document choice
+  (passport, Hong Kong/Macau permit, Taiwan permit), then the number, the name and the birth
+  date typed on the kiosk's keyboard, each checked as it is confirmed with a specific error;
+  the typed document then stands for the card. A passport's machine-readable zone (TD3)
+  held under the scanner fills all three at once, wherever a card would be taken. A site
+  that does not allow typing (`[kiosk] typed_documents = false`) sends the person to the
+  information desk instead.
+- Answers given in the booking app (precheck's `booked_answers`, covering every question)
+  are shown on one screen: "nothing has changed" takes them as given, "something changed"
+  asks the questions one by one.
 - Spoken words: when the voice is on (the person's choice, or always in elderly mode) every
   new screen, question, notice or language gives one `Speak`; the shell says the words of
   the state it then has. Switching the voice off gives `Hush`.
@@ -41,6 +51,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from vaxflow.config.languages import DEFAULT_LANGUAGE, LANGUAGES, Language
+from vaxflow.kiosk.mrz import BadMrz, looks_like_td3, parse_td3
 
 
 class Screen(StrEnum):
@@ -60,6 +71,9 @@ class Screen(StrEnum):
     PRINTING = "printing"
     TICKET = "ticket"
     PROBLEM = "problem"
+    DOCUMENT = "document"  # no resident ID card: choose passport or permit
+    TYPING = "typing"  # type the document's number, name, birth date
+    CONFIRM_ANSWERS = "confirm_answers"  # the booking's answers: still true?
 
 
 #: Screens that wait on a server or device call (which has its own deadline).
@@ -128,6 +142,11 @@ class Action(StrEnum):
     START_OVER = "start_over"
     RELATION = "relation"  # value: one of RELATIONS
     VOICE = "voice"  # value: "on" | "off"
+    NO_ID_CARD = "no_id_card"  # "no ID card? passport / permit"
+    DOCUMENT = "document"  # value: one of DOCUMENTS
+    KEY = "key"  # value: one character from the on-screen keyboard
+    ERASE = "erase"  # the keyboard's backspace
+    NEXT = "next"  # confirm the typed field
 
 
 #: Refusals of the guardian's card at the second precheck: another adult's card may follow,
@@ -150,6 +169,90 @@ RELATIONS: tuple[str, ...] = (
     "adult_sibling",
     "other_relative",
 )
+
+
+#: Documents a person without a resident ID card may type, in button order (server ID types).
+DOCUMENTS: tuple[str, ...] = ("passport", "hk_macau_permit", "taiwan_permit")
+#: What is typed for each document, in order; none of these numbers carries a birth date.
+TYPED_FIELDS: dict[str, tuple[str, ...]] = {
+    "passport": ("number", "name", "birth"),
+    "hk_macau_permit": ("number", "name", "birth"),
+    "taiwan_permit": ("number", "name", "birth"),
+}
+#: Longest input per field (the number's by document).
+MAX_NUMBER = {"passport": 17, "hk_macau_permit": 11, "taiwan_permit": 8}
+MAX_NAME = 40
+#: Keys each field's keyboard offers; other characters are ignored.
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+DIGITS = "0123456789"
+KEYS: dict[str, str] = {"number": DIGITS + LETTERS, "name": LETTERS + " -'", "birth": DIGITS}
+_EARLIEST_BIRTH = date(1880, 1, 1)
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A document typed at the kiosk, field by field."""
+
+    id_type: str
+    field: str = "number"
+    number: str = ""
+    name: str = ""
+    birth: str = ""  # YYYYMMDD, digits as typed
+
+    def value(self) -> str:
+        return str(getattr(self, self.field))
+
+    def limit(self) -> int:
+        return {"number": MAX_NUMBER[self.id_type], "name": MAX_NAME, "birth": 8}[self.field]
+
+
+def typed_error(typed: Typed, today: date) -> str | None:
+    """What is wrong with the field being typed, as a catalogue key; None when it is right."""
+    value = typed.value()
+    field_ = typed.field
+    if field_ == "name":
+        letters = value.replace(" ", "").replace("-", "").replace("'", "")
+        return None if letters else "typed.error.name_empty"
+    if field_ == "birth":
+        if len(value) != 8 or not value.isdigit():
+            return "typed.error.birth_format"
+        try:
+            born = date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        except ValueError:
+            return "typed.error.birth_not_a_date"
+        if not _EARLIEST_BIRTH <= born <= today:
+            return "typed.error.birth_impossible"
+        return None
+    return number_error(typed.id_type, value)
+
+
+def number_error(id_type: str, number: str) -> str | None:
+    """What is wrong with a typed document number, as a catalogue key; None when it is right.
+
+    The same layouts the server checks (`vaxflow.queue.core.identity`), told apart so the
+    person learns which part to fix."""
+    if not number:
+        return "typed.error.number_empty"
+    if id_type == "passport":
+        if not (number.isascii() and number.isalnum() and number.upper() == number):
+            return "typed.error.passport_chars"
+        return None if 5 <= len(number) <= 17 else "typed.error.passport_length"
+    if id_type == "hk_macau_permit":
+        if number[0] not in "HM":
+            return "typed.error.hk_macau_letter"
+        digits = number[1:]
+        ok = digits.isascii() and digits.isdigit() and len(digits) in (8, 10)
+        return None if ok else "typed.error.hk_macau_digits"
+    ok = number.isascii() and number.isdigit() and len(number) == 8
+    return None if ok else "typed.error.taiwan_digits"
+
+
+def typed_card(typed: Typed) -> Card:
+    """The card a fully typed document stands for."""
+    birth = typed.birth
+    born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:])) if birth else None
+    name = " ".join(typed.name.split())
+    return Card(typed.number, name, born, id_type=typed.id_type)
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -203,6 +306,7 @@ class Precheck:
     consent_text: Mapping[str, str]
     booking_found_by_id: bool = False  # card only, and the server found today's booking
     guardian_required: bool = False
+    booked_answers: tuple[tuple[str, bool], ...] = ()  # every question, answered when booking
     product_names: Mapping[str, str] = field(default_factory=dict)  # per language, if given
 
     def product_in(self, language: str) -> str:
@@ -230,7 +334,17 @@ class Precheck:
             consent_text=text,
             booking_found_by_id=bool(data.get("booking_found_by_id", False)),
             guardian_required=bool(data.get("guardian_required", False)),
+            booked_answers=_booked_answers(questions, data.get("booked_answers")),
         )
+
+
+def _booked_answers(questions: tuple[Question, ...], given: object) -> tuple[tuple[str, bool], ...]:
+    """The booking's answers in question order, only when every question has a yes or no."""
+    if not questions or not isinstance(given, Mapping):
+        return ()
+    if not all(isinstance(given.get(q.id), bool) for q in questions):
+        return ()
+    return tuple((q.id, bool(given[q.id])) for q in questions)
 
 
 @dataclass(frozen=True)
@@ -303,6 +417,7 @@ class Call:
 @dataclass(frozen=True)
 class Scanned:
     text: str
+    today: date | None = None  # the site's day (the shell sets it): a passport's zone needs it
 
 
 @dataclass(frozen=True)
@@ -322,6 +437,7 @@ class CardUnreadable:
 class Touched:
     action: Action
     value: str = ""
+    today: date | None = None  # the site's day (the shell sets it): typed birth dates need it
 
 
 @dataclass(frozen=True)
@@ -494,6 +610,8 @@ class State:
     idle_seq: int = 0  # bumped when the person acts or the screen changes; idle timers carry it
     calls: int = 0  # call ids handed out so far
     served: int = 0  # people checked in since start
+    typed: Typed | None = None  # a passport or permit being typed
+    confirmed: bool = False  # the booking's answers were taken as they are
 
     @property
     def speaking(self) -> bool:
@@ -524,7 +642,8 @@ NEXT_PERSON_SCREENS = frozenset({Screen.TICKET, Screen.PROBLEM})
 
 class Flow:
     """The check-in flow. `new_request_id` makes idempotency keys (uuid in the app);
-    `voice` is whether the words are spoken from the start (`vaxflow kiosk --speak`)."""
+    `voice` is whether the words are spoken from the start (`vaxflow kiosk --speak`);
+    `typed_documents` whether passports and permits may be typed (the site's `[kiosk]`)."""
 
     def __init__(
         self,
@@ -532,10 +651,12 @@ class Flow:
         timing: Timing | None = None,
         *,
         voice: bool = False,
+        typed_documents: bool = True,
     ) -> None:
         self.new_request_id = new_request_id
         self.timing = timing or Timing()
         self.voice = voice
+        self.typed_documents = typed_documents
 
     def start(self, language: Language = DEFAULT_LANGUAGE) -> Step:
         state = State(language=language, voice=self.voice)
@@ -570,6 +691,9 @@ class Flow:
             if state.print_state is PrintState.FAILED
             else t.ticket,
             Screen.PROBLEM: t.problem,
+            Screen.DOCUMENT: t.waiting,
+            Screen.TYPING: t.answering,
+            Screen.CONFIRM_ANSWERS: t.answering,
         }
         seconds = table[state.screen]
         if seconds is not None and state.elderly:
@@ -607,6 +731,12 @@ class Flow:
                 return s
             case Touched(Action.START_OVER) if screen is not Screen.ATTRACT:
                 return self._reset(s, fx, keep_person=False)
+            case Scanned(text, today) if (
+                looks_like_td3(text)
+                and self.typed_documents
+                and (screen in (Screen.ATTRACT, Screen.WAIT_CARD, Screen.DOCUMENT, Screen.TYPING))
+            ):
+                return self._passport_zone(s, text, today or date.max, fx)
             case CardRead(card, today) if screen is Screen.GUARDIAN_CARD:
                 return self._guardian_card(s, card, today)
             case Scanned() | CardRead() if _same_person(s, event):
@@ -651,8 +781,37 @@ class Flow:
                 return self._call(replace(s, relation=value), "precheck", fx)
             case Touched(Action.BACK) if screen is Screen.GUARDIAN_RELATION:
                 return replace(s, screen=Screen.GUARDIAN_CARD, guardian=None, relation=None)
+            case Scanned(text) if screen in (Screen.DOCUMENT, Screen.TYPING):
+                return replace(s, booking_qr=text, notice="notice.booking_read")
+            case CardRead(card, today) if screen in (Screen.DOCUMENT, Screen.TYPING):
+                s = replace(s, typed=None, screen=Screen.ATTRACT)  # a card after all
+                return self._transition(s, event, fx)
             case Scanned() | CardRead() if screen is not Screen.ATTRACT:
                 return replace(s, queued=_queue(s.queued, event))  # the next person's: held
+            case Touched(Action.NO_ID_CARD) if screen in (
+                Screen.ATTRACT,
+                Screen.WAIT_CARD,
+            ):
+                if not self.typed_documents:
+                    return replace(s, screen=Screen.PROBLEM, problem=Problem("document_at_desk"))
+                return replace(s, screen=Screen.DOCUMENT, notice="")
+            case Touched(Action.DOCUMENT, value) if screen is Screen.DOCUMENT and (
+                value in DOCUMENTS
+            ):
+                return replace(s, screen=Screen.TYPING, typed=Typed(value), notice="")
+            case Touched(Action.BACK) if screen is Screen.DOCUMENT:
+                back = Screen.WAIT_CARD if s.booking_qr is not None else Screen.ATTRACT
+                return replace(s, screen=back, notice="")
+            case Touched(Action.KEY | Action.ERASE | Action.NEXT | Action.BACK) if (
+                screen is Screen.TYPING and s.typed is not None
+            ):
+                assert isinstance(event, Touched)
+                return self._typing(s, s.typed, event, fx)
+            case Touched(Action.YES) if screen is Screen.CONFIRM_ANSWERS and s.precheck:
+                s = replace(s, answers=s.precheck.booked_answers, confirmed=True)
+                return self._after_questions(s, fx)
+            case Touched(Action.NO) if screen is Screen.CONFIRM_ANSWERS:
+                return replace(s, screen=Screen.QUESTION, question_index=0, confirmed=False)
             case Touched(Action.WALK_IN) if screen is Screen.WAIT_BOOKING:
                 return replace(s, screen=Screen.WALK_IN)
             case Touched(Action.AGREE) if screen is Screen.WALK_IN and s.card is not None:
@@ -696,6 +855,8 @@ class Flow:
                 return self._answer(s, action is Action.YES, fx)
             case Touched(Action.BACK) if screen is Screen.QUESTION and s.question_index > 0:
                 return replace(s, question_index=s.question_index - 1)
+            case Touched(Action.BACK) if screen is Screen.CONSENT and s.confirmed:
+                return replace(s, screen=Screen.CONFIRM_ANSWERS)
             case Touched(Action.BACK) if screen is Screen.CONSENT and s.answers:
                 return replace(s, screen=Screen.QUESTION, question_index=len(s.answers) - 1)
             case Touched(Action.AGREE) if screen is Screen.CONSENT:
@@ -741,6 +902,57 @@ class Flow:
             body["guardian"] = {**s.guardian.body(), "relation": s.relation}
         return body
 
+    def _typing(self, s: State, typed: Typed, event: Touched, fx: list[Effect]) -> State:
+        """A key on the on-screen keyboard: type, erase, confirm the field or go back."""
+        value = typed.value()
+        if event.action is Action.KEY:
+            char = event.value.upper()
+            if len(char) != 1 or char not in KEYS[typed.field]:
+                return s
+            if len(value) >= typed.limit():
+                return replace(s, notice="typed.error.too_long")
+            if char == " " and (not value or value.endswith(" ")):
+                return s
+            return replace(s, typed=replace(typed, **{typed.field: value + char}), notice="")
+        if event.action is Action.ERASE:
+            return replace(s, typed=replace(typed, **{typed.field: value[:-1]}), notice="")
+        fields = TYPED_FIELDS[typed.id_type]
+        at = fields.index(typed.field)
+        if event.action is Action.BACK:
+            if at == 0:
+                return replace(s, screen=Screen.DOCUMENT, typed=None, notice="")
+            return replace(s, typed=replace(typed, field=fields[at - 1]), notice="")
+        error = typed_error(typed, self._today(event))
+        if error is not None:
+            return replace(s, notice=error)
+        if at + 1 < len(fields):
+            return replace(s, typed=replace(typed, field=fields[at + 1]), notice="")
+        card = typed_card(typed)
+        s = replace(s, card=card, typed=None, notice="")
+        age = card.age_on(self._today(event))
+        if age is not None and age >= self.timing.elderly_age and not s.elderly:
+            s = replace(s, elderly=True, elderly_auto=True)
+        return self._have(s, fx)
+
+    def _passport_zone(self, s: State, text: str, today: date, fx: list[Effect]) -> State:
+        """A passport's zone under the scanner: its number, name and birth date, checked."""
+        try:
+            zone = parse_td3(text, today)
+        except BadMrz:
+            return replace(s, notice="typed.error.mrz")
+        card = Card(zone.number, zone.name, zone.birth_date, id_type="passport")
+        sex = zone.sex if zone.sex != "unknown" else None
+        card = replace(card, sex=sex)
+        s = replace(s, card=card, typed=None, notice="")
+        age = card.age_on(today)
+        if age is not None and age >= self.timing.elderly_age and not s.elderly:
+            s = replace(s, elderly=True, elderly_auto=True)
+        return self._have(s, fx)
+
+    def _today(self, event: Touched) -> date:
+        """The site's day the touch came on (no later bound when the shell gave none)."""
+        return event.today or date.max
+
     def _guardian_card(self, s: State, card: Card, today: date) -> State:
         """The guardian's card; the child's own card again is refused here, at once."""
         assert s.card is not None
@@ -782,6 +994,8 @@ class Flow:
             s = replace(s, pending=None, precheck=pre, answers=(), question_index=0)
             if pre.guardian_required and (s.guardian is None or s.relation is None):
                 return replace(s, screen=Screen.GUARDIAN_CARD)
+            if pre.booked_answers:
+                return replace(s, screen=Screen.CONFIRM_ANSWERS, confirmed=False)
             if pre.questions:
                 return replace(s, screen=Screen.QUESTION)
             return self._after_questions(s, fx)

@@ -145,7 +145,7 @@ class KioskShell:
     # --- input ---------------------------------------------------------------------------
 
     def touch(self, action: f.Action, value: str = "") -> None:
-        self.dispatch(f.Touched(action, value))
+        self.dispatch(f.Touched(action, value, self.today()))
 
     def activity(self) -> None:
         """A touch anywhere: the person is still there, so restart the inactivity timer."""
@@ -420,7 +420,7 @@ class KioskShell:
         async def read() -> None:
             scan = await scanner.read(self.options.read_poll)
             if scan is not None:
-                self.dispatch(f.Scanned(scan.text))
+                self.dispatch(f.Scanned(scan.text, self.today()))
 
         await self._device_loop("scanner", scanner, read)
 

@@ -75,7 +75,12 @@ def make_shell(
         client,
         devices,
         ticket_view,
-        flow=Flow(new_request_id, timing, voice=options.speak),
+        flow=Flow(
+            new_request_id,
+            timing,
+            voice=options.speak,
+            typed_documents=settings.kiosk.typed_documents,
+        ),
         options=ShellOptions(
             device_id=options.device_id,
             device_timeout=settings.devices.timeout_seconds,

@@ -116,6 +116,8 @@ class PrecheckResponse(BaseModel):
     notes: list[dict[str, object]]
     """Notes for the station that change no lane, e.g. an overdue dose."""
     questions: list[dict[str, object]]
+    booked_answers: dict[str, bool] | None = None
+    """The booking app's answers to every question (id -> yes), to confirm on one screen."""
     consent: dict[str, object]
     minor: bool = False
     guardian_required: bool = False

@@ -9,7 +9,9 @@ person's earlier doses:
   ``YYYY-MM-DD:PRODUCT:MANUFACTURER`` separated by ``;`` (``history.py`` has the exact form:
   the manufacturer may hold spaces; ``DATE:PRODUCT`` suffices for a product given here);
 - prior_dose_date, prior_product, prior_manufacturer: the older three-column form of one
-  earlier dose, still read; when it names a dose also in prior_doses it is that dose.
+  earlier dose, still read; when it names a dose also in prior_doses it is that dose;
+- answers: the health questions answered in the booking app, ``question_id=yes|no`` items
+  separated by ``;`` (the kiosk shows them on one screen to confirm).
 
 A history is refused with the row's line and why: a bad date, a date after today or not
 before the visit date, an empty product, the same dose twice, more than ten doses.
@@ -25,7 +27,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from vaxflow.config import Product, Settings
-from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.booking import Booking, PriorDose, format_answers, parse_answers
 from vaxflow.queue.core.errors import QueueError
 from vaxflow.queue.core.history import MAX_DOSES as MAX_HISTORY_DOSES
 from vaxflow.queue.core.history import BadHistory, format_history, manufacturer_key, parse_history
@@ -42,6 +44,7 @@ OPTIONAL = (
     "prior_product",
     "prior_manufacturer",
     "prior_doses",
+    "answers",
 )
 MAX_FIELD = 200
 #: The history column holds up to ten doses, each up to a date, a product and a manufacturer.
@@ -226,6 +229,7 @@ def parse_row(
         sex=sex,
         prior_doses=prior,
         source="csv",
+        answers=parse_answers(row.get("answers", "")),
     )
 
 
@@ -310,6 +314,7 @@ def to_csv(bookings: list[Booking], timezone: str) -> str:
                 "",
                 "",
                 format_history(b.prior_doses),
+                format_answers(b.answers),
             ]
         )
     return out.getvalue()

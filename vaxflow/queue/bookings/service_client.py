@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -54,6 +54,8 @@ class BookingJson(BaseModel):
     birth_date: date | None = None
     sex: str | None = Field(default=None, max_length=10)
     prior_doses: list[PriorDoseJson] = Field(default=[], max_length=10)
+    answers: dict[Annotated[str, Field(max_length=40)], bool] = Field(default={}, max_length=40)
+    """Health questions answered in the booking app: question id -> yes."""
 
     def to_booking(self) -> Booking:
         return Booking(
@@ -74,6 +76,7 @@ class BookingJson(BaseModel):
                 for d in self.prior_doses
             ),
             source="service",
+            answers=tuple(self.answers.items()),
         )
 
 

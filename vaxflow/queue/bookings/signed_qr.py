@@ -7,7 +7,9 @@ Payload: ``VXB1.<key id>.<body>.<signature>``: the body is the booking's fields 
 Body fields: code, name, id_type, id_number, site, visit day (YYYYMMDD), window (HHMM-HHMM),
 product, dose number, and - when the person had earlier doses - a tenth field with every
 earlier dose in the text form of `history.py` (``2021-03-01:CORONAVAC:Sinovac;...``).
-A nine-field body (no earlier doses, or an older issuer) is still read.
+A nine-field body (no earlier doses, or an older issuer) is still read. An eleventh field
+holds the health questions answered in the booking app (``fever=no;allergy=no``; the tenth
+is then present, empty without earlier doses).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from zoneinfo import ZoneInfo
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from vaxflow.queue.core.booking import Booking, PriorDose
+from vaxflow.queue.core.booking import Booking, PriorDose, format_answers, parse_answers
 from vaxflow.queue.core.errors import Invalid, Refused
 from vaxflow.queue.core.history import BadHistory, format_history, parse_history
 
@@ -74,11 +76,13 @@ def sign(booking: Booking, private_key_b64: str, kid: str, timezone: str) -> str
         booking.product,
         str(booking.dose_number),
     ]
-    if booking.prior_doses:
+    if booking.prior_doses or booking.answers:
         try:
             fields.append(format_history(booking.prior_doses))
         except ValueError as err:
             raise Invalid("bad_field", str(err)) from None
+    if booking.answers:
+        fields.append(format_answers(booking.answers))
     if any("|" in f for f in fields):
         raise Invalid("bad_field", "Booking fields may not contain '|'.")
     body = _b64("|".join(fields).encode("utf-8"))
@@ -137,6 +141,7 @@ def _parse_body(raw: bytes, timezone: str) -> Booking:
     """Fields of a correctly signed body; a signed but malformed body is still refused."""
     try:
         fields = raw.decode("utf-8").split("|")
+        answers = parse_answers(fields.pop()) if len(fields) == 11 else ()
         history = fields.pop() if len(fields) == 10 else ""
         code, name, id_type, id_number, site, day_text, window, product, dose = fields
         day = datetime.strptime(day_text, "%Y%m%d").date()
@@ -164,4 +169,5 @@ def _parse_body(raw: bytes, timezone: str) -> Booking:
         window_end=end,
         prior_doses=prior,
         source="qr",
+        answers=answers,
     )

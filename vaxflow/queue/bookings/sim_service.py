@@ -36,6 +36,7 @@ def booking_json(booking: Booking) -> dict[str, object]:
             }
             for d in booking.prior_doses
         ],
+        "answers": dict(booking.answers),
     }
 
 

@@ -51,3 +51,25 @@ class Booking:
     sex: str | None = None
     prior_doses: tuple[PriorDose, ...] = field(default=())
     source: str = "list"  # list | csv | qr | service | demo
+    answers: tuple[tuple[str, bool], ...] = ()
+    """The health questions answered in the booking app (question id, yes), if it asked them:
+    the kiosk shows them on one screen to confirm instead of asking each again."""
+
+
+def parse_answers(text: str) -> tuple[tuple[str, bool], ...]:
+    """`fever=no;allergy=yes` to (("fever", False), ("allergy", True)); ValueError if bad."""
+    answers: dict[str, bool] = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        qid, _, said = item.partition("=")
+        qid, said = qid.strip(), said.strip().lower()
+        if not qid or not all(c.isascii() and (c.isalnum() or c == "_") for c in qid):
+            raise ValueError(f"answers: {item!r} is not question_id=yes or question_id=no")
+        if said not in ("yes", "no") or qid in answers:
+            raise ValueError(f"answers: {item!r} is not question_id=yes or question_id=no once")
+        answers[qid] = said == "yes"
+    return tuple(answers.items())
+
+
+def format_answers(answers: tuple[tuple[str, bool], ...]) -> str:
+    """The `answers` column of a booking."""
+    return ";".join(f"{qid}={'yes' if yes else 'no'}" for qid, yes in answers)

@@ -72,6 +72,8 @@ def make_people(settings: Settings, day: date, count: int, seed: int = 7) -> lis
                 sex=sex,
                 prior_doses=prior,
                 source="demo",
+                # every third person answered the health questions in the booking app
+                answers=tuple((q.id, False) for q in settings.questions) if index % 3 == 0 else (),
             )
         )
     return people

@@ -368,8 +368,20 @@ def precheck(
         "review": _reasons(decision.review),
         "notes": _reasons(decision.notes),
         "questions": [q.model_dump() for q in settings.questions],
+        "booked_answers": booked_answers(settings, applicant.booking),
         "consent": settings.consent.model_dump(),
     }
+
+
+def booked_answers(settings: Settings, booking: Booking | None) -> dict[str, bool] | None:
+    """The booking app's answers when they cover every question the site asks, else None:
+    the kiosk then shows them on one screen to confirm (check-in still receives all answers)."""
+    if booking is None or not booking.answers or not settings.questions:
+        return None
+    given = dict(booking.answers)
+    if any(q.id not in given for q in settings.questions):
+        return None
+    return {q.id: given[q.id] for q in settings.questions}
 
 
 def found_by_id(request: CheckInRequest, visit: Visit) -> bool:

@@ -45,6 +45,7 @@ def booking_from_row(row: Any) -> Booking:
         sex=row.sex,
         prior_doses=prior,
         source=row.source or "list",
+        answers=tuple((str(k), bool(v)) for k, v in json.loads(row.answers or "{}").items()),
     )
 
 
@@ -75,6 +76,7 @@ def _values(booking: Booking) -> dict[str, Any]:
             ]
         ),
         "source": booking.source,
+        "answers": json.dumps(dict(booking.answers)) if booking.answers else None,
     }
 
 

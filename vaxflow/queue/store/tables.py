@@ -74,6 +74,7 @@ bookings = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("prior_doses", Text, nullable=True),
     Column("source", String(20), nullable=True),
+    Column("answers", Text, nullable=True),  # JSON {question id: yes} from the booking app
     UniqueConstraint("site_id", "code"),
     Index(None, "site_id", "id_number", "visit_date"),
 )

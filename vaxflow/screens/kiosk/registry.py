@@ -25,6 +25,9 @@ SCREENS: dict[Screen, tuple[str, str]] = {
     Screen.PRINTING: ("printing", "PrintingScreen"),
     Screen.TICKET: ("ticket", "TicketScreen"),
     Screen.PROBLEM: ("problem", "ProblemScreen"),
+    Screen.DOCUMENT: ("document", "DocumentScreen"),
+    Screen.TYPING: ("type_document", "TypingScreen"),
+    Screen.CONFIRM_ANSWERS: ("confirm_answers", "ConfirmAnswersScreen"),
 }
 
 

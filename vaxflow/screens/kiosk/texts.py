@@ -8,11 +8,22 @@ number, lane and place, the desk), so the voice never says what the screen does 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from vaxflow.config.languages import LANGUAGE_NAMES
 from vaxflow.hardware.layout import TicketView
-from vaxflow.kiosk.flow import RELATIONS, PrintState, Screen, State, Ticket
+from vaxflow.kiosk.flow import (
+    DOCUMENTS,
+    KEYS,
+    RELATIONS,
+    TYPED_FIELDS,
+    PrintState,
+    Screen,
+    State,
+    Ticket,
+    Typed,
+)
 from vaxflow.queue.core.privacy import mask_name
 from vaxflow.screens.kiosk.i18n import has, text
 
@@ -29,7 +40,35 @@ BUTTONS = (
     "another",
     "done",
     "start_over",
+    "next",
+    "erase",
+    "space",
+    "unchanged",
+    "changed",
 )
+
+
+#: Faults of the machine, not refusals of the person: the kiosk's own plain words, never the
+#: server's (which are written for staff), and "ask a member of staff" in each.
+FAULTS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "unauthorized",
+            "forbidden",
+            "invalid_body",
+            "http_error",
+            "internal_error",
+            "store_unavailable",
+            "not_found",
+            "method_not_allowed",
+            "bad_request",
+            "body_too_large",
+        ),
+        "machine",
+    ),
+    **dict.fromkeys(("rate_limited", "body_timeout", "feed_full"), "busy"),
+    "booking_service_unavailable": "bookings",
+}
 
 
 def screen_texts(state: State) -> dict[str, str]:
@@ -44,6 +83,10 @@ def screen_texts(state: State) -> dict[str, str]:
     out["elderly"] = t("attract.elderly_on" if state.elderly else "attract.elderly")
     out["voice"] = t("voice.on" if state.speaking else "voice.off")
     out["notice"] = t(state.notice, tail=state.notice_arg) if state.notice else ""
+    # for people who read neither Chinese nor the chosen language: English always under it
+    no_card = t("attract.no_id_card")
+    english = text("attract.no_id_card", "en")
+    out["no_id_card"] = no_card if no_card == english else f"{no_card}\n{english}"
     screen = state.screen
     if screen is Screen.ATTRACT:
         out.update(
@@ -58,7 +101,12 @@ def screen_texts(state: State) -> dict[str, str]:
         name = mask_name(state.card.name) if state.card else ""
         out.update(
             title=t("wait_booking.title"),
-            sub=t("wait_booking.got_card", name=name),
+            sub=t(
+                "wait_booking.got_card"
+                if state.card is None or state.card.id_type == "cn_resident"
+                else "wait_booking.got_document",
+                name=name,
+            ),
             body=t("wait_booking.no_booking"),
         )
     elif screen is Screen.WALK_IN:
@@ -101,22 +149,66 @@ def screen_texts(state: State) -> dict[str, str]:
         name = mask_name(state.guardian.name) if state.guardian else ""
         out.update(title=t("guardian_relation.title"), sub=t("guardian_relation.sub", name=name))
         out.update({f"r_{code}": t(f"relation.{code}") for code in RELATIONS})
+    elif screen is Screen.DOCUMENT:
+        out.update(title=t("document.title"), sub=t("document.sub"))
+        out.update({f"d_{code}": t(f"document.{code}") for code in DOCUMENTS})
+    elif screen is Screen.TYPING and state.typed is not None:
+        out.update(_typing_texts(state.typed, t))
+    elif screen is Screen.CONFIRM_ANSWERS and state.precheck is not None:
+        pre = state.precheck
+        asked = {q.id: q for q in pre.questions}
+        lines = []
+        for qid, yes in pre.booked_answers:
+            q = asked[qid].text
+            words = q.get(lang) or q.get("en") or qid
+            answer = t("confirm.yes" if yes else "confirm.no")
+            lines.append(t("confirm.line", question=words, answer=answer))
+        out.update(
+            title=t("confirm.title"),
+            sub=t("confirm.sub"),
+            person=t(
+                "question.person",
+                name=pre.person_name,
+                product=pre.product_in(lang),
+                dose=pre.dose_number,
+            ),
+            body="\n".join(lines),
+        )
     elif screen is Screen.OFFLINE:
         out.update(title=t("offline.title"), body=t("offline.body"))
     elif screen in (Screen.PRINTING, Screen.TICKET) and state.ticket is not None:
         out.update(_ticket_texts(state, state.ticket))
     elif screen is Screen.PROBLEM and state.problem is not None:
         problem = state.problem
-        message = problem.message(lang)
+        fault = FAULTS.get(problem.reason)
+        message = t(f"fault.{fault}") if fault else problem.message(lang)
         if message is None:
             key = f"reason.{problem.reason}"
             message = t(key) if _known(key, lang) else t("reason.unknown")
         out.update(
-            title=t("problem.title"),
+            title=t("fault.title") if fault else t("problem.title"),
             body=message,
             go_to=t("problem.go_to", desk=t(f"desk.{problem.desk.value}")),
         )
     return out
+
+
+def _typing_texts(typed: Typed, t: Callable[..., str]) -> dict[str, str]:
+    """The typing screen: which field, how it is written, what is typed so far, the keys."""
+    fields = TYPED_FIELDS[typed.id_type]
+    value = typed.value()
+    if typed.field == "birth":  # 19800102 shown as 1980-01-02, blanks as _
+        digits = value.ljust(8, "_")
+        value = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+    help_key = "typed.help." + (typed.id_type if typed.field == "number" else typed.field)
+    return {
+        "title": t(f"typed.title.{typed.field}"),
+        "document": t(f"document.{typed.id_type}"),
+        "step": t("typed.step", n=fields.index(typed.field) + 1, total=len(fields)),
+        "help": t(help_key),
+        "value": value,
+        "keys": KEYS[typed.field],
+    }
 
 
 def _known(key: str, language: str) -> bool:
@@ -167,6 +259,13 @@ def spoken_words(state: State) -> str:
         said += [shown["title"], shown["body"], shown["card"]]
     elif screen is Screen.WAIT_CARD:
         said += [shown["title"]]
+    elif screen is Screen.DOCUMENT:
+        said += [shown["title"], *(shown[f"d_{code}"] for code in DOCUMENTS)]
+    elif screen is Screen.TYPING:
+        said += [shown.get("title", ""), shown.get("help", "")]
+    elif screen is Screen.CONFIRM_ANSWERS:
+        said += [shown.get("title", ""), shown.get("sub", ""), shown.get("body", "")]
+        said += [t("prompt.confirm")]
     elif screen is Screen.WAIT_BOOKING:
         said += [t("prompt.scan_or_walk_in")]
     elif screen in (Screen.WALK_IN, Screen.OFFLINE):

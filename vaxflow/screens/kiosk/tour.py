@@ -32,8 +32,14 @@ from vaxflow.queue.client.site import ServerUnreachable, SiteClient
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.booking import Booking
 from vaxflow.queue.demo.demo_data import make_people
+from vaxflow.queue.demo.demo_day import make_day
 
 Snap = Callable[[Path], Awaitable[Path]]
+#: The specimen zone of ICAO Doc 9303 part 4 (a passport's two machine-readable lines), as a
+#: line-based scanner sends it: 88 characters in one line.
+PASSPORT_ZONE = (
+    "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10"
+)
 
 
 class GatedClient(SiteClient):
@@ -105,6 +111,7 @@ class Kit:
     screens: list[str] = field(default_factory=list)
     used: int = 0
     walk_ins_used: int = 0
+    taps: int = 0
 
     @classmethod
     def of(cls, shell: KioskShell, settings: Settings, today: date) -> Kit:
@@ -115,7 +122,9 @@ class Kit:
             raise SystemExit("the tour and test scripts need simulated devices (--devices sim)")
         if not isinstance(printer, SimPrinter):
             raise SystemExit("the tour and test scripts need a simulated printer")
-        people = make_people(settings, today, 400)
+        listed = {p.booking.code: p.booking.id_number for p in make_day(settings, today, 600)}
+        # the demo's day list makes some of these people someone else (a child): not them
+        people = [p for p in make_people(settings, today, 600) if listed[p.code] == p.id_number]
         walk_ins = make_people(settings, today, 20, seed=23)
         kit = cls(shell, scanner, reader, printer, people, walk_ins)
         shell.listeners.append(kit._seen)
@@ -126,16 +135,24 @@ class Kit:
             self.screens.append(state.screen.value)
             print(f"SCREEN {state.screen.value}", flush=True)
 
-    def person(self, *, elderly: bool | None = None) -> Booking:
-        """The next booked demo person (optionally well over 60, or well under)."""
+    def person(self, *, elderly: bool | None = None, answered: bool = False) -> Booking:
+        """The next booked demo person (optionally well over 60, or well under); `answered`:
+        one who answered the health questions in the booking app (else one who did not)."""
         today = date.today()
         while True:
             person = self.people[self.used]
             self.used += 1
             assert person.birth_date is not None
             age = today.year - person.birth_date.year
+            if bool(person.answers) != answered:
+                continue
             if elderly is None or (elderly and age >= 62) or (not elderly and age < 58):
                 return person
+
+    def tap(self, action: Action, value: str = "") -> None:
+        """A person's touch on the screen, counted."""
+        self.taps += 1
+        self.shell.touch(action, value)
 
     def child_card(self, today: date, years: int = 10) -> IdCard:
         """A child's own resident ID card, on no booking list."""
@@ -283,6 +300,8 @@ async def script_latency(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
         marks.append((state.screen.value, loop.time()))
         if state.screen is Screen.QUESTION:
             loop.call_soon(shell.touch, Action.NO)
+        elif state.screen is Screen.CONFIRM_ANSWERS:  # the booking's answers: unchanged
+            loop.call_soon(shell.touch, Action.YES)
         elif state.screen is Screen.CONSENT:
             loop.call_soon(shell.touch, Action.AGREE)
 
@@ -340,6 +359,101 @@ async def script_guardian(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
     }
 
 
+async def type_document(
+    kit: Kit, snap: Snap | None, out: Path, document: str = "passport", number: str = "E12345678"
+) -> None:
+    """From the start screen, type a passport or permit as a person would, one key at a time;
+    a too-short number first (photographed with its error when `snap` is given)."""
+    shell = kit.shell
+    shell.touch(Action.NO_ID_CARD)
+    await shell.wait_screen(Screen.DOCUMENT)
+    if snap is not None:
+        await snap(out / "document.png")
+    shell.touch(Action.DOCUMENT, document)
+    await shell.wait_screen(Screen.TYPING)
+    for char in number[:3]:
+        shell.touch(Action.KEY, char)
+    shell.touch(Action.NEXT)
+    if snap is not None:
+        await shell.wait_for(lambda s: s.notice.startswith("typed.error."))
+        await snap(out / "typing_error.png")
+    for char in number[3:]:
+        shell.touch(Action.KEY, char)
+    shell.touch(Action.NEXT)
+    for char in "SMITH JANE":
+        shell.touch(Action.KEY, char)
+    shell.touch(Action.NEXT)
+    for char in "1985061":
+        shell.touch(Action.KEY, char)
+    if snap is not None:
+        await asyncio.sleep(0)
+        await snap(out / "typing_birth.png")
+    shell.touch(Action.KEY, "5")
+    shell.touch(Action.NEXT)
+
+
+async def booked_confirmed(kit: Kit, snap: Snap | None, out: Path) -> tuple[State, int]:
+    """A booked person who answered in the booking app: QR, card, then only taps, counted
+    from the first screen to the start screen again; the confirm screen photographed."""
+    shell = kit.shell
+    person = kit.person(elderly=False, answered=True)
+    kit.taps = 0
+    kit.scanner.push(person.code)
+    await shell.wait_screen(Screen.WAIT_CARD)
+    kit.reader.present(card_for(person))
+    reached = await shell.wait_for(lambda s: s.screen in (Screen.CONFIRM_ANSWERS, Screen.PROBLEM))
+    if reached.problem is not None:
+        raise RuntimeError(f"booked person {person.code} refused: {reached.problem.reason}")
+    if snap is not None:
+        await snap(out / "confirm_answers.png")
+    kit.tap(Action.YES)  # nothing has changed
+    await shell.wait_screen(Screen.CONSENT)
+    kit.tap(Action.AGREE)
+    state = await kit.ticket()
+    if snap is not None:
+        await snap(out / "ticket_after_confirm.png")
+    kit.tap(Action.DONE)
+    await shell.wait_screen(Screen.ATTRACT)
+    return state, kit.taps
+
+
+async def script_booked_confirmed(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    """A booked person with pre-answered questions: at most three taps to a ticket and done."""
+    state, taps = await booked_confirmed(kit, snap, out)
+    assert state.ticket is not None
+    print(f"TAPS {taps}", flush=True)
+    return {
+        "ticket": state.ticket.number,
+        "print": state.print_state.value,
+        "taps": taps,
+        "answers": dict(state.answers),
+    }
+
+
+async def script_passport(kit: Kit, snap: Snap, out: Path) -> dict[str, Any]:
+    """A walk-in with a passport typed on the kiosk's keyboard, to a printed ticket."""
+    shell = kit.shell
+    shell.touch(Action.LANGUAGE, "en")
+    number = f"E{kit.used:08d}"
+    await type_document(kit, snap, out, "passport", number)
+    await shell.wait_screen(Screen.WAIT_BOOKING)
+    shell.touch(Action.WALK_IN)
+    await shell.wait_screen(Screen.WALK_IN)
+    shell.touch(Action.AGREE)
+    reached = await shell.wait_for(lambda s: s.screen in (Screen.QUESTION, Screen.PROBLEM))
+    if reached.problem is not None:
+        return {"problem": reached.problem.reason}
+    await kit.answer_all()
+    state = await kit.ticket()
+    assert state.ticket is not None and state.card is not None
+    return {
+        "ticket": state.ticket.number,
+        "print": state.print_state.value,
+        "id_type": state.card.id_type,
+        "number": state.card.id_number,
+    }
+
+
 SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
     "booked": script_booked,
     "walk_in": script_walk_in,
@@ -349,6 +463,8 @@ SCRIPTS: dict[str, Callable[[Kit, Snap, Path], Awaitable[dict[str, Any]]]] = {
     "startup": script_startup,
     "latency": script_latency,
     "guardian": script_guardian,
+    "passport": script_passport,
+    "booked_confirmed": script_booked_confirmed,
 }
 
 
@@ -500,6 +616,48 @@ async def _tour_language(
     shell.touch(Action.START_OVER)
     await shell.wait_screen(Screen.ATTRACT)
     await _tour_guardian(kit, snap, out, lang)
+    await _tour_new_ways(kit, snap, out, lang)
+
+
+async def _tour_new_ways(kit: Kit, snap: Snap, out: Path, lang: Callable[[], None]) -> None:
+    """The passport path and the booked person's one-screen confirm, with its tap count."""
+    shell = kit.shell
+    lang()
+    if shell.state.elderly:
+        shell.touch(Action.ELDERLY, "off")
+    await type_document(kit, _numbered(snap, out, "21"), out, "passport", f"E{kit.used:08d}")
+    await shell.wait_screen(Screen.WAIT_BOOKING)
+    await snap(out / "22-passport_wait_booking.png")
+    shell.touch(Action.START_OVER)
+    await shell.wait_screen(Screen.ATTRACT)
+    lang()
+    _state, taps = await booked_confirmed(kit, _numbered(snap, out, "23"), out)
+    print(f"tour {out.name}: booked with answers from the app: {taps} taps", flush=True)
+    lang()
+    kit.scanner.push(PASSPORT_ZONE)  # a passport's zone under the scanner: no typing
+    await shell.wait_screen(Screen.WAIT_BOOKING)
+    await snap(out / "25-passport_zone_read.png")
+    shell.touch(Action.START_OVER)
+    await shell.wait_screen(Screen.ATTRACT)
+    lang()
+    shell.touch(Action.ELDERLY, "on")
+    shell.touch(Action.NO_ID_CARD)
+    await shell.wait_screen(Screen.DOCUMENT)
+    shell.touch(Action.DOCUMENT, "hk_macau_permit")
+    await shell.wait_screen(Screen.TYPING)
+    await snap(out / "24-typing_elderly.png")
+    shell.touch(Action.START_OVER)
+    shell.touch(Action.ELDERLY, "off")
+    await shell.wait_screen(Screen.ATTRACT)
+
+
+def _numbered(snap: Snap, out: Path, prefix: str) -> Snap:
+    """`snap` with the tour's number in front of each file name."""
+
+    async def numbered(path: Path) -> Path:
+        return await snap(out / f"{prefix}-{path.name}")
+
+    return numbered
 
 
 async def _tour_guardian(kit: Kit, snap: Snap, out: Path, lang: Callable[[], None]) -> None:

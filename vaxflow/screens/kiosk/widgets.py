@@ -23,29 +23,32 @@ from vaxflow.screens.kiosk.wrap import wrap
 FONT_NAME = "KioskFont"
 
 
-class Words(Label):  # type: ignore[misc]
-    """Wrapped, centred text `scale` units tall; lines broken by `wrap` (CJK rules), not Kivy."""
+class Wrapping:
+    """Text broken into lines by `wrap` (CJK rules, glued numbers) before Kivy lays it out."""
 
-    vm = ObjectProperty(None, allownone=True, rebind=True)
-    scale = NumericProperty(1.0)
+    _raw: str
+    _wrapped: str
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._raw = ""
+    def _start_wrapping(self: Any) -> None:
+        self._raw = self.text
         self._wrapped = ""
-        super().__init__(**kwargs)
         for name in ("width", "font_size", "padding", "bold", "font_name"):
             self.fbind(name, self._rewrap)
+        self.fbind("text", self._text_changed)
 
-    def on_text(self, _widget: Any, value: str) -> None:
+    def _text_changed(self: Any, _widget: Any, value: str) -> None:
         if value != self._wrapped:  # new words from the screen, not our own line breaks
             self._raw = value
             # Not while `text` is being dispatched: Label's own observer would then get the
             # unwrapped value after ours. Before the next frame is drawn instead.
             Clock.schedule_once(self._rewrap, -1)
 
-    def _rewrap(self, *_args: Any) -> None:
+    def _room(self: Any) -> float:
         padding = list(self.padding)
-        room = self.width - (padding[0] + padding[2 if len(padding) == 4 else 0])
+        return float(self.width - (padding[0] + padding[2 if len(padding) == 4 else 0]))
+
+    def _rewrap(self: Any, *_args: Any) -> None:
+        room = self._room()
         if room <= 1 or not self._raw:
             return
         measure = CoreLabel(font_name=self.font_name, font_size=self.font_size, bold=self.bold)
@@ -57,11 +60,29 @@ class Words(Label):  # type: ignore[misc]
         self.text = self._wrapped
 
 
-class BigButton(Button):  # type: ignore[misc]
-    """A touch target at least 2.6 units tall (larger in elderly mode)."""
+class Words(Wrapping, Label):  # type: ignore[misc]
+    """Wrapped, centred text `scale` units tall; lines broken by `wrap` (CJK rules), not Kivy."""
+
+    vm = ObjectProperty(None, allownone=True, rebind=True)
+    scale = NumericProperty(1.0)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._start_wrapping()
+
+
+class BigButton(Wrapping, Button):  # type: ignore[misc]
+    """A touch target at least 2.6 units tall (larger in elderly mode); its words wrapped."""
 
     vm = ObjectProperty(None, allownone=True, rebind=True)
     kind = ObjectProperty("primary")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._start_wrapping()
+
+    def _room(self) -> float:
+        return float(self.width - 16)  # the text_size of widgets.kv
 
 
 class LanguageButton(ToggleButton):  # type: ignore[misc]
