@@ -13,7 +13,7 @@ The server runs as its own process (the demo site file, a temporary SQLite file 
 * sign-in flood: `--sign-ins` sign-ins at once (right PIN, each from its own device): their
   p99 and answers, and /api/stats p99 meanwhile.
 
-`--code DIR` runs the server from another checkout (e.g. /work/main, before issue 17) for a
+`--code DIR` runs the server from another checkout (a clone at the commit before issue 17) for a
 before/after comparison. Exit status 0 when the server stayed up.
 """
 

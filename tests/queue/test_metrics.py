@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.deploy.demo_site import demo_server
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.config.schema import FhirUplink
@@ -203,35 +199,6 @@ async def test_the_docs_and_the_dashboard_name_only_metrics_the_server_has(site:
     assert set(listed) <= exposed
 
 
-def _vaxflow() -> list[str]:
-    script = Path(sys.executable).with_name("vaxflow")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "vaxflow"]
-
-
-@contextmanager
-def _demo(folder: Path) -> Iterator[str]:
-    """`vaxflow demo --headless` at 60 times real time; yields its URL."""
-    out, err = folder / "demo.out", folder / "demo.err"
-    command = [*_vaxflow(), "demo", "--headless", "--port", "0", "--speed", "60"]
-    command += ["--db", str(folder / "demo.sqlite")]
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=folder)
-    try:
-        deadline = time.monotonic() + 60
-        while not (match := re.search(r"server\s+(http://\S+?)/?$", out.read_text(), re.M)):
-            assert proc.poll() is None, err.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the demo did not start"
-            time.sleep(0.1)
-        yield match.group(1)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 def _scrape_url(url: str) -> Samples:
     request = urllib.request.Request(
         f"{url}/metrics", headers={"Authorization": "Bearer demo-metrics-token"}
@@ -246,7 +213,7 @@ def _total(found: Samples, name: str) -> float:
 
 @pytest.mark.slow
 def test_a_demo_s_counters_grow(tmp_path: Path) -> None:
-    with _demo(tmp_path) as url:
+    with demo_server(tmp_path, tmp_path / "demo.sqlite") as url:
         first = _scrape_url(url)
         deadline = time.monotonic() + 40
         while True:
