@@ -238,6 +238,7 @@ def dose_record(conn: Connection, dose_id: int) -> DoseRecord | None:
         r.birth_date,
         r.sex,
         reactions,
+        r.struck_at,
     )
 
 
