@@ -18,6 +18,7 @@ from vaxflow.config import Settings
 from vaxflow.queue.core import certificate_qr, engine
 from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.outbox import OutboxState
+from vaxflow.queue.core.report import build
 from vaxflow.queue.demo.demo_data import seed_bookings
 from vaxflow.queue.server.app import create_app
 from vaxflow.queue.server.appkeys import STORE
@@ -80,6 +81,12 @@ async def test_a_struck_dose_is_told_once_and_left_out_of_the_counts(
     # the day's report and exports, the lots' counts and the schedule rules' history
     exported = await store.read(lambda c: records.dose_records(c, day, [site_id]))
     assert [r.dose.visit_id for r in exported] == [right["visit_id"]]
+    zone, now = settings.site.timezone, clock.now()
+    day_rows = await store.read(
+        lambda c: records.day_rows(c, day, [site_id], timezone=zone, as_of=now)
+    )
+    report = build(day_rows)
+    assert report.totals["doses"] == 1 and report.reconciled, report.checks
     lots = await site.get("marshal", "/api/lots")
     assert sum(lot["doses_today"] for lot in lots["lots"]) == 1
     person = site.person(codes[0])

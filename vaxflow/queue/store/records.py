@@ -120,6 +120,14 @@ def day_rows(
         events=events,
         seats=dict(seats or {}),
         site_names=dict(site_names or {}),
+        struck=frozenset(
+            conn.execute(
+                select(t.doses.c.visit_id).where(
+                    t.doses.c.visit_id.in_(_day_visits(day, sites)),
+                    t.doses.c.struck_at.is_not(None),
+                )
+            ).scalars()
+        ),
     )
 
 
