@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import stat
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,12 @@ async def test_the_summary_counts_groups_and_reconciles_with_the_registries(
     assert sum(int(row[6]) for row in table[1:]) == 3
     for written in (Path(f"{stem}.csv"), Path(f"{stem}.json")):
         assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+    # by default, the previous site day (by the wall clock: the command runs at the site)
+    yesterday = engine.site_day(datetime.now(UTC), settings.site.timezone) - timedelta(days=1)
+    assert main(["uplink", "summary", "--out", str(out), "--db", str(db)]) in (0, 3)
+    assert (out / f"uplink-summary-{site_id}-{yesterday.isoformat()}.json").exists()
+    capsys.readouterr()
 
     # the reconcile command reads the same counts
     assert main(["uplink", "reconcile", "--json", "--date", day.isoformat(), "--db", str(db)]) == 0
