@@ -64,6 +64,8 @@ def test_clinical_actions_belong_to_clinical_roles() -> None:
     assert by_path[("POST", "/api/checkins")] == {"kiosk", "admin"}
     assert "board" not in (by_path[("GET", "/api/tickets/{ticket}")] or set())
     assert by_path[("GET", "/metrics")] == {"marshal", "admin", "metrics"}  # a scraper's token
+    # striking out a dose given in error is for the marshal and admin only (issue 15)
+    assert by_path[("POST", "/api/visits/{visit_id}/strike-dose")] == {"marshal", "admin"}
     public = {path for (_, path), roles in by_path.items() if roles is None}
     # and the certificate verifier (issue 15): anyone may check a certificate, nothing changes
     assert public == {"/api/health", "/api/time", "/api/openapi.json", "/api/certificates/verify"}

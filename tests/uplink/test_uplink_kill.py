@@ -166,5 +166,7 @@ async def test_sigkill_mid_send_then_restart_delivers_each_dose_once(
             "waiting": 0,
             "needs_fixing": 0,
             "never_queued": 0,
+            "struck": 0,
+            "struck_acknowledged": 0,
         }
     )

@@ -1,18 +1,25 @@
 """`vaxflow uplink status`: what waits to leave the site; `vaxflow uplink retry [ID]`: put
 rows that needed fixing back in line (after the record or the registry was fixed);
 `vaxflow uplink reconcile [--date]`: the day's doses against what each registry acknowledged
-(exit status 3 while some are not acknowledged)."""
+(exit status 3 while some are not acknowledged); `vaxflow uplink summary [--date] --out DIR`:
+the daily summary for the 10:00 deadline, CSV and JSON (the previous site day by default)."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from vaxflow.cli.common import DEMO_HELP, CommandError
 from vaxflow.cli.report_cmd import load_configs, run, site_day
+from vaxflow.csv_cells import safe_row
+from vaxflow.private_files import open_private, write_private_text
+from vaxflow.queue.core import engine as rules
 from vaxflow.queue.core.outbox import OutboxState, overdue
+from vaxflow.queue.ops import uplink_summary
 from vaxflow.queue.ops.outbox_rows import registry_targets
 from vaxflow.queue.store import outbox
 from vaxflow.queue.store.db import NotADatabase, read_snapshot
@@ -35,7 +42,15 @@ def register(sub: Any) -> None:
     )
     check.add_argument("--date", help="site day YYYY-MM-DD (default: today)")
     check.add_argument("--json", action="store_true", help="print JSON")
-    for command, func in ((status, _status), (again, _retry), (check, _reconcile)):
+    daily = commands.add_parser(
+        "summary",
+        help="the daily summary for the 10:00 deadline: doses by product × dose × lot, "
+        "reconciled with what each registry acknowledged (CSV and JSON, exit 3 if not all)",
+    )
+    daily.add_argument("--date", help="site day YYYY-MM-DD (default: the previous site day)")
+    daily.add_argument("--out", required=True, help="folder the CSV and JSON files go to")
+    commands_and_bodies = ((status, _status), (again, _retry), (check, _reconcile))
+    for command, func in (*commands_and_bodies, (daily, _summary)):
         command.add_argument("--db", help="the site's database (default: the site file's)")
         command.add_argument("--config", action="append", help=f"site file (default: {DEMO_HELP})")
         command.set_defaults(func=lambda args, f=func: run(f, args))
@@ -110,5 +125,40 @@ def _reconcile(args: argparse.Namespace) -> int:
         return 0
     for target, counts in found.items():
         print(f"{day} {target:6} " + "  ".join(f"{k} {v}" for k, v in counts.items()))
-    complete = all(c["acknowledged"] == c["doses"] for c in found.values())
+    complete = all(
+        c["acknowledged"] == c["doses"] and c["struck_acknowledged"] == c["struck"]
+        for c in found.values()
+    )
     return 0 if complete else 3
+
+
+def _summary(args: argparse.Namespace) -> int:
+    settings = load_configs(args)[0]
+    db = args.db or settings.server.db
+    now = datetime.now(UTC)
+    if args.date:
+        day = site_day(args, settings)
+    else:
+        day = rules.site_day(now, settings.site.timezone) - timedelta(days=1)
+    try:
+        with read_snapshot(db) as conn:
+            summary = uplink_summary.daily_summary(conn, settings, day, now)
+    except NotADatabase as err:
+        raise CommandError(str(err)) from err
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"uplink-summary-{settings.site.id}-{day.isoformat()}"
+    with open_private(Path(f"{stem}.csv"), "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(uplink_summary.csv_header(summary))
+        for row in uplink_summary.csv_rows(summary):
+            writer.writerow(safe_row(row))
+    text = json.dumps(summary, ensure_ascii=False, indent=2) + "\n"
+    write_private_text(Path(f"{stem}.json"), text)
+    print(
+        f"{day} {summary['doses']} doses in {len(summary['groups'])} groups "
+        f"({summary['struck']} struck out): {stem}.csv, {stem}.json"
+    )
+    for target, counts in summary["reconciliation"].items():
+        print(f"{day} {target:6} " + "  ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0 if summary["complete"] else 3

@@ -571,3 +571,23 @@ class CertificateVerifyRequest(_Body):
     """A certificate QR's text, as scanned (issue 15)."""
 
     text: str = Field(min_length=1, max_length=2000)
+
+
+class StrikeDoseRequest(_Body):
+    """Why a dose given in error is struck out (issue 15); kept with the dose and audited."""
+
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class StrikeDoseResponse(BaseModel):
+    """The struck dose: the registries are told under the same dose key."""
+
+    visit_id: int
+    ticket: str
+    dose: str
+    product: str
+    lot: str
+    dose_number: int
+    struck_at: str
+    struck_by: str
+    reason: str

@@ -35,6 +35,7 @@ class EventKind(StrEnum):
     REFERRED = "referred"
     ADVERSE_FLAGGED = "adverse_flagged"
     ADVERSE_RESOLVED = "adverse_resolved"
+    DOSE_STRUCK = "dose_struck"  # a dose given in error struck out; payload: reason (issue 15)
     TRANSFERRED = "transferred"
     RELEASED = "released"
     LEFT_EARLY = "left_early"

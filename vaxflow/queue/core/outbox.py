@@ -136,3 +136,26 @@ def ack_verdict(code: str, text: str = "") -> Verdict:
 def overdue(created_at: datetime, now: datetime, hours: float) -> bool:
     """Whether a pending row has waited longer than `hours`."""
     return now - created_at > timedelta(hours=hours)
+
+
+#: Where one dose stands with one registry (the daily summary's reconciliation, issue 15).
+ACKNOWLEDGED, WAITING, NEEDS_FIXING_NOW, NEVER_QUEUED = (
+    "acknowledged",
+    "waiting",
+    "needs_fixing",
+    "never_queued",
+)
+DOSE_STANDINGS = (ACKNOWLEDGED, WAITING, NEEDS_FIXING_NOW, NEVER_QUEUED)
+
+
+def dose_standing(states: set[str]) -> str:
+    """A dose's standing with a registry from the states of its rows there: acknowledged when
+    every row was (the add, its updates, a strike-out), needs fixing when any row does,
+    waiting while any is pending, never queued without rows (the target came later)."""
+    if not states:
+        return NEVER_QUEUED
+    if OutboxState.NEEDS_FIXING.value in states:
+        return NEEDS_FIXING_NOW
+    if OutboxState.PENDING.value in states:
+        return WAITING
+    return ACKNOWLEDGED

@@ -112,6 +112,9 @@ class DayRows:
     events: Sequence[EventRow]
     seats: dict[str, int] = field(default_factory=dict)  # observation seats by site
     site_names: dict[str, str] = field(default_factory=dict)
+    struck: frozenset[int] = frozenset()
+    """Visits whose dose was struck out as given in error (issue 15): not in `doses`, and
+    their `dosed` events are not counted when the log is reconciled with the tables."""
 
 
 @dataclass(frozen=True)
@@ -467,7 +470,7 @@ def reconcile(rows: DayRows, report: DailyReport) -> list[Check]:
     zone = ZoneInfo(rows.timezone)
     events = sorted(rows.events, key=lambda e: e.seq)
     kinds = Counter(e.kind for e in events)
-    dosed = [e for e in events if e.kind == EventKind.DOSED]
+    dosed = [e for e in events if e.kind == EventKind.DOSED and e.visit_id not in rows.struck]
 
     checked_in_at: dict[int, datetime] = {}
     called_at: dict[int, datetime] = {}

@@ -83,7 +83,7 @@ def immunization(record: DoseRecord, settings: Settings | None = None) -> dict[s
         "resourceType": "Immunization",
         "id": f"{dose.site_id}-dose-{record.dose_id}",
         "identifier": [{"system": DOSE_SYSTEM, "value": f"{dose.site_id}/{record.dose_id}"}],
-        "status": "completed",
+        "status": "completed" if record.struck_at is None else "entered-in-error",
         "vaccineCode": {"coding": [coding], "text": product.name if product else dose.product},
         "patient": {"reference": f"Patient/{patient_id(record.id_type, record.id_number)}"},
         "occurrenceDateTime": _instant(dose.given_at),

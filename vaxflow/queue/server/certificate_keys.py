@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -15,8 +16,10 @@ from vaxflow.config import Settings
 from vaxflow.queue.api import models as m
 from vaxflow.queue.core import certificate_qr
 from vaxflow.queue.core.certificate_qr import CertificateKeys, SiteKey
-from vaxflow.queue.server.appkeys import CERTIFICATE_KEYS
+from vaxflow.queue.core.errors import Refused
+from vaxflow.queue.server.appkeys import CERTIFICATE_KEYS, SETTINGS, STORE
 from vaxflow.queue.server.handlers import json_response, parse_body
+from vaxflow.queue.store import views
 
 
 def load(settings: Settings) -> CertificateKeys:
@@ -42,18 +45,36 @@ async def verify(request: web.Request) -> web.Response:
         found = certificate_qr.verify(body.text, request.app[CERTIFICATE_KEYS].trust)
     except certificate_qr.CertificateRefused as err:
         return json_response({"valid": False, **err.to_json()})
-    return json_response(
-        {
-            "valid": True,
-            "certificate": {
-                "name": found.name,
-                "product": found.product,
-                "manufacturer": found.manufacturer,
-                "lot": found.lot,
-                "dose_number": found.dose_number,
-                "date": found.given_on.isoformat(),
-                "site": found.site_id,
-                "dose": found.dose_key,
-            },
-        }
-    )
+    certificate = {
+        "name": found.name,
+        "product": found.product,
+        "manufacturer": found.manufacturer,
+        "lot": found.lot,
+        "dose_number": found.dose_number,
+        "date": found.given_on.isoformat(),
+        "site": found.site_id,
+        "dose": found.dose_key,
+    }
+    struck = await _struck(request, found.site_id, found.dose_key)
+    if struck is not None:  # signed by us, but the dose was given in error and struck out
+        refusal = Refused(
+            "dose_struck",
+            "This certificate's dose was struck out as given in error.",
+            struck_at=struck.struck_at.isoformat(),
+        )
+        return json_response({"valid": False, "certificate": certificate, **refusal.to_json()})
+    return json_response({"valid": True, "certificate": certificate})
+
+
+async def _struck(request: web.Request, site_id: str, key: str) -> Any:
+    """This site's record of a dose it struck out (None: it stands, or is another site's)."""
+    settings = request.app[SETTINGS]
+    prefix = f"{settings.site.id}/"
+    if (
+        site_id != settings.site.id
+        or not key.startswith(prefix)
+        or not key[len(prefix) :].isdigit()
+    ):
+        return None
+    dose_id = int(key[len(prefix) :])
+    return await request.app[STORE].read(lambda c: views.dose_struck(c, settings.site.id, dose_id))

@@ -27,7 +27,7 @@ from vaxflow.queue.core.errors import Invalid, NotFound, QueueError
 from vaxflow.queue.core.guardians import GuardianClaim
 from vaxflow.queue.core.identity import parse_id_type, validate_id
 from vaxflow.queue.core.model import StationState, Visit, VisitState
-from vaxflow.queue.ops import boards, checkin, service
+from vaxflow.queue.ops import boards, checkin, service, strike
 from vaxflow.queue.server.appkeys import (
     CLOCK,
     ESTIMATES,
@@ -635,6 +635,16 @@ async def left_early(request: web.Request) -> web.Response:
         request,
         m.LeftEarlyRequest,
         lambda tx, b: service.leave_early(tx, settings, visit_id, b.reason),
+    )
+
+
+async def strike_dose(request: web.Request) -> web.Response:
+    """A dose given in error struck out by the marshal or admin (issue 15)."""
+    settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
+    return await mutate(
+        request,
+        m.StrikeDoseRequest,
+        lambda tx, b: strike.strike_dose(tx, settings, visit_id, b.reason),
     )
 
 

@@ -287,6 +287,16 @@ ROUTES: list[Route] = [
         body=m.LeftEarlyRequest,
         response=m.VisitResponse,
     ),
+    Route(  # issue 15: a dose given in error; audited (dose_struck), the registries told
+        "POST",
+        "/api/visits/{visit_id}/strike-dose",
+        h.strike_dose,
+        frozenset({"marshal", "admin"}),
+        "Strike out a dose given in error (who, why, when kept); the registries get the same "
+        "dose key as RXA-21 D / entered-in-error; counts and exports leave it out",
+        body=m.StrikeDoseRequest,
+        response=m.StrikeDoseResponse,
+    ),
     Route(
         "POST",
         "/api/exit-scan",

@@ -158,7 +158,7 @@ _PRIOR_DOSES = Prepared(
         t.doses.c.visit_id,
     )
     .join(t.visits, t.visits.c.id == t.doses.c.visit_id)
-    .where(t.visits.c.id_number == bindparam("id_number"))
+    .where(t.visits.c.id_number == bindparam("id_number"), t.doses.c.struck_at.is_(None))
     .order_by(t.doses.c.given_at)
 )
 _BOOKINGS_OF_PERSON = Prepared(

@@ -17,7 +17,17 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, exists, func, insert, literal, select, update
 
-from vaxflow.queue.core.outbox import Action, Kind, OutboxState, Outcome, Target, Verdict
+from vaxflow.queue.core.outbox import (
+    ACKNOWLEDGED,
+    DOSE_STANDINGS,
+    Action,
+    Kind,
+    OutboxState,
+    Outcome,
+    Target,
+    Verdict,
+    dose_standing,
+)
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.db import NotADatabase, database_url, make_engine
 from vaxflow.queue.store.records import DoseRecord, _adverse_row, _dose_row
@@ -238,6 +248,7 @@ def dose_record(conn: Connection, dose_id: int) -> DoseRecord | None:
         r.birth_date,
         r.sex,
         reactions,
+        r.struck_at,
     )
 
 
@@ -285,37 +296,67 @@ def write_once(db: str, fn: Callable[[Connection], T]) -> T:
         engine.dispose()
 
 
+@dataclass(frozen=True)
+class DayDose:
+    """One dose of a day as the daily summary counts it, with its standing per registry."""
+
+    dose_id: int
+    product: str
+    dose_number: int
+    lot: str
+    struck: bool
+    standing: dict[str, str]  # target -> acknowledged, waiting, needs_fixing, never_queued
+
+
+def day_doses(
+    conn: Connection, site_id: str, start: datetime, end: datetime, targets: Sequence[str]
+) -> list[DayDose]:
+    """The doses given in [start, end) (struck ones too, marked) and where each stands with
+    each registry, from the states of its outbox rows there."""
+    d, o = t.doses, t.outbox
+    given = conn.execute(
+        select(d.c.id, d.c.product, d.c.dose_number, d.c.lot, d.c.struck_at)
+        .where(d.c.site_id == site_id, d.c.given_at >= start, d.c.given_at < end)
+        .order_by(d.c.id)
+    ).all()
+    ids = [r.id for r in given]
+    states: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for target, dose_id, state in conn.execute(
+        select(o.c.target, o.c.dose_id, o.c.state).where(
+            o.c.site_id == site_id, o.c.target.in_(list(targets)), o.c.dose_id.in_(ids)
+        )
+    ):
+        states[(target, dose_id)].add(state)
+    return [
+        DayDose(
+            r.id,
+            r.product,
+            r.dose_number,
+            r.lot,
+            r.struck_at is not None,
+            {target: dose_standing(states.get((target, r.id), set())) for target in targets},
+        )
+        for r in given
+    ]
+
+
 def reconcile(
     conn: Connection, site_id: str, start: datetime, end: datetime, targets: Sequence[str]
 ) -> dict[str, dict[str, int]]:
-    """The day's doses against what each registry acknowledged: per target, doses given in
-    [start, end), those whose every row was acknowledged, those waiting, those needing
-    fixing, and those with no row at all (given before the target was configured)."""
-    d, o = t.doses, t.outbox
-    given = set(
-        conn.execute(
-            select(d.c.id).where(d.c.site_id == site_id, d.c.given_at >= start, d.c.given_at < end)
-        ).scalars()
-    )
+    """The day's doses against what each registry acknowledged: per target, the doses given
+    in [start, end) that stand (struck ones left out), those whose every row was
+    acknowledged, those waiting, those needing fixing, and those with no row at all (given
+    before the target was configured); then the doses struck out and how many of those
+    strike-outs the registry acknowledged."""
+    doses = day_doses(conn, site_id, start, end, targets)
     out: dict[str, dict[str, int]] = {}
     for target in targets:
-        states: dict[int, set[str]] = defaultdict(set)
-        for dose_id, state in conn.execute(
-            select(o.c.dose_id, o.c.state).where(
-                o.c.site_id == site_id, o.c.target == target, o.c.dose_id.in_(given)
-            )
-        ):
-            states[dose_id].add(state)
-        fixing = sum(OutboxState.NEEDS_FIXING.value in s for s in states.values())
-        waiting = sum(
-            OutboxState.PENDING.value in s and OutboxState.NEEDS_FIXING.value not in s
-            for s in states.values()
-        )
+        standing = [x.standing[target] for x in doses if not x.struck]
+        struck = [x.standing[target] for x in doses if x.struck]
         out[target] = {
-            "doses": len(given),
-            "acknowledged": sum(s == {OutboxState.SENT.value} for s in states.values()),
-            "waiting": waiting,
-            "needs_fixing": fixing,
-            "never_queued": len(given) - len(states),
+            "doses": len(standing),
+            **{name: standing.count(name) for name in DOSE_STANDINGS},
+            "struck": len(struck),
+            "struck_acknowledged": struck.count(ACKNOWLEDGED),
         }
     return out

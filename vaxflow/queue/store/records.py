@@ -30,6 +30,8 @@ class DoseRecord:
     birth_date: date | None
     sex: str | None
     reactions: tuple[AdverseRow, ...]
+    struck_at: datetime | None = None
+    """When the dose was struck out as given in error (issue 15); None: it stands."""
 
 
 def sites_on(conn: Connection, day: date) -> list[str]:
@@ -118,6 +120,14 @@ def day_rows(
         events=events,
         seats=dict(seats or {}),
         site_names=dict(site_names or {}),
+        struck=frozenset(
+            conn.execute(
+                select(t.doses.c.visit_id).where(
+                    t.doses.c.visit_id.in_(_day_visits(day, sites)),
+                    t.doses.c.struck_at.is_not(None),
+                )
+            ).scalars()
+        ),
     )
 
 
@@ -164,7 +174,7 @@ def _doses_query(day: date, sites: Sequence[str]) -> Select[Any]:
         select(d, v.c.site_day, v.c.ticket, v.c.person_name, v.c.id_type, v.c.id_number)
         .add_columns(v.c.birth_date, v.c.sex)
         .join(v, v.c.id == d.c.visit_id)
-        .where(v.c.site_day == day, v.c.site_id.in_(sites))
+        .where(v.c.site_day == day, v.c.site_id.in_(sites), d.c.struck_at.is_(None))
         .order_by(d.c.given_at, d.c.id)
     )
 

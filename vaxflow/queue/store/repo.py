@@ -352,6 +352,18 @@ def insert_dose(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(t.doses).values(**values))
 
 
+def strike_dose(
+    conn: Connection, site_id: str, dose_id: int, at: datetime, by: str, why: str
+) -> None:
+    """Mark a dose given in error as struck out (the row stays: the registries are told)."""
+    d = t.doses
+    conn.execute(
+        update(d)
+        .where(d.c.site_id == site_id, d.c.id == dose_id)
+        .values(struck_at=at, struck_by=by, struck_reason=why)
+    )
+
+
 def insert_adverse(conn: Connection, values: dict[str, Any]) -> None:
     """Record one reaction flagged in observation."""
     conn.execute(insert(t.adverse_events).values(**values))

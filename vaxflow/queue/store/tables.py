@@ -177,6 +177,10 @@ doses = Table(
     Column("vaccinator", String(100), nullable=False),
     Column("station_id", String(20), nullable=False),
     Column("given_at", UTCDateTime, nullable=False),
+    # a dose given in error, struck out by the marshal or admin (issue 15): who, why, when
+    Column("struck_at", UTCDateTime, nullable=True),
+    Column("struck_by", String(64), nullable=True),
+    Column("struck_reason", String(200), nullable=True),
 )
 
 adverse_events = Table(

@@ -142,6 +142,16 @@ def dose_of_visit(conn: Connection, site_id: str, visit_id: int) -> Row[Any] | N
     ).first()
 
 
+def dose_struck(conn: Connection, site_id: str, dose_id: int) -> Row[Any, Any, Any] | None:
+    """When, by whom and why a dose was struck out; None when it stands (or is unknown)."""
+    d = t.doses
+    return conn.execute(
+        select(d.c.struck_at, d.c.struck_by, d.c.struck_reason).where(
+            d.c.site_id == site_id, d.c.id == dose_id, d.c.struck_at.is_not(None)
+        )
+    ).first()
+
+
 # --- the marshal's dashboard and stats ---------------------------------------------------
 
 
@@ -327,6 +337,7 @@ def lot_doses(
         select(d.c.product, d.c.lot, func.count().label("doses"), func.max(d.c.given_at))
         .select_from(d.join(v, v.c.id == d.c.visit_id))
         .where(d.c.site_id == site_id, v.c.site_id == site_id, v.c.site_day == day)
+        .where(d.c.struck_at.is_(None))
         .group_by(d.c.product, d.c.lot)
     )
     if product is not None:

@@ -46,7 +46,7 @@ class FhirSender:
         if verdict.outcome is not Outcome.DONE:
             return verdict
         dose = immunization(record, self.settings)
-        if row.action == Action.DELETE.value:
+        if row.action == Action.DELETE.value:  # (a struck record says so already)
             dose["status"] = "entered-in-error"
         return await self.put(f"Immunization/{dose['id']}", dose)
 

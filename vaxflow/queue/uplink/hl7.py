@@ -17,7 +17,7 @@ from hl7.mllp import InvalidBlockError, open_hl7_connection
 from vaxflow.clock import Clock
 from vaxflow.config import Settings
 from vaxflow.config.schema import Hl7Uplink
-from vaxflow.queue.core.outbox import Outcome, Verdict, ack_verdict, message_id
+from vaxflow.queue.core.outbox import Action, Outcome, Verdict, ack_verdict, message_id
 from vaxflow.queue.records.hl7v2 import vxu
 from vaxflow.queue.store import outbox
 from vaxflow.queue.store.outbox import OutboxRow
@@ -66,7 +66,8 @@ class Hl7Sender:
             record,
             self.settings,
             message_id=control_id,
-            action=row.action,
+            # a struck dose stays struck, whatever a row written before the strike says
+            action=Action.DELETE.value if record.struck_at is not None else row.action,
             dose_key=row.record_key,
             now=self.clock.now(),
             receiving_application=self.config.receiving_application,
