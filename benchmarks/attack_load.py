@@ -10,8 +10,13 @@ The server runs as its own process (the demo site file, a temporary SQLite file 
   its own device; `--readers` of them read everything, the others never read (an attacker, or
   a hung board). The server's RSS (VmRSS of /proc/PID/status) is printed before, at its peak
   during the flood, and 5 s after every socket closed; with /api/stats p99 meanwhile;
-* sign-in flood: `--sign-ins` sign-ins at once (right PIN, each from its own device): their
-  p99 and answers, and /api/stats p99 meanwhile.
+* sign-in flood: `--sign-ins` sign-ins at once (right PIN, each from its own device), `--rounds`
+  times one after the other (a round lasts about a second: more rounds, more /api/stats
+  samples for a p99 that is not just the maximum): their p99 and answers, and /api/stats p99
+  meanwhile, beside /api/stats p99 with no flood.
+
+Each figure is printed with the machine's load average (other work on the machine slows the
+server too).
 
 `--code DIR` runs the server from another checkout (a clone at the commit before issue 17) for a
 before/after comparison. Exit status 0 when the server stayed up.
@@ -218,7 +223,22 @@ async def socket_flood(
     }
 
 
-async def sign_in_flood(url: str, pid: int, count: int) -> dict[str, Any]:
+async def quiet_stats(url: str, pid: int, seconds: float) -> dict[str, Any]:
+    """/api/stats p99 with nothing else going on: the floor the flood figures stand on."""
+    async with aiohttp.ClientSession() as session:
+        sampler = Sampler(pid, session, url)
+        sampling = asyncio.create_task(sampler.run())
+        await asyncio.sleep(seconds)
+        sampler.stop()
+        await sampling
+    return {
+        "stats_p99_ms": _p99(sampler.stats_ms),
+        "stats_samples": len(sampler.stats_ms),
+        "load_average": _load(),
+    }
+
+
+async def sign_in_flood(url: str, pid: int, count: int, rounds: int = 1) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         sampler = Sampler(pid, session, url)
@@ -241,20 +261,27 @@ async def sign_in_flood(url: str, pid: int, count: int) -> dict[str, Any]:
             answers[f"{response.status} {reason}"] += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in range(count)))
+        for _round in range(rounds):
+            await asyncio.gather(*(one(n) for n in range(count)))
         wall = time.perf_counter() - started
         await asyncio.sleep(0.3)
         sampler.stop()
         await sampling
     return {
         "sign_ins": count,
+        "rounds": rounds,
         "answers": dict(answers),
         "sign_in_p50_ms": round(percentile(latencies, 50) or 0, 1),
         "sign_in_p99_ms": _p99(latencies),
         "wall_seconds": round(wall, 2),
         "stats_p99_ms": _p99(sampler.stats_ms),
         "stats_samples": len(sampler.stats_ms),
+        "load_average": _load(),
     }
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _p99(values: list[float]) -> float | None:
@@ -263,14 +290,20 @@ def _p99(values: list[float]) -> float | None:
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    flood: dict[str, Any] | None = None
+    signs: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "attack.sqlite"
         await seed(db, args.events)
         proc, url = start_server(db, args.code)
         try:
             await asyncio.sleep(1)
-            flood = await socket_flood(url, proc.pid, args.sockets, args.readers, args.events)
-            signs = await sign_in_flood(url, proc.pid, args.sign_ins)
+            quiet = await quiet_stats(url, proc.pid, 3)
+            if args.only != "sign-ins":
+                flood = await socket_flood(url, proc.pid, args.sockets, args.readers, args.events)
+                flood["load_average"] = _load()
+            if args.only != "sockets":
+                signs = await sign_in_flood(url, proc.pid, args.sign_ins, args.rounds)
             alive = proc.poll() is None
         finally:
             proc.send_signal(signal.SIGINT)
@@ -278,12 +311,16 @@ async def main_async(args: argparse.Namespace) -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    result = {"code": str(args.code), "socket_flood": flood, "sign_in_flood": signs}
+    result = {"code": str(args.code), "quiet": quiet, "socket_flood": flood, "sign_in_flood": signs}
     if args.json:
         print(json.dumps(result, indent=2))
-    else:
-        f, s = flood, signs
-        print(f"server code: {args.code}")
+        return 0 if alive else 1
+    print(f"server code: {args.code}")
+    print(
+        f"no flood: /api/stats p99 {quiet['stats_p99_ms']} ms over {quiet['stats_samples']} "
+        f"reads (load average {quiet['load_average']})"
+    )
+    if (f := flood) is not None:
         print(f"socket flood: {f['sockets']} x since=0 over {f['events']} events: {f['outcomes']}")
         print(
             f"  RSS before {f['rss_mb_before']} MB, peak {f['rss_mb_peak']} MB, "
@@ -294,11 +331,16 @@ async def main_async(args: argparse.Namespace) -> int:
             f"{f['readers_seconds']} s; sockets the server closed: "
             f"{f['closed_by_server_before_client']}"
         )
-        print(f"  /api/stats p99 {f['stats_p99_ms']} ms ({f['stats_failed']} failed)")
-        print(f"sign-in flood: {s['sign_ins']} at once: {s['answers']}")
+        print(
+            f"  /api/stats p99 {f['stats_p99_ms']} ms ({f['stats_failed']} failed; "
+            f"load average {f['load_average']})"
+        )
+    if (s := signs) is not None:
+        print(f"sign-in flood: {s['sign_ins']} at once, {s['rounds']} round(s): {s['answers']}")
         print(
             f"  sign-in p50 {s['sign_in_p50_ms']} ms, p99 {s['sign_in_p99_ms']} ms; "
-            f"/api/stats p99 {s['stats_p99_ms']} ms over {s['stats_samples']} reads"
+            f"/api/stats p99 {s['stats_p99_ms']} ms over {s['stats_samples']} reads "
+            f"(load average {s['load_average']})"
         )
     return 0 if alive else 1
 
@@ -309,6 +351,8 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=500)
     parser.add_argument("--readers", type=int, default=20)
     parser.add_argument("--sign-ins", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=1, help="sign-in floods one after another")
+    parser.add_argument("--only", choices=("sockets", "sign-ins"), help="run one attack only")
     parser.add_argument("--code", default=str(ROOT), help="checkout the server runs from")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -95,6 +95,39 @@ async def test_sockets_are_capped_per_device_and_in_total(
         await ws.close()
 
 
+async def test_sockets_are_capped_per_role_whatever_the_token(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> None:
+    roles = settings.server.max_websockets_per_role.model_copy(update={"board": 2})
+    capped = _with_server(settings, max_websockets_per_role=roles)
+    client = await aiohttp_client(create_app(capped, db=str(tmp_path / "r.sqlite"), clock=clock))
+    boards = [
+        await client.ws_connect("/ws/events", headers={**auth("board"), "X-Device-Id": f"tv-{n}"})
+        for n in range(2)
+    ]
+    tv3 = {**auth("board"), "X-Device-Id": "tv-3", "Upgrade": "websocket"}
+    refused = await client.get("/ws/events", headers={**tv3, "Connection": "Upgrade"})
+    answer = await refused.json()
+    assert refused.status == 503, answer
+    assert answer["error"]["reason"] == "feed_full" and "role board" in answer["error"]["message"]
+    assert "max_websockets_per_role" in answer["error"]["hints"]["en"]
+    assert answer["error"]["details"] == {"scope": "role board", "limit": 2}
+    # the boards' flood leaves the stations and the marshal their room
+    others = [
+        await client.ws_connect("/ws/events", headers={**auth("station"), "X-Device-Id": "s1"}),
+        await client.ws_connect("/ws/events", headers=auth("marshal")),
+    ]
+    await boards[0].close()
+    await asyncio.sleep(0.05)
+    again = await client.ws_connect("/ws/events", headers={**auth("board"), "X-Device-Id": "tv-3"})
+    for ws in [*boards, *others, again]:
+        await ws.close()
+    assert (
+        settings.server.max_websockets_per_role.board
+        > settings.server.max_websockets_per_role.kiosk
+    )
+
+
 async def test_a_nested_body_is_refused_with_a_reason_and_no_stack_trace(
     aiohttp_client: AiohttpClient,
     settings: Settings,

@@ -185,6 +185,21 @@ def test_config_check_refuses_shared_device_tokens_on_a_real_site(
     assert main(["config", "check", str(example)]) == 0
 
 
+def test_server_refuses_shared_device_tokens_on_a_real_site(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import DEMO_CONFIG
+
+    text = DEMO_CONFIG.read_text(encoding="utf-8").replace('id = "demo-stadium"', 'id = "city"')
+    shared = tmp_path / "shared.toml"
+    shared.write_text(text, encoding="utf-8")
+    for more in ([], ["--insecure"]):  # --insecure is about the wire, not about who asks
+        assert main(["server", "--config", str(shared), "--port", "0", *more]) == 1
+        said = capsys.readouterr().err
+        assert "shared device tokens for board, kiosk, observer, station" in said, said
+        assert "[device_tokens.<name>]" in said and "shared.toml" in said
+
+
 def test_a_station_token_must_name_a_known_station(settings: Settings) -> None:
     data = settings.model_dump(mode="json", exclude_none=True)
     data["device_tokens"] = {"s": {"token": "x" * 20, "kind": "station", "station": "S99"}}

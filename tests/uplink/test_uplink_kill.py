@@ -42,6 +42,21 @@ def site_file(folder: Path, fhir: FhirServer, mllp: MllpListener) -> Path:
     text = (ROOT / "vaxflow" / "config" / "demo.toml").read_text(encoding="utf-8")
     text = re.sub(r'(?m)^id = "demo-stadium"', f'id = "{SITE}"', text, count=1)
     assert f'id = "{SITE}"' in text
+    # a real site's machines have their own tokens (the server refuses shared ones): the demo's
+    # token strings, so the test's helpers still speak for the kiosk and station S01
+    text, shared = re.subn(
+        r'(?m)^(kiosk|station|observer|board) = \["demo-\w+-token"\]\n', "", text
+    )
+    assert shared == 4
+    text += "".join(
+        f'\n[device_tokens.{kind}-1]\ntoken = "demo-{kind}-token"\nkind = "{kind}"\n{more}'
+        for kind, more in [
+            ("kiosk", ""),
+            ("station", 'station = "S01"\n'),
+            ("observer", ""),
+            ("board", ""),
+        ]
+    )
     text += (
         "\n[uplink]\nretry_base_seconds = 0.2\nretry_max_seconds = 1.0\n"
         f'[uplink.fhir]\nurl = "{fhir.base}"\nhistory = false\n'

@@ -29,6 +29,21 @@ def site_settings(path: str | Path | None, *, status: int = 1) -> Settings:
         raise CommandError(str(err), status) from err
 
 
+def shared_tokens_problem(settings: Settings, file: str | Path) -> str | None:
+    """Why a real site's file may not be served or passed as checked: machines sharing a
+    token (`[tokens] kiosk = [...]`) name no device, so every station could read every
+    person's data as the station it claims to be. None when the file is fine (or a demo)."""
+    shared = settings.shared_device_tokens()
+    if not shared or settings.is_demo:
+        return None
+    return (
+        f"{file}: shared device tokens for {', '.join(shared)}: on a real site every kiosk, "
+        "station, observer console and board has its own [device_tokens.<name>] "
+        "(kind, and station for a station), so the server knows which device asks "
+        '(`vaxflow init-site` writes them; a rehearsal site\'s id starts with "demo")'
+    )
+
+
 def port_number(text: str) -> int:
     """argparse type: a TCP port, 0 (any free one) to 65535, said in one line when not."""
     try:

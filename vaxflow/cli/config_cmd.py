@@ -7,6 +7,7 @@ import sys
 from datetime import date
 from typing import Any
 
+from vaxflow.cli.common import shared_tokens_problem
 from vaxflow.config import ConfigError, Settings, demo_text, load_settings
 
 _DEMO_TOKEN_PREFIX = "demo-"
@@ -55,15 +56,9 @@ def _check(args: argparse.Namespace) -> int:
         roles = ", ".join(demo_roles)
         print(f"  warning: demo tokens in use for {roles}; replace them on a real site")
     print(f"  device tokens: {len(settings.device_tokens)}")
-    shared = settings.shared_device_tokens()
-    if shared and not settings.is_demo:
-        roles = ", ".join(shared)
-        print(
-            f"{args.file}: shared device tokens for {roles}: on a real site every kiosk, "
-            "station, observer console and board has its own [device_tokens.<name>] "
-            "(kind, and station for a station), so the server knows which device asks",
-            file=sys.stderr,
-        )
+    problem = shared_tokens_problem(settings, args.file)
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 1
     return 0
 

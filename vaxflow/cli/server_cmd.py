@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from vaxflow.cli.common import site_settings
+from vaxflow.cli.common import shared_tokens_problem, site_settings
 from vaxflow.cli.site_app import site_app
 from vaxflow.clock import Clock, ScaledClock, SteadyClock
 from vaxflow.queue.server.serve import run_loop, serve
@@ -75,6 +75,12 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 def _run(args: argparse.Namespace) -> int:
     settings = site_settings(args.config)
+    # no override, not even --insecure (which is about the wire): a shared station token can
+    # act as any station and read every person's full number; a rehearsal uses a "demo" id
+    problem = shared_tokens_problem(settings, args.config)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
     cert = args.tls_cert or settings.server.tls_cert

@@ -412,6 +412,29 @@ class SiteInfo(_Strict):
         return value
 
 
+_Cap = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class WebSocketsPerRole(_Strict):
+    """Event-feed WebSockets each role may hold at once, all its devices together; 0 keeps the
+    role off the feed. `server.max_websockets` still bounds them all."""
+
+    board: _Cap = 300
+    """Public boards and their browser pages: many (every hall screen, every open tab)."""
+    station: _Cap = 100
+    """Station consoles: one or two each."""
+    observer: _Cap = 40
+    """Observation-area consoles."""
+    marshal: _Cap = 40
+    """The marshal's dashboards."""
+    admin: _Cap = 20
+    """Administrators' pages."""
+    kiosk: _Cap = 4
+    """Kiosks: few (they follow no feed today; the route refuses them)."""
+    metrics: _Cap = 0
+    """A Prometheus scraper reads /metrics only: none."""
+
+
 class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     """Address the site server listens on."""
@@ -444,6 +467,9 @@ class ServerSettings(_Strict):
     """Event-feed WebSockets one device token (or one shared token) may hold at once."""
     max_replays: Annotated[int, Field(ge=1, le=1000)] = 8
     """Feed subscribers replaying history at once; the others wait their turn."""
+    max_websockets_per_role: WebSocketsPerRole = WebSocketsPerRole()
+    """Event-feed WebSockets per role, all its devices together (a table in [server]): one
+    role's flood (a leaked board token) leaves room for the stations and the marshal."""
 
 
 #: Device kinds a token of `[device_tokens.<name>]` may name: the roles.

@@ -89,6 +89,7 @@ def create_app(
         store,
         max_sockets=settings.server.max_websockets,
         max_per_device=settings.server.max_websockets_per_device,
+        max_per_role=settings.server.max_websockets_per_role.model_dump(),
         max_replays=settings.server.max_replays,
     )
     store.subscribe(hub.publish)

@@ -19,6 +19,7 @@ import json
 import logging
 import weakref
 from collections import Counter, OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, web
@@ -167,7 +168,7 @@ def _aligned_page(site_id: str, index: int, conn: Conn) -> list[Event]:
 
 
 class FeedFull(Exception):
-    """No room for another socket: `scope` is "site" or "device"."""
+    """No room for another socket: `scope` is "site", "role <role>" or "device"."""
 
     def __init__(self, scope: str, limit: int) -> None:
         super().__init__(scope)
@@ -184,6 +185,7 @@ class EventHub:
         *,
         max_sockets: int = 400,
         max_per_device: int = 4,
+        max_per_role: Mapping[str, int] | None = None,
         max_replays: int = 8,
     ) -> None:
         self._queues: weakref.WeakSet[asyncio.Queue[Item]] = weakref.WeakSet()
@@ -191,6 +193,8 @@ class EventHub:
         self.max_sockets = max_sockets
         self.max_per_device = max_per_device
         self._per_device: Counter[str] = Counter()
+        self.max_per_role: dict[str, int] = dict(max_per_role or {})
+        self._per_role: Counter[str] = Counter()
         self._open = 0
         self._store = store
         self._max_replays = max_replays
@@ -204,22 +208,28 @@ class EventHub:
             self._replay = ReplayPages(self._store, concurrent=self._max_replays)
         return self._replay
 
-    def admit(self, device: str, *, per_device: bool = True) -> None:
-        """Count a new socket of `device`, or refuse it when the site or the device is full.
-        `per_device` False (a shared token, which names no device): the site's cap only."""
+    def admit(self, device: str, role: str, *, per_device: bool = True) -> None:
+        """Count a new socket of `device` (of `role`), or refuse it when the site, the role
+        (a role without a cap: the site's only) or the device is full. `per_device` False (a
+        shared token, which names no device): the site's and the role's caps only."""
         if self._open >= self.max_sockets:
             raise FeedFull("site", self.max_sockets)
+        role_cap = self.max_per_role.get(role)
+        if role_cap is not None and self._per_role[role] >= role_cap:
+            raise FeedFull(f"role {role}", role_cap)
         if per_device and self._per_device[device] >= self.max_per_device:
             raise FeedFull("device", self.max_per_device)
         self._open += 1
+        self._per_role[role] += 1
         self._per_device[device] += 1
 
-    def release(self, device: str) -> bool:
+    def release(self, device: str, role: str) -> bool:
         """Uncount a closed socket; True when it was the last one (time to trim memory)."""
         self._open -= 1
-        self._per_device[device] -= 1
-        if self._per_device[device] <= 0:
-            del self._per_device[device]
+        for counter, key in ((self._per_device, device), (self._per_role, role)):
+            counter[key] -= 1
+            if counter[key] <= 0:
+                del counter[key]
         return self._open == 0
 
     def subscribe(self) -> asyncio.Queue[Item]:

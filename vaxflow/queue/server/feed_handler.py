@@ -64,9 +64,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     device = who.limit_key(demo=request.app[SETTINGS].is_demo)
     try:
-        # A device token's sockets are capped per device; shared tokens (a demo's browser
-        # pages, which cannot name themselves) count against the site's cap only.
-        hub.admit(device, per_device=not who.shared)
+        # Every socket counts against the site's and its role's caps; a device token's also
+        # per device (shared tokens, a demo's browser pages, cannot name themselves).
+        hub.admit(device, who.role, per_device=not who.shared)
     except feed.FeedFull as full:
         raise FeedFull(
             "feed_full",
@@ -78,7 +78,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=20, protocols=protocols)
         await ws.prepare(request)
     except BaseException:
-        hub.release(device)
+        hub.release(device, who.role)
         raise
     hub.sockets.add(ws)
     batch = request.query.get("batch", "0") in ("1", "true")
@@ -93,7 +93,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(asyncio.CancelledError):
             await sender
         hub.sockets.discard(ws)
-        last = hub.release(device)
+        last = hub.release(device, who.role)
         await ws.close()
         if last:  # the last socket of a burst closed: give freed memory back
             await asyncio.to_thread(memory.release)
