@@ -53,7 +53,7 @@ def create_app(
 
 def _store_lifetime(*, owned: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        await asyncio.to_thread(app[STORE].create)
+        await asyncio.to_thread(app[STORE].migrate)  # `region serve` start: schema to head
         yield
         if owned:
             await asyncio.to_thread(app[STORE].close)
