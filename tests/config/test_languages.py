@@ -23,6 +23,7 @@ from vaxflow.config.schema import SiteInfo
 from vaxflow.hardware.speech import VOICES
 from vaxflow.kiosk import flow
 from vaxflow.queue.core import reasons
+from vaxflow.region import reasons as region_reasons
 from vaxflow.screens.kiosk import i18n
 
 PACKAGE = Path(__file__).resolve().parents[2] / "vaxflow"
@@ -31,6 +32,7 @@ DOMAINS = {
     "reasons": reasons.LOCALE_DIR,
     "kiosk": i18n.LOCALE_DIR,
     "doctor": doctor_text.LOCALE_DIR,
+    "region": region_reasons.LOCALE_DIR,
 }
 
 

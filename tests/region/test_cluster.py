@@ -26,7 +26,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import create_engine, func, select
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, func, inspect, select
 
 from tests.conftest import load_test_site
 from tests.queue.people import resident_id, walk_in_body
@@ -39,10 +41,10 @@ from vaxflow.queue.core.privacy import person_key
 from vaxflow.queue.server.app import create_app as create_site
 from vaxflow.queue.server.appkeys import REGION_SHIPPER
 from vaxflow.queue.store import tables as t
-from vaxflow.region.devcluster import DevCluster, missing_programs
+from vaxflow.region.devcluster import DATABASE, DevCluster, missing_programs
 from vaxflow.region.report import daily_report, to_csv
 from vaxflow.region.server import create_app as create_region
-from vaxflow.region.store import RegionStore
+from vaxflow.region.store import VERSION_TABLE, RegionStore, head_revision, metadata
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -71,7 +73,7 @@ def cluster() -> Iterator[DevCluster]:
 @pytest.fixture(scope="module")
 def region_store(cluster: DevCluster) -> Iterator[RegionStore]:
     store = RegionStore(cluster.url, deadline=25.0)
-    store.create()
+    store.migrate()
     yield store
     store.close()
 
@@ -423,6 +425,44 @@ async def test_region_serve_process_and_daily_report_command(
         "region-daily-2026-11-21.csv",
         "region-daily-2026-11-21.html",
     ]
+
+
+def _database(cluster: DevCluster, name: str) -> str:
+    """A new empty database on the cluster, as a URL like the cluster's own."""
+    admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return cluster.url.replace(f"@/{DATABASE}?", f"@/{name}?")
+
+
+def test_region_migrations_have_their_own_history_are_idempotent_and_adopt_old_tables(
+    cluster: DevCluster, region_store: RegionStore
+) -> None:
+    """`migrate` (run at `region serve` start): the tables its metadata describes, under the
+    region's own version table; again is a no-op; a database made by the old `create_all`
+    is adopted as it is."""
+    head = head_revision()
+    assert region_store.revision() == head
+    fresh = RegionStore(_database(cluster, "region_fresh"), deadline=25.0)
+    old = RegionStore(_database(cluster, "region_old"), deadline=25.0)
+    try:
+        assert fresh.revision() is None
+        assert fresh.migrate() == head and fresh.migrate() == head
+        with fresh.engine.connect() as conn:
+            names = set(inspect(conn).get_table_names())
+            assert names == {*metadata.tables, VERSION_TABLE}  # no site `alembic_version`
+            assert conn.exec_driver_sql(f"SELECT count(*) FROM {VERSION_TABLE}").scalar() == 1
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        with old.engine.begin() as conn:
+            metadata.create_all(conn)  # how the region made its tables before migrations
+            conn.exec_driver_sql("INSERT INTO region_sites (site_id, last_seq) VALUES ('o', 7)")
+        assert old.migrate() == head
+        assert old.cursor("o") == 7
+    finally:
+        fresh.close()
+        old.close()
 
 
 async def test_leader_killed_during_ingest_every_event_once_in_order(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import html
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from vaxflow.config.region import RegionSettings, RegionSite
+from vaxflow.region.reasons import error_body
 from vaxflow.region.store import RegionStore, RegionUnavailable, day_bounds, ordered
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def create_app(
 
 def _store_lifetime(*, owned: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        await asyncio.to_thread(app[STORE].create)
+        await asyncio.to_thread(app[STORE].migrate)  # `region serve` start: schema to head
         yield
         if owned:
             await asyncio.to_thread(app[STORE].close)
@@ -61,15 +61,27 @@ def _store_lifetime(*, owned: bool) -> Callable[[web.Application], AsyncIterator
     return lifetime
 
 
-class RegionRefusal(web.HTTPException):
-    """A JSON refusal with a reason code (the site's shipper logs it and resends later)."""
+class RegionRefusal(Exception):
+    """A refusal with a reason code; the middleware answers it as JSON in every language
+    (the site's shipper logs and shows it, and resends later)."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:
-        self.status_code = status
-        super().__init__(
-            text=json.dumps({"error": {"reason": reason, "message": message}}),
-            content_type="application/json",
-        )
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+#: aiohttp's own refusals, as reason codes with words (vaxflow/region/locale).
+_HTTP_REASONS = {
+    404: ("not_found", "No such address at the region."),
+    405: ("method_not_allowed", "This address does not take that method."),
+    413: ("body_too_large", "The request body is too large."),
+}
+
+
+def refusal(status: int, reason: str, message: str) -> web.Response:
+    return web.json_response(error_body(reason, message), status=status)
 
 
 @web.middleware
@@ -78,19 +90,19 @@ async def _errors(
 ) -> web.StreamResponse:
     try:
         return await handler(request)
+    except RegionRefusal as err:
+        return refusal(err.status, err.reason, err.message)
     except RegionUnavailable as err:
         log.warning("region database unavailable: %s", err)
-        response = web.json_response(
-            {
-                "error": {
-                    "reason": "region_unavailable",
-                    "message": "The region database is failing over; resend shortly.",
-                }
-            },
-            status=503,
+        response = refusal(
+            503, "region_unavailable", "The region database is failing over; resend shortly."
         )
         response.headers["Retry-After"] = "2"
         return response
+    except web.HTTPException as err:
+        if err.status in _HTTP_REASONS:
+            return refusal(err.status, *_HTTP_REASONS[err.status])
+        raise
 
 
 def _bearer(request: web.Request) -> str:
@@ -104,7 +116,7 @@ def _site(request: web.Request) -> RegionSite:
     token = _bearer(request)
     site = request.app[SETTINGS].site_of_token(token) if token else None
     if site is None:
-        raise RegionRefusal(401, "unauthorized", "A site's bearer token is required.")
+        raise RegionRefusal(401, "unknown_site_token", "A site's bearer token is required.")
     return site
 
 
@@ -112,13 +124,18 @@ def _viewer(request: web.Request) -> None:
     """The dashboard's token, when the file sets one; a site's token also reads history."""
     expected = request.app[SETTINGS].dashboard_token
     if expected is not None and not hmac.compare_digest(_bearer(request), expected):
-        raise RegionRefusal(401, "unauthorized", "The dashboard token is required.")
+        raise RegionRefusal(401, "dashboard_token", "The dashboard token is required.")
 
 
 async def ingest(request: web.Request) -> web.Response:
     """POST {events: [{seq, at, kind, ...}], status?: {...}}: applied once each, in order."""
     site = _site(request)
-    body = await request.json()
+    try:
+        body = await request.json()
+    except ValueError:
+        raise RegionRefusal(400, "bad_json", "The body is not JSON.") from None
+    if not isinstance(body, dict):
+        raise RegionRefusal(400, "bad_batch", "The body must be an object with events.")
     batch = body.get("events") or []
     if not isinstance(batch, list) or not all(isinstance(e, dict) and "seq" in e for e in batch):
         raise RegionRefusal(400, "bad_batch", "events must be a list of events with seq.")

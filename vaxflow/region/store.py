@@ -18,6 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -42,6 +45,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 metadata = MetaData()
+
+#: The region's migrations and their version table (a site's are `alembic_version`).
+MIGRATIONS = "vaxflow.region:migrations"
+VERSION_TABLE = "region_alembic_version"
+#: One region server upgrades at a time (several may start together after a failover).
+_MIGRATION_LOCK = 7410016
 
 sites = Table(
     "region_sites",
@@ -120,9 +129,30 @@ class RegionStore:
             url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, pool_recycle=600
         )
 
-    def create(self) -> None:
-        """The tables, if missing (the region has no migrations yet)."""
-        self._retry(lambda conn: metadata.create_all(conn))
+    def migrate(self) -> str:
+        """Bring the region's schema to the newest migration (idempotent, retried whole on a
+        failover like any other work); the revision it is at afterwards."""
+
+        def work(conn: Connection) -> str:
+            if conn.dialect.name == "postgresql":  # SQLite: the refusal tests' stand-in
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            config = Config()
+            config.set_main_option("script_location", MIGRATIONS)
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            return head_revision()
+
+        return self._retry(work)
+
+    def revision(self) -> str | None:
+        """The revision the region database is at (None before the first migration)."""
+
+        def work(conn: Connection) -> str | None:
+            if not conn.dialect.has_table(conn, VERSION_TABLE):
+                return None
+            return conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
+
+        return self._retry(work)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -279,6 +309,15 @@ class RegionStore:
                 ).scalar_one()
             )
         )
+
+
+def head_revision() -> str:
+    """The newest of the region's migrations."""
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
 
 
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:

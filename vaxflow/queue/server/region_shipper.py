@@ -56,6 +56,7 @@ class RegionShipper:
         self.last_local = 0
         self.last_ok: float | None = None  # monotonic time of the last accepted send
         self.last_error: str | None = None
+        self.failing_since: float | None = None  # monotonic time the current outage began
         self.sent = 0
         self._wake = asyncio.Event()
         self._status_due = 0.0
@@ -63,13 +64,19 @@ class RegionShipper:
 
     @property
     def state(self) -> dict[str, Any]:
-        """Cursor, backlog (events the region does not hold yet), last error."""
+        """Cursor, backlog (events the region does not hold yet), last error; seconds since
+        the last accepted send and since the current outage began (None: never / none)."""
         backlog = None if self.cursor is None else max(0, self.last_local - self.cursor)
+        now = time.monotonic()
         return {
             "cursor": self.cursor,
             "backlog": backlog,
             "sent": self.sent,
             "last_error": self.last_error,
+            "last_sent_seconds": None if self.last_ok is None else round(now - self.last_ok, 1),
+            "failing_seconds": (
+                None if self.failing_since is None else round(now - self.failing_since, 1)
+            ),
         }
 
     async def run(self) -> None:
@@ -81,6 +88,7 @@ class RegionShipper:
             except (aiohttp.ClientError, TimeoutError, _Refused, KeyError, ValueError) as err:
                 if self.last_error is None:
                     log.warning("region unreachable, events wait on the site: %s", err)
+                    self.failing_since = time.monotonic()
                 self.last_error = str(err) or type(err).__name__
                 await self._sleep(backoff)
                 backoff = min(self.settings.region.retry_max_seconds, backoff * 2)
@@ -88,6 +96,7 @@ class RegionShipper:
             if self.last_error is not None:
                 log.info("region reachable again; backlog %s", self.state["backlog"])
                 self.last_error = None
+                self.failing_since = None
             backoff = 0.25
             if not more:
                 await self._sleep(self.settings.region.interval_seconds)

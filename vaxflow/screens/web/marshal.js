@@ -76,11 +76,41 @@ addWords({
   "m.wal": ["日志 {used}/{ceiling} MiB", "日誌 {used}/{ceiling} MiB", "WAL {used}/{ceiling} MiB"],
   "m.uppending": ["待上传 {n}", "待上傳 {n}", "{n} pending"],
   "m.upoldest": ["最久 {n} 分钟", "最久 {n} 分鐘", "oldest {n} min"],
+  "m.region": ["区域", "區域", "Region"],
+  "m.regionok": ["区域 ✓ 待传 {backlog} · {ago} 前已上传", "區域 ✓ 待傳 {backlog} · {ago} 前已上傳", "Region ✓ {backlog} waiting · sent {ago} ago"],
+  "m.regionnew": ["区域 ✓ 待传 {backlog}", "區域 ✓ 待傳 {backlog}", "Region ✓ {backlog} waiting"],
+  "m.regionbad": ["区域 ✗ 待传 {backlog}", "區域 ✗ 待傳 {backlog}", "Region ✗ {backlog} waiting"],
+  "m.regiondown": ["区域服务器已 {for} 无法连接：本站签到照常，{backlog} 条事件保存在本站，恢复后自动补传。（{error}）", "區域伺服器已 {for} 無法連線：本站報到照常，{backlog} 筆事件保存在本站，恢復後自動補傳。（{error}）", "The region has been unreachable for {for}: check-in goes on here; {backlog} events wait on this site and are sent when it answers. ({error})"],
+  "m.sec": ["{n} 秒", "{n} 秒", "{n} s"],
   "m.upfix": ["需修正 {n}（vaxflow uplink status）", "需修正 {n}（vaxflow uplink status）", "{n} need fixing (vaxflow uplink status)"],
 });
 
 const store = new TokenStore("marshal");
 const state = { token: null, data: null, message: null, pending: null };
+
+/** After this long unreachable the region gets a banner (a Patroni failover takes ~10 s). */
+const REGION_BANNER_SECONDS = 60;
+
+/** A span of seconds in the page's words: "45 s" or "12 min". */
+const span = (seconds) => (seconds < 120 ? t("m.sec", { n: Math.round(seconds) }) : t("m.min", { n: Math.round(seconds / 60) }));
+
+/** The region shipper's state as a header chip: backlog, last send, the error on hover. */
+function regionChip(r) {
+  if (!r) return null;
+  const backlog = fmt(r.backlog);
+  const failing = r.last_error !== null && r.last_error !== undefined;
+  const text = failing ? t("m.regionbad", { backlog })
+    : r.last_sent_seconds === null || r.last_sent_seconds === undefined ? t("m.regionnew", { backlog })
+      : t("m.regionok", { backlog, ago: span(r.last_sent_seconds) });
+  return el("span", { class: `chip ${failing ? "bad" : ""}`, id: "region", title: failing ? r.last_error : t("m.region"), dataset: { backlog } }, text);
+}
+
+/** A banner once the region has been unreachable for REGION_BANNER_SECONDS. */
+function regionBanner(r) {
+  if (!r || r.failing_seconds === null || r.failing_seconds === undefined || r.failing_seconds < REGION_BANNER_SECONDS) return null;
+  return el("div", { class: "banner warn", id: "region-alert" },
+    t("m.regiondown", { for: span(r.failing_seconds), backlog: fmt(r.backlog), error: r.last_error || "" }));
+}
 
 const mib = (bytes) => (bytes / 1048576).toFixed(1);
 const fmt = (v) => (v === null || v === undefined ? "—" : String(v));
@@ -151,11 +181,13 @@ function render() {
       el("button", { class: "small", id: "close-day", onclick: () => { if (confirm(t("m.closeask"))) act("/api/site-day/close", {}, t("m.closed")); } }, t("m.closeday")),
       languagePicker(),
       el("span", { id: "feed", class: "chip" }, "…"),
+      regionChip(d.region),
       d.wal ? el("span", { class: "chip", id: "wal", title: "SQLite WAL / ceiling" }, t("m.wal", { used: mib(d.wal.bytes), ceiling: mib(d.wal.ceiling) })) : null,
       el("span", { class: "chip" }, timeOfDay(Date.parse(d.at)))),
     el("main", { class: "marshal" },
       storageBanner,
       clockBanner,
+      regionBanner(d.region),
       state.message ? el("div", { class: `banner ${state.message.kind}` }, state.message.text) : null,
       obs.warning ? el("div", { class: `banner ${obsClass === "bad" ? "bad" : "warn"}` },
         t("m.seatwarn", { n: obs.observing, seats: obs.seats, level: t(obs.warning.reason === "observation_full" ? "m.full" : "m.nearly") })) : null,
