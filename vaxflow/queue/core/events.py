@@ -35,6 +35,7 @@ class EventKind(StrEnum):
     REFERRED = "referred"
     ADVERSE_FLAGGED = "adverse_flagged"
     ADVERSE_RESOLVED = "adverse_resolved"
+    ADVERSE_WITHDRAWN = "adverse_withdrawn"  # flagged by mistake, taken back within a minute
     TRANSFERRED = "transferred"
     RELEASED = "released"
     LEFT_EARLY = "left_early"
