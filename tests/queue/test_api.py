@@ -401,3 +401,39 @@ async def test_event_feed_in_batches_one_array_per_commit(site: Site) -> None:
             seen += frame
         assert sorted(e["payload"]["ticket"] for e in seen) == ["A002", "A003"]
         assert [e["seq"] for e in seen] == sorted(e["seq"] for e in seen)
+
+
+async def test_a_reaction_flagged_by_mistake_is_undone_by_its_device_within_a_minute(
+    site: Site,
+) -> None:
+    await site.open("S01")
+    codes = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)
+    first, second = [(await _dose(site, "S01", code))["visit_id"] for code in codes[:2]]
+    rash = {"kind": "rash", "severity": "mild"}
+    for vid in (first, second):
+        await site.post("observer", f"/api/observation/{vid}/flag", rash, device="tab-1")
+    site.clock.advance(seconds=59)
+    other = await site.post(
+        "observer", f"/api/observation/{first}/withdraw", expect=409, device="tab-2"
+    )
+    assert other["error"]["reason"] == "withdraw_other_device"
+    undone = await site.post("observer", f"/api/observation/{first}/withdraw", device="tab-1")
+    assert undone["adverse_open"] is False and undone["state"] == "observing"
+    gone = await site.post(
+        "observer", f"/api/observation/{first}/withdraw", expect=409, device="tab-1"
+    )
+    assert gone["error"]["reason"] == "not_flagged"
+    site.clock.advance(seconds=2)  # 61 s after the second flag
+    late = await site.post(
+        "observer", f"/api/observation/{second}/withdraw", expect=409, device="tab-1"
+    )
+    assert late["error"]["reason"] == "withdraw_too_late"
+    not_staff = await site.post(
+        "observer", f"/api/observation/{second}/resolve", {"outcome": "withdrawn"}, expect=422
+    )
+    assert not_staff["error"]["reason"] == "invalid_body"
+    people = (await site.get("observer", "/api/observation"))["people"]
+    assert [p["adverse"] is None for p in people if p["visit_id"] in (first, second)] == [
+        True,
+        False,
+    ]

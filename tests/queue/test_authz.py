@@ -61,6 +61,7 @@ def test_clinical_actions_belong_to_clinical_roles() -> None:
     by_path = {(r.method, r.path): r.roles for r in ROUTES}
     assert by_path[("POST", "/api/stations/{station_id}/record-dose")] == {"station"}
     assert by_path[("POST", "/api/observation/{visit_id}/release")] == {"observer"}
+    assert by_path[("POST", "/api/observation/{visit_id}/withdraw")] == {"observer"}
     assert by_path[("POST", "/api/checkins")] == {"kiosk", "admin"}
     assert "board" not in (by_path[("GET", "/api/tickets/{ticket}")] or set())
     assert by_path[("GET", "/metrics")] == {"marshal", "admin", "metrics"}  # a scraper's token

@@ -202,3 +202,29 @@ async def test_the_booking_service_hears_used_dosed_and_not_come_once_each(
         assert again == 0
     finally:
         await service.close()
+
+
+async def test_a_withdrawn_reaction_writes_its_correction_and_is_left_out(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Any
+) -> None:
+    uplinked_settings = uplinked(settings)
+    site = await _site(aiohttp_client, uplinked_settings, clock, str(tmp_path / "s.sqlite"))
+    store = site.app[STORE]
+    await site.open("S01")
+    code = booking_codes(settings, clock, product="CORONAVAC", elderly=False)[0]
+    vid = (await _dose(site, "S01", code))["visit_id"]
+    flag = {"kind": "rash", "severity": "mild"}
+    await site.post("observer", f"/api/observation/{vid}/flag", flag, device="tab-1")
+    clock.advance(seconds=30)
+    await site.post("observer", f"/api/observation/{vid}/withdraw", device="tab-1")
+    found = await store.read(lambda c: outbox.rows(c, settings.site.id))
+    assert [(r.target, r.action) for r in found if r.kind == "dose"] == [
+        ("fhir", "A"),
+        ("hl7", "A"),
+        ("fhir", "U"),  # the flag
+        ("hl7", "U"),
+        ("fhir", "U"),  # its correction
+        ("hl7", "U"),
+    ]
+    record = await store.read(lambda c: outbox.dose_record(c, found[-1].dose_id or 0))
+    assert record is not None and record.reactions == ()

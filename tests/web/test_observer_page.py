@@ -34,7 +34,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield context
 
 
-def _dosed(server: Server, count: int) -> list[dict[str, Any]]:
+def _dosed(server: Server, count: int, first: int = 900) -> list[dict[str, Any]]:
     from tests.queue.people import walk_in_body
     from vaxflow.config import load_settings
 
@@ -47,7 +47,7 @@ def _dosed(server: Server, count: int) -> list[dict[str, Any]]:
     )
     dosed = []
     for n in range(count):
-        server.call("kiosk", "POST", "/api/checkins", walk_in_body(settings, 900 + n))
+        server.call("kiosk", "POST", "/api/checkins", walk_in_body(settings, first + n))
         visit = server.call("station", "POST", "/api/stations/S01/call-next", {})["called"]
         base = "/api/stations/S01"
         server.call("station", "POST", f"{base}/start-service", {"code": visit["ticket"]})
@@ -169,4 +169,54 @@ def test_exit_shows_the_servers_words_in_the_page_language(
     page.press("#code", "Enter")
     text = page.wait_for_selector("[data-verdict=error]").inner_text()
     assert words in text and foreign not in text and text.strip(), text
+    page.close()
+
+
+def test_a_flag_is_undone_within_a_minute_by_the_device_that_made_it(
+    server: Server, browser: Any
+) -> None:
+    """Undo shows a countdown in the page's language and takes the reaction back; a flag made
+    on another device cannot be undone here, and the refusal is in the page's language."""
+    mine, theirs = _dosed(server, 2, first=950)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.add_init_script("sessionStorage.setItem('vaxflow.token.observer', 'demo-observer-token')")
+    page.goto(server.url + "/observer?lang=zh-TW")
+    skip = page.wait_for_selector("#staff-skip, #rows tr")
+    if skip.get_attribute("id") == "staff-skip":
+        skip.click()
+    row = f'#rows tr[data-ticket="{mine["ticket"]}"]'
+    page.wait_for_selector(row)
+    page.select_option(f"{row} select[name=kind]", "rash")
+    page.select_option(f"{row} select[name=severity]", "mild")
+    page.click(f"{row} button[name=flag]")
+    page.click(f"{row} button[name=confirm-flag]")
+    undo = page.wait_for_selector(f"{row} button[name=undo]")
+    first = undo.inner_text()
+    assert re.fullmatch(r"撤銷（(5\d|60) 秒）", first), first
+    page.wait_for_timeout(2_200)  # two ticks of the clock: it counts down in place
+    assert page.inner_text(f"{row} button[name=undo]") != first
+    assert (mine["ticket"], "rash", "mild") in _reactions(server)
+    undo.click()
+    page.wait_for_selector("#msg .banner.ok:has-text('已撤銷')")
+    page.wait_for_selector(f"{row}:not(.flagged) select[name=kind]")
+    assert mine["ticket"] not in [ticket for ticket, _, _ in _reactions(server)]
+
+    # flagged on another device (the test's own call): no Undo here, and if asked, refused
+    server.call(
+        "observer",
+        "POST",
+        f"/api/observation/{theirs['visit_id']}/flag",
+        {"kind": "dizziness", "severity": "moderate"},
+    )
+    other = f'#rows tr[data-ticket="{theirs["ticket"]}"]'
+    page.wait_for_selector(f"{other}.flagged")
+    assert page.locator(f"{other} button[name=undo]").count() == 0
+    page.evaluate(f"window.vaxflowObserver.undos.set({theirs['visit_id']}, Date.now() + 30000)")
+    page.click(f"{other} button[name=undo]")
+    refused = page.wait_for_selector("#msg .banner.bad").inner_text()
+    assert "另一台裝置" in refused and "another" not in refused, refused
+    assert (theirs["ticket"], "dizziness", "moderate") in _reactions(server)
+    assert errors == []
     page.close()

@@ -173,7 +173,8 @@ class FlagRequest(_Body):
 
 
 class ResolveRequest(_Body):
-    outcome: AdverseOutcome
+    # a withdrawal has its own route (the flagging device, within a minute)
+    outcome: Literal[AdverseOutcome.RESOLVED, AdverseOutcome.TRANSFERRED]
 
 
 class LeftEarlyRequest(_Body):

@@ -58,6 +58,7 @@ PUBLIC_EVENTS = frozenset(
         EventKind.REFERRED,
         EventKind.ADVERSE_FLAGGED,
         EventKind.ADVERSE_RESOLVED,
+        EventKind.ADVERSE_WITHDRAWN,
         EventKind.TRANSFERRED,
         EventKind.RELEASED,
         EventKind.LEFT_EARLY,

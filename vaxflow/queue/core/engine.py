@@ -15,6 +15,7 @@ from vaxflow.queue.core.model import (
     CALLED_STATES,
     OBSERVATION_STATES,
     PRE_DOSE_STATES,
+    WITHDRAW_SECONDS,
     AdverseOutcome,
     LaneHead,
     StationState,
@@ -247,6 +248,23 @@ def resolve_adverse(visit: Visit, outcome: AdverseOutcome, now: datetime) -> Vis
         raise Refused("not_flagged", f"Ticket {visit.ticket} has no open adverse reaction.")
     if outcome is AdverseOutcome.TRANSFERRED:
         return replace(visit, adverse_open=False, state=VisitState.TRANSFERRED, finished_at=now)
+    return replace(visit, adverse_open=False)
+
+
+def withdraw_adverse(visit: Visit, flagged_at: datetime, same_device: bool, now: datetime) -> Visit:
+    """Take back a reaction flagged by mistake: only from the device that flagged it and
+    within `WITHDRAW_SECONDS` of the flag; the person is back in plain observation."""
+    if not visit.adverse_open:
+        raise Refused("not_flagged", f"Ticket {visit.ticket} has no open adverse reaction.")
+    if not same_device:
+        raise Refused(
+            "withdraw_other_device", f"Ticket {visit.ticket} was flagged on another device."
+        )
+    if (now - flagged_at).total_seconds() > WITHDRAW_SECONDS:
+        raise Refused(
+            "withdraw_too_late",
+            f"The reaction of ticket {visit.ticket} was flagged over a minute ago.",
+        )
     return replace(visit, adverse_open=False)
 
 

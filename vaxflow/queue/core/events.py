@@ -36,6 +36,7 @@ class EventKind(StrEnum):
     ADVERSE_FLAGGED = "adverse_flagged"
     ADVERSE_RESOLVED = "adverse_resolved"
     DOSE_STRUCK = "dose_struck"  # a dose given in error struck out; payload: reason (issue 15)
+    ADVERSE_WITHDRAWN = "adverse_withdrawn"  # flagged by mistake, taken back within a minute
     TRANSFERRED = "transferred"
     RELEASED = "released"
     LEFT_EARLY = "left_early"

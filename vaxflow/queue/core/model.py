@@ -68,6 +68,13 @@ class AdverseOutcome(StrEnum):
 
     RESOLVED = "resolved"
     TRANSFERRED = "transferred"
+    #: Flagged by mistake and taken back by the same device within `WITHDRAW_SECONDS`: the
+    #: reaction never happened (registries and reports leave it out). Not a staff outcome.
+    WITHDRAWN = "withdrawn"
+
+
+#: How long (in seconds) the device that flagged a reaction may take it back.
+WITHDRAW_SECONDS = 60
 
 
 @dataclass(frozen=True)

@@ -350,6 +350,20 @@ def resolve_adverse(tx: Tx, settings: Settings, visit_id: int, outcome: AdverseO
     return _update(tx, before, after, kind, settings)
 
 
+def withdraw_adverse(tx: Tx, settings: Settings, visit_id: int) -> Visit:
+    """Take back a reaction flagged by mistake (same device, within a minute); if the flag
+    wrote outbox rows (one per registry), this writes their correction: the dose again,
+    without the withdrawn reaction."""
+    before = repo.get_visit(tx.conn, tx.site_id, visit_id)
+    reaction = repo.open_reaction(tx.conn, tx.site_id, visit_id)
+    flagged_at, flagged_by, device = reaction if reaction else (tx.now, "", None)
+    same_device = (flagged_by, device) == (tx.actor, tx.device)
+    after = engine.withdraw_adverse(before, flagged_at, same_device, tx.now)
+    repo.withdraw_adverse(tx.conn, tx.site_id, visit_id, tx.now, tx.actor)
+    outbox_rows.dose_changed(tx, settings, visit_id, Action.UPDATE)  # what the flag wrote
+    return _update(tx, before, after, EventKind.ADVERSE_WITHDRAWN, settings)
+
+
 def release(tx: Tx, settings: Settings, visit_id: int) -> Visit:
     before = repo.get_visit(tx.conn, tx.site_id, visit_id)
     return _update(tx, before, engine.release(before, tx.now), EventKind.RELEASED, settings)

@@ -622,6 +622,13 @@ async def resolve(request: web.Request) -> web.Response:
     )
 
 
+async def withdraw(request: web.Request) -> web.Response:
+    settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
+    return await change_visit(
+        request, m.EmptyRequest, lambda tx, _b: service.withdraw_adverse(tx, settings, visit_id)
+    )
+
+
 async def release(request: web.Request) -> web.Response:
     settings, visit_id = request.app[SETTINGS], _int_param(request, "visit_id")
     return await change_visit(

@@ -271,6 +271,15 @@ ROUTES: list[Route] = [
     ),
     Route(
         "POST",
+        "/api/observation/{visit_id}/withdraw",
+        h.withdraw,
+        OBSERVER,
+        "Take back a reaction flagged by mistake: the same device, within a minute",
+        body=m.EmptyRequest,
+        response=m.VisitResponse,
+    ),
+    Route(
+        "POST",
         "/api/observation/{visit_id}/release",
         h.release,
         OBSERVER,

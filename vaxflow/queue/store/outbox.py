@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, exists, func, insert, literal, select, update
 
+from vaxflow.queue.core.model import AdverseOutcome
 from vaxflow.queue.core.outbox import (
     ACKNOWLEDGED,
     DOSE_STANDINGS,
@@ -233,7 +234,10 @@ def dose_record(conn: Connection, dose_id: int) -> DoseRecord | None:
         _adverse_row(a)
         for a in conn.execute(
             select(t.adverse_events)
-            .where(t.adverse_events.c.visit_id == r.visit_id)
+            .where(
+                t.adverse_events.c.visit_id == r.visit_id,
+                t.adverse_events.c.outcome.is_distinct_from(AdverseOutcome.WITHDRAWN.value),
+            )
             .order_by(t.adverse_events.c.id)
         )
     )

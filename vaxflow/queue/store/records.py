@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, func, select
 
 from vaxflow.queue.core import engine
+from vaxflow.queue.core.model import AdverseOutcome
 from vaxflow.queue.core.report import AdverseRow, DayRows, DoseRow, EventRow, VisitRow
 from vaxflow.queue.store import tables as t
 
@@ -88,7 +89,10 @@ def day_rows(
         _adverse_row(r)
         for r in conn.execute(
             select(t.adverse_events)
-            .where(t.adverse_events.c.visit_id.in_(_day_visits(day, sites)))
+            .where(
+                t.adverse_events.c.visit_id.in_(_day_visits(day, sites)),
+                t.adverse_events.c.outcome.is_distinct_from(AdverseOutcome.WITHDRAWN.value),
+            )
             .order_by(t.adverse_events.c.id)
         )
     ]

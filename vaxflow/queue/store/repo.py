@@ -13,7 +13,14 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.errors import NotFound
 from vaxflow.queue.core.events import EventKind
-from vaxflow.queue.core.model import LaneHead, StationState, StationStatus, Visit, VisitState
+from vaxflow.queue.core.model import (
+    AdverseOutcome,
+    LaneHead,
+    StationState,
+    StationStatus,
+    Visit,
+    VisitState,
+)
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.prepared import Prepared
 
@@ -382,6 +389,38 @@ def resolve_adverse(
         )
         .values(outcome=outcome, resolved_at=at, resolved_by=by)
     )
+
+
+def open_reaction(
+    conn: Connection, site_id: str, visit_id: int
+) -> tuple[datetime, str, str | None] | None:
+    """This visit's open reaction (the newest): when it was flagged, by whom and from which
+    device (that of its `adverse_flagged` event); None without one."""
+    a, e = t.adverse_events, t.events
+    row = conn.execute(
+        select(a)
+        .where(a.c.site_id == site_id, a.c.visit_id == visit_id, a.c.outcome.is_(None))
+        .order_by(a.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    device = conn.execute(
+        select(e.c.device)
+        .where(
+            e.c.site_id == site_id,
+            e.c.visit_id == visit_id,
+            e.c.kind == EventKind.ADVERSE_FLAGGED.value,
+        )
+        .order_by(e.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    return row.flagged_at, row.flagged_by, device
+
+
+def withdraw_adverse(conn: Connection, site_id: str, visit_id: int, at: datetime, by: str) -> None:
+    """Mark this visit's open reactions withdrawn (flagged by mistake)."""
+    resolve_adverse(conn, site_id, visit_id, AdverseOutcome.WITHDRAWN.value, at, by)
 
 
 def save_device_health(conn: Connection, site_id: str, values: dict[str, Any]) -> str | None:

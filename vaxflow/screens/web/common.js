@@ -64,10 +64,21 @@ export function isStaffError(err) {
   return !!(err && err.status === 401 && String(err.reason || "").startsWith("staff_"));
 }
 
+let deviceId = null;
+/** Name this browser (kept in localStorage) and send it as X-Device-Id: with a shared token,
+ * "the same device" (an observer's undo) means this browser. */
+export function useDeviceId(prefix) {
+  const key = `vaxflow.device.${prefix}`;
+  deviceId = localStorage.getItem(key);
+  if (!deviceId) { deviceId = `${prefix}-${requestId().slice(0, 12)}`; localStorage.setItem(key, deviceId); }
+  return deviceId;
+}
+
 /** One API call with the bearer token; POSTs carry a fresh Idempotency-Key unless given one. */
 export async function api(token, method, path, body, { key, timeoutMs = 8000 } = {}) {
   const headers = { Authorization: `Bearer ${token}` };
   if (staff.session) headers["X-Staff-Session"] = staff.session;
+  if (deviceId) headers["X-Device-Id"] = deviceId;
   if (method === "POST") {
     headers["Content-Type"] = "application/json";
     headers["Idempotency-Key"] = key || requestId();

@@ -3,7 +3,7 @@
 // (resolved, or transferred to hospital: apart, and confirmed), release, or record that someone
 // left early. Rows are kept by visit: the clock ticks update only the time cells, so a row
 // never re-renders under the finger.
-import { $, el, api, t, addWords, TokenStore, ServerClock, Feed, clockText, signIn, statusText, throttled, StaffGate, isStaffError, languagePicker } from "/web/common.js";
+import { $, el, api, t, addWords, TokenStore, ServerClock, Feed, clockText, signIn, statusText, throttled, StaffGate, isStaffError, languagePicker, useDeviceId } from "/web/common.js";
 
 addWords({
   "ob.title": ["留观区 — 工作人员", "留觀區 — 工作人員", "Observation — staff"],
@@ -31,6 +31,8 @@ addWords({
   "ob.transfer": ["转送医院…", "轉送醫院…", "Transfer to hospital…"],
   "ob.transfer?": ["确认 {ticket} 已转送医院？", "確認 {ticket} 已轉送醫院？", "Confirm {ticket} was transferred to hospital?"],
   "ob.reaction": ["不良反应", "不良反應", "Adverse reaction"],
+  "ob.undo": ["撤销（{s} 秒）", "撤銷（{s} 秒）", "Undo ({s} s)"],
+  "ob.done.undo": ["已撤销 {ticket} 的反应报告", "已撤銷 {ticket} 的反應報告", "{ticket}: reaction withdrawn"],
   "ob.done.flag": ["已报告 {ticket}：{kind}，{severity}", "已報告 {ticket}：{kind}，{severity}", "{ticket} flagged: {kind}, {severity}"],
   "ob.done.resolved": ["{ticket} 已缓解", "{ticket} 已緩解", "{ticket} resolved"],
   "ob.done.transferred": ["{ticket} 已转送医院", "{ticket} 已轉送醫院", "{ticket} transferred to hospital"],
@@ -42,24 +44,35 @@ const store = new TokenStore("observer");
 const clock = new ServerClock();
 const KINDS = ["dizziness", "fainting", "rash", "anaphylaxis", "breathing", "injection_site", "other"];
 const SEVERITIES = ["mild", "moderate", "severe"];
+const UNDO_MS = 60_000; // the server's WITHDRAW_SECONDS
 const LEAVING = new Set(["released", "left_early", "transferred", "cancelled"]);
 const state = {
   token: null,
   people: new Map(), // visit_id -> payload
   rows: new Map(), // visit_id -> { tr, time, actions, key }
   choices: new Map(), // visit_id -> { kind, severity, confirming }
+  undos: new Map(), // visit_id -> until (ms, server clock): a flag this device may take back
   filter: "",
   message: null,
 };
 
 async function act(path, body, done) {
+  let ok = false;
   try {
     await api(state.token, "POST", path, body);
     state.message = { kind: "ok", text: done };
+    ok = true;
   } catch (err) {
     state.message = { kind: "bad", text: err.words };
   }
   showMessage();
+  return ok;
+}
+
+/** Seconds left to take back this row's flag (0: none or over). */
+function undoLeft(p, now) {
+  const until = state.undos.get(p.visit_id);
+  return until ? Math.max(0, Math.ceil((until - now) / 1000)) : 0;
 }
 
 function showMessage() {
@@ -78,6 +91,9 @@ function actions(p, now) {
     const sev = a.severity || "";
     return el("div", { class: "row actions" },
       el("span", { class: `reaction sev-${sev}` }, t("ob.reaction"), a.kind ? `: ${t(`kind.${a.kind}`)}` : "", sev ? ` · ${t(`sev.${sev}`)}` : ""),
+      undoLeft(p, now) > 0 ? el("button", { class: "small undo", name: "undo", onclick: async () => {
+        if (await act(`${base}/withdraw`, {}, t("ob.done.undo", { ticket }))) state.undos.delete(p.visit_id);
+      } }, t("ob.undo", { s: undoLeft(p, now) })) : "",
       el("button", { class: "small good", name: "resolved", onclick: () => act(`${base}/resolve`, { outcome: "resolved" }, t("ob.done.resolved", { ticket })) }, t("ob.resolved")),
       el("span", { class: "spacer" }),
       el("button", { class: "small danger transfer", name: "transferred", onclick: () => {
@@ -93,7 +109,10 @@ function actions(p, now) {
       el("b", {}, t("ob.confirm", words)),
       el("button", { class: "small danger", name: "confirm-flag", onclick: async () => {
         state.choices.delete(p.visit_id);
-        await act(`${base}/flag`, { kind: choice.kind, severity: choice.severity }, t("ob.done.flag", words));
+        const at = clock.now();
+        if (await act(`${base}/flag`, { kind: choice.kind, severity: choice.severity }, t("ob.done.flag", words))) {
+          state.undos.set(p.visit_id, at + UNDO_MS);
+        }
         redrawRow();
       } }, t("ob.yes")),
       el("button", { class: "small", name: "cancel-flag", onclick: () => { choice.confirming = false; redrawRow(); } }, t("ob.no")));
@@ -116,7 +135,7 @@ function actions(p, now) {
 /** What the actions cell depends on: rebuilt only when this changes. */
 function rowKey(p, now) {
   const c = state.choices.get(p.visit_id);
-  return JSON.stringify([p.adverse_open, p.adverse, isDone(p, now), c ? c.confirming : false]);
+  return JSON.stringify([p.adverse_open, p.adverse, isDone(p, now), c ? c.confirming : false, undoLeft(p, now) > 0]);
 }
 
 function timeText(p, now) {
@@ -152,6 +171,8 @@ function render() {
     if (row.time.textContent !== text) row.time.textContent = text;
     const key = rowKey(p, now);
     if (row.key !== key) { row.cell.replaceChildren(actions(p, now)); row.key = key; }
+    const undo = row.cell.querySelector("button[name=undo]"); // its countdown, in place
+    if (undo) { const words = t("ob.undo", { s: undoLeft(p, now) }); if (undo.textContent !== words) undo.textContent = words; }
     // Move a row only when the order changed (someone flagged, arrived or left).
     const want = previous ? previous.nextSibling : body.firstChild;
     if (want !== row.tr) body.insertBefore(row.tr, want);
@@ -174,6 +195,7 @@ const redraw = throttled(() => render(), 300);
 
 async function start(token) {
   state.token = token;
+  useDeviceId("observer");
   await new StaffGate({ role: "observer", token, title: t("ob.staff") }).begin();
   const search = el("input", { name: "find", inputmode: "text", oninput: (e) => { state.filter = e.target.value.trim(); render(); } });
   $("#app").replaceChildren(
