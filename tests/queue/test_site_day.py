@@ -1,19 +1,24 @@
 """A site day that crosses midnight and only moves forward (issue 18), on an injected clock.
 
-The day turns at 04:00 site time (engine.DAY_TURNS_AT), not at midnight: a person dosed at
-23:58 is found at the exit after midnight by scan and by typed number; check-ins after
-midnight belong to the open day. A clock set back never reopens a day that has turned or
-been closed by staff, nor reissues its numbers.
+The day turns at the site file's `[site] day_turns_at` (04:00 site time unless set), not at
+midnight: a person dosed at 23:58 is found at the exit after midnight by scan and by typed
+number; check-ins after midnight belong to the open day. A clock set back never reopens a
+day that has turned or been closed by staff, nor reissues its numbers.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.queue.conftest import Site
+import pytest
+
+from tests.queue.conftest import AiohttpClient, Site, auth
 from tests.queue.test_durability import walk_in_body
+from vaxflow.clock import FrozenClock
+from vaxflow.config import Settings
+from vaxflow.queue.server.app import create_app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -128,3 +133,33 @@ async def test_staff_close_the_day_once_everyone_has_finished(site: Site) -> Non
     events = await site.get("marshal", "/api/dashboard")
     assert events["stats"]["tickets_issued"] == 3
     assert site.clock.now() - at(22, 9, 0) == timedelta(0)
+
+
+def turning_at(settings: Settings, turn: time) -> Settings:
+    return settings.model_copy(
+        update={"site": settings.site.model_copy(update={"day_turns_at": turn})}
+    )
+
+
+@pytest.fixture
+async def six_am_site(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, db_url: str
+) -> Site:
+    """A site whose file says `day_turns_at = "06:30"`."""
+    late = turning_at(settings, time(6, 30))
+    return Site(await aiohttp_client(create_app(late, db=db_url, clock=clock)), clock, late)
+
+
+async def test_the_day_turns_when_the_site_file_says(six_am_site: Site) -> None:
+    site, walk = six_am_site, Walk(six_am_site)
+    site.clock.set(at(22, 5, 0))  # past 04:00 but before this site's 06:30: still the 21st
+    night = await walk.check_in()
+    assert (night["site_day"], night["ticket"]) == ("2026-11-21", "W001")
+    site.clock.set(at(22, 6, 29))
+    assert (await site.get("marshal", "/api/stats"))["tickets_issued"] == 1
+    site.clock.set(at(22, 6, 31))  # the turn: a new day, numbered from 1
+    morning = await walk.check_in()
+    assert (morning["site_day"], morning["ticket"]) == ("2026-11-22", "W001")
+    report = await site.client.get("/api/reports/daily?date=2026-11-21", headers=auth("marshal"))
+    print(await report.text())
+    assert report.status == 200

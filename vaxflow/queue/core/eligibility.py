@@ -38,7 +38,7 @@ def check_booking_time(settings: Settings, booking: Booking, now: datetime) -> D
     """Right site, right day, and inside the booked window give or take the tolerances."""
     if booking.site_id != settings.site.id:
         return Decision((Reason("wrong_site", {"booked_site": booking.site_id}),))
-    today = site_day(now, settings.site.timezone)
+    today = site_day(now, settings.site.timezone, settings.site.day_turns_at)
     if booking.visit_date != today:
         return Decision((Reason("wrong_day", {"booking_date": booking.visit_date.isoformat()}),))
     tolerance = settings.booking
@@ -135,7 +135,7 @@ def evaluate(
 ) -> Assessment:
     """Every rule that applies to one person today, refusals first; `dose_number` is the
     claimed one (booking or kiosk), which the history and the policy decide over."""
-    day = site_day(now, settings.site.timezone)
+    day = site_day(now, settings.site.timezone, settings.site.day_turns_at)
     decision = Decision()
     if booking is not None:
         decision = decision + check_booking_time(settings, booking, now)

@@ -247,7 +247,7 @@ def booking_of_card(
         document = validate_id(parse_id_type(person.id_type), person.id_number)
     except QueueError:
         return None
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     for booking in bookings_of_person(conn, site_id, document.number, day):
         if booking.id_type == document.id_type.value:
             return booking
@@ -286,7 +286,7 @@ def judge(
     allow_switch: bool = False,
 ) -> Assessment:
     """Every rule for this applicant now, including walk-in capacity, and the decided dose."""
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     assessment = evaluate(
         settings,
         product=applicant.product,
@@ -331,7 +331,7 @@ def precheck(
 ) -> dict[str, Any]:
     """What the kiosk needs before the questions: may this person go on, and what to ask."""
     applicant = identify(conn, settings, site_id, request, now)
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     _already_here(conn, site_id, day, applicant)
     assessment = judge(conn, settings, site_id, applicant, now)
     decision, plan = assessment.decision, assessment.plan
@@ -403,7 +403,9 @@ def _screening(settings: Settings, answers: Mapping[str, bool] | None) -> dict[s
 
 def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     """Identify, decide, and issue the ticket: the lane's next number, in one transaction."""
-    day = repo.site_day(tx.conn, tx.site_id, tx.now, settings.site.timezone)
+    day = repo.site_day(
+        tx.conn, tx.site_id, tx.now, settings.site.timezone, settings.site.day_turns_at
+    )
     applicant = identify(tx.conn, settings, tx.site_id, request, tx.now)
     _already_here(tx.conn, tx.site_id, day, applicant)
     assessment = judge(tx.conn, settings, tx.site_id, applicant, tx.now)

@@ -267,7 +267,7 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
     if body.booking_qr is not None:
         scanned = read_booking_scan(body.booking_qr, rules.url_code_params)
         if scanned.signed is not None:
-            today = engine.site_day(clock.now(), settings.site.timezone)
+            today = engine.site_day(clock.now(), settings.site.timezone, settings.site.day_turns_at)
             booking = signed_qr.verify(
                 scanned.signed, rules.public_keys, settings.site.id, settings.site.timezone, today
             )
@@ -358,7 +358,7 @@ async def _service_booking_of_card(request: web.Request, person: m.WalkInBody) -
         number = validate_id(parse_id_type(walk_in.id_type), walk_in.id_number)
     except QueueError:
         return None  # the walk-in path refuses the number with its own reason
-    day = engine.site_day(now, settings.site.timezone)
+    day = engine.site_day(now, settings.site.timezone, settings.site.day_turns_at)
     try:
         found = await fetch_bookings_of_person(
             request.app[HTTP],
