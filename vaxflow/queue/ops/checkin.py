@@ -254,6 +254,12 @@ def booking_of_card(
     return None
 
 
+def open_day(conn: Conn, settings: Settings, site_id: str, now: datetime) -> date:
+    """The open site day, which a check-in now is numbered on and every booking date is
+    judged against: the schedule's day, never before the floor (issue 18)."""
+    return repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
+
+
 _FINAL = frozenset(s.value for s in FINAL_STATES)
 
 
@@ -296,6 +302,7 @@ def judge(
         now=now,
         booking=applicant.booking,
         allow_switch=allow_switch,
+        day=day,
     )
     decision = assessment.decision
     if not allow_switch:  # another manufacturer for the next dose: a doctor decides (switch.py)
