@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import time as dt_time
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,37 @@ def _to_toml(data: object) -> str | None:
     except (TypeError, tomllib.TOMLDecodeError, ValueError):
         return None
     return text
+
+
+# --- the site day's turn (issue 18) ---------------------------------------------------------
+
+_ZONE_LINE = 'timezone = "Asia/Shanghai"'
+
+
+def _with_turn(value: str) -> str:
+    return _broken(_ZONE_LINE, f"{_ZONE_LINE}\nday_turns_at = {value}")
+
+
+def test_the_day_turns_at_four_unless_the_site_file_says() -> None:
+    assert load_settings(DEMO_CONFIG).site.day_turns_at == dt_time(4, 0)
+    assert load_settings(EXAMPLE).site.day_turns_at == dt_time(4, 0)
+    assert load_settings_text(_with_turn('"06:30"'), "x.toml").site.day_turns_at == dt_time(6, 30)
+    assert load_settings_text(_with_turn("00:00:00"), "x.toml").site.day_turns_at == dt_time(0)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ('"13:00"', "after noon: a site day must turn between 00:00 and 12:00"),
+        ('"4am"', 'is not a time of day as "HH:MM"'),
+        ('"04:00:30"', 'is not a time of day as "HH:MM"'),
+        ("4", 'is not a time of day as "HH:MM"'),
+    ],
+)
+def test_a_bad_turn_is_named_with_its_line(value: str, words: str) -> None:
+    text = _with_turn(value)
+    with pytest.raises(ConfigError) as err:
+        load_settings_text(text, "stadium.toml")
+    problem = err.value.problems[0]
+    assert (problem.key, problem.line) == ("site.day_turns_at", _line_of(text, "day_turns_at"))
+    assert words in problem.message

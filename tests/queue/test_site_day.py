@@ -1,19 +1,29 @@
 """A site day that crosses midnight and only moves forward (issue 18), on an injected clock.
 
-The day turns at 04:00 site time (engine.DAY_TURNS_AT), not at midnight: a person dosed at
-23:58 is found at the exit after midnight by scan and by typed number; check-ins after
-midnight belong to the open day. A clock set back never reopens a day that has turned or
-been closed by staff, nor reissues its numbers.
+The day turns at the site file's `[site] day_turns_at` (04:00 site time unless set), not at
+midnight: a person dosed at 23:58 is found at the exit after midnight by scan and by typed
+number; check-ins after midnight belong to the open day. A clock set back never reopens a
+day that has turned or been closed by staff, nor reissues its numbers.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.queue.conftest import Site
+import pytest
+
+from tests.queue.conftest import AiohttpClient, Site, auth, booking_codes
 from tests.queue.test_durability import walk_in_body
+from vaxflow.clock import FrozenClock
+from vaxflow.config import Settings
+from vaxflow.queue.bookings import signed_qr
+from vaxflow.queue.core import engine
+from vaxflow.queue.core.booking import Booking
+from vaxflow.queue.demo.demo_data import make_people, seed_bookings
+from vaxflow.queue.server.app import create_app
+from vaxflow.queue.server.appkeys import STORE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -128,3 +138,112 @@ async def test_staff_close_the_day_once_everyone_has_finished(site: Site) -> Non
     events = await site.get("marshal", "/api/dashboard")
     assert events["stats"]["tickets_issued"] == 3
     assert site.clock.now() - at(22, 9, 0) == timedelta(0)
+
+
+def turning_at(settings: Settings, turn: time) -> Settings:
+    return settings.model_copy(
+        update={"site": settings.site.model_copy(update={"day_turns_at": turn})}
+    )
+
+
+@pytest.fixture
+async def six_am_site(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, db_url: str
+) -> Site:
+    """A site whose file says `day_turns_at = "06:30"`."""
+    late = turning_at(settings, time(6, 30))
+    return Site(await aiohttp_client(create_app(late, db=db_url, clock=clock)), clock, late)
+
+
+async def test_the_day_turns_when_the_site_file_says(six_am_site: Site) -> None:
+    site, walk = six_am_site, Walk(six_am_site)
+    site.clock.set(at(22, 5, 0))  # past 04:00 but before this site's 06:30: still the 21st
+    night = await walk.check_in()
+    assert (night["site_day"], night["ticket"]) == ("2026-11-21", "W001")
+    site.clock.set(at(22, 6, 29))
+    assert (await site.get("marshal", "/api/stats"))["tickets_issued"] == 1
+    site.clock.set(at(22, 6, 31))  # the turn: a new day, numbered from 1
+    morning = await walk.check_in()
+    assert (morning["site_day"], morning["ticket"]) == ("2026-11-22", "W001")
+    report = await site.client.get("/api/reports/daily?date=2026-11-21", headers=auth("marshal"))
+    print(await report.text())
+    assert report.status == 200
+
+
+# --- booking dates are judged against the open day ----------------------------------------
+
+PRIVATE, PUBLIC = signed_qr.new_key()
+
+
+@pytest.fixture
+async def keyed_site(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, db_url: str
+) -> Site:
+    """A site that reads signed booking QRs, with the 21st's bookings listed."""
+    keyed = settings.model_copy(
+        update={"booking": settings.booking.model_copy(update={"public_keys": {"k1": PUBLIC}})}
+    )
+    app = create_app(keyed, db=db_url, clock=clock)
+    client = await aiohttp_client(app)
+    day = date(2026, 11, 21)
+    await app[STORE].write(lambda tx: seed_bookings(tx, keyed, day, 200), actor="test")
+    return Site(client, clock, keyed)
+
+
+def signed_body(site: Site, day: int, n: int = 0) -> dict[str, Any]:
+    """A signed QR check-in for November `day`, booked all that day (an adult's first dose)."""
+    visit = date(2026, 11, day)
+    person = [
+        p
+        for p in make_people(site.settings, visit, 50, seed=3)
+        if p.dose_number == 1 and p.birth_date and engine.age_on(p.birth_date, visit) < 60
+    ][n]
+    booking = Booking(
+        **{
+            **person.__dict__,
+            "code": f"QR{day}-{n}",
+            "window_start": datetime.combine(visit, time(0, 0), SHANGHAI),
+            "window_end": datetime.combine(visit, time(23, 59), SHANGHAI),
+        }
+    )
+    return {
+        "booking_qr": signed_qr.sign(booking, PRIVATE, "k1", site.settings.site.timezone),
+        "id_card": {"id_number": person.id_number, "name": person.person_name},
+        "answers": site.answers(),
+        "consent_version": site.settings.consent.version,
+    }
+
+
+async def test_a_closed_day_takes_no_more_of_its_own_bookings(keyed_site: Site) -> None:
+    """Staff closed the 21st at 19:00: the open day is the 22nd, so a booking for the 21st,
+    by signed QR or by code, is refused, not numbered on the 22nd."""
+    site = keyed_site
+    site.clock.set(at(21, 19, 0))
+    code = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)[0]
+    assert await site.post("marshal", "/api/site-day/close") == {
+        "closed": "2026-11-21",
+        "open": "2026-11-22",
+    }
+    site.clock.set(at(21, 19, 30))
+    by_qr = await site.post("kiosk", "/api/checkins", signed_body(site, 21), expect=409)
+    assert by_qr["error"]["reason"] == "qr_expired"
+    assert by_qr["error"]["details"]["booking_date"] == "2026-11-21"
+    by_code = await site.post("kiosk", "/api/checkins", site.check_in_body(code), expect=409)
+    assert by_code["error"]["reason"] == "wrong_day"
+    assert (await site.get("marshal", "/api/stats"))["tickets_issued"] == 0
+
+
+async def test_after_a_clock_set_back_bookings_are_judged_on_the_open_day(
+    keyed_site: Site,
+) -> None:
+    """The 22nd has opened (numbers issued); the clock is set back before its 04:00 turn. A
+    booking for the 22nd checks in on the 22nd (not `wrong_day` against the schedule's 21st);
+    one for the 21st is from a day that has ended."""
+    site, walk = keyed_site, Walk(keyed_site)
+    site.clock.set(at(22, 9, 0))
+    assert (await walk.check_in())["site_day"] == "2026-11-22"
+    site.clock.set(at(22, 3, 50))
+    ticket = await site.post("kiosk", "/api/checkins", signed_body(site, 22))
+    assert (ticket["site_day"], ticket["ticket"]) == ("2026-11-22", "A001")
+    old = await site.post("kiosk", "/api/checkins", signed_body(site, 21, 1), expect=409)
+    assert old["error"]["reason"] == "qr_expired"

@@ -126,7 +126,9 @@ def _demo_people(settings: Settings, day: date, count: int) -> tuple[Settings, A
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     clock = ScaledClock(args.speed)
-    day = settings.demo.visit_date or engine.site_day(clock.now(), settings.site.timezone)
+    day = settings.demo.visit_date or engine.site_day(
+        clock.now(), settings.site.timezone, settings.site.day_turns_at
+    )
     settings, people, day_list = _demo_people(settings, day, settings.demo.bookings)
     app = site_app(settings, db=args.db, clock=clock)
     traffic = Traffic()

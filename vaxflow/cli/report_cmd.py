@@ -66,7 +66,7 @@ def load_configs(args: argparse.Namespace) -> list[Settings]:
 
 def site_day(args: argparse.Namespace, settings: Settings) -> date:
     if not args.date:
-        return rules.site_day(datetime.now(UTC), settings.site.timezone)
+        return rules.site_day(datetime.now(UTC), settings.site.timezone, settings.site.day_turns_at)
     try:
         return date.fromisoformat(args.date)
     except ValueError:
@@ -101,7 +101,7 @@ def _write_daily(args: argparse.Namespace) -> int:
     configs = load_configs(args)
     main = configs[0]
     day = site_day(args, main)
-    start, end = day_bounds(day, main.site.timezone)
+    start, end = day_bounds(day, main.site.timezone, main.site.day_turns_at)
     as_of = min(datetime.now(UTC), end)
     with reading(args.db or main.server.db) as conn:
         sites = sites_on(conn, day) if args.region else [args.site or main.site.id]

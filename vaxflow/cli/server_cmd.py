@@ -11,6 +11,7 @@ from typing import Any
 from vaxflow.cli.common import shared_tokens_problem, site_settings
 from vaxflow.cli.site_app import site_app
 from vaxflow.clock import Clock, ScaledClock, SteadyClock
+from vaxflow.queue.core import engine
 from vaxflow.queue.server.serve import run_loop, serve
 from vaxflow.site_tls import server_context
 
@@ -112,7 +113,14 @@ def _run(args: argparse.Namespace) -> int:
 
     async def started(url: str) -> None:
         if isinstance(clock, ScaledClock):
-            print(f"rehearsal clock: {clock.speed:g}x from {clock.now().isoformat()}", flush=True)
+            now, site = clock.now(), settings.site
+            day = engine.site_day(now, site.timezone, site.day_turns_at)
+            turn = engine.next_turn(day, site.timezone, site.day_turns_at)
+            print(
+                f"rehearsal clock: {clock.speed:g}x from {now.isoformat()}; by the schedule the "
+                f"site day is {day.isoformat()}, turning at {turn.isoformat()}",
+                flush=True,
+            )
         print(f"vaxflow server for {settings.site.name} listening on {url}", flush=True)
 
     run_loop(

@@ -113,7 +113,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     settings = load_configs(args)[0]
     db = args.db or settings.server.db
     day = site_day(args, settings)
-    start, end = day_bounds(day, settings.site.timezone)
+    start, end = day_bounds(day, settings.site.timezone, settings.site.day_turns_at)
     targets = [t.value for t in registry_targets(settings)] or ["fhir", "hl7"]
     try:
         with read_snapshot(db) as conn:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -389,7 +390,12 @@ class SiteInfo(_Strict):
     name: str
     """Site name as printed on tickets and certificates."""
     timezone: str = "Asia/Shanghai"
-    """IANA time zone of the site; a site day runs midnight to midnight here."""
+    """IANA time zone of the site; site days are counted in it (see `day_turns_at`)."""
+    day_turns_at: time = time(4, 0)
+    """When one site day gives way to the next, site time, "HH:MM" from "00:00" to "12:00".
+    Not midnight by default: a day that runs late keeps serving its people (call, dose,
+    observation, exit) and numbering its check-ins until then. Staff may close a finished
+    day earlier (POST /api/site-day/close); a clock set back never reopens a day."""
     languages: list[Language] = [DEFAULT_LANGUAGE, "en"]
     """Languages offered on screens; the first is the default."""
 
@@ -403,6 +409,20 @@ class SiteInfo(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise ValueError(f"{value!r} is not a known time zone (e.g. Asia/Shanghai)") from err
         return value
+
+    @field_validator("day_turns_at", mode="before")
+    @classmethod
+    def _turn(cls, value: object) -> object:
+        text = value.isoformat() if isinstance(value, time) else value
+        if not isinstance(text, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d(:00)?", text):
+            raise ValueError(f'{value!r} is not a time of day as "HH:MM" (e.g. "04:00")')
+        turn = time.fromisoformat(text)
+        if turn > time(12, 0):
+            raise ValueError(
+                f"{text} is after noon: a site day must turn between 00:00 and 12:00, "
+                "so that each day's morning belongs to it"
+            )
+        return turn
 
     @field_validator("languages")
     @classmethod

@@ -34,11 +34,17 @@ __all__ = [
 ]
 
 
-def check_booking_time(settings: Settings, booking: Booking, now: datetime) -> Decision:
-    """Right site, right day, and inside the booked window give or take the tolerances."""
+def check_booking_time(
+    settings: Settings, booking: Booking, now: datetime, *, day: date | None = None
+) -> Decision:
+    """Right site, right day, and inside the booked window give or take the tolerances.
+
+    `day` is the open site day, the one the check-in is numbered on (after staff close a
+    day, or a clock set back, it is not the schedule's day for `now`); by default the
+    schedule's."""
     if booking.site_id != settings.site.id:
         return Decision((Reason("wrong_site", {"booked_site": booking.site_id}),))
-    today = site_day(now, settings.site.timezone)
+    today = day or site_day(now, settings.site.timezone, settings.site.day_turns_at)
     if booking.visit_date != today:
         return Decision((Reason("wrong_day", {"booking_date": booking.visit_date.isoformat()}),))
     tolerance = settings.booking
@@ -132,13 +138,15 @@ def evaluate(
     now: datetime,
     booking: Booking | None = None,
     allow_switch: bool = False,
+    day: date | None = None,
 ) -> Assessment:
-    """Every rule that applies to one person today, refusals first; `dose_number` is the
-    claimed one (booking or kiosk), which the history and the policy decide over."""
-    day = site_day(now, settings.site.timezone)
+    """Every rule that applies to one person on the open site day `day` (by default the
+    schedule's day for `now`), refusals first; `dose_number` is the claimed one (booking or
+    kiosk), which the history and the policy decide over."""
+    day = day or site_day(now, settings.site.timezone, settings.site.day_turns_at)
     decision = Decision()
     if booking is not None:
-        decision = decision + check_booking_time(settings, booking, now)
+        decision = decision + check_booking_time(settings, booking, now, day=day)
     plan = plan_dose(
         settings,
         product,

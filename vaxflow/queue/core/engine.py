@@ -27,25 +27,34 @@ from vaxflow.queue.core.model import (
 # --- site days and tickets ---------------------------------------------------------------
 
 
-#: When one site day gives way to the next, in site time. Not midnight: a day that runs
-#: late keeps serving its people (call, dose, observation, exit by scan or typed number)
-#: past midnight, and check-ins after midnight still belong to it (issue 18).
+#: The default turn of one site day into the next, in site time; a site file sets its own
+#: (`[site] day_turns_at`). Not midnight: a day that runs late keeps serving its people (call,
+#: dose, observation, exit by scan or typed number) past midnight, and check-ins after
+#: midnight still belong to it (issue 18).
 DAY_TURNS_AT = time(4, 0)
 
 
-def site_day(now: datetime, timezone: str, *, floor: date | None = None) -> date:
-    """The site day `now` falls on: from `DAY_TURNS_AT` to `DAY_TURNS_AT` in the site's time
-    zone, and never before `floor` (the newest day the site has numbered or opened), so a
-    clock set back never reopens a day that has ended nor reissues its numbers."""
+def site_day(
+    now: datetime, timezone: str, turns_at: time = DAY_TURNS_AT, *, floor: date | None = None
+) -> date:
+    """The site day `now` falls on: from `turns_at` to `turns_at` in the site's time zone,
+    and never before `floor` (the newest day the site has numbered or opened), so a clock
+    set back never reopens a day that has ended nor reissues its numbers."""
     local = now.astimezone(ZoneInfo(timezone))
-    turned = local - timedelta(hours=DAY_TURNS_AT.hour, minutes=DAY_TURNS_AT.minute)
+    turned = local - timedelta(hours=turns_at.hour, minutes=turns_at.minute)
     day = turned.date()
     return day if floor is None or day >= floor else floor
 
 
-def day_start(day: date, timezone: str) -> datetime:
-    """The instant site day `day` begins (its `DAY_TURNS_AT`), timezone-aware."""
-    return datetime.combine(day, DAY_TURNS_AT, ZoneInfo(timezone))
+def day_start(day: date, timezone: str, turns_at: time = DAY_TURNS_AT) -> datetime:
+    """The instant site day `day` begins (its `turns_at`), timezone-aware."""
+    return datetime.combine(day, turns_at, ZoneInfo(timezone))
+
+
+def next_turn(day: date, timezone: str, turns_at: time = DAY_TURNS_AT) -> datetime:
+    """The instant site day `day` gives way to the next by the schedule (unless staff close
+    it sooner)."""
+    return day_start(day + timedelta(days=1), timezone, turns_at)
 
 
 def format_ticket(prefix: str, number: int) -> str:

@@ -131,7 +131,7 @@ def observation_people(
 def calls_snapshot(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """The people being called now (newest call first) and the stations' zones."""
     seq = last_seq(conn, site_id)
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     calls = []
     for visit in views.recent_calls(conn, site_id, day, RECENT_CALLS):
         payload = service.visit_payload(visit, settings)
@@ -164,7 +164,7 @@ def certificate(
     if row is None:
         return None
     product = settings.product(row.product)
-    given_on = engine.site_day(row.given_at, settings.site.timezone)
+    given_on = engine.site_day(row.given_at, settings.site.timezone, settings.site.day_turns_at)
     window = next_dose_window(product, row.dose_number, given_on) if product else None
     return {
         "site_name": settings.site.name,
@@ -189,7 +189,7 @@ def certificate(
 
 def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """Everything the marshal's dashboard shows, read in one snapshot."""
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     stats = service.stats(conn, settings, site_id, now)
     called = views.called_since(conn, site_id, day, now - WAIT_WINDOW)
     oldest = views.oldest_waiting(conn, site_id, day)
@@ -215,7 +215,7 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
                 else round(max(0.0, (now - first).total_seconds() / 60), 1),
             }
         )
-    start, _end = day_bounds(day, settings.site.timezone)
+    start, _end = day_bounds(day, settings.site.timezone, settings.site.day_turns_at)
     zone = ZoneInfo(settings.site.timezone)
     per_station: dict[str, tuple[int, int]] = {}
     hours = [0] * 24

@@ -64,7 +64,7 @@ def to_reprint(events: Iterable[PrintRecord], now: datetime) -> list[PrintRecord
 
 def day_prints(conn: Conn, settings: Settings, site_id: str, now: datetime) -> list[PrintRecord]:
     """Today's certificate events, in order (read within the day's event numbers only)."""
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     rows = views.day_visit_events(conn, settings, site_id, day, KINDS)
     return [
         PrintRecord(int(r.visit_id), r.kind, r.at, str(json.loads(r.payload).get("reason", "")))

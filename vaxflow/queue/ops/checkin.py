@@ -247,11 +247,17 @@ def booking_of_card(
         document = validate_id(parse_id_type(person.id_type), person.id_number)
     except QueueError:
         return None
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     for booking in bookings_of_person(conn, site_id, document.number, day):
         if booking.id_type == document.id_type.value:
             return booking
     return None
+
+
+def open_day(conn: Conn, settings: Settings, site_id: str, now: datetime) -> date:
+    """The open site day, which a check-in now is numbered on and every booking date is
+    judged against: the schedule's day, never before the floor (issue 18)."""
+    return repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
 
 
 _FINAL = frozenset(s.value for s in FINAL_STATES)
@@ -286,7 +292,7 @@ def judge(
     allow_switch: bool = False,
 ) -> Assessment:
     """Every rule for this applicant now, including walk-in capacity, and the decided dose."""
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     assessment = evaluate(
         settings,
         product=applicant.product,
@@ -296,6 +302,7 @@ def judge(
         now=now,
         booking=applicant.booking,
         allow_switch=allow_switch,
+        day=day,
     )
     decision = assessment.decision
     if not allow_switch:  # another manufacturer for the next dose: a doctor decides (switch.py)
@@ -331,7 +338,7 @@ def precheck(
 ) -> dict[str, Any]:
     """What the kiosk needs before the questions: may this person go on, and what to ask."""
     applicant = identify(conn, settings, site_id, request, now)
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     _already_here(conn, site_id, day, applicant)
     assessment = judge(conn, settings, site_id, applicant, now)
     decision, plan = assessment.decision, assessment.plan
@@ -403,7 +410,9 @@ def _screening(settings: Settings, answers: Mapping[str, bool] | None) -> dict[s
 
 def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     """Identify, decide, and issue the ticket: the lane's next number, in one transaction."""
-    day = repo.site_day(tx.conn, tx.site_id, tx.now, settings.site.timezone)
+    day = repo.site_day(
+        tx.conn, tx.site_id, tx.now, settings.site.timezone, settings.site.day_turns_at
+    )
     applicant = identify(tx.conn, settings, tx.site_id, request, tx.now)
     _already_here(tx.conn, tx.site_id, day, applicant)
     assessment = judge(tx.conn, settings, tx.site_id, applicant, tx.now)

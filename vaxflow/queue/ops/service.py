@@ -183,7 +183,9 @@ def call_next(tx: Tx, settings: Settings, station_id: str) -> Visit | None:
     station = _station(tx, settings, station_id)
     engine.require_free_open_station(station)
     assert station.product is not None
-    day = repo.site_day(tx.conn, tx.site_id, tx.now, settings.site.timezone)
+    day = repo.site_day(
+        tx.conn, tx.site_id, tx.now, settings.site.timezone, settings.site.day_turns_at
+    )
     lanes = [lane.prefix for lane in settings.lanes]
     heads = repo.lane_heads(tx.conn, tx.site_id, day, station.product, lanes)
     weights = {lane.prefix: lane.weight for lane in settings.lanes}
@@ -228,7 +230,7 @@ def resolve_ticket(
 ) -> Visit:
     """A visit from a scanned ticket QR or a typed number; refuse another site's or day's ticket."""
     parsed = ticket_code.decode(code)
-    today = repo.site_day(tx_conn, site_id, now, settings.site.timezone)
+    today = repo.site_day(tx_conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     if parsed.site_id is not None and parsed.site_id != site_id:
         raise Refused("wrong_site", "This ticket is from another site.")
     if parsed.site_day is not None and parsed.site_day != today:
@@ -424,7 +426,7 @@ def report_device_health(tx: Tx, report: dict[str, str]) -> None:
 
 def stats(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """Counts for the marshal: today's visits by state, tickets issued, and waits per lane."""
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     by_state: dict[str, int] = {s.value: 0 for s in VisitState}
     waiting_by_lane = {lane.prefix: 0 for lane in settings.lanes}
     for state, lane, count in views.visit_counts(conn, site_id, day):
@@ -551,7 +553,9 @@ def device_list(conn: Conn, site_id: str) -> list[dict[str, Any]]:
 def close_day(tx: Tx, settings: Settings) -> dict[str, Any]:
     """Staff close the open site day once everyone in it has finished; the next day opens
     at once and a clock set back can never reopen it nor reissue its numbers (issue 18)."""
-    day = repo.site_day(tx.conn, tx.site_id, tx.now, settings.site.timezone)
+    day = repo.site_day(
+        tx.conn, tx.site_id, tx.now, settings.site.timezone, settings.site.day_turns_at
+    )
     final = frozenset(state.value for state in FINAL_STATES)
     unfinished = repo.unfinished_visits(tx.conn, tx.site_id, day, final)
     if unfinished:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -21,7 +22,7 @@ from vaxflow.queue.bookings.service_client import (
     fetch_booking,
     fetch_bookings_of_person,
 )
-from vaxflow.queue.core import engine, privacy
+from vaxflow.queue.core import privacy
 from vaxflow.queue.core.booking import Booking, PriorDose
 from vaxflow.queue.core.errors import Invalid, NotFound, QueueError
 from vaxflow.queue.core.guardians import GuardianClaim
@@ -267,7 +268,10 @@ async def _checkin_request(request: web.Request, body: m.PrecheckRequest) -> che
     if body.booking_qr is not None:
         scanned = read_booking_scan(body.booking_qr, rules.url_code_params)
         if scanned.signed is not None:
-            today = engine.site_day(clock.now(), settings.site.timezone)
+            # the open day (after staff close one, or a clock set back, not the schedule's)
+            today = await store.read(
+                lambda conn: checkin.open_day(conn, settings, store.site_id, clock.now())
+            )
             booking = signed_qr.verify(
                 scanned.signed, rules.public_keys, settings.site.id, settings.site.timezone, today
             )
@@ -349,16 +353,18 @@ async def _service_booking_of_card(request: web.Request, person: m.WalkInBody) -
         return None
     walk_in = checkin.WalkInPerson(**person.model_dump())
     now = clock.now()
-    listed = await store.read(
-        lambda conn: checkin.booking_of_card(conn, settings, store.site_id, walk_in, now)
-    )
+
+    def look(conn: Any) -> tuple[Booking | None, date]:  # the list's booking, the open day
+        listed = checkin.booking_of_card(conn, settings, store.site_id, walk_in, now)
+        return listed, checkin.open_day(conn, settings, store.site_id, now)
+
+    listed, day = await store.read(look)
     if listed is not None:
         return None  # identify() finds it in the same read as the rest of the check-in
     try:
         number = validate_id(parse_id_type(walk_in.id_type), walk_in.id_number)
     except QueueError:
         return None  # the walk-in path refuses the number with its own reason
-    day = engine.site_day(now, settings.site.timezone)
     try:
         found = await fetch_bookings_of_person(
             request.app[HTTP],

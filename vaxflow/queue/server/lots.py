@@ -28,7 +28,7 @@ def lots_in_use(
 ) -> dict[str, Any]:
     """Today's lots (of one product, or of all), most doses first, with the stations that
     have each loaded now."""
-    day = repo.site_day(conn, site_id, now, settings.site.timezone)
+    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     lots: dict[tuple[str, str], dict[str, Any]] = {}
 
     def entry(code: str, lot: str) -> dict[str, Any]:

@@ -20,8 +20,12 @@ async def daily(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
     now = request.app[CLOCK].now()
     raw = request.query.get("date")
-    day = _parse_day(raw) if raw else engine.site_day(now, settings.site.timezone)
-    start, end = day_bounds(day, settings.site.timezone)
+    day = (
+        _parse_day(raw)
+        if raw
+        else engine.site_day(now, settings.site.timezone, settings.site.day_turns_at)
+    )
+    start, end = day_bounds(day, settings.site.timezone, settings.site.day_turns_at)
     as_of = min(max(now, start), end)  # a past day is complete; a future day is empty
     rows = await store.read(
         lambda conn: day_rows(

@@ -140,7 +140,9 @@ def _masked(visit: Visit) -> dict[str, Any]:
 def _find(tx: Tx, settings: Settings, code: str) -> Visit | None:
     """Today's visit a ticket or ID number names; None when nobody today has it."""
     if is_id_number(code):
-        day = repo.site_day(tx.conn, tx.site_id, tx.now, settings.site.timezone)
+        day = repo.site_day(
+            tx.conn, tx.site_id, tx.now, settings.site.timezone, settings.site.day_turns_at
+        )
         return repo.latest_visit_of_person(tx.conn, tx.site_id, day, code.strip().upper())
     try:
         return service.resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code)

@@ -114,7 +114,9 @@ class DayLoop:
         self.progress = progress
         self.start = site.opens_at
         self.site_id = self.settings.site.id
-        self.day = engine.site_day(self.start, self.settings.site.timezone)
+        self.day = engine.site_day(
+            self.start, self.settings.site.timezone, self.settings.site.day_turns_at
+        )
         self.weights = {lane.prefix: lane.weight for lane in self.settings.lanes}
         self.call_limit = self.settings.queue.call_repeat_limit
         self.observation = {

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, select
@@ -47,9 +47,11 @@ def _day_visits(day: date, sites: Sequence[str]) -> Select[Any]:
     return select(t.visits.c.id).where(t.visits.c.site_day == day, t.visits.c.site_id.in_(sites))
 
 
-def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    """The site day's start and end as timezone-aware instants."""
-    return engine.day_start(day, timezone), engine.day_start(day + timedelta(days=1), timezone)
+def day_bounds(
+    day: date, timezone: str, turns_at: time = engine.DAY_TURNS_AT
+) -> tuple[datetime, datetime]:
+    """The site day's start and end as timezone-aware instants (its turns, by the schedule)."""
+    return engine.day_start(day, timezone, turns_at), engine.next_turn(day, timezone, turns_at)
 
 
 def day_rows(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
@@ -140,9 +140,16 @@ def unfinished_visits(conn: Connection, site_id: str, day: date, final: frozense
     return int(count or 0)
 
 
-def site_day(conn: Connection, site_id: str, now: datetime, timezone: str) -> date:
-    """The open site day: `engine.site_day`, never before `day_floor`."""
-    return engine.site_day(now, timezone, floor=day_floor(conn, site_id))
+def site_day(
+    conn: Connection,
+    site_id: str,
+    now: datetime,
+    timezone: str,
+    turns_at: time = engine.DAY_TURNS_AT,
+) -> date:
+    """The open site day: `engine.site_day` (turning at the site file's `day_turns_at`),
+    never before `day_floor`."""
+    return engine.site_day(now, timezone, turns_at, floor=day_floor(conn, site_id))
 
 
 def get_visit(conn: Connection, site_id: str, visit_id: int) -> Visit:

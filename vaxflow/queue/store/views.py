@@ -126,7 +126,7 @@ def walk_in_capacity(conn: Connection, settings: Settings, site_id: str, day: da
 
     Read on every walk-in check-in; found through the (site, kind, seq) index.
     """
-    start, end = day_bounds(day, settings.site.timezone)
+    start, end = day_bounds(day, settings.site.timezone, settings.site.day_turns_at)
     payload = _LATEST_CAPACITY.scalar(conn, {"site_id": site_id, "start": start, "end": end})
     if payload is None:
         return settings.walk_in.daily_capacity
@@ -308,7 +308,9 @@ def day_visit_events(
 ) -> list[Row[Any]]:
     """Today's events of these kinds about a visit, in order (read within the day's event
     numbers only): visit id, kind, time and payload."""
-    first, last = seq_window(conn, site_id, *day_bounds(day, settings.site.timezone))
+    first, last = seq_window(
+        conn, site_id, *day_bounds(day, settings.site.timezone, settings.site.day_turns_at)
+    )
     e = t.events
     return list(
         conn.execute(

@@ -490,7 +490,7 @@ def run_script(
 def site_today(settings: Settings) -> date:
     from vaxflow.clock import SystemClock
 
-    return engine.site_day(SystemClock().now(), settings.site.timezone)
+    return engine.site_day(SystemClock().now(), settings.site.timezone, settings.site.day_turns_at)
 
 
 # --- the tour --------------------------------------------------------------------------------
