@@ -454,7 +454,8 @@ def test_region_migrations_have_their_own_history_are_idempotent_and_adopt_old_t
             names = set(inspect(conn).get_table_names())
             assert names == {*metadata.tables, VERSION_TABLE}  # no site `alembic_version`
             assert conn.exec_driver_sql(f"SELECT count(*) FROM {VERSION_TABLE}").scalar() == 1
-            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            assert compare_metadata(context, metadata) == []
         with old.engine.begin() as conn:
             metadata.create_all(conn)  # how the region made its tables before migrations
             conn.exec_driver_sql("INSERT INTO region_sites (site_id, last_seq) VALUES ('o', 7)")

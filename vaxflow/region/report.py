@@ -1,7 +1,8 @@
 """The district's daily report from the region: every site's doses of one day, CSV and HTML.
 
 One row per site (every site in the region file, and any other that shipped), in district
-order, with a total row: doses, by dose number, by product, adverse reactions flagged. CSV
+order, with a total row: doses, by dose number, by product, adverse reactions flagged, and
+the day's doses struck out since (given in error: left out of the doses before them). CSV
 cells that a spreadsheet would run as a formula are quoted with a leading apostrophe.
 """
 
@@ -36,6 +37,7 @@ def daily_report(store: RegionStore, settings: RegionSettings, day: date) -> Dai
     start, end = day_bounds(day, settings.timezone)
     doses = store.dose_rows(start, end)
     adverse = store.kind_counts("adverse_flagged", start, end)
+    struck = store.struck_by_site(start, end)
     known = {s.id: s for s in settings.sites}
     seen = {r["site_id"] for r in store.site_rows()}
     products = sorted({d["product"] for d in doses})
@@ -57,8 +59,9 @@ def daily_report(store: RegionStore, settings: RegionSettings, day: date) -> Dai
         ("dose_3_plus", "第3剂及以上 Dose 3+"),
         *[(f"product:{p}", f"{p}") for p in products],
         ("adverse", "不良反应 Adverse reactions"),
+        ("struck", "误录作废 Struck out"),
     ]
-    ids = set(known) | seen | set(per_site)
+    ids = set(known) | seen | set(per_site) | set(struck)
     order = sorted(ids, key=lambda i: (known[i].district if i in known else "~", i))
     rows = []
     for site_id in order:
@@ -70,8 +73,9 @@ def daily_report(store: RegionStore, settings: RegionSettings, day: date) -> Dai
             "site_id": site_id,
             "site_name": site.name if site else "",
             "adverse": adverse.get(site_id, 0),
+            "struck": struck.get(site_id, 0),
         }
-        for key, _label in columns[4:-1]:
+        for key, _label in columns[4:-2]:
             row[key] = c.get(key, 0)
         rows.append(row)
     total: dict[str, Any] = {"date": day.isoformat(), "district": "", "site_id": "合计 Total"}

@@ -5,6 +5,10 @@ so a connection always reaches the current leader. A failover shows up as a lost
 or a "read-only transaction" on the old leader; each unit of work is retried whole, with a
 bounded deadline, and is idempotent (`ON CONFLICT DO NOTHING` on the key; the cursor only
 moves forward), so a retry or a site's resend never doubles anything.
+
+A dose struck out at its site (`dose_struck`, issue 15) is kept apart in `region_struck` by
+(site, visit) and every read of doses leaves the struck ones out, so it does not matter
+whether the strike arrives after the dose, in the same batch, again, or before it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    exists,
     func,
     select,
 )
@@ -90,6 +95,25 @@ doses = Table(
     Column("manufacturer", String(80), nullable=False),
     Column("dose_number", Integer, nullable=True),
     Column("lot", String(60), nullable=True),
+    Column("visit_id", Integer, nullable=True),  # the site's visit: one dose each (r0002)
+)
+
+struck = Table(
+    "region_struck",
+    metadata,
+    # One row per `dose_struck` event: the dose of (site, visit) was given in error and no
+    # longer counts, whether its `dosed` row arrived before or after this one.
+    Column("site_id", String(40), primary_key=True),
+    Column("visit_id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("struck_at", DateTime(timezone=True), nullable=False),
+    Column("dose", String(80), nullable=True),  # the dose key, `{site}/{dose id}`
+    Column("reason", Text, nullable=True),
+)
+
+#: A dose that was not struck out: every read of doses keeps to these.
+STANDING = ~exists().where(
+    struck.c.site_id == doses.c.site_id, struck.c.visit_id == doses.c.visit_id
 )
 
 #: SQLSTATEs a failover gives: connection failures, the server shutting down or not yet
@@ -188,6 +212,7 @@ class RegionStore:
         received = now or datetime.now(UTC)
         rows = [_event_row(site_id, e, received) for e in batch]
         dose_rows = [d for d in (_dose_row(site_id, e) for e in batch) if d is not None]
+        struck_rows = [s for s in (_struck_row(site_id, e) for e in batch) if s is not None]
 
         def work(conn: Connection) -> Applied:
             conn.execute(insert(sites).values(site_id=site_id, last_seq=0).on_conflict_do_nothing())
@@ -201,6 +226,9 @@ class RegionStore:
                 new_doses = [d for d in dose_rows if d["seq"] in seqs]
                 if new_doses:
                     conn.execute(insert(doses).on_conflict_do_nothing(), new_doses)
+                new_struck = [s for s in struck_rows if s["seq"] in seqs]
+                if new_struck:
+                    conn.execute(insert(struck).on_conflict_do_nothing(), new_struck)
             values: dict[str, Any] = {"last_received_at": received}
             if fresh:
                 values["last_seq"] = max(cursor, fresh[-1]["seq"])
@@ -243,7 +271,20 @@ class RegionStore:
         def work(conn: Connection) -> dict[str, int]:
             q = (
                 select(doses.c.site_id, func.count())
-                .where(doses.c.given_at >= start, doses.c.given_at < end)
+                .where(doses.c.given_at >= start, doses.c.given_at < end, STANDING)
+                .group_by(doses.c.site_id)
+            )
+            return {site: int(n) for site, n in conn.execute(q)}
+
+        return self._retry(work)
+
+    def struck_by_site(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Doses given in [start, end) and struck out since, per site."""
+
+        def work(conn: Connection) -> dict[str, int]:
+            q = (
+                select(doses.c.site_id, func.count())
+                .where(doses.c.given_at >= start, doses.c.given_at < end, ~STANDING)
                 .group_by(doses.c.site_id)
             )
             return {site: int(n) for site, n in conn.execute(q)}
@@ -264,12 +305,12 @@ class RegionStore:
         return self._retry(work)
 
     def dose_rows(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """Every dose given in [start, end), by site and seq."""
+        """Every dose given in [start, end) and not struck out, by site and seq."""
 
         def work(conn: Connection) -> list[dict[str, Any]]:
             q = (
                 select(doses)
-                .where(doses.c.given_at >= start, doses.c.given_at < end)
+                .where(doses.c.given_at >= start, doses.c.given_at < end, STANDING)
                 .order_by(doses.c.site_id, doses.c.seq)
             )
             return [dict(r._mapping) for r in conn.execute(q)]
@@ -277,12 +318,12 @@ class RegionStore:
         return self._retry(work)
 
     def history(self, person_key: str) -> list[dict[str, Any]]:
-        """The person's doses at every site (by keyed hash), oldest first."""
+        """The person's doses at every site (by keyed hash), oldest first; none struck out."""
 
         def work(conn: Connection) -> list[dict[str, Any]]:
             q = (
                 select(doses)
-                .where(doses.c.person_key == person_key)
+                .where(doses.c.person_key == person_key, STANDING)
                 .order_by(doses.c.given_at, doses.c.site_id)
             )
             return [dict(r._mapping) for r in conn.execute(q)]
@@ -363,6 +404,30 @@ def _dose_row(site_id: str, e: dict[str, Any]) -> dict[str, Any] | None:
         "manufacturer": str(dose.get("manufacturer") or ""),
         "dose_number": dose.get("dose_number"),
         "lot": dose.get("lot"),
+        "visit_id": e.get("visit_id"),
+    }
+
+
+def _struck_row(site_id: str, e: dict[str, Any]) -> dict[str, Any] | None:
+    """The strike-out a `dose_struck` event records: which visit's dose, when, why."""
+    if e.get("kind") != EventKind.DOSE_STRUCK or e.get("visit_id") is None:
+        return None
+    payload = e.get("payload") or {}
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    dose, reason = payload.get("dose"), payload.get("reason")
+    return {
+        "site_id": site_id,
+        "visit_id": int(e["visit_id"]),
+        "seq": int(e["seq"]),
+        "struck_at": _when(e["at"]),
+        "dose": str(dose)[:80] if dose is not None else None,
+        "reason": str(reason) if reason is not None else None,
     }
 
 
