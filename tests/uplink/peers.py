@@ -96,9 +96,11 @@ class FhirServer:
 @dataclass
 class MllpListener:
     """A registry's MLLP listener: ACKs each VXU, keeps one record per ORC-3 (dropping a
-    repeated MSH-10), and answers AE for the keys in `reject` with the registry's words."""
+    repeated MSH-10), answers AE for the keys in `reject` with the registry's words, and AR
+    (busy, send again later) for the keys in `busy`."""
 
     reject: set[str] = field(default_factory=set)
+    busy: set[str] = field(default_factory=set)
     received: list[tuple[str, str, str]] = field(default_factory=list)  # MSH-10, ORC-3, RXA-21
     stored: dict[str, str] = field(default_factory=dict)  # ORC-3 -> last RXA-21
     seen_ids: set[str] = field(default_factory=set)
@@ -126,6 +128,10 @@ class MllpListener:
                     ack = hl7.parse(
                         str(message.create_ack("AE")).rstrip("\r")
                         + "|RXA-15 lot unknown to the IIS"
+                    )
+                elif key in self.busy:
+                    ack = hl7.parse(
+                        str(message.create_ack("AR")).rstrip("\r") + "|IIS busy, resend later"
                     )
                 else:
                     if control not in self.seen_ids:
