@@ -7,8 +7,10 @@ until an AA, and stored once."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -16,9 +18,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.conftest import DEMO_CONFIG
 from tests.queue.conftest import AiohttpClient, booking_codes
 from tests.uplink.peers import FhirServer, MllpListener, dose, fhir_copies
 from tests.uplink.test_uplink_peers import start_site, until
+from vaxflow.cli import main
 from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings
 from vaxflow.config.schema import FhirUplink, Hl7Uplink, UplinkSettings
@@ -106,6 +110,7 @@ async def test_a_registry_answering_500_then_422_for_one_record(
     clock: FrozenClock,
     tmp_path: Any,
     fhir_server: FhirServer,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     registry = FaultyRegistry(fhir_server)
     front: TestServer = await aiohttp_server(registry.app)
@@ -139,6 +144,14 @@ async def test_a_registry_answering_500_then_422_for_one_record(
     pending = await store.read(lambda c: outbox.rows(c, site_id, OutboxState.PENDING))
     assert len(pending) == 4 and all(r.state == OutboxState.PENDING for r in pending)
     assert registry.errors[500] >= 1
+    # the marshal is alerted after `alert_after_hours` (4), well before the 24-hour limit
+    dashboard = await site.get("marshal", "/api/dashboard")
+    assert dashboard["alerts"]["uplink"] == []
+    clock.advance(minutes=4 * 60 + 1)
+    dashboard = await site.get("marshal", "/api/dashboard")
+    (alert,) = dashboard["alerts"]["uplink"]
+    assert alert["target"] == "fhir" and alert["past_alert"] and alert["pending"] == 4
+    assert alert["oldest_pending_minutes"] >= 241
 
     registry.failing = False
     for _ in range(20):
@@ -156,8 +169,23 @@ async def test_a_registry_answering_500_then_422_for_one_record(
     dashboard = await site.get("marshal", "/api/dashboard")
     assert dashboard["uplink"]["targets"]["fhir"]["needs_fixing"] == 1
 
-    registry.reject.clear()  # fixed at the registry; an operator puts it back in line
-    await store.write(lambda tx: outbox.retry(tx.conn, site_id, tx.now, fixing[0].id), actor="t")
+    # the operator's commands: what needs fixing, with the registry's words; put it back
+    config = tmp_path / "site.toml"
+    config.write_text(
+        DEMO_CONFIG.read_text(encoding="utf-8").replace('id = "demo-stadium"', 'id = "demo-faults"')
+    )
+    files = ["--config", str(config), "--db", str(tmp_path / "site.sqlite")]
+    assert main(["uplink", "status", "--json", *files]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["targets"]["fhir"]["needs_fixing"] == 1
+    assert [r["record_key"] for r in shown["needs_fixing"]] == [f"{site_id}/3"]
+    assert "lot not registered" in shown["needs_fixing"][0]["last_error"]
+    registry.reject.clear()  # fixed at the registry
+    assert main(["uplink", "retry", str(fixing[0].id), *files]) == 0
+    assert capsys.readouterr().out == "1 row(s) put back in line\n"
+    assert main(["uplink", "retry", str(fixing[0].id), *files]) == 1
+    assert "is not waiting to be fixed" in capsys.readouterr().err
+    clock.set(datetime.now(UTC))  # the command put it back in line at the real time
     later(0)
     await until(settled)
     assert fhir_copies(fhir_server, keys) == Counter({k: 1 for k in keys})
