@@ -9,6 +9,7 @@ real region server, and checks the person in at another site.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
@@ -22,6 +23,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from tests.conftest import load_test_site
 from tests.postgres import PostgresServer
@@ -132,6 +136,37 @@ def test_a_struck_dose_leaves_history_counts_and_report_once_on_postgresql(
     rows = {r["site_id"]: (r["doses"], r["dose_2"], r["struck"]) for r in report.rows}
     assert rows == {"site-a": (1, 0, 1), "site-b": (0, 0, 1), "site-c": (1, 0, 1)}
     assert (report.total["doses"], report.total["struck"]) == (2, 3)
+
+
+_SITES = itertools.count(1)
+
+
+@examples(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    struck_visits=st.sets(st.integers(1, 6)),
+    cuts=st.lists(st.integers(1, 13), max_size=4),
+    resends=st.lists(st.integers(0, 4), max_size=3),
+)
+def test_any_batches_and_resends_leave_the_same_history_on_postgresql(
+    region_store: RegionStore, struck_visits: set[int], cuts: list[int], resends: list[int]
+) -> None:
+    """Six doses of one person, some struck out: cut into any batches, some sent again, the
+    region ends with the doses not struck, once each."""
+    site, person = f"prop-{next(_SITES)}", resident_id(9)
+    log = [dosed(v, v, person) for v in range(1, 7)]
+    log += [struck(6 + i, v, site, v) for i, v in enumerate(sorted(struck_visits), start=1)]
+    bounds = sorted({0, len(log), *(c for c in cuts if c < len(log))})
+    batches = [log[a:b] for a, b in itertools.pairwise(bounds)]
+    for i, batch in enumerate(batches):
+        region_store.apply(site, batch)
+        for again in resends:  # an answer lost: the site sends an earlier batch again
+            if again <= i:
+                region_store.apply(site, batches[again])
+    held = [d for d in standing(region_store, person) if d[0] == site]
+    assert sorted(held) == [(site, v) for v in range(1, 7) if v not in struck_visits]
+    assert region_store.event_count(site) == len(log)
 
 
 def test_doses_held_before_the_upgrade_can_be_struck_on_postgresql(
