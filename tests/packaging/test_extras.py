@@ -65,3 +65,18 @@ def test_a_command_that_needs_an_extra_says_which() -> None:
     listed = run_blocked(BLOCKED, "--help")
     assert listed.returncode == 0
     assert re.search(r"decode\s+\(needs vaxflow\[kiosk\]\)", listed.stdout), listed.stdout
+
+
+@pytest.mark.slow
+def test_a_certificate_text_verifies_without_the_extras_and_a_photo_names_the_extra(
+    tmp_path: Path,
+) -> None:
+    """Issue 15: a server machine checks a certificate QR's text; reading a photo of one needs
+    the kiosk's decoders, and says so."""
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"k-1": {"site": "s", "public_key": "AAAA"}}))
+    text = run_blocked(BLOCKED, "certificate", "verify", "VXC1.k-1.abc.def", "--keys", str(keys))
+    assert text.returncode == 2 and text.stdout.startswith("NOT VALID: "), text.stderr
+    photo = run_blocked(BLOCKED, "certificate", "verify", "photo.jpg", "--keys", str(keys))
+    assert photo.returncode == 1 and "Traceback" not in photo.stderr
+    assert "reading an image needs the kiosk extra" in photo.stderr
