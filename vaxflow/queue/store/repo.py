@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.errors import NotFound
@@ -97,19 +97,27 @@ _READ_COUNTER = Prepared(
 )
 
 
-_NEWEST_COUNTER_DAY = Prepared(
-    select(func.max(t.ticket_counters.c.site_day).label("newest")).where(
-        t.ticket_counters.c.site_id == bindparam("site_id")
+def _last_day_word(kind: EventKind) -> Any:
+    """The payload of the site's newest event of `kind`, by the (site, kind, seq) index."""
+    return (
+        select(t.events.c.payload)
+        .where(t.events.c.site_id == bindparam("site_id"), t.events.c.kind == kind.value)
+        .order_by(t.events.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-)
-_LAST_DAY_EVENT = Prepared(
-    select(t.events.c.kind, t.events.c.payload)
-    .where(
-        t.events.c.site_id == bindparam("site_id"),
-        or_(t.events.c.kind == bindparam("closed"), t.events.c.kind == bindparam("opened")),
+
+
+#: One statement: `kind IN (closed, opened)` walked every event of the site (57 ms on 200k).
+_DAY_MARKS = Prepared(
+    select(
+        select(func.max(t.ticket_counters.c.site_day))
+        .where(t.ticket_counters.c.site_id == bindparam("site_id"))
+        .scalar_subquery()
+        .label("numbered"),
+        _last_day_word(EventKind.DAY_CLOSED).label("closed"),
+        _last_day_word(EventKind.DAY_OPENED).label("opened"),
     )
-    .order_by(t.events.c.seq.desc())
-    .limit(1)
 )
 
 
@@ -129,28 +137,25 @@ class DayMarks:
 
 
 def day_marks(conn: Connection, site_id: str) -> DayMarks:
-    """The newest numbered day and staff's last close or open (issue 18).
-    Prepared statements: it runs in every check-in and call (SQLAlchemy's own execution
-    cost about 0.3 ms a call, which halved the check-ins a second)."""
-    params = {"site_id": site_id}
-    newest = _NEWEST_COUNTER_DAY.scalar(conn, params)
-    numbered = None  # SQLite gives the text, PostgreSQL a date
-    if newest is not None:
-        numbered = newest if isinstance(newest, date) else date.fromisoformat(str(newest))
-    last = _LAST_DAY_EVENT.first(
-        conn,
-        {
-            **params,
-            "closed": EventKind.DAY_CLOSED.value,
-            "opened": EventKind.DAY_OPENED.value,
-        },
-    )
-    if last is None:
-        return DayMarks(numbered, None, None)
-    day = date.fromisoformat(json.loads(last.payload)["day"])
-    if last.kind == EventKind.DAY_CLOSED.value:
-        return DayMarks(numbered, day, None)
-    return DayMarks(numbered, None, day)
+    """The newest numbered day and staff's last close or open (issue 18), in one prepared
+    statement: it runs in every check-in and call (SQLAlchemy's own execution cost about
+    0.3 ms a call, which halved the check-ins a second)."""
+    row = _DAY_MARKS.first(conn, {"site_id": site_id})
+    assert row is not None  # a SELECT without FROM: always one row
+    numbered = closed = opened = None
+    if row.numbered is not None:  # SQLite gives the text, PostgreSQL a date
+        numbered = (
+            row.numbered if isinstance(row.numbered, date) else date.fromisoformat(row.numbered)
+        )
+    if row.closed is not None:
+        closed = date.fromisoformat(json.loads(row.closed)["day"])
+    if row.opened is not None:
+        opened = date.fromisoformat(json.loads(row.opened)["day"])
+    # Staff's last word: an open is always of the day after the last close; a close is of
+    # the open day, never before the last opened one.
+    if closed is not None and (opened is None or closed >= opened):
+        return DayMarks(numbered, closed, None)
+    return DayMarks(numbered, None, opened)
 
 
 def day_floor(conn: Connection, site_id: str) -> date | None:
