@@ -150,6 +150,8 @@ async def test_a_closed_day_refuses_check_ins_and_its_people_finish(site: Site) 
         True,
         3,
     )
+    metrics = await site.client.get("/metrics", headers=auth("metrics"))
+    assert "\nvaxflow_site_day_closed 1.0\n" in await metrics.text()
     shown = (await site.get("marshal", "/api/dashboard"))["site_day"]
     assert shown == {
         "day": "2026-11-21",
