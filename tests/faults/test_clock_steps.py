@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,53 @@ async def test_wall_clock_steps_never_move_anyones_observation(tmp_path: Path) -
             health = await staff.get("board", "/api/health")
             assert [round(s["seconds"] / 60) for s in health["clock"]["steps"]] == [-30]
     assert "behind the newest saved event" in site.server.log()
+
+
+async def test_a_closed_day_stays_closed_until_its_turn(tmp_path: Path) -> None:
+    """Staff close the site day; the wall clock steps back a day, while the server runs and
+    while it is down: the day stays closed (check-ins refused, `site_day_closed`). Started
+    again with the clock past the next turn (`day_turns_at`, 04:00 site time), the next day
+    is open by itself and numbered from 1."""
+    timeout = aiohttp.ClientTimeout(total=15)
+
+    async def refused(staff: Staff, day: str) -> None:
+        staff.people += 1
+        body = walk_in_body(staff.settings, staff.people)
+        async with staff.session.post(
+            staff.url + "/api/checkins", json=body, headers=token("kiosk")
+        ) as response:
+            answer = await response.json()
+        assert response.status == 409, answer
+        assert (answer["error"]["reason"], answer["error"]["details"]["day"]) == (
+            "site_day_closed",
+            day,
+        )
+
+    with stepped_server(tmp_path) as site:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            staff = Staff(session, site.url, site.config)
+            first = await staff.post("kiosk", "/api/checkins", walk_in_body(staff.settings, 0))
+            closed = await staff.post("marshal", "/api/site-day/close")
+            day = first["site_day"]
+            assert closed["closed"] == day
+            await refused(staff, day)
+            await site.step_to("-1d", session)
+            await refused(staff, day)
+
+        await asyncio.to_thread(site.restart_at, "-1d")  # set back while down, too
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            staff.session, staff.url = session, site.url
+            await refused(staff, day)
+            assert (await staff.get("marshal", "/api/dashboard"))["site_day"]["closed"] is True
+
+        turn = datetime.fromisoformat(closed["next_turn"]).timestamp()
+        await asyncio.to_thread(site.restart_at, f"+{int(turn - time.time()) + 60}")
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            staff.session, staff.url = session, site.url
+            staff.people += 1
+            body = walk_in_body(staff.settings, staff.people)
+            morning = await staff.post("kiosk", "/api/checkins", body)
+            following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+            assert (morning["site_day"], morning["ticket"]) == (following, "W001")
+            shown = (await staff.get("marshal", "/api/dashboard"))["site_day"]
+            assert (shown["day"], shown["closed"]) == (following, False)

@@ -8,7 +8,7 @@ day that has turned or been closed by staff, nor reissues its numbers.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,12 @@ class Walk:
             "station", "/api/stations/S01/record-dose", {"visit_id": called["visit_id"]}
         )
         return dosed
+
+    async def check_in_refused(self) -> dict[str, Any]:
+        self.people += 1
+        body = walk_in_body(self.site.settings, self.people)
+        answer: dict[str, Any] = await self.site.post("kiosk", "/api/checkins", body, expect=409)
+        return answer
 
     async def exit(self, code: str) -> dict[str, Any]:
         answer: dict[str, Any] = await self.site.post("observer", "/api/exit-scan", {"code": code})
@@ -110,34 +116,107 @@ async def test_the_day_turns_at_four_and_a_clock_set_back_never_reopens_it(site:
     assert (later["site_day"], later["ticket"]) == ("2026-11-22", "W003")
 
 
-async def test_staff_close_the_day_once_everyone_has_finished(site: Site) -> None:
+async def test_a_closed_day_refuses_check_ins_and_its_people_finish(site: Site) -> None:
+    """Staff close the 21st at 21:00 with people in every state: nobody new checks in (not on
+    the 22nd either); the people of the 21st are called, dosed and leave by scan and by typed
+    number; the next day opens only when staff open it, once they have all finished."""
     walk = Walk(site)
-    site.clock.set(at(21, 19, 0))
+    site.clock.set(at(21, 20, 30))
     await site.open("S01")
-    ticket = await walk.check_in()
-    refused = await site.post("marshal", "/api/site-day/close", expect=409)
-    error = refused["error"]
-    assert error["reason"] == "day_not_finished" and error["details"]["unfinished"] == 1
-    assert set(error["messages"]) == {"zh-CN", "zh-TW", "en"} and error["hints"]["en"]
+    await walk.check_in()
+    dosed = await walk.dose_next()  # observing
+    called = await walk.check_in()
+    waiting = await walk.check_in()
+    await site.post("station", "/api/stations/S01/call-next")  # `called` is at S01
 
-    dosed = await walk.dose_next()
-    site.clock.advance(minutes=31)
-    assert (await walk.exit(dosed["ticket"]))["may_leave"] is True
+    site.clock.set(at(21, 21, 0))
     closed = await site.post("marshal", "/api/site-day/close")
-    assert closed == {"closed": "2026-11-21", "open": "2026-11-22"}
+    assert closed["closed"] == "2026-11-21" and closed["unfinished"] == 3
+    assert closed["next_turn"] == at(22, 4, 0).isoformat()
+    assert await site.post("marshal", "/api/site-day/close") == closed  # harmless twice
 
-    after = await walk.check_in()  # the evening after closing: the next day
-    assert (after["site_day"], after["ticket"]) == ("2026-11-22", "W001")
+    site.clock.set(at(21, 21, 30))
+    refused = (await walk.check_in_refused())["error"]
+    assert refused["reason"] == "site_day_closed"
+    assert refused["details"]["day"] == "2026-11-21" and refused["details"]["opens_at"] == "04:00"
+    assert set(refused["messages"]) == {"zh-CN", "zh-TW", "en"} and refused["hints"]["en"]
+    assert "04:00" in refused["messages"]["zh-CN"] and "签到" in refused["messages"]["zh-CN"]
+    body = {"walk_in": walk_in_body(site.settings, 99)["walk_in"]}
+    pre = await site.post("kiosk", "/api/checkins/precheck", body, expect=409)
+    assert pre["error"]["reason"] == "site_day_closed"
+    stats = await site.get("marshal", "/api/stats")
+    assert (stats["site_day"], stats["day_closed"], stats["tickets_issued"]) == (
+        "2026-11-21",
+        True,
+        3,
+    )
+    metrics = await site.client.get("/metrics", headers=auth("metrics"))
+    assert "\nvaxflow_site_day_closed 1.0\n" in await metrics.text()
+    shown = (await site.get("marshal", "/api/dashboard"))["site_day"]
+    assert shown == {
+        "day": "2026-11-21",
+        "closed": True,
+        "turns_at": "04:00",
+        "next_turn": at(22, 4, 0).isoformat(),
+    }
+
+    # The people of the closed day finish: service by typed number, call-next, scans.
+    station = "/api/stations/S01"
+    await site.post("station", f"{station}/start-service", {"code": called["ticket"]})
+    await site.post("station", f"{station}/record-dose", {"visit_id": called["visit_id"]})
+    last = (await site.post("station", f"{station}/call-next"))["called"]
+    assert last["ticket"] == waiting["ticket"]
+    await site.post("station", f"{station}/start-service", {"code": last["qr"]})
+    await site.post("station", f"{station}/record-dose", {"visit_id": last["visit_id"]})
+    early = await site.post("marshal", "/api/site-day/open", expect=409)
+    assert early["error"]["reason"] == "day_not_finished"
+    assert early["error"]["details"]["unfinished"] == 3 and early["error"]["hints"]["zh-TW"]
+
+    site.clock.set(at(21, 22, 5))
+    assert (await walk.exit(dosed["qr"]))["may_leave"] is True  # by scan
+    assert (await walk.exit(called["ticket"]))["may_leave"] is True  # by typed number
+    assert (await walk.exit(waiting["qr"]))["may_leave"] is True
+
     site.clock.set(at(21, 18, 0))  # a clock set back never reopens the closed day
-    back = await walk.check_in()
-    assert (back["site_day"], back["ticket"]) == ("2026-11-22", "W002")
-    assert ticket["site_day"] == "2026-11-21"
-    site.clock.set(at(22, 9, 0))  # the calendar catches up: still the same open day
+    back = (await walk.check_in_refused())["error"]
+    assert (back["reason"], back["details"]["day"]) == ("site_day_closed", "2026-11-21")
+
+    site.clock.set(at(21, 22, 10))
+    assert await site.post("marshal", "/api/site-day/open") == {
+        "closed": "2026-11-21",
+        "open": "2026-11-22",
+    }
+    after = await walk.check_in()  # staff opened the 22nd: its numbers, from 1
+    assert (after["site_day"], after["ticket"]) == ("2026-11-22", "W001")
+    site.clock.set(at(21, 18, 0))  # set back again: the 22nd stays open, numbering goes on
+    back_again = await walk.check_in()
+    assert (back_again["site_day"], back_again["ticket"]) == ("2026-11-22", "W002")
+    again = await site.post("marshal", "/api/site-day/open", expect=409)  # the 22nd is open
+    assert again["error"]["reason"] == "day_not_closed"
+    assert (await site.get("marshal", "/api/dashboard"))["site_day"]["closed"] is False
+
+
+async def test_a_closed_day_gives_way_at_its_turn(site: Site) -> None:
+    """Closed at 21:00 with nobody left: still closed at 03:59 and after a clock set back a
+    whole day; at 04:00 (the site file's turn) the 22nd opens by itself, numbered from 1."""
+    walk = Walk(site)
+    site.clock.set(at(21, 20, 0))
+    first = await walk.check_in()
+    assert first["site_day"] == "2026-11-21"
+    await site.post("kiosk", f"/api/visits/{first['visit_id']}/cancel")
+    site.clock.set(at(21, 21, 0))
+    assert (await site.post("marshal", "/api/site-day/close"))["unfinished"] == 0
+    site.clock.set(at(22, 3, 59))
+    assert (await walk.check_in_refused())["error"]["reason"] == "site_day_closed"
+    site.clock.set(at(20, 12, 0))  # a day and more back
+    assert (await walk.check_in_refused())["error"]["details"]["day"] == "2026-11-21"
+    site.clock.set(at(22, 4, 1))
     morning = await walk.check_in()
-    assert (morning["site_day"], morning["ticket"]) == ("2026-11-22", "W003")
-    events = await site.get("marshal", "/api/dashboard")
-    assert events["stats"]["tickets_issued"] == 3
-    assert site.clock.now() - at(22, 9, 0) == timedelta(0)
+    assert (morning["site_day"], morning["ticket"]) == ("2026-11-22", "W001")
+    stats = await site.get("marshal", "/api/stats")
+    assert (stats["site_day"], stats["day_closed"]) == ("2026-11-22", False)
+    site.clock.set(at(22, 3, 0))  # back before the turn: the 22nd, open (it has numbers)
+    assert (await walk.check_in())["ticket"] == "W002"
 
 
 def turning_at(settings: Settings, turn: time) -> Settings:
@@ -214,23 +293,22 @@ def signed_body(site: Site, day: int, n: int = 0) -> dict[str, Any]:
     }
 
 
-async def test_a_closed_day_takes_no_more_of_its_own_bookings(keyed_site: Site) -> None:
-    """Staff closed the 21st at 19:00: the open day is the 22nd, so a booking for the 21st,
-    by signed QR or by code, is refused, not numbered on the 22nd."""
+async def test_a_closed_day_takes_no_more_bookings(keyed_site: Site) -> None:
+    """Staff closed the 21st at 19:00: a booking for the 21st (signed QR or code) and one for
+    the 22nd are all refused as `site_day_closed`, not numbered; at the 22nd's turn the
+    22nd's booking checks in on the 22nd."""
     site = keyed_site
     site.clock.set(at(21, 19, 0))
     code = booking_codes(site.settings, site.clock, product="CORONAVAC", elderly=False)[0]
-    assert await site.post("marshal", "/api/site-day/close") == {
-        "closed": "2026-11-21",
-        "open": "2026-11-22",
-    }
+    assert (await site.post("marshal", "/api/site-day/close"))["closed"] == "2026-11-21"
     site.clock.set(at(21, 19, 30))
-    by_qr = await site.post("kiosk", "/api/checkins", signed_body(site, 21), expect=409)
-    assert by_qr["error"]["reason"] == "qr_expired"
-    assert by_qr["error"]["details"]["booking_date"] == "2026-11-21"
-    by_code = await site.post("kiosk", "/api/checkins", site.check_in_body(code), expect=409)
-    assert by_code["error"]["reason"] == "wrong_day"
+    for body in (signed_body(site, 21), site.check_in_body(code), signed_body(site, 22)):
+        refused = await site.post("kiosk", "/api/checkins", body, expect=409)
+        assert refused["error"]["reason"] == "site_day_closed", refused
     assert (await site.get("marshal", "/api/stats"))["tickets_issued"] == 0
+    site.clock.set(at(22, 4, 30))
+    ticket = await site.post("kiosk", "/api/checkins", signed_body(site, 22))
+    assert (ticket["site_day"], ticket["ticket"]) == ("2026-11-22", "A001")
 
 
 async def test_after_a_clock_set_back_bookings_are_judged_on_the_open_day(

@@ -394,8 +394,10 @@ class SiteInfo(_Strict):
     day_turns_at: time = time(4, 0)
     """When one site day gives way to the next, site time, "HH:MM" from "00:00" to "12:00".
     Not midnight by default: a day that runs late keeps serving its people (call, dose,
-    observation, exit) and numbering its check-ins until then. Staff may close a finished
-    day earlier (POST /api/site-day/close); a clock set back never reopens a day."""
+    observation, exit) and numbering its check-ins until then. Staff may close a day earlier
+    (POST /api/site-day/close): check-ins are refused and its people finish, until the next
+    day opens at this turn or by staff (POST /api/site-day/open); a clock set back never
+    reopens a day."""
     languages: list[Language] = [DEFAULT_LANGUAGE, "en"]
     """Languages offered on screens; the first is the default."""
 

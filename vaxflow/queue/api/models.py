@@ -318,6 +318,8 @@ class LaneStats(BaseModel):
 class StatsResponse(BaseModel):
     site_id: str
     site_day: str
+    day_closed: bool = False
+    """Staff closed the site day: no check-ins until the next day opens (issue 18)."""
     at: str
     checked_in: int
     tickets_issued: int

@@ -54,6 +54,7 @@ class EventKind(StrEnum):
     WALK_IN_CAPACITY_SET = "walk_in_capacity_set"
     DEVICE_HEALTH = "device_health"
     DAY_CLOSED = "day_closed"  # staff closed the site day; payload: day (issue 18)
+    DAY_OPENED = "day_opened"  # staff opened the next site day early; payload: day
     # staff sign-in (read back after a restart, see staff_auth.restore)
     STAFF_SIGNED_IN = "staff_signed_in"
     STAFF_SIGN_IN_FAILED = "staff_sign_in_failed"

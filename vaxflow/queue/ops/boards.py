@@ -263,6 +263,7 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
         "site_name": settings.site.name,
         "target_wait_minutes": settings.queue.target_wait_minutes,
         "stats": stats,
+        "site_day": service.day_view(conn, settings, site_id, now),  # issue 18
         "lanes": lanes,
         "stations": stations,
         "doses_by_hour": hours,

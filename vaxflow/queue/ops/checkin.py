@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from vaxflow.config import LaneKind, Settings
 from vaxflow.config.schema import Product
@@ -256,8 +257,22 @@ def booking_of_card(
 
 def open_day(conn: Conn, settings: Settings, site_id: str, now: datetime) -> date:
     """The open site day, which a check-in now is numbered on and every booking date is
-    judged against: the schedule's day, never before the floor (issue 18)."""
-    return repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
+    judged against: the schedule's day, never before the floor (issue 18). Refused with
+    `site_day_closed` while staff have closed it (see `service.close_day`): nobody new checks
+    in until the next day opens, by the schedule's turn or by staff."""
+    site = settings.site
+    day, closed = repo.site_day_state(conn, site_id, now, site.timezone, site.day_turns_at)
+    if closed:
+        turn = engine.next_turn(day, site.timezone, site.day_turns_at)
+        local = turn.astimezone(ZoneInfo(site.timezone))
+        raise Refused(
+            "site_day_closed",
+            f"Check-in for {day.isoformat()} is closed.",
+            day=day.isoformat(),
+            opens_at=local.strftime("%H:%M"),
+            next_turn=turn.astimezone(UTC).isoformat(),
+        )
+    return day
 
 
 _FINAL = frozenset(s.value for s in FINAL_STATES)
@@ -337,8 +352,8 @@ def precheck(
     conn: Conn, settings: Settings, site_id: str, request: CheckInRequest, now: datetime
 ) -> dict[str, Any]:
     """What the kiosk needs before the questions: may this person go on, and what to ask."""
+    day = open_day(conn, settings, site_id, now)  # refused while staff have closed it
     applicant = identify(conn, settings, site_id, request, now)
-    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     _already_here(conn, site_id, day, applicant)
     assessment = judge(conn, settings, site_id, applicant, now)
     decision, plan = assessment.decision, assessment.plan
@@ -410,9 +425,7 @@ def _screening(settings: Settings, answers: Mapping[str, bool] | None) -> dict[s
 
 def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     """Identify, decide, and issue the ticket: the lane's next number, in one transaction."""
-    day = repo.site_day(
-        tx.conn, tx.site_id, tx.now, settings.site.timezone, settings.site.day_turns_at
-    )
+    day = open_day(tx.conn, settings, tx.site_id, tx.now)  # refused while closed
     applicant = identify(tx.conn, settings, tx.site_id, request, tx.now)
     _already_here(tx.conn, tx.site_id, day, applicant)
     assessment = judge(tx.conn, settings, tx.site_id, applicant, tx.now)

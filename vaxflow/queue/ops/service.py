@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from vaxflow.config import Settings
@@ -426,7 +426,8 @@ def report_device_health(tx: Tx, report: dict[str, str]) -> None:
 
 def stats(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
     """Counts for the marshal: today's visits by state, tickets issued, and waits per lane."""
-    day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
+    site = settings.site
+    day, closed = repo.site_day_state(conn, site_id, now, site.timezone, site.day_turns_at)
     by_state: dict[str, int] = {s.value: 0 for s in VisitState}
     waiting_by_lane = {lane.prefix: 0 for lane in settings.lanes}
     for state, lane, count in views.visit_counts(conn, site_id, day):
@@ -441,6 +442,7 @@ def stats(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[s
     return {
         "site_id": site_id,
         "site_day": day.isoformat(),
+        "day_closed": closed,  # staff closed it: no check-ins until the next opens
         "at": now.isoformat(),
         "checked_in": sum(by_state.values()) - by_state[VisitState.CANCELLED.value],
         "tickets_issued": int(issued),
@@ -550,12 +552,58 @@ def device_list(conn: Conn, site_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def day_view(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[str, Any]:
+    """The open site day for the marshal: its date, whether staff closed it, the site file's
+    turn and the instant the next day opens by the schedule."""
+    site = settings.site
+    day, closed = repo.site_day_state(conn, site_id, now, site.timezone, site.day_turns_at)
+    turn = engine.next_turn(day, site.timezone, site.day_turns_at)
+    return {
+        "day": day.isoformat(),
+        "closed": closed,
+        "turns_at": site.day_turns_at.strftime("%H:%M"),
+        "next_turn": turn.astimezone(UTC).isoformat(),
+    }
+
+
 def close_day(tx: Tx, settings: Settings) -> dict[str, Any]:
-    """Staff close the open site day once everyone in it has finished; the next day opens
-    at once and a clock set back can never reopen it nor reissue its numbers (issue 18)."""
-    day = repo.site_day(
-        tx.conn, tx.site_id, tx.now, settings.site.timezone, settings.site.day_turns_at
-    )
+    """Staff close the open site day: the doors close, its people finish.
+
+    The decision (issue 18): what a site expects of "close the day" at 21:00 is that nobody
+    new checks in, not that the next morning starts at once. So a closed day stays the site
+    day, closed:
+    - check-ins (precheck, check-in, the booking look-ups before them) are refused with
+      `site_day_closed`, in the person's language, until the next day opens;
+    - the people already in it finish as before: call-next serves its queue, and service,
+      dose, observation and exit by scan or by typed number all find its tickets;
+    - the next day opens by the schedule (the site file's `day_turns_at`, e.g. 04:00 the
+      next morning) or earlier by staff (`open_next_day`, POST /api/site-day/open), which
+      waits until everyone of the closed day has finished (otherwise they would be stranded:
+      call-next serves the open day only);
+    - a clock set back never reopens it: the closed day is a floor of the site day (see
+      `repo.day_marks`), so before its turn the site day is still the closed day, closed.
+    Closing again is harmless: the answer is the same and nothing new is written."""
+    site = settings.site
+    day, closed = repo.site_day_state(tx.conn, tx.site_id, tx.now, site.timezone, site.day_turns_at)
+    final = frozenset(state.value for state in FINAL_STATES)
+    unfinished = repo.unfinished_visits(tx.conn, tx.site_id, day, final)
+    if not closed:
+        tx.emit(EventKind.DAY_CLOSED, None, {"day": day.isoformat()})
+    turn = engine.next_turn(day, site.timezone, site.day_turns_at)
+    return {
+        "closed": day.isoformat(),
+        "next_turn": turn.astimezone(UTC).isoformat(),
+        "unfinished": unfinished,
+    }
+
+
+def open_next_day(tx: Tx, settings: Settings) -> dict[str, Any]:
+    """Staff open the day after the closed one before the schedule's turn (see `close_day`):
+    only a closed day gives way, and only once all its people have finished."""
+    site = settings.site
+    day, closed = repo.site_day_state(tx.conn, tx.site_id, tx.now, site.timezone, site.day_turns_at)
+    if not closed:
+        raise Refused("day_not_closed", f"Site day {day.isoformat()} is open.", day=day.isoformat())
     final = frozenset(state.value for state in FINAL_STATES)
     unfinished = repo.unfinished_visits(tx.conn, tx.site_id, day, final)
     if unfinished:
@@ -565,5 +613,6 @@ def close_day(tx: Tx, settings: Settings) -> dict[str, Any]:
             day=day.isoformat(),
             unfinished=unfinished,
         )
-    tx.emit(EventKind.DAY_CLOSED, None, {"day": day.isoformat()})
-    return {"closed": day.isoformat(), "open": (day + timedelta(days=1)).isoformat()}
+    opened = day + timedelta(days=1)
+    tx.emit(EventKind.DAY_OPENED, None, {"day": opened.isoformat()})
+    return {"closed": day.isoformat(), "open": opened.isoformat()}

@@ -218,6 +218,14 @@ async def close_day(request: web.Request) -> web.Response:
     return await mutate(request, m.EmptyRequest, lambda tx, _body: service.close_day(tx, settings))
 
 
+async def open_day(request: web.Request) -> web.Response:
+    """The marshal opens the day after a closed one before its turn (an event, like closing)."""
+    settings = request.app[SETTINGS]
+    return await mutate(
+        request, m.EmptyRequest, lambda tx, _body: service.open_next_day(tx, settings)
+    )
+
+
 # --- exit --------------------------------------------------------------------------------
 
 

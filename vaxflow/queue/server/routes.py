@@ -400,7 +400,15 @@ ROUTES: list[Route] = [
         "/api/site-day/close",
         bh.close_day,
         frozenset({"marshal", "admin"}),
-        "Close the site day once everyone in it has finished; the next day opens (issue 18)",
+        "Close the site day: check-ins refused until the next day opens, its people finish",
+        body=m.EmptyRequest,
+    ),
+    Route(
+        "POST",
+        "/api/site-day/open",
+        bh.open_day,
+        frozenset({"marshal", "admin"}),
+        "Open the day after a closed one before its turn, once its people have finished",
         body=m.EmptyRequest,
     ),
     Route(

@@ -201,6 +201,13 @@ def gauges(data: dict[str, Any]) -> Iterator[Metric]:
         "1 while the database cannot save (disk full, WAL backlog), else 0.",
         0 if alerts.get("storage") is None else 1,
     )
+    day = data.get("site_day")
+    if day is not None:  # issue 18
+        yield _gauge(
+            "vaxflow_site_day_closed",
+            "1 while staff have closed the site day (check-ins refused until the next opens).",
+            1 if day["closed"] else 0,
+        )
     yield from _wal(data.get("wal"))
     yield from _region(data.get("region"))
     yield from _uplink(data.get("uplink"))

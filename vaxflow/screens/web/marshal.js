@@ -71,8 +71,14 @@ addWords({
   "m.clock": ["服务器时钟发生跳变（{steps}）：留观计时按实际经过时间，不受影响；请检查服务器时间同步", "伺服器時鐘發生跳變（{steps}）：留觀計時按實際經過時間，不受影響；請檢查伺服器時間同步", "The server's wall clock stepped ({steps}): observation keeps counting real time served, nobody's countdown moved; check the server's time sync."],
   "m.clockstep": ["时钟跳变 {steps}", "時鐘跳變 {steps}", "clock step {steps}"],
   "m.closeday": ["结束当日", "結束當日", "Close the day"],
-  "m.closeask": ["结束当日？结束后不再签到，新号码属于下一日。", "結束當日？結束後不再報到，新號碼屬於下一日。", "Close the site day? No more check-ins for it; new numbers belong to the next day."],
-  "m.closed": ["当日已结束", "當日已結束", "The site day is closed"],
+  "m.closeask": ["结束当日？之后不再签到，直到下一日开启；已签到的人员继续叫号、接种和留观。", "結束當日？之後不再報到，直到下一日開啟；已報到的人員繼續叫號、接種和留觀。", "Close the site day? No check-ins until the next day opens; people already checked in are still called, vaccinated and observed."],
+  "m.closed": ["当日已结束签到", "當日已結束報到", "The site day is closed to check-ins"],
+  "m.day": ["接种日 {day} · {turn} 换日", "接種日 {day} · {turn} 換日", "Site day {day} · turns at {turn}"],
+  "m.daychip": ["已结束签到", "已結束報到", "closed"],
+  "m.dayclosed": ["接种日 {day} 已结束签到：不再接受新的签到，已签到的人员继续完成。下一日于 {turn} 自动开启，或在所有人完成后点击“开启下一日”。", "接種日 {day} 已結束報到：不再接受新的報到，已報到的人員繼續完成。下一日於 {turn} 自動開啟，或在所有人完成後點選「開啟下一日」。", "Site day {day} is closed: no new check-ins; people already checked in still finish. The next day opens at {turn}, or with \"Open the next day\" once everyone has finished."],
+  "m.openday": ["开启下一日", "開啟下一日", "Open the next day"],
+  "m.openask": ["现在开启下一日？新的签到将属于下一日。", "現在開啟下一日？新的報到將屬於下一日。", "Open the next site day now? New check-ins will belong to it."],
+  "m.opened": ["下一日已开启", "下一日已開啟", "The next site day is open"],
   "m.wal": ["日志 {used}/{ceiling} MiB", "日誌 {used}/{ceiling} MiB", "WAL {used}/{ceiling} MiB"],
   "m.uppending": ["待上传 {n}", "待上傳 {n}", "{n} pending"],
   "m.upoldest": ["最久 {n} 分钟", "最久 {n} 分鐘", "oldest {n} min"],
@@ -110,6 +116,13 @@ function regionBanner(r) {
   if (!r || r.failing_seconds === null || r.failing_seconds === undefined || r.failing_seconds < REGION_BANNER_SECONDS) return null;
   return el("div", { class: "banner warn", id: "region-alert" },
     t("m.regiondown", { for: span(r.failing_seconds), backlog: fmt(r.backlog), error: r.last_error || "" }));
+}
+
+/** The open site day (issue 18): its date and turn; closed to check-ins, marked. */
+function dayChip(day) {
+  if (!day) return null;
+  return el("span", { class: `chip ${day.closed ? "bad" : ""}`, id: "site-day", dataset: { day: day.day, closed: String(day.closed) } },
+    t("m.day", { day: day.day, turn: day.turns_at }), day.closed ? ` · ${t("m.daychip")}` : "");
 }
 
 const mib = (bytes) => (bytes / 1048576).toFixed(1);
@@ -172,13 +185,17 @@ function render() {
       (u.oldest_pending_minutes !== null ? `, ${t("m.upoldest", { n: Math.round(u.oldest_pending_minutes) })}` : "") +
       (u.needs_fixing ? `, ${t("m.upfix", { n: u.needs_fixing })}` : ""))),
   ];
+  const day = d.site_day;
   const capacity = el("input", { type: "number", min: 0, value: d.walk_in.capacity, style: "width:7rem", name: "capacity" });
   const none = (text = t("m.none")) => el("p", { class: "muted empty" }, text);
   $("#app").replaceChildren(
     el("header", { class: "bar" },
       el("h1", {}, `${t("m.title")} — ${d.site_name}`),
       el("button", { class: "small", onclick: openReport }, t("m.report")),
-      el("button", { class: "small", id: "close-day", onclick: () => { if (confirm(t("m.closeask"))) act("/api/site-day/close", {}, t("m.closed")); } }, t("m.closeday")),
+      dayChip(d.site_day),
+      day && day.closed
+        ? el("button", { class: "small", id: "open-day", onclick: () => { if (confirm(t("m.openask"))) act("/api/site-day/open", {}, t("m.opened")); } }, t("m.openday"))
+        : el("button", { class: "small", id: "close-day", onclick: () => { if (confirm(t("m.closeask"))) act("/api/site-day/close", {}, t("m.closed")); } }, t("m.closeday")),
       languagePicker(),
       el("span", { id: "feed", class: "chip" }, "…"),
       regionChip(d.region),
@@ -187,6 +204,7 @@ function render() {
     el("main", { class: "marshal" },
       storageBanner,
       clockBanner,
+      day && day.closed ? el("div", { class: "banner warn", id: "day-closed" }, t("m.dayclosed", { day: day.day, turn: day.turns_at })) : null,
       regionBanner(d.region),
       state.message ? el("div", { class: `banner ${state.message.kind}` }, state.message.text) : null,
       obs.warning ? el("div", { class: `banner ${obsClass === "bad" ? "bad" : "warn"}` },
