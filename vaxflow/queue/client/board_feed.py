@@ -171,16 +171,21 @@ class Call:
     zone_names: dict[str, str] = field(default_factory=dict)
 
     def station_in(self, language: str) -> str:
-        """The station's name in `language`, else its one name."""
-        return self.station_names.get(language) or self.station_name
+        """The station's name in `language` (zh-TW falls back to zh-CN), else its one name."""
+        return _named(self.station_names, language) or self.station_name
 
     def zone_in(self, language: str) -> str:
-        """The zone's name in `language`, else its one name."""
-        return self.zone_names.get(language) or self.zone
+        """The zone's name in `language` (zh-TW falls back to zh-CN), else its one name."""
+        return _named(self.zone_names, language) or self.zone
 
     @property
     def repeated(self) -> bool:
         return self.call_count > 1
+
+
+def _named(names: dict[str, str], language: str) -> str | None:
+    """A name from a site file's per-language table, as `config.schema` reads one."""
+    return names.get(language) or (names.get("zh-CN") if language == "zh-TW" else None)
 
 
 def _call(visit_id: int, p: dict[str, Any], *, live: bool) -> Call | None:
