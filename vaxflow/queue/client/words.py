@@ -13,6 +13,7 @@ from typing import Any
 
 from vaxflow.config import catalogues
 from vaxflow.config.languages import DEFAULT_LANGUAGE, LANGUAGES, Language
+from vaxflow.config.schema import Settings
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "consoles"
@@ -42,3 +43,32 @@ def in_language(texts: Mapping[str, str], language: str, fallback: str = "") -> 
 def message_ids() -> list[str]:
     """Every message id of the English catalogue."""
     return catalogues.message_ids(LOCALE_DIR, DOMAIN)
+
+
+class SiteNames:
+    """Stations, zones, products and lanes by their site-file names in one language (a code
+    the site file does not know is shown as it is)."""
+
+    def __init__(self, settings: Settings | None, language: str) -> None:
+        self.settings = settings
+        self.language = language
+
+    def station(self, station_id: str, fallback: str = "") -> str:
+        found = self.settings.station(station_id) if self.settings else None
+        return found.name_in(self.language) if found else (fallback or station_id)
+
+    def zone(self, station_id: str, fallback: str = "") -> str:
+        found = self.settings.station(station_id) if self.settings else None
+        if found is None:
+            return fallback
+        names = {str(k): v for k, v in found.zone_names.items()}
+        return in_language(names, self.language, found.zone) if names else found.zone
+
+    def product(self, code: str) -> str:
+        found = self.settings.product(code) if self.settings else None
+        return found.name_in(self.language) if found else code
+
+    def lane(self, prefix: str) -> str:
+        lanes = self.settings.lanes if self.settings else []
+        found = next((lane for lane in lanes if lane.prefix == prefix), None)
+        return found.name_in(self.language) if found else prefix

@@ -124,7 +124,8 @@ class CallBoard(LiveBoard):
         while len(grid.children) > len(zones):
             grid.remove_widget(grid.children[0])
         for column, (zone, calls) in zip(reversed(grid.children), zones.items(), strict=True):
-            column.zone, column.u = (calls[0].zone_in(lang) if calls else zone), self.u
+            column.zone = calls[0].zone_in(lang) if calls else self.model.zone_in(zone, lang)
+            column.u = self.u
             column.show(calls[:keep], self.fresh)
         self.clock = self.clock_text()
         self.online = self.model.online
