@@ -28,6 +28,7 @@ from vaxflow.queue.client.site import SiteClient  # noqa: E402
 from vaxflow.queue.client.staff_signin import StaffSignIn  # noqa: E402
 from vaxflow.queue.client.station_console import StationConsole  # noqa: E402
 from vaxflow.queue.client.words import SiteNames  # noqa: E402
+from vaxflow.screens.fit import content_size  # noqa: E402
 
 
 def calls_model(settings: Any) -> CallsModel:
@@ -109,26 +110,6 @@ def person() -> m.VerifiedPerson:
             "doctor_decisions": {"needed": [], "recorded": []},
         }
     )
-
-
-def content_size(w: Any) -> tuple[float, float]:
-    """The size a label's words need (unclipped), wrapped at its width when it wraps."""
-    from kivy.core.text import Label as CoreLabel
-    from kivy.core.text.markup import MarkupLabel
-
-    wraps = bool(w.text_size[0])
-    core = (MarkupLabel if w.markup else CoreLabel)(
-        text=w.text,
-        font_size=w.font_size,
-        font_name=w.font_name,
-        bold=w.bold,
-        text_size=(w.text_size[0], None) if wraps else (None, None),
-        padding=w.padding,
-        halign=w.halign,
-    )
-    core.refresh()
-    width, height = core.content_size
-    return float(width), float(height)
 
 
 def labels(root: Any) -> list[dict[str, Any]]:

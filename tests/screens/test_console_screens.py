@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,30 +26,6 @@ PROBE = Path(__file__).with_name("screen_probe.py")
 ROOT = Path(__file__).parents[2]
 #: (width, height) the probe runs at per language: the station tablet and a portrait tablet.
 SIZES = {"zh-CN": (1280, 800), "zh-TW": (800, 1280), "en": (1280, 800)}
-
-
-@pytest.fixture(scope="module")
-def display() -> Iterator[str]:
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.skip("Xvfb is not installed (./dev installs xvfb)")
-    number = next(
-        n
-        for n in range(360, 460)
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists()
-    )
-    process = subprocess.Popen(
-        [xvfb, f":{number}", "-screen", "0", "1920x1920x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        assert process.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
-        time.sleep(0.05)
-    yield f":{number}"
-    process.terminate()
-    process.wait(10)
 
 
 def probe(display: str, language: str) -> dict[str, list[dict[str, Any]]]:
