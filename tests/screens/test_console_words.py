@@ -18,13 +18,14 @@ ROOT = Path(vaxflow.__file__).parent
 USERS = [
     ROOT / "queue/client/station_console.py",
     ROOT / "queue/client/staff_signin.py",
+    ROOT / "kiosk/station_reader.py",
     *sorted((ROOT / "screens/boards").glob("*.py")),
     *sorted((ROOT / "screens/boards").glob("*.kv")),
     *sorted((ROOT / "screens/station").glob("*.py")),
     *sorted((ROOT / "screens/station").glob("*.kv")),
 ]
 #: words("key", …), self.t("key", …), t('key'), and the keys tables name ("obs.done").
-KEY = re.compile(r"""["']((?:board|calls|obs|station|msg|signin)\.[a-z_.]+)["']""")
+KEY = re.compile(r"""["']((?:board|calls|obs|station|msg|signin|reader)\.[a-z_.]+)["']""")
 
 
 def used_ids() -> set[str]:
