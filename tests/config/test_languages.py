@@ -22,6 +22,7 @@ from vaxflow.config.languages import (
 from vaxflow.config.schema import SiteInfo
 from vaxflow.hardware.speech import VOICES
 from vaxflow.kiosk import flow
+from vaxflow.queue.client import words as console_words
 from vaxflow.queue.core import reasons
 from vaxflow.region import reasons as region_reasons
 from vaxflow.screens.kiosk import i18n
@@ -33,6 +34,7 @@ DOMAINS = {
     "kiosk": i18n.LOCALE_DIR,
     "doctor": doctor_text.LOCALE_DIR,
     "region": region_reasons.LOCALE_DIR,
+    "consoles": console_words.LOCALE_DIR,
 }
 
 

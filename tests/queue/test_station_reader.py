@@ -14,7 +14,7 @@ from tests.hardware.idcard_emulator import IdCardEmulator
 from vaxflow.hardware.idcard_reader import SerialIdCardReader
 from vaxflow.hardware.interfaces import IdCard
 from vaxflow.hardware.sim_idcard import SimIdCardReader
-from vaxflow.kiosk.station_reader import WORDS, ReaderOptions, StationIdReader
+from vaxflow.kiosk.station_reader import ReaderOptions, StationIdReader, warning_text
 from vaxflow.queue.client.site import SiteClient
 from vaxflow.queue.client.station_console import StationConsole
 
@@ -92,12 +92,12 @@ async def test_a_card_on_the_reader_verifies_the_called_person(site: Site) -> No
         await console.call_next()
         assert view.called is not None and view.called.ticket == first["ticket"]
         await until(lambda: view.mismatch is not None)
-        assert view.message is not None and "MISMATCH" in view.message[1]
+        assert view.message is not None and "不一致" in view.message[1]
         assert second["ticket"] in view.message[1] and view.person is None
         sim.present(card_of(site, codes[0]))
         await until(lambda: view.person is not None)
         assert view.person is not None and view.person.ticket == first["ticket"]
-        assert view.message is not None and "核验一致 Match" in view.message[1]
+        assert view.message is not None and "核验一致" in view.message[1]
         assert view.person.state == "in_service" and view.device_warning == ""
         assert reader.reads == 2
         await _device_becomes(site, "ok")
@@ -109,8 +109,9 @@ async def test_an_unplugged_reader_is_said_in_words_and_the_console_goes_on(site
     sim = SimIdCardReader("sim://?fault=unplugged")
     async with console_with_reader(site, sim, "sim://?fault=unplugged") as (console, _reader):
         view = console.view
-        await until(lambda: view.device_warning == WORDS["unplugged"], within=3)
-        assert "未连接" in view.device_warning and "not connected" in view.device_warning
+        await until(lambda: view.device_warning == warning_text("unplugged", "zh-CN"), within=3)
+        assert "未连接" in view.device_warning  # in the console's language (zh-CN here)
+        assert "not connected" in warning_text("unplugged", "en")
         await console.refresh()
         await console.open("CORONAVAC", "LOT-1")
         await console.call_next()  # the console works while the reader is away
@@ -127,8 +128,13 @@ async def test_an_unplugged_reader_is_said_in_words_and_the_console_goes_on(site
         await console.call_next()
         sim.inject("garbled")
         sim.present(card_of(site, codes[1]))
-        await until(lambda: view.device_warning in (WORDS["unreadable"], WORDS["faulty"]))
-        await until(lambda: view.device_warning == WORDS["faulty"], within=5)
+        await until(
+            lambda: (
+                view.device_warning
+                in (warning_text("unreadable", "zh-CN"), warning_text("faulty", "zh-CN"))
+            )
+        )
+        await until(lambda: view.device_warning == warning_text("faulty", "zh-CN"), within=5)
         await _device_becomes(site, "fault")
         await console.verify(site.card(codes[1])["id_number"], by="typed")  # typing still works
         assert view.person is not None
@@ -147,7 +153,7 @@ async def test_a_silent_serial_reader_times_out_in_words(site: Site, tmp_path: P
             await console.call_next()
             loop = asyncio.get_running_loop()
             started = loop.time()
-            await until(lambda: view.device_warning == WORDS["no_answer"], within=5)
+            await until(lambda: view.device_warning == warning_text("no_answer", "zh-CN"), within=5)
             assert loop.time() - started < FAST.read_poll + FAST.device_timeout + 1.5
             await console.recall()  # not held up by the reader
             assert view.called is not None and view.called.call_count == 2
@@ -160,4 +166,6 @@ async def test_a_silent_serial_reader_times_out_in_words(site: Site, tmp_path: P
         emulator.unplug()
         driver = SerialIdCardReader(emulator.url, command_timeout=0.3, poll_interval=0.02)
         async with console_with_reader(site, driver, emulator.url) as (console, _reader):
-            await until(lambda: console.view.device_warning == WORDS["unplugged"], within=3)
+            await until(
+                lambda: console.view.device_warning == warning_text("unplugged", "zh-CN"), within=3
+            )

@@ -292,7 +292,7 @@ async def test_the_station_console_asks_for_the_doctor_and_then_doses(site: Site
         session = await _session(site)
         client.set_staff_session(session["X-Staff-Session"])
         await console.decide(True, " ")
-        assert view.message == ("warn", "请填写医生意见 Enter the doctor's reason")
+        assert view.message == ("warn", "请填写医生意见")
         await console.decide(True, "CoronaVac out of stock")
         assert view.decision_needed is None and view.message is not None
         assert view.message[0] == "ok"

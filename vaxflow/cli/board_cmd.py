@@ -1,6 +1,8 @@
 """`vaxflow board observation|calls --server URL`: a board on a native (Kivy) display.
 
 vaxflow board observation --server http://10.0.0.2:8080 [--token T] [--windowed --size WxH]
+    [--lang zh-CN|zh-TW|en] [--config FILE]  # the board's language (default: the site file's
+                                             # first language, else zh-CN)
     [--screenshot PNG --after SECONDS]    # one picture after a while (or on SIGUSR1), then quit
 vaxflow board calls --server URL [--token T] [--keep N] [--sound auto|off] [--player CMD]
     # the call board: chime and spoken call through pw-play/paplay/aplay when there is a
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vaxflow.config.languages import DEFAULT_LANGUAGE, LANGUAGES
 from vaxflow.screens.kivy_window import configure_window
 
 if TYPE_CHECKING:
@@ -47,6 +50,10 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--ca", help="the site CA file (server.tls_ca) an https server's certificate must match"
     )
+    parser.add_argument(
+        "--lang", choices=LANGUAGES, help="the board's language (default: the site's first)"
+    )
+    parser.add_argument("--config", help="the site file, for its first language (optional)")
     parser.add_argument("--windowed", action="store_true", help="a window, not fullscreen")
     parser.add_argument("--size", default="1920x1080", help="window size WxH when windowed")
     parser.add_argument("--keep", type=int, default=8, help="calls board: calls kept per zone")
@@ -66,6 +73,11 @@ def _run(args: argparse.Namespace) -> int:
     if not args.token:
         print("give the board token with --token or $VAXFLOW_BOARD_TOKEN", flush=True)
         return 2
+    if args.lang is None:
+        from vaxflow.cli.common import site_settings
+
+        site = site_settings(args.config).site if args.config else None
+        args.lang = site.languages[0] if site else DEFAULT_LANGUAGE
     configure_window(args.size, windowed=bool(args.windowed or args.screenshot), hide_cursor=True)
     return asyncio.run(_board(args))
 
@@ -134,7 +146,7 @@ def _observation(args: argparse.Namespace, base: str, font: str) -> Built:
     board: list[ObservationBoard] = []
 
     def build() -> ObservationBoard:
-        board.append(ObservationBoard(model, font=font))
+        board.append(ObservationBoard(model, font=font, language=args.lang))
         return board[0]
 
     def changed() -> None:
@@ -160,7 +172,7 @@ def _calls(args: argparse.Namespace, base: str, font: str) -> Built:
             log.warning("no sound device or player (pw-play, paplay, aplay): calls are silent")
 
     def build() -> CallBoard:
-        board.append(CallBoard(model, font=font))
+        board.append(CallBoard(model, font=font, language=args.lang))
         return board[0]
 
     shown: list[tuple[str, int] | None] = [None]

@@ -1,7 +1,8 @@
 """`vaxflow kiosk`: the check-in kiosk (Kivy), its tour of every screen, and its test scripts.
 
 vaxflow kiosk --config FILE --server URL [--devices sim] [--token T]
-vaxflow kiosk --tour DIR [--lang L]      # demo server + simulated devices, PNG per screen
+vaxflow kiosk --tour DIR [--lang L] [--elderly]  # demo server + simulated devices, PNG per
+                                         # screen (--elderly: every screen in large text)
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--tour", type=Path, metavar="DIR", help="photograph every screen")
     parser.add_argument("--lang", choices=LANGUAGES, help="tour one language")
+    parser.add_argument(
+        "--elderly", action="store_true", help="tour every screen in elderly mode (large text)"
+    )
     parser.add_argument("--script", help=argparse.SUPPRESS)  # GUI tests: tour.SCRIPTS
     parser.add_argument("--out", type=Path, default=Path("."), help=argparse.SUPPRESS)
     parser.set_defaults(func=_run)
@@ -125,7 +129,8 @@ async def _kiosk(settings: Any, options: Any, args: argparse.Namespace) -> int:
         shell.devices.printer = tour.GatedPrinter(shell.devices.printer)  # type: ignore[arg-type]
         shell.print_queue.printer = shell.devices.printer
         languages = (args.lang,) if args.lang else LANGUAGES
-        return await run_app(shell, options, tour.tour(settings, args.tour, languages))
+        driver = tour.tour(settings, args.tour, languages, elderly=args.elderly)
+        return await run_app(shell, options, driver)
     shell = kiosk_shell(settings, options)
     if args.script is not None:
         if args.script not in tour.SCRIPTS:

@@ -1,6 +1,7 @@
 """`vaxflow station`: the injection station's console on a tablet (Kivy).
 
 vaxflow station --config FILE --server URL --station S05 [--token T] [--vaccinator NAME]
+    [--lang zh-CN|zh-TW|en]   # the console's language (default: the site file's first)
     [--id-reader URL] [--windowed --size WxH] [--screenshot PNG]   # PNG: one picture, then quit
 
 --id-reader URL opens the station's ID-card reader (serial:///dev/ttyUSB0?baudrate=115200,
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vaxflow.cli.common import site_settings
+from vaxflow.config.languages import LANGUAGES
 
 
 def register(sub: Any) -> None:
@@ -45,6 +47,9 @@ def register(sub: Any) -> None:
         "--id-reader",
         metavar="URL",
         help="the station's ID-card reader (serial:///dev/ttyUSB0, sim://?card=zhang)",
+    )
+    parser.add_argument(
+        "--lang", choices=LANGUAGES, help="the console's language (default: the site's first)"
     )
     parser.add_argument("--windowed", action="store_true", help="a window, not fullscreen")
     parser.add_argument("--size", default="1280x800", help="window size WxH when windowed")
@@ -80,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
             station=args.station,
             token=args.token,
             vaccinator=args.vaccinator,
+            language=args.lang or settings.site.languages[0],
             id_reader=args.id_reader,
             windowed=args.windowed,
             size=args.size,

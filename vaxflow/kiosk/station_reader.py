@@ -22,20 +22,23 @@ from vaxflow.hardware.errors import DeviceProtocolError, DeviceTimeout, Hardware
 from vaxflow.hardware.urls import open_device
 from vaxflow.queue.client.site import ServerRefused, ServerUnreachable
 from vaxflow.queue.client.station_console import StationConsole
+from vaxflow.queue.client.words import words
 
 log = logging.getLogger(__name__)
 
-#: What staff read when the reader is not working; the way around it is in the same words.
+#: What staff read when the reader is not working (message ids of the consoles' catalogue,
+#: `vaxflow/queue/client/locale`); the way around it is in the same words.
 WORDS = {
-    "unplugged": "身份证阅读器未连接，请检查连线；可扫描或输入证件号 "
-    "ID-card reader not connected: check its cable; scan or type the ID number meanwhile",
-    "no_answer": "身份证阅读器无响应，正在重试；可扫描或输入证件号 "
-    "ID-card reader does not answer, retrying; scan or type the ID number meanwhile",
-    "unreadable": "身份证读取失败，请重新放置证件 "
-    "The card could not be read: lift it and place it again",
-    "faulty": "身份证阅读器连续读取失败，请通知工作人员；可输入证件号 "
-    "ID-card reader keeps failing: tell the marshal; type the ID number meanwhile",
+    "unplugged": "reader.unplugged",
+    "no_answer": "reader.no_answer",
+    "unreadable": "reader.unreadable",
+    "faulty": "reader.faulty",
 }
+
+
+def warning_text(key: str, language: str) -> str:
+    """The reader's trouble `key` in words, in the console's language."""
+    return words(WORDS[key], language)
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,9 @@ class StationIdReader:
         self._reported: str | None = None
 
     def _warn(self, key: str | None) -> None:
-        words = WORDS[key] if key else ""
-        if self.console.view.device_warning != words:
-            self.console.view.device_warning = words
+        said = warning_text(key, self.console.view.language) if key else ""
+        if self.console.view.device_warning != said:
+            self.console.view.device_warning = said
             self.console.changed()
 
     async def run(self) -> None:

@@ -171,16 +171,21 @@ class Call:
     zone_names: dict[str, str] = field(default_factory=dict)
 
     def station_in(self, language: str) -> str:
-        """The station's name in `language`, else its one name."""
-        return self.station_names.get(language) or self.station_name
+        """The station's name in `language` (zh-TW falls back to zh-CN), else its one name."""
+        return _named(self.station_names, language) or self.station_name
 
     def zone_in(self, language: str) -> str:
-        """The zone's name in `language`, else its one name."""
-        return self.zone_names.get(language) or self.zone
+        """The zone's name in `language` (zh-TW falls back to zh-CN), else its one name."""
+        return _named(self.zone_names, language) or self.zone
 
     @property
     def repeated(self) -> bool:
         return self.call_count > 1
+
+
+def _named(names: dict[str, str], language: str) -> str | None:
+    """A name from a site file's per-language table, as `config.schema` reads one."""
+    return names.get(language) or (names.get("zh-CN") if language == "zh-TW" else None)
 
 
 def _call(visit_id: int, p: dict[str, Any], *, live: bool) -> Call | None:
@@ -216,14 +221,24 @@ class CallsModel:
     zones: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     announcements: list[Call] = field(default_factory=list)
+    #: Names per language from the snapshot (the site file's tables), for calls that come
+    #: without theirs and for zones without calls: station id -> names, zone -> names.
+    station_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    zone_names: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def load(self, snapshot: dict[str, Any]) -> None:
         self.zones = [str(z) for z in snapshot.get("zones", [])]
+        self.zone_names = {str(z): dict(n) for z, n in (snapshot.get("zone_names") or {}).items()}
+        self.station_names = {
+            str(s["station_id"]): dict(s.get("names") or {})
+            for s in snapshot.get("stations", [])
+            if s.get("station_id")
+        }
         self.calls = []
         for p in reversed(snapshot.get("calls", [])):  # oldest first, so the newest ends on top
             call = _call(int(p["visit_id"]), p, live=False)
             if call is not None:
-                self._put(call)
+                self._put(self._named(call))
         self.seq = int(snapshot["seq"])
 
     def apply(self, event: dict[str, Any]) -> bool:
@@ -237,6 +252,7 @@ class CallsModel:
             call = _call(visit_id, event.get("payload") or {}, live=self.online)
             if call is None:
                 return False
+            call = self._named(call)
             if call.zone not in self.zones:
                 self.zones = sorted({*self.zones, call.zone})
             self._put(call)
@@ -249,6 +265,18 @@ class CallsModel:
                     call.arrived = True
                     return True
         return False
+
+    def _named(self, call: Call) -> Call:
+        """The call with the snapshot's name tables where it came without its own."""
+        if not call.station_names:
+            call.station_names = dict(self.station_names.get(call.station_id, {}))
+        if not call.zone_names:
+            call.zone_names = dict(self.zone_names.get(call.zone, {}))
+        return call
+
+    def zone_in(self, zone: str, language: str) -> str:
+        """A zone's name in `language` (zh-TW falls back to zh-CN), else as the site names it."""
+        return _named(self.zone_names.get(zone, {}), language) or zone
 
     def take_announcements(self) -> list[Call]:
         """The live calls not yet announced, oldest first; the queue is emptied."""

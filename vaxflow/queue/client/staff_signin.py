@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from vaxflow.config.pins import PIN_MAX_DIGITS
 from vaxflow.queue.api.models import StaffPerson, StaffSignInResponse
 from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient
+from vaxflow.queue.client.words import in_language, words
 
 
 @dataclass
@@ -32,9 +33,9 @@ class SignInView:
         return "*" * len(self.pin)
 
 
-def _words(err: ServerRefused) -> str:
-    zh, en = err.messages.get("zh-CN"), err.messages.get("en") or err.message
-    return f"{zh} {en}" if zh and zh != en else en
+def _words(err: ServerRefused, language: str) -> str:
+    """The server's words for a refusal in the console's language."""
+    return in_language(err.messages, language, err.message)
 
 
 class StaffSignIn:
@@ -46,8 +47,10 @@ class StaffSignIn:
         *,
         changed: Callable[[], None] = lambda: None,
         now: Callable[[], float],
+        language: str = "zh-CN",
     ) -> None:
         self.client = client
+        self.language = language
         self.view = SignInView()
         self.changed = changed
         self.now = now
@@ -91,10 +94,10 @@ class StaffSignIn:
                 staff_id=v.staff_id or None, pin=v.pin or None, badge=(badge or "").strip() or None
             )
         except ServerRefused as err:
-            v.error = _words(err)
+            v.error = _words(err, self.language)
             return False
         except ServerUnreachable:
-            v.error = "服务器无响应 The site server does not answer"
+            v.error = words("msg.unreachable", self.language)
             return False
         finally:
             v.pin, v.busy = "", False

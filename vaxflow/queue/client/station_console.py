@@ -11,6 +11,7 @@ from typing import Any
 
 from vaxflow.queue.api import models as m
 from vaxflow.queue.client.site import ServerRefused, ServerUnreachable, SiteClient
+from vaxflow.queue.client.words import in_language, words
 from vaxflow.queue.core.privacy import mask_id_number
 
 
@@ -20,6 +21,7 @@ class StationView:
 
     station_id: str
     vaccinator: str
+    language: str = "zh-CN"  # what the console says, from the catalogue (vaxflow/queue/client)
     station: m.StationResponse | None = None
     called: m.VisitResponse | None = None
     person: m.VerifiedPerson | None = None
@@ -35,9 +37,8 @@ class StationView:
     device_warning: str = ""  # a device of this console (the ID-card reader) in plain words
 
     def question_text(self, question_id: str) -> str:
-        """A screening question's words, Chinese then English; its id when the words are unknown."""
-        words = self.questions.get(question_id, {})
-        return " / ".join(w for w in (words.get("zh-CN"), words.get("en")) if w) or question_id
+        """A screening question's words in the console's language; its id when unknown."""
+        return in_language(self.questions.get(question_id, {}), self.language, question_id)
 
     @property
     def id_shown(self) -> str:
@@ -76,10 +77,16 @@ class StationConsole:
         station_id: str,
         vaccinator: str,
         changed: Callable[[], None] = lambda: None,
+        *,
+        language: str = "zh-CN",
     ) -> None:
         self.client = client
-        self.view = StationView(station_id, vaccinator)
+        self.view = StationView(station_id, vaccinator, language)
         self.changed = changed
+
+    def t(self, key: str, **params: Any) -> str:
+        """The console's words for `key` in its language."""
+        return words(key, self.view.language, **params)
 
     async def _do(self, action: Callable[[], Awaitable[None]]) -> None:
         self.view.busy = True
@@ -87,9 +94,10 @@ class StationConsole:
         try:
             await action()
         except ServerRefused as err:
-            self.view.message = ("bad", f"{err.message} ({err.reason})")
+            said = in_language(err.messages, self.view.language, err.message)
+            self.view.message = ("bad", self.t("msg.refused", words=said, reason=err.reason))
         except ServerUnreachable:
-            self.view.message = ("bad", "服务器无响应 The site server does not answer")
+            self.view.message = ("bad", self.t("msg.unreachable"))
         finally:
             self.view.busy = False
             self.changed()
@@ -109,7 +117,7 @@ class StationConsole:
         self.view.station = mine
         self.view.products = list(mine.products) if mine else []
         if mine is None:
-            self.view.message = ("bad", f"No station {self.view.station_id}")
+            self.view.message = ("bad", self.t("msg.no_station", id=self.view.station_id))
         elif not mine.visit_id:
             self.view.called = self.view.person = None
         if mine is not None and mine.state == "closed" and self.view.products:
@@ -128,11 +136,11 @@ class StationConsole:
 
             await self._do(run)
 
-    @staticmethod
-    def lot_label(lot: m.LotInUse) -> str:
+    def lot_label(self, lot: m.LotInUse) -> str:
         """One lot as a choice: its number, today's doses and the stations that have it now."""
         where = " ".join(s.station_id for s in lot.stations)
-        return f"{lot.lot} · {lot.doses_today} 剂 doses" + (f" · {where}" if where else "")
+        label = self.t("msg.lot", lot=lot.lot, n=lot.doses_today)
+        return label + (f" · {where}" if where else "")
 
     async def open(self, product: str, lot: str) -> None:
         async def run() -> None:
@@ -163,11 +171,7 @@ class StationConsole:
             answer = await self.client.call_next(self.view.station_id)
             self.view.warning = answer.warning
             self.view.called = answer.called
-            self.view.message = (
-                None
-                if answer.called
-                else ("warn", "没有人在等候 Nobody is waiting for this station's product")
-            )
+            self.view.message = None if answer.called else ("warn", self.t("msg.nobody_waiting"))
             await self._load()
             self.view.called = answer.called
 
@@ -197,15 +201,13 @@ class StationConsole:
             if answer.match:
                 self.view.person, self.view.called, self.view.revealed = answer.visit, None, False
                 self.view.mismatch = None
-                self.view.message = ("ok", f"{answer.visit.ticket} 核验一致 Match")
+                self.view.message = ("ok", self.t("msg.match", ticket=answer.visit.ticket))
                 return
             self.view.mismatch = answer
             found = answer.found
-            whose = (
-                f"{found.ticket} {found.name}" if found else "今日无此人 nobody checked in today"
-            )
+            whose = f"{found.ticket} {found.name}" if found else self.t("msg.nobody_today")
             called = answer.visit.ticket
-            self.view.message = ("bad", f"不一致 MISMATCH: 叫号 called {called} ≠ {whose}")
+            self.view.message = ("bad", self.t("msg.mismatch", called=called, whose=whose))
 
         await self._do(run)
 
@@ -218,7 +220,7 @@ class StationConsole:
             assert self.view.person is not None
             done = await self.client.record_dose(self.view.station_id, self.view.person.visit_id)
             until = _clock(done.ends_at) if done.ends_at else "—"
-            self.view.message = ("ok", f"{done.ticket} 已接种 dosed · 留观至 until {until}")
+            self.view.message = ("ok", self.t("msg.dosed", ticket=done.ticket, until=until))
             self.view.person = None
             await self._load()
 
@@ -230,11 +232,12 @@ class StationConsole:
         async def run() -> None:
             assert self.view.person is not None
             if not reason.strip():
-                self.view.message = ("warn", "请填写原因 Enter a reason")
+                self.view.message = ("warn", self.t("msg.enter_reason"))
                 return
             end = {"defer": self.client.defer, "refer": self.client.refer}[outcome]
             await end(self.view.station_id, self.view.person.visit_id, reason)
-            self.view.message = ("ok", f"{self.view.person.ticket}: {outcome}")
+            said = "msg.deferred" if outcome == "defer" else "msg.referred"
+            self.view.message = ("ok", self.t(said, ticket=self.view.person.ticket))
             self.view.person = None
             await self._load()
 
@@ -251,16 +254,16 @@ class StationConsole:
             if needed is None:
                 return
             if not reason.strip():
-                self.view.message = ("warn", "请填写医生意见 Enter the doctor's reason")
+                self.view.message = ("warn", self.t("msg.enter_doctor_reason"))
                 return
             kind = str(needed["kind"])
             answer = await self.client.decide(person.visit_id, kind, approve, reason.strip())
             if approve:
                 decided = m.DoctorDecisions(needed=[], recorded=[answer.decision])
                 self.view.person = person.model_copy(update={"doctor_decisions": decided})
-                self.view.message = ("ok", f"{person.ticket}: 医生已批准 switch approved")
+                self.view.message = ("ok", self.t("msg.approved", ticket=person.ticket))
                 return
-            self.view.message = ("ok", f"{person.ticket}: 医生不批准，今日结束 switch declined")
+            self.view.message = ("ok", self.t("msg.declined", ticket=person.ticket))
             self.view.person = None
             await self._load()
 

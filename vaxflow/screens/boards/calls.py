@@ -12,6 +12,7 @@ from kivy.properties import ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from vaxflow.queue.client.board_feed import Call, CallsModel
+from vaxflow.queue.client.words import words
 from vaxflow.screens.boards.live import LiveBoard
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -25,8 +26,9 @@ REPEAT = (0.35, 0.26, 0.0, 1)
 FRESH = (0.1, 0.42, 0.75, 1)
 
 
-def repeat_tag(call: Call) -> str:
-    return f"第 {call.call_count} 次呼叫 call {call.call_count}" if call.repeated else ""
+def repeat_tag(call: Call, language: str) -> str:
+    """ "call 2" on a repeated call, in the board's language; "" on a first call."""
+    return words("calls.repeat", language, n=call.call_count) if call.repeated else ""
 
 
 class CallRow(BoxLayout):  # type: ignore[misc]
@@ -36,13 +38,15 @@ class CallRow(BoxLayout):  # type: ignore[misc]
     where = StringProperty("")
     tag = StringProperty("")
     font = StringProperty("Roboto")
+    language = StringProperty("zh-CN")
     u = NumericProperty(16)
     background = ListProperty(list(PLAIN))
     outline = ListProperty([0, 0, 0, 0])
     dim = NumericProperty(1.0)
 
     def show(self, call: Call, *, fresh: bool) -> None:
-        self.ticket, self.where, self.tag = call.ticket, call.station_in("zh-CN"), repeat_tag(call)
+        self.ticket, self.where = call.ticket, call.station_in(self.language)
+        self.tag = repeat_tag(call, self.language)
         if fresh:
             self.background = list(FRESH)
         else:
@@ -54,12 +58,13 @@ class CallRow(BoxLayout):  # type: ignore[misc]
 class ZoneColumn(BoxLayout):  # type: ignore[misc]
     zone = StringProperty("")
     font = StringProperty("Roboto")
+    language = StringProperty("zh-CN")
     u = NumericProperty(16)
 
     def show(self, calls: list[Call], fresh: Callable[[Call], bool]) -> None:
         rows = self.ids.rows
         while len(rows.children) < len(calls):
-            rows.add_widget(CallRow(font=self.font, u=self.u))
+            rows.add_widget(CallRow(font=self.font, u=self.u, language=self.language))
         while len(rows.children) > len(calls):
             rows.remove_widget(rows.children[0])
         for widget, call in zip(reversed(rows.children), calls, strict=True):
@@ -72,18 +77,18 @@ class CallBoard(LiveBoard):
 
     cols = NumericProperty(3)
     latest_ticket = StringProperty("")
-    latest_zh = StringProperty("")
-    latest_en = StringProperty("")
+    latest_where = StringProperty("")
 
     def __init__(
         self,
         model: CallsModel,
         *,
         font: str = "Roboto",
+        language: str = "zh-CN",
         now: Callable[[], float] = time.time,
         **kwargs: Any,
     ) -> None:
-        super().__init__(model, font=font, now=now, **kwargs)
+        super().__init__(model, font=font, language=language, now=now, **kwargs)
         self.model: CallsModel = model
         self.first_seen: dict[tuple[int, int], float] = {}
 
@@ -105,22 +110,23 @@ class CallBoard(LiveBoard):
         fit = int(free / zone_rows // (self.u * 3.1)) - 1  # less the zone's title
         keep = max(1, min(self.model.keep_per_zone, fit))
         latest = self.model.latest()
+        lang = self.language
         if latest is None:
-            self.latest_ticket = ""
-            self.latest_zh, self.latest_en = "请留意叫号", "Please wait for your number"
+            self.latest_ticket, self.latest_where = "", self.t("calls.wait")
         else:
             self.latest_ticket = latest.ticket
-            zh_station, zh_zone = latest.station_in("zh-CN"), latest.zone_in("zh-CN")
-            self.latest_zh = f"请到 {zh_station}（{zh_zone}）"
-            self.latest_en = f"Please go to {latest.station_in('en')}, {latest.zone_in('en')}"
+            self.latest_where = self.t(
+                "calls.goto", station=latest.station_in(lang), zone=latest.zone_in(lang)
+            )
         grid = self.ids.zones
         while len(grid.children) < len(zones):
-            grid.add_widget(ZoneColumn(font=self.font, u=self.u))
+            grid.add_widget(ZoneColumn(font=self.font, u=self.u, language=self.language))
         while len(grid.children) > len(zones):
             grid.remove_widget(grid.children[0])
         for column, (zone, calls) in zip(reversed(grid.children), zones.items(), strict=True):
-            column.zone, column.u = (calls[0].zone_in("zh-CN") if calls else zone), self.u
+            column.zone = calls[0].zone_in(lang) if calls else self.model.zone_in(zone, lang)
+            column.u = self.u
             column.show(calls[:keep], self.fresh)
         self.clock = self.clock_text()
         self.online = self.model.online
-        self.status = "● 实时 live" if self.model.online else "✕ 离线 offline — reconnecting"
+        self.status = self.status_text()

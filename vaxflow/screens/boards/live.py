@@ -12,18 +12,14 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from vaxflow.queue.client.board_feed import site_time
-
-#: What a board shows when the server refuses its token: stop, and say what to fix.
-REFUSED_TEXT = (
-    "看板令牌被拒绝\n看板令牌被拒絕\nThis board's token is refused\n\n"
-    "请检查 --token 或 VAXFLOW_BOARD_TOKEN\nCheck --token or VAXFLOW_BOARD_TOKEN"
-)
+from vaxflow.queue.client.words import words
 
 
 class LiveBoard(BoxLayout):  # type: ignore[misc]
     """A board drawn from `model`; `now` is this display's clock (epoch seconds)."""
 
     font = StringProperty("Roboto")
+    language = StringProperty("zh-CN")
     u = NumericProperty(16)
     status = StringProperty("")
     clock = StringProperty("")
@@ -35,10 +31,11 @@ class LiveBoard(BoxLayout):  # type: ignore[misc]
         model: Any,
         *,
         font: str = "Roboto",
+        language: str = "zh-CN",
         now: Callable[[], float] = time.time,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(language=language, **kwargs)
         self.model = model
         self.font = font
         self.now = now
@@ -60,7 +57,7 @@ class LiveBoard(BoxLayout):  # type: ignore[misc]
             self.refused = True
             self.clear_widgets()
             message = Label(
-                text=REFUSED_TEXT,
+                text=words("board.refused", self.language),
                 font_name=self.font,
                 color=(1, 0.45, 0.45, 1),
                 halign="center",
@@ -72,6 +69,14 @@ class LiveBoard(BoxLayout):  # type: ignore[misc]
             self.add_widget(message)
         self.u = max(12.0, min(self.width / 56.0, self.height / 30.0))
         return True
+
+    def t(self, key: str, **params: Any) -> str:
+        """The board's words for `key` in its language."""
+        return words(key, self.language, **params)
+
+    def status_text(self) -> str:
+        """The feed's state in a few words: live, or offline and reconnecting."""
+        return self.t("board.live" if self.model.online else "board.offline")
 
     def clock_text(self) -> str:
         """The server's time of day in the site's zone (this display's zone until known)."""

@@ -151,9 +151,17 @@ async def _running(within: float = 30.0) -> None:
 
 
 async def screenshot(path: Path) -> Path:
-    """Save the window as a PNG after the next frames are drawn."""
+    """Save the window as a PNG after the next frames are drawn; say on stdout each label
+    whose words do not fit its box or the window (`OVERFLOW <file>: ...`, for the tests)."""
     await asyncio.sleep(0.35)
     _grab(path)
+    from kivy.core.window import Window
+
+    from vaxflow.screens.fit import overflowing
+
+    for root in Window.children:
+        for cut in overflowing(root, (float(Window.width), float(Window.height))):
+            print(f"OVERFLOW {path.parent.name}/{path.name}: {cut}", flush=True)
     return path
 
 

@@ -497,9 +497,10 @@ def site_today(settings: Settings) -> date:
 
 
 def tour(
-    settings: Settings, out: Path, languages: tuple[str, ...] = LANGUAGES
+    settings: Settings, out: Path, languages: tuple[str, ...] = LANGUAGES, *, elderly: bool = False
 ) -> Callable[[KioskShell, Snap], Awaitable[int]]:
-    """A driver that photographs every screen in each language: DIR/<lang>/<screen>.png."""
+    """A driver that photographs every screen in each language: DIR/<lang>/<screen>.png;
+    with `elderly`, every screen in elderly mode (large text): DIR/<lang>-elderly/."""
 
     async def driver(shell: KioskShell, snap: Snap) -> int:
         kit = Kit.of(shell, settings, site_today(settings))
@@ -514,7 +515,8 @@ def tour(
             return path
 
         for language in languages:
-            await _tour_language(kit, client, printer, counted, out / language, language)
+            folder = out / (f"{language}-elderly" if elderly else language)
+            await _tour_language(kit, client, printer, counted, folder, language, elderly)
         print(f"tour: {len(taken)} screenshots in {out}", flush=True)
         return 0
 
@@ -522,12 +524,20 @@ def tour(
 
 
 async def _tour_language(
-    kit: Kit, client: GatedClient, printer: GatedPrinter, snap: Snap, out: Path, language: str
+    kit: Kit,
+    client: GatedClient,
+    printer: GatedPrinter,
+    snap: Snap,
+    out: Path,
+    language: str,
+    elderly: bool = False,
 ) -> None:
     shell = kit.shell
 
     def lang() -> None:
         shell.touch(Action.LANGUAGE, language)
+        if elderly and not shell.state.elderly:  # the elderly tour: large text on every screen
+            shell.touch(Action.ELDERLY, "on")
 
     lang()
     await snap(out / "01-attract.png")
@@ -615,15 +625,17 @@ async def _tour_language(
     await snap(out / "16-wait_card_booking_replaced.png")
     shell.touch(Action.START_OVER)
     await shell.wait_screen(Screen.ATTRACT)
-    await _tour_guardian(kit, snap, out, lang)
-    await _tour_new_ways(kit, snap, out, lang)
+    await _tour_guardian(kit, snap, out, lang, elderly)
+    await _tour_new_ways(kit, snap, out, lang, elderly)
 
 
-async def _tour_new_ways(kit: Kit, snap: Snap, out: Path, lang: Callable[[], None]) -> None:
+async def _tour_new_ways(
+    kit: Kit, snap: Snap, out: Path, lang: Callable[[], None], elderly: bool = False
+) -> None:
     """The passport path and the booked person's one-screen confirm, with its tap count."""
     shell = kit.shell
     lang()
-    if shell.state.elderly:
+    if shell.state.elderly and not elderly:
         shell.touch(Action.ELDERLY, "off")
     await type_document(kit, _numbered(snap, out, "21"), out, "passport", f"E{kit.used:08d}")
     await shell.wait_screen(Screen.WAIT_BOOKING)
@@ -647,7 +659,8 @@ async def _tour_new_ways(kit: Kit, snap: Snap, out: Path, lang: Callable[[], Non
     await shell.wait_screen(Screen.TYPING)
     await snap(out / "24-typing_elderly.png")
     shell.touch(Action.START_OVER)
-    shell.touch(Action.ELDERLY, "off")
+    if not elderly:
+        shell.touch(Action.ELDERLY, "off")
     await shell.wait_screen(Screen.ATTRACT)
 
 
@@ -660,11 +673,13 @@ def _numbered(snap: Snap, out: Path, prefix: str) -> Snap:
     return numbered
 
 
-async def _tour_guardian(kit: Kit, snap: Snap, out: Path, lang: Callable[[], None]) -> None:
+async def _tour_guardian(
+    kit: Kit, snap: Snap, out: Path, lang: Callable[[], None], elderly: bool = False
+) -> None:
     """A child with a guardian: where the site's age rules admit children (else the refusal)."""
     shell = kit.shell
     lang()
-    if shell.state.elderly:
+    if shell.state.elderly and not elderly:
         shell.touch(Action.ELDERLY, "off")
     child = kit.child_card(shell.today())
     kit.reader.present(child)

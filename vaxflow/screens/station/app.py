@@ -23,6 +23,7 @@ from vaxflow.kiosk.station_reader import StationIdReader
 from vaxflow.queue.client.site import SiteClient
 from vaxflow.queue.client.staff_signin import StaffSignIn
 from vaxflow.queue.client.station_console import StationConsole
+from vaxflow.queue.client.words import SiteNames, words
 from vaxflow.screens.kivy_window import configure_window
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class StationOptions:
     station: str
     token: str
     vaccinator: str | None = None
+    language: str = "zh-CN"  # what the console says (`--lang`, else the site's first language)
     id_reader: str | None = None  # the ID-card reader's device URL
     windowed: bool = False
     size: str = "1280x800"  # WxH when windowed
@@ -85,7 +87,9 @@ async def run_console(options: StationOptions) -> int:
     readers: list[StationIdReader] = []  # the ID-card reader, once a console exists
     reading: list[asyncio.Task[None]] = []
     settings = options.settings
-    staff = StaffSignIn(client, now=time.monotonic)
+    lang = options.language
+    names = SiteNames(options.settings, lang)
+    staff = StaffSignIn(client, now=time.monotonic, language=lang)
     signing_in: dict[str, Any] = {}  # the sign-in screen while it is shown
     asked = asyncio.Event()
     background: set[asyncio.Future[None]] = set()
@@ -108,10 +112,16 @@ async def run_console(options: StationOptions) -> int:
                 return self._console(options.vaccinator)
             root = BoxLayout(orientation="vertical", padding=80, spacing=20)
             name = TextInput(
-                hint_text="接种人员 Vaccinator name", multiline=False, font_name=font, font_size=32
+                hint_text=words("station.vaccinator", lang),
+                multiline=False,
+                font_name=font,
+                font_size=32,
             )
-            go = Button(text="登录 Sign in", font_name=font, font_size=32, size_hint_y=0.4)
-            root.add_widget(Label(text=f"接种台 {options.station}", font_name=font, font_size=44))
+            go = Button(
+                text=words("station.sign_in", lang), font_name=font, font_size=32, size_hint_y=0.4
+            )
+            heading = words("station.heading", lang, id=names.station(options.station))
+            root.add_widget(Label(text=heading, font_name=font, font_size=44))
             root.add_widget(name)
             root.add_widget(go)
 
@@ -145,7 +155,7 @@ async def run_console(options: StationOptions) -> int:
             ready.clear()
             screen = StaffSignInScreen(
                 staff,
-                title=f"接种台 {options.station} 工作人员登录 Staff sign-in",
+                title=words("signin.title", lang, id=names.station(options.station)),
                 signed_in=self._staff_signed_in,
                 font=font,
             )
@@ -175,9 +185,9 @@ async def run_console(options: StationOptions) -> int:
             task.add_done_callback(background.discard)
 
         def _console(self, vaccinator: str) -> Any:
-            console = StationConsole(client, options.station, vaccinator)
+            console = StationConsole(client, options.station, vaccinator, language=lang)
             holder["console"] = console
-            screen = StationScreen(console, font=font)
+            screen = StationScreen(console, font=font, names=names)
             if options.id_reader and not readers:
                 readers.append(StationIdReader(console, options.id_reader))
                 reading.append(asyncio.ensure_future(readers[0].run()))

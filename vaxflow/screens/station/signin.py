@@ -17,17 +17,20 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from vaxflow.queue.client.staff_signin import StaffSignIn
+from vaxflow.queue.client.words import words
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "back")
-KEY_LABELS = {"clear": "清除 C", "back": "<- 退格"}
+#: The keypad's keys that are words (message ids of the catalogue); the rest are digits.
+KEY_LABELS = {"clear": "signin.clear", "back": "signin.back"}
 
 
 class StaffSignInScreen(BoxLayout):  # type: ignore[misc]
     """Staff number, a PIN keypad (the PIN is shown only as dots), errors from the server."""
 
     font = StringProperty("Roboto")
+    language = StringProperty("zh-CN")
     u = NumericProperty(16)
     title_text = StringProperty("")
     pin_dots = StringProperty("")
@@ -44,13 +47,14 @@ class StaffSignInScreen(BoxLayout):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         self.model = model
-        super().__init__(**kwargs)
+        super().__init__(language=model.language, **kwargs)
         self.font = font
         self.title_text = title
         self.signed_in = signed_in
         self.tasks: set[asyncio.Task[None]] = set()
         for key in KEYS:
-            button = Factory.PadButton(text=KEY_LABELS.get(key, key))
+            label = KEY_LABELS.get(key)
+            button = Factory.PadButton(text=words(label, self.language) if label else key)
             button.bind(on_release=lambda _b, k=key: model.press(k))
             self.ids.keypad.add_widget(button)
         self.ids.staff_id.bind(on_text_validate=lambda *_a: self.submit())
@@ -82,13 +86,14 @@ class StaffBar(BoxLayout):  # type: ignore[misc]
     """Who is signed in, and the sign-out button."""
 
     font = StringProperty("Roboto")
+    language = StringProperty("zh-CN")
     u = NumericProperty(16)
     name_text = StringProperty("")
 
     def __init__(
         self, model: StaffSignIn, *, signed_out: Callable[[], None], font: str = "Roboto", **kw: Any
     ) -> None:
-        super().__init__(**kw)
+        super().__init__(language=model.language, **kw)
         self.model = model
         self.font = font
         self.signed_out = signed_out
