@@ -18,8 +18,8 @@ from vaxflow.queue.server.routes import ROUTES
 from .conftest import Site, booking_codes
 
 #: SiteClient's own coroutine methods that are not typed calls: the generic ones the kiosk's
-#: flow uses, the session's life, and the raw time `kiosk/shell.py` still reads.
-UNTYPED = {"request", "get", "post", "close", "server_time", "__aenter__", "__aexit__"}
+#: flow uses and the session's life.
+UNTYPED = {"request", "get", "post", "close", "__aenter__", "__aexit__"}
 
 
 def _route(method: str, path: str) -> Any:
@@ -75,7 +75,6 @@ async def test_a_day_through_the_typed_client(site: Site) -> None:
         assert (await kiosk.print_status(ticket.visit_id, True)).visit_id == ticket.visit_id
         assert (await kiosk.ticket(ticket.ticket)).ticket == ticket.ticket
         assert (await kiosk.time()).timezone == site.settings.site.timezone
-        assert (await kiosk.server_time())["timezone"] == site.settings.site.timezone
         assert (await marshal.stats()).tickets_issued == 1
         assert (await kiosk.report_device("k1-printer", "printer", "sim://", "ok")).ok
         assert [q.id for q in await station.questions()] == [q.id for q in site.settings.questions]

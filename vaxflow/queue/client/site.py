@@ -269,10 +269,6 @@ class SiteClient:
         """The server's time and the site's time zone."""
         return await self._one("time", m.TimeResponse)
 
-    async def server_time(self) -> Any:
-        """GET /api/time as raw JSON, for `kiosk/shell.py` until it moves to `time()`."""
-        return await self.get(CALLS["time"].path)
-
     async def stats(self) -> m.StatsResponse:
         return await self._one("stats", m.StatsResponse)
 
