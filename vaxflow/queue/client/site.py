@@ -97,6 +97,19 @@ CALLS: dict[str, Call] = {
     "staff_me": Call("GET", "/api/staff/me", m.StaffMeResponse),
     "staff_sign_out": Call("POST", "/api/staff/sign-out", m.SignOutResponse),
     "report_device": Call("POST", "/api/devices/health", m.OkResponse),
+    "devices": Call("GET", "/api/devices", m.DeviceResponse, many=True),
+    "observation_board": Call("GET", "/api/boards/observation", m.ObservationBoardResponse),
+    "call_board": Call("GET", "/api/boards/calls", m.CallBoardResponse),
+    "dashboard": Call("GET", "/api/dashboard", m.DashboardResponse),
+    "set_walk_in_capacity": Call("POST", "/api/walk-in-capacity", m.WalkInCapacityResponse),
+    "close_day": Call("POST", "/api/site-day/close", m.DayClosedResponse),
+    "exit_certificate_scan": Call("POST", "/api/exit/scan", m.ExitCertificateScanResponse),
+    "reprints": Call("GET", "/api/exit/reprints", m.ReprintsResponse),
+    "reprint_certificate": Call(
+        "POST", "/api/exit/{visit_id}/reprint-certificate", m.ReprintResponse
+    ),
+    "clear_throttles": Call("POST", "/api/staff/throttles/clear", m.ThrottleClearResponse),
+    "verify_certificate": Call("POST", "/api/certificates/verify", m.CertificateVerifyResponse),
 }
 
 
@@ -386,3 +399,52 @@ class SiteClient:
 
     async def staff_sign_out(self) -> m.SignOutResponse:
         return await self._one("staff_sign_out", m.SignOutResponse)
+
+    # boards, the exit point, the marshal
+
+    async def observation_board(self) -> m.ObservationBoardResponse:
+        """Everyone in observation, and the event number to follow the feed from."""
+        return await self._one("observation_board", m.ObservationBoardResponse)
+
+    async def call_board(self) -> m.CallBoardResponse:
+        """The people being called now, the stations and their zones."""
+        return await self._one("call_board", m.CallBoardResponse)
+
+    async def dashboard(self) -> m.DashboardResponse:
+        return await self._one("dashboard", m.DashboardResponse)
+
+    async def devices(self) -> list[m.DeviceResponse]:
+        """Every device's latest health report."""
+        return await self._many("devices", m.DeviceResponse)
+
+    async def set_walk_in_capacity(self, capacity: int) -> m.WalkInCapacityResponse:
+        body = {"capacity": capacity}
+        return await self._one("set_walk_in_capacity", m.WalkInCapacityResponse, body)
+
+    async def close_day(self) -> m.DayClosedResponse:
+        """Close the site day once everyone in it has finished."""
+        return await self._one("close_day", m.DayClosedResponse)
+
+    async def exit_certificate_scan(self, code: str) -> m.ExitCertificateScanResponse:
+        """The exit scan that answers (and prints, when configured) the certificate."""
+        body = {"code": code}
+        return await self._one("exit_certificate_scan", m.ExitCertificateScanResponse, body)
+
+    async def reprints(self) -> m.ReprintsResponse:
+        return await self._one("reprints", m.ReprintsResponse)
+
+    async def reprint_certificate(self, visit_id: int) -> m.ReprintResponse:
+        return await self._one("reprint_certificate", m.ReprintResponse, visit_id=visit_id)
+
+    async def clear_throttles(
+        self, *, staff_id: str | None = None, device: str | None = None
+    ) -> m.ThrottleClearResponse:
+        """Clear the sign-in throttles of a staff number or a device (both None: all)."""
+        fields = {"staff_id": staff_id, "device": device}
+        body = {k: v for k, v in fields.items() if v}
+        return await self._one("clear_throttles", m.ThrottleClearResponse, body)
+
+    async def verify_certificate(self, text: str) -> m.CertificateVerifyResponse:
+        """A certificate QR's text: valid with what it says, or why not."""
+        body = {"text": text}
+        return await self._one("verify_certificate", m.CertificateVerifyResponse, body)
