@@ -110,6 +110,13 @@ CALLS: dict[str, Call] = {
     ),
     "clear_throttles": Call("POST", "/api/staff/throttles/clear", m.ThrottleClearResponse),
     "verify_certificate": Call("POST", "/api/certificates/verify", m.CertificateVerifyResponse),
+    "health": Call("GET", "/api/health", m.HealthResponse),
+    "precheck": Call("POST", "/api/checkins/precheck", m.PrecheckResponse),
+    "cancel": Call("POST", "/api/visits/{visit_id}/cancel", m.VisitResponse),
+    "withdraw": Call("POST", "/api/observation/{visit_id}/withdraw", m.VisitResponse),
+    "release": Call("POST", "/api/observation/{visit_id}/release", m.VisitResponse),
+    "left_early": Call("POST", "/api/observation/{visit_id}/left-early", m.VisitResponse),
+    "strike_dose": Call("POST", "/api/visits/{visit_id}/strike-dose", m.StrikeDoseResponse),
 }
 
 
@@ -278,6 +285,20 @@ class SiteClient:
         """A ticket number or ticket QR payload, looked up."""
         return await self._one("ticket", m.VisitResponse, ticket=ticket)
 
+    async def health(self) -> m.HealthResponse:
+        """Liveness, with the write-ahead log's and the served clock's figures."""
+        return await self._one("health", m.HealthResponse)
+
+    async def precheck(
+        self, body: dict[str, Any], *, request_id: str | None = None
+    ) -> m.PrecheckResponse:
+        """Check a booking or walk-in (a PrecheckRequest's fields) before the questions."""
+        return await self._one("precheck", m.PrecheckResponse, body, request_id=request_id)
+
+    async def cancel(self, visit_id: int, reason: str = "cancelled") -> m.VisitResponse:
+        """Withdraw a check-in before the dose."""
+        return await self._one("cancel", m.VisitResponse, {"reason": reason}, visit_id=visit_id)
+
     async def time(self) -> m.TimeResponse:
         """The server's time and the site's time zone."""
         return await self._one("time", m.TimeResponse)
@@ -380,6 +401,24 @@ class SiteClient:
     async def resolve(self, visit_id: int, outcome: str) -> m.VisitResponse:
         body = {"outcome": outcome}
         return await self._one("resolve", m.VisitResponse, body, visit_id=visit_id)
+
+    async def withdraw(self, visit_id: int) -> m.VisitResponse:
+        """Take back a reaction flagged by mistake (the same device, within a minute)."""
+        return await self._one("withdraw", m.VisitResponse, visit_id=visit_id)
+
+    async def release(self, visit_id: int) -> m.VisitResponse:
+        return await self._one("release", m.VisitResponse, visit_id=visit_id)
+
+    async def left_early(
+        self, visit_id: int, reason: str = "left before the end of observation"
+    ) -> m.VisitResponse:
+        body = {"reason": reason}
+        return await self._one("left_early", m.VisitResponse, body, visit_id=visit_id)
+
+    async def strike_dose(self, visit_id: int, reason: str) -> m.StrikeDoseResponse:
+        """Strike out a dose given in error (audited; the registries are told)."""
+        body = {"reason": reason}
+        return await self._one("strike_dose", m.StrikeDoseResponse, body, visit_id=visit_id)
 
     async def exit_scan(self, code: str) -> m.ExitScanResponse:
         return await self._one("exit_scan", m.ExitScanResponse, {"code": code})
