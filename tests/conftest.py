@@ -12,7 +12,12 @@ from vaxflow.config import Settings, load_settings
 
 from .figures import KEY as FIGURES_KEY
 from .figures import Figures, count_hypothesis
-from .postgres import db_url, postgres_module_db, postgres_server  # noqa: F401  (fixtures)
+from .postgres import (  # noqa: F401  (fixtures)
+    db_url,
+    postgres_module_db,
+    postgres_server,
+    sqlite_template,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "vaxflow" / "config" / "demo.toml"

@@ -24,6 +24,7 @@ import pytest
 from tests.conftest import load_test_site
 from tests.queue.test_durability import ServerProcess, walk_in_body
 from vaxflow.config import load_settings
+from vaxflow.queue.api import models as m
 
 pytestmark = pytest.mark.slow
 
@@ -175,6 +176,7 @@ async def test_wall_clock_steps_never_move_anyones_observation(tmp_path: Path) -
             assert abs(health["clock"]["wall_minus_served"] - 2400) < SLACK
             dashboard = await staff.get("marshal", "/api/dashboard")
             assert dashboard["alerts"]["clock"]["steps"] == steps
+            assert m.DashboardResponse.model_validate(dashboard).alerts.clock is not None
 
             # A correction back to 20 min slow (-60 min): a person dosed now is not kept 50
             # (or 90) minutes, and the first person's time still runs on real time.

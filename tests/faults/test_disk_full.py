@@ -30,6 +30,7 @@ from tests.conftest import load_test_site
 from tests.figures import Figures
 from tests.queue.test_durability import ServerProcess, walk_in_body
 from vaxflow.config import Settings, load_settings
+from vaxflow.queue.api import models as m
 from vaxflow.queue.store.checkpoint import ceiling_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]  # a minute of load after the fault
@@ -154,7 +155,9 @@ async def test_full_disk_refuses_in_plain_words_then_recovers_without_restart(
                     during = await response.json()
                 assert during["tickets_issued"] == len(kiosks.acked)
                 async with session.get(f"{url}/api/dashboard", headers=MARSHAL) as response:
-                    outage = (await response.json())["alerts"]["storage"]
+                    dashboard = await response.json()
+                outage = dashboard["alerts"]["storage"]
+                assert m.DashboardResponse.model_validate(dashboard).alerts.storage is not None
                 assert outage is not None and outage["disk_full"] is True  # the marshal sees it
                 assert outage["refused"] >= 1
                 acked_while_full = dict(kiosks.acked)

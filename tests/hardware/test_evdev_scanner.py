@@ -290,6 +290,7 @@ async def test_fragments_are_rejected_counted_and_reported(
     assert health.detail.startswith("3 partial scans rejected")
 
 
+@pytest.mark.slow  # > 2 s (./dev test --fast leaves it out)
 async def test_unplugged_then_reopened(scanner: EvdevScanner, pipe: tuple[int, int]) -> None:
     os.close(pipe[1])  # the writer gone: end of stream, as a device that went away
     with pytest.raises(DeviceUnavailable):

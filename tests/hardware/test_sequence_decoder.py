@@ -86,6 +86,7 @@ def test_change_measure_ignores_noise_not_a_hand() -> None:
     assert thumbnail(np.zeros((3, 5), dtype=np.uint8)).shape[1] <= 5
 
 
+@pytest.mark.slow  # > 2 s (./dev test --fast leaves it out)
 def test_located_code_read_from_straightened_crops(hard: list[Sequence]) -> None:
     """Frame by frame (no memory), the crops read every frame zxing-cpp alone reads and more,
     and never anything but the code."""
@@ -105,6 +106,7 @@ def test_located_code_read_from_straightened_crops(hard: list[Sequence]) -> None
     assert more >= 2, (alone, more)
 
 
+@pytest.mark.slow  # > 2 s (./dev test --fast leaves it out)
 def test_rescues_are_validated(hard: list[Sequence]) -> None:
     """A rescue whose text the booking layer would refuse is not a decode."""
     refused: list[str] = []
@@ -144,6 +146,7 @@ def test_sequence_reads_first_no_later_than_zxing(hard: list[Sequence]) -> None:
         assert theirs is None or ours <= theirs, seq.name
 
 
+@pytest.mark.slow  # > 2 s (./dev test --fast leaves it out)
 @needs_samples
 def test_no_false_positives_on_negative_samples(chain: Decoder) -> None:
     """Every negative sample, as a file and held in a 720p frame, with every fallback on."""
@@ -157,6 +160,7 @@ def test_no_false_positives_on_negative_samples(chain: Decoder) -> None:
         assert seq.decode(image) == [] and seq.decode(framed) == [], sample.path
 
 
+@pytest.mark.slow  # > 2 s (./dev test --fast leaves it out)
 async def test_camera_reads_a_hard_sequence_once(tmp_path: Path, hard: list[Sequence]) -> None:
     """The camera on a video of a phone screen moving: the code once, then nothing."""
     seq = hard[0]

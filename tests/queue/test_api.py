@@ -379,6 +379,11 @@ async def test_openapi_describes_every_route(site: Site) -> None:
         assert op["x-roles"] == sorted(route.roles or [])
         if route.body is not None:
             assert "requestBody" in op
+        if route.response is not None:  # the answer's model, as SiteClient parses it
+            schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+            schema = schema["items"] if route.response_is_list else schema
+            assert schema["$ref"].endswith("/" + route.response.__name__), route.path
+            assert route.response.__name__ in doc["components"]["schemas"]
         # Every query parameter the handler reads is described.
         read = set(re.findall(r"request\.query\.get\(\"(\w+)\"", inspect.getsource(route.handler)))
         described = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}

@@ -49,6 +49,7 @@ async def _drain(ws: aiohttp.ClientWebSocketResponse) -> list[int]:
         seqs.append(message["seq"])
 
 
+@pytest.mark.slow  # > 2 s (./dev test --fast leaves it out)
 async def test_many_replays_from_zero_share_one_read_of_each_page(
     aiohttp_client: AiohttpClient, settings: Settings, clock: FrozenClock, tmp_path: Path
 ) -> None:

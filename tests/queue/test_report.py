@@ -127,6 +127,7 @@ async def script_the_day(site: Site) -> Day:
     return day
 
 
+@pytest.mark.slow  # > 2 s (./dev test --fast leaves it out)
 async def test_report_figures_match_the_scripted_day(site: Site, tmp_path: Path) -> None:
     day = await script_the_day(site)
     store = site.app[STORE]

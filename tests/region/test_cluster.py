@@ -36,6 +36,7 @@ from vaxflow.clock import FrozenClock
 from vaxflow.config import Settings, load_settings
 from vaxflow.config.region import RegionSettings, RegionSite
 from vaxflow.config.schema import RegionUplink
+from vaxflow.queue.api import models as m
 from vaxflow.queue.core import engine
 from vaxflow.queue.core.privacy import person_key
 from vaxflow.queue.server.app import create_app as create_site
@@ -279,6 +280,7 @@ async def test_site_serves_while_region_down_then_catches_up(
         marshal = {"Authorization": "Bearer demo-marshal-token"}
         shown = await (await site.get("/api/dashboard", headers=marshal)).json()
         assert shown["region"]["backlog"] > 0 and shown["region"]["last_error"]
+        assert m.DashboardResponse.model_validate(shown).region is not None  # the route's model
         wan.up = True
         seqs = await caught_up(site.server.app, db, "offline", 30)  # type: ignore[attr-defined]
         assert region_store.event_seqs("offline") == seqs  # nothing lost

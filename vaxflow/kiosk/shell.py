@@ -341,15 +341,15 @@ class KioskShell:
         delays = self.options.reconnect_delays
         for attempt in range(30):
             try:
-                answer = await self.client.server_time()
-            except (ServerUnreachable, ServerRefused) as err:
+                answer = await self.client.time()
+            except (ServerUnreachable, ServerRefused) as err:  # AnswerBroken is ServerUnreachable
                 log.info("site time zone not known yet: %s", err)
                 await asyncio.sleep(delays[min(attempt, len(delays) - 1)])
                 continue
-            zone = answer.get("timezone") if isinstance(answer, dict) else None
+            zone = answer.timezone
             if zone and zone != self.site_zone:
                 log.info("site time zone %s (was %s)", zone, self.site_zone)
-                self.site_zone = str(zone)
+                self.site_zone = zone
             return
 
     async def _voice_report(self, state: str, reason: str, detail: str) -> None:

@@ -594,3 +594,330 @@ class StrikeDoseResponse(BaseModel):
     struck_at: str
     struck_by: str
     reason: str
+
+
+# --- boards, the exit point and the marshal dashboard (issue 14: every JSON answer a model) ---
+
+
+class BoardVisit(BaseModel):
+    """A visit as boards and the event feed may know it: masked name, no ID number."""
+
+    visit_id: int
+    ticket: str
+    lane: str
+    state: VisitState
+    product: str
+    name: str
+    station_id: str | None
+    station_name: str | None
+    zone: str | None
+    station_names: dict[str, str]
+    """The station's name in each language the site gives (may be empty)."""
+    zone_names: dict[str, str]
+    call_count: int
+    ends_at: str | None
+    adverse_open: bool
+    print_failed: bool
+
+
+class Reaction(BaseModel):
+    """An open adverse reaction as boards and consoles show it."""
+
+    kind: str
+    severity: str
+    flagged_at: str
+
+
+class BoardObservedPerson(BoardVisit):
+    adverse: Reaction | None
+    remaining_seconds: int
+    """Seconds left when the snapshot was made; boards count down from `ends_at`."""
+    may_leave: bool
+
+
+class ObservationBoardResponse(BaseModel):
+    """Everyone in observation, and the event number to follow the feed from."""
+
+    seq: int
+    at: str
+    seats: int
+    last_minutes: int
+    """The last minutes of observation a board highlights."""
+    people: list[BoardObservedPerson]
+
+
+class CalledVisit(BoardVisit):
+    called_at: str | None
+
+
+class BoardStation(BaseModel):
+    station_id: str
+    name: str
+    zone: str
+    names: dict[str, str]
+    zone_names: dict[str, str]
+
+
+class CallBoardResponse(BaseModel):
+    """The people being called now (newest call first), the stations and their zones."""
+
+    seq: int
+    at: str
+    zones: list[str]
+    zone_names: dict[str, dict[str, str]]
+    """A zone's name in each language, for the zones that have names."""
+    stations: list[BoardStation]
+    calls: list[CalledVisit]
+
+
+class DeviceResponse(BaseModel):
+    """A device's latest health report."""
+
+    device_id: str
+    kind: str
+    url: str
+    state: str
+    reason: str
+    detail: str
+    reported_at: str
+
+
+class DashboardLane(LaneStats):
+    names: dict[str, str]
+    called_last_hour: int
+    wait_p50_minutes: float | None
+    """Waits of the people called in the last hour (None: nobody called)."""
+    wait_p90_minutes: float | None
+    oldest_wait_minutes: float | None
+    """How long the first person still waiting has waited (None: nobody waits)."""
+
+
+class DashboardStation(StationResponse):
+    doses_today: int
+    doses_last_hour: int
+
+
+class ObservationSeats(BaseModel):
+    observing: int
+    seats: int
+    warning: SeatWarning | None
+
+
+class AdverseAlert(BaseModel):
+    visit_id: int
+    ticket: str
+    kind: str
+    severity: str
+    flagged_at: str
+    station_id: str | None
+    name: str
+
+
+class NoShow(BaseModel):
+    visit_id: int
+    ticket: str
+    finished_at: str
+
+
+class SkippedVisit(BaseModel):
+    visit_id: int
+    ticket: str
+
+
+class NextDose(BaseModel):
+    """When the next dose of the series may be given (site days; `latest` None: open)."""
+
+    earliest: str
+    latest: str | None
+
+
+class Certificate(BaseModel):
+    """A vaccination certificate (masked person), with its signed QR when the site has a key."""
+
+    site_name: str
+    ticket: str
+    name: str
+    id_number: str
+    product: str
+    product_code: str
+    manufacturer: str
+    lot: str
+    dose_number: int
+    doses_in_series: int
+    date: str
+    next_dose: NextDose | None
+    qr: str | None = None
+
+
+class ReprintItem(BaseModel):
+    """A certificate the exit printer failed to print (or lost mid-print)."""
+
+    visit_id: int
+    ticket: str
+    name: str
+    product: str
+    lot: str
+    dose_number: int
+    reason: str
+    failed_at: str
+    certificate: Certificate
+
+
+class StorageOutage(BaseModel):
+    """The database cannot save: since when, why, how many requests were refused."""
+
+    since: str
+    disk_full: bool
+    wal_backlog: bool
+    refused: int
+
+
+class UplinkTarget(BaseModel):
+    """One registry's outbox figures (issue 15)."""
+
+    pending: int
+    sent: int
+    needs_fixing: int
+    oldest_pending_minutes: float | None
+    past_alert: bool
+
+
+class UplinkAlert(UplinkTarget):
+    target: str
+
+
+class OutboxRowView(BaseModel):
+    id: int
+    target: str
+    kind: str
+    record_key: str
+    action: str
+    visit_id: int | None
+    dose_id: int | None
+    booking_code: str | None
+    created_at: str
+    state: str
+    attempts: int
+    due_at: str
+    sent_at: str | None
+    last_error: str | None
+
+
+class UplinkFigures(BaseModel):
+    targets: dict[str, UplinkTarget]
+    deadline_hours: float
+    alert_after_hours: float
+    alerts: list[UplinkAlert]
+    needs_fixing: list[OutboxRowView]
+
+
+class RegionShipping(BaseModel):
+    """How far the region is behind this site (issue 16); seconds, None: never / no outage."""
+
+    cursor: int | None
+    backlog: int | None
+    sent: int
+    last_error: str | None
+    last_sent_seconds: float | None
+    failing_seconds: float | None
+
+
+class DashboardAlerts(BaseModel):
+    adverse: list[AdverseAlert]
+    devices: list[DeviceResponse]
+    """The devices whose state is not ok."""
+    no_shows: list[NoShow]
+    reprints: list[ReprintItem] = []
+    storage: StorageOutage | None = None
+    uplink: list[UplinkAlert] = []
+    clock: ClockFigures | None = None
+    """A wall-clock step the served time left out (None: none seen)."""
+
+
+class WalkInFigures(BaseModel):
+    capacity: int
+    issued: int
+
+
+class DashboardResponse(BaseModel):
+    """What the marshal's dashboard shows; /metrics reads its gauges from the same answer."""
+
+    seq: int
+    at: str
+    site_name: str
+    target_wait_minutes: float
+    stats: StatsResponse
+    lanes: list[DashboardLane]
+    stations: list[DashboardStation]
+    doses_by_hour: list[int]
+    """Doses given in each local hour of the site day (24 numbers)."""
+    observation: ObservationSeats
+    alerts: DashboardAlerts
+    skipped: list[SkippedVisit]
+    devices: list[DeviceResponse]
+    walk_in: WalkInFigures
+    region: RegionShipping | None = None
+    """None when the site ships to no region."""
+    wal: WalFigures | None = None
+    """None on PostgreSQL."""
+    uplink: UplinkFigures | None = None
+
+
+class ExitCertificateScanResponse(ExitScanResponse):
+    """The exit scan with the certificate (when the person may leave)."""
+
+    certificate: Certificate | None = None
+    print: Literal["queued"] | None = None
+    """"queued" when the exit printer was asked to print the certificate."""
+
+
+class ReprintsResponse(BaseModel):
+    seq: int
+    printer_configured: bool
+    certificates: list[ReprintItem]
+    """Oldest first."""
+
+
+class ReprintResponse(BaseModel):
+    visit_id: int
+    ticket: str
+    printed: bool
+    already_printed: bool
+    """True when it was no longer listed: nothing printed again."""
+
+
+class WalkInCapacityResponse(BaseModel):
+    capacity: int
+
+
+class DayClosedResponse(BaseModel):
+    closed: str
+    """The site day closed."""
+    open: str
+    """The site day now open."""
+
+
+class ThrottleClearResponse(BaseModel):
+    cleared: int
+    """How many throttles were cleared."""
+
+
+class CertifiedDose(BaseModel):
+    """What a certificate QR says."""
+
+    name: str
+    product: str
+    manufacturer: str
+    lot: str
+    dose_number: int
+    date: str
+    site: str
+    dose: str
+
+
+class CertificateVerifyResponse(BaseModel):
+    """Valid with what the certificate says, or why not (`error`)."""
+
+    valid: bool
+    certificate: CertifiedDose | None = None
+    error: ErrorBody | None = None

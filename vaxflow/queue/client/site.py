@@ -97,6 +97,26 @@ CALLS: dict[str, Call] = {
     "staff_me": Call("GET", "/api/staff/me", m.StaffMeResponse),
     "staff_sign_out": Call("POST", "/api/staff/sign-out", m.SignOutResponse),
     "report_device": Call("POST", "/api/devices/health", m.OkResponse),
+    "devices": Call("GET", "/api/devices", m.DeviceResponse, many=True),
+    "observation_board": Call("GET", "/api/boards/observation", m.ObservationBoardResponse),
+    "call_board": Call("GET", "/api/boards/calls", m.CallBoardResponse),
+    "dashboard": Call("GET", "/api/dashboard", m.DashboardResponse),
+    "set_walk_in_capacity": Call("POST", "/api/walk-in-capacity", m.WalkInCapacityResponse),
+    "close_day": Call("POST", "/api/site-day/close", m.DayClosedResponse),
+    "exit_certificate_scan": Call("POST", "/api/exit/scan", m.ExitCertificateScanResponse),
+    "reprints": Call("GET", "/api/exit/reprints", m.ReprintsResponse),
+    "reprint_certificate": Call(
+        "POST", "/api/exit/{visit_id}/reprint-certificate", m.ReprintResponse
+    ),
+    "clear_throttles": Call("POST", "/api/staff/throttles/clear", m.ThrottleClearResponse),
+    "verify_certificate": Call("POST", "/api/certificates/verify", m.CertificateVerifyResponse),
+    "health": Call("GET", "/api/health", m.HealthResponse),
+    "precheck": Call("POST", "/api/checkins/precheck", m.PrecheckResponse),
+    "cancel": Call("POST", "/api/visits/{visit_id}/cancel", m.VisitResponse),
+    "withdraw": Call("POST", "/api/observation/{visit_id}/withdraw", m.VisitResponse),
+    "release": Call("POST", "/api/observation/{visit_id}/release", m.VisitResponse),
+    "left_early": Call("POST", "/api/observation/{visit_id}/left-early", m.VisitResponse),
+    "strike_dose": Call("POST", "/api/visits/{visit_id}/strike-dose", m.StrikeDoseResponse),
 }
 
 
@@ -265,13 +285,23 @@ class SiteClient:
         """A ticket number or ticket QR payload, looked up."""
         return await self._one("ticket", m.VisitResponse, ticket=ticket)
 
+    async def health(self) -> m.HealthResponse:
+        """Liveness, with the write-ahead log's and the served clock's figures."""
+        return await self._one("health", m.HealthResponse)
+
+    async def precheck(
+        self, body: dict[str, Any], *, request_id: str | None = None
+    ) -> m.PrecheckResponse:
+        """Check a booking or walk-in (a PrecheckRequest's fields) before the questions."""
+        return await self._one("precheck", m.PrecheckResponse, body, request_id=request_id)
+
+    async def cancel(self, visit_id: int, reason: str = "cancelled") -> m.VisitResponse:
+        """Withdraw a check-in before the dose."""
+        return await self._one("cancel", m.VisitResponse, {"reason": reason}, visit_id=visit_id)
+
     async def time(self) -> m.TimeResponse:
         """The server's time and the site's time zone."""
         return await self._one("time", m.TimeResponse)
-
-    async def server_time(self) -> Any:
-        """GET /api/time as raw JSON, for `kiosk/shell.py` until it moves to `time()`."""
-        return await self.get(CALLS["time"].path)
 
     async def stats(self) -> m.StatsResponse:
         return await self._one("stats", m.StatsResponse)
@@ -372,6 +402,24 @@ class SiteClient:
         body = {"outcome": outcome}
         return await self._one("resolve", m.VisitResponse, body, visit_id=visit_id)
 
+    async def withdraw(self, visit_id: int) -> m.VisitResponse:
+        """Take back a reaction flagged by mistake (the same device, within a minute)."""
+        return await self._one("withdraw", m.VisitResponse, visit_id=visit_id)
+
+    async def release(self, visit_id: int) -> m.VisitResponse:
+        return await self._one("release", m.VisitResponse, visit_id=visit_id)
+
+    async def left_early(
+        self, visit_id: int, reason: str = "left before the end of observation"
+    ) -> m.VisitResponse:
+        body = {"reason": reason}
+        return await self._one("left_early", m.VisitResponse, body, visit_id=visit_id)
+
+    async def strike_dose(self, visit_id: int, reason: str) -> m.StrikeDoseResponse:
+        """Strike out a dose given in error (audited; the registries are told)."""
+        body = {"reason": reason}
+        return await self._one("strike_dose", m.StrikeDoseResponse, body, visit_id=visit_id)
+
     async def exit_scan(self, code: str) -> m.ExitScanResponse:
         return await self._one("exit_scan", m.ExitScanResponse, {"code": code})
 
@@ -390,3 +438,52 @@ class SiteClient:
 
     async def staff_sign_out(self) -> m.SignOutResponse:
         return await self._one("staff_sign_out", m.SignOutResponse)
+
+    # boards, the exit point, the marshal
+
+    async def observation_board(self) -> m.ObservationBoardResponse:
+        """Everyone in observation, and the event number to follow the feed from."""
+        return await self._one("observation_board", m.ObservationBoardResponse)
+
+    async def call_board(self) -> m.CallBoardResponse:
+        """The people being called now, the stations and their zones."""
+        return await self._one("call_board", m.CallBoardResponse)
+
+    async def dashboard(self) -> m.DashboardResponse:
+        return await self._one("dashboard", m.DashboardResponse)
+
+    async def devices(self) -> list[m.DeviceResponse]:
+        """Every device's latest health report."""
+        return await self._many("devices", m.DeviceResponse)
+
+    async def set_walk_in_capacity(self, capacity: int) -> m.WalkInCapacityResponse:
+        body = {"capacity": capacity}
+        return await self._one("set_walk_in_capacity", m.WalkInCapacityResponse, body)
+
+    async def close_day(self) -> m.DayClosedResponse:
+        """Close the site day once everyone in it has finished."""
+        return await self._one("close_day", m.DayClosedResponse)
+
+    async def exit_certificate_scan(self, code: str) -> m.ExitCertificateScanResponse:
+        """The exit scan that answers (and prints, when configured) the certificate."""
+        body = {"code": code}
+        return await self._one("exit_certificate_scan", m.ExitCertificateScanResponse, body)
+
+    async def reprints(self) -> m.ReprintsResponse:
+        return await self._one("reprints", m.ReprintsResponse)
+
+    async def reprint_certificate(self, visit_id: int) -> m.ReprintResponse:
+        return await self._one("reprint_certificate", m.ReprintResponse, visit_id=visit_id)
+
+    async def clear_throttles(
+        self, *, staff_id: str | None = None, device: str | None = None
+    ) -> m.ThrottleClearResponse:
+        """Clear the sign-in throttles of a staff number or a device (both None: all)."""
+        fields = {"staff_id": staff_id, "device": device}
+        body = {k: v for k, v in fields.items() if v}
+        return await self._one("clear_throttles", m.ThrottleClearResponse, body)
+
+    async def verify_certificate(self, text: str) -> m.CertificateVerifyResponse:
+        """A certificate QR's text: valid with what it says, or why not."""
+        body = {"text": text}
+        return await self._one("verify_certificate", m.CertificateVerifyResponse, body)

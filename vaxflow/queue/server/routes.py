@@ -331,6 +331,8 @@ ROUTES: list[Route] = [
         h.list_devices,
         frozenset({"marshal", "admin"}),
         "Latest state of every device",
+        response=m.DeviceResponse,
+        response_is_list=True,
     ),
     Route(
         "GET",
@@ -348,6 +350,7 @@ ROUTES: list[Route] = [
         frozenset({"marshal", "admin"}),
         "The daily report of ?date=YYYY-MM-DD (default today) as an HTML page with charts",
         query=(("date", "the site day, YYYY-MM-DD; default today"),),
+        produces="text/html",
     ),
     # Boards, exit point and marshal dashboard (board_handlers.py, issue 6).
     Route(
@@ -356,6 +359,7 @@ ROUTES: list[Route] = [
         bh.observation_board,
         BOARDS | {"observer"},
         "Everyone in observation with ends_at, and the event number to follow the feed from",
+        response=m.ObservationBoardResponse,
     ),
     Route(
         "GET",
@@ -363,6 +367,7 @@ ROUTES: list[Route] = [
         bh.call_board,
         BOARDS,
         "People being called now, newest first, with the stations' zones and the event number",
+        response=m.CallBoardResponse,
     ),
     Route(
         "GET",
@@ -370,6 +375,7 @@ ROUTES: list[Route] = [
         bh.announcement,
         BOARDS,
         "The spoken call (Chinese, then English) rendered offline by espeak-ng, as a WAV",
+        produces="audio/wav",
     ),
     Route(
         "GET",
@@ -386,6 +392,7 @@ ROUTES: list[Route] = [
         bh.dashboard,
         frozenset({"marshal", "admin"}),
         "The marshal's dashboard: stats, waits p50/p90 per lane, stations, seats, alerts",
+        response=m.DashboardResponse,
     ),
     Route(
         "POST",
@@ -394,6 +401,7 @@ ROUTES: list[Route] = [
         frozenset({"marshal", "admin"}),
         "Set today's walk-in capacity (overrides walk_in.daily_capacity for the site day)",
         body=m.WalkInCapacityRequest,
+        response=m.WalkInCapacityResponse,
     ),
     Route(
         "POST",
@@ -410,6 +418,7 @@ ROUTES: list[Route] = [
         frozenset({"marshal", "admin"}),
         "Open the day after a closed one before its turn, once its people have finished",
         body=m.EmptyRequest,
+        response=m.DayClosedResponse,
     ),
     Route(
         "POST",
@@ -418,6 +427,7 @@ ROUTES: list[Route] = [
         OBSERVER,
         "Exit scan with the vaccination certificate; printed after commit when configured",
         body=m.TicketScanRequest,
+        response=m.ExitCertificateScanResponse,
     ),
     Route(
         "POST",
@@ -445,6 +455,7 @@ ROUTES: list[Route] = [
         bh.reprint_list,
         frozenset({"observer", "marshal", "admin"}),
         "Today's certificates the exit printer failed to print (or lost mid-print), oldest first",
+        response=m.ReprintsResponse,
     ),
     Route(
         "POST",
@@ -453,6 +464,7 @@ ROUTES: list[Route] = [
         frozenset({"observer", "marshal", "admin"}),
         "Print a listed certificate again; 503 certificate_print_failed while the printer is "
         "down, already_printed when it is no longer listed (a retry prints once)",
+        response=m.ReprintResponse,
     ),
     # Staff sign-in with a PIN or badge (staff_handlers.py, issues 6 and 9).
     Route(
@@ -484,6 +496,7 @@ ROUTES: list[Route] = [
         "Clear sign-in throttles of a staff number (at every device) or of a device, or all "
         "with an empty body; audited (staff_throttle_cleared)",
         body=m.ThrottleClearRequest,
+        response=m.ThrottleClearResponse,
     ),
     Route(
         "GET",
@@ -500,6 +513,7 @@ ROUTES: list[Route] = [
         None,
         "Check a certificate QR: valid, or unreadable, unknown key, tampered, another site's",
         body=m.CertificateVerifyRequest,
+        response=m.CertificateVerifyResponse,
     ),
     # Operations' figures for Prometheus (metrics_handler.py, site_metrics.py, issue 20).
     Route(
