@@ -243,6 +243,7 @@ async def test_boards_exit_and_marshal_through_the_typed_client(
             assert dash.walk_in.capacity == 40 and dash.stats.released == 1
             assert [d.device_id for d in dash.alerts.devices] == ["k1-printer"]
             assert dash.uplink is not None and dash.region is None
+            assert not dash.site_day.closed and dash.site_day.turns_at == "04:00"
             printer.offline = False
             done = await marshal.reprint_certificate(ticket.visit_id)
             assert done.printed and not done.already_printed
@@ -255,4 +256,6 @@ async def test_boards_exit_and_marshal_through_the_typed_client(
             assert (await marshal.clear_throttles(staff_id="N001")).cleared == 0
             await station.close_station("S01")
             closed = await marshal.close_day()
-            assert closed.closed < closed.open
+            assert closed.unfinished == 0 and closed.closed < closed.next_turn
+            opened = await marshal.open_next_day()
+            assert opened.closed == closed.closed < opened.open

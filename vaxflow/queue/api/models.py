@@ -839,6 +839,17 @@ class WalkInFigures(BaseModel):
     issued: int
 
 
+class SiteDayView(BaseModel):
+    """The open site day (issue 18): closed by staff until the next day opens."""
+
+    day: str
+    closed: bool
+    turns_at: str
+    """The site file's `day_turns_at` (HH:MM, site time)."""
+    next_turn: str
+    """When the next day opens by the schedule (UTC, ISO 8601)."""
+
+
 class DashboardResponse(BaseModel):
     """What the marshal's dashboard shows; /metrics reads its gauges from the same answer."""
 
@@ -856,6 +867,7 @@ class DashboardResponse(BaseModel):
     skipped: list[SkippedVisit]
     devices: list[DeviceResponse]
     walk_in: WalkInFigures
+    site_day: SiteDayView
     region: RegionShipping | None = None
     """None when the site ships to no region."""
     wal: WalFigures | None = None
@@ -892,7 +904,16 @@ class WalkInCapacityResponse(BaseModel):
 
 class DayClosedResponse(BaseModel):
     closed: str
-    """The site day closed."""
+    """The site day closed (it stays the site day, closed, until the next opens)."""
+    next_turn: str
+    """When the next day opens by the schedule (UTC, ISO 8601)."""
+    unfinished: int
+    """People of the closed day still on site: they finish as usual."""
+
+
+class DayOpenedResponse(BaseModel):
+    closed: str
+    """The site day that was closed."""
     open: str
     """The site day now open."""
 

@@ -103,6 +103,7 @@ CALLS: dict[str, Call] = {
     "dashboard": Call("GET", "/api/dashboard", m.DashboardResponse),
     "set_walk_in_capacity": Call("POST", "/api/walk-in-capacity", m.WalkInCapacityResponse),
     "close_day": Call("POST", "/api/site-day/close", m.DayClosedResponse),
+    "open_next_day": Call("POST", "/api/site-day/open", m.DayOpenedResponse),
     "exit_certificate_scan": Call("POST", "/api/exit/scan", m.ExitCertificateScanResponse),
     "reprints": Call("GET", "/api/exit/reprints", m.ReprintsResponse),
     "reprint_certificate": Call(
@@ -461,8 +462,12 @@ class SiteClient:
         return await self._one("set_walk_in_capacity", m.WalkInCapacityResponse, body)
 
     async def close_day(self) -> m.DayClosedResponse:
-        """Close the site day once everyone in it has finished."""
+        """Close the site day: check-ins refused, its people finish (see ops.service.close_day)."""
         return await self._one("close_day", m.DayClosedResponse)
+
+    async def open_next_day(self) -> m.DayOpenedResponse:
+        """Open the day after a closed one before its turn, once its people have finished."""
+        return await self._one("open_next_day", m.DayOpenedResponse)
 
     async def exit_certificate_scan(self, code: str) -> m.ExitCertificateScanResponse:
         """The exit scan that answers (and prints, when configured) the certificate."""

@@ -410,6 +410,7 @@ ROUTES: list[Route] = [
         frozenset({"marshal", "admin"}),
         "Close the site day: check-ins refused until the next day opens, its people finish",
         body=m.EmptyRequest,
+        response=m.DayClosedResponse,
     ),
     Route(
         "POST",
@@ -418,7 +419,7 @@ ROUTES: list[Route] = [
         frozenset({"marshal", "admin"}),
         "Open the day after a closed one before its turn, once its people have finished",
         body=m.EmptyRequest,
-        response=m.DayClosedResponse,
+        response=m.DayOpenedResponse,
     ),
     Route(
         "POST",
