@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.xvfb import xvfb
+
 from .demo_site import demo_server, vaxflow
 
 pytestmark = pytest.mark.slow
@@ -22,35 +23,10 @@ pytestmark = pytest.mark.slow
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
-def _free_display() -> int:
-    for number in range(150, 250):
-        if (
-            not Path(f"/tmp/.X11-unix/X{number}").exists()
-            and not Path(f"/tmp/.X{number}-lock").exists()
-        ):
-            return number
-    raise AssertionError("no free X display")
-
-
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
-    if shutil.which("Xvfb") is None or shutil.which("xwininfo") is None:
-        pytest.skip("needs Xvfb and xwininfo (scripts/debian-packages.txt: xvfb)")
-    number = _free_display()
-    xvfb = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{number}").exists():
-            assert xvfb.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.05)
-        yield f":{number}"
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
+    with xvfb("1280x1024x24", range(100, 150), needs=("xwininfo",)) as name:
+        yield name
 
 
 def _windows(display: str) -> int:

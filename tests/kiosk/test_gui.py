@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,41 +20,18 @@ from typing import IO, Any
 
 import pytest
 
+from tests.xvfb import xvfb
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 MARSHAL = "demo-marshal-token"
 
 
-def _free_display() -> int:
-    for number in range(150, 250):
-        if (
-            not Path(f"/tmp/.X11-unix/X{number}").exists()
-            and not Path(f"/tmp/.X{number}-lock").exists()
-        ):
-            return number
-    raise RuntimeError("no free X display number")
-
-
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
     """A private Xvfb display for the module's kiosk processes."""
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.skip("Xvfb is not installed (./dev installs xvfb from scripts/debian-packages.txt)")
-    number = _free_display()
-    process = subprocess.Popen(
-        [xvfb, f":{number}", "-screen", "0", "720x1280x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        assert process.poll() is None, "Xvfb exited"
-        assert time.monotonic() < deadline, "Xvfb did not start"
-        time.sleep(0.05)
-    yield f":{number}"
-    process.terminate()
-    process.wait(10)
+    with xvfb("720x1280x24", range(150, 250)) as name:
+        yield name
 
 
 def _free_port() -> int:

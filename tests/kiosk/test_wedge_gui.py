@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from .test_gui import Server, _free_display
+from tests.xvfb import xvfb
+
+from .test_gui import Server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -47,23 +48,8 @@ def codes(count: int, salt: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def xdisplay() -> Iterator[str]:
-    xvfb, xdotool = shutil.which("Xvfb"), shutil.which("xdotool")
-    if xvfb is None or xdotool is None:
-        pytest.skip("Xvfb or xdotool is not installed (scripts/debian-packages.txt has both)")
-    number = _free_display()
-    process = subprocess.Popen(
-        [xvfb, f":{number}", "-screen", "0", "720x1280x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        assert process.poll() is None, "Xvfb exited"
-        assert time.monotonic() < deadline, "Xvfb did not start"
-        time.sleep(0.05)
-    yield f":{number}"
-    process.terminate()
-    process.wait(10)
+    with xvfb("720x1280x24", range(460, 560), needs=("xdotool",)) as name:
+        yield name
 
 
 def x_env(display: str, tmp_path: Path) -> dict[str, str]:

@@ -22,6 +22,7 @@ import pytest
 
 from tests.web.site_server import Server, running_server
 from tests.web.test_pages import _open, _walk_in
+from tests.xvfb import xvfb
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -37,26 +38,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.skip("Xvfb is not installed (./dev installs xvfb)")
-    number = next(
-        n
-        for n in range(260, 360)
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists()
-    )
-    process = subprocess.Popen(
-        [xvfb, f":{number}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        assert process.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
-        time.sleep(0.05)
-    yield f":{number}"
-    process.terminate()
-    process.wait(10)
+    with xvfb("1280x720x24", range(260, 360)) as name:
+        yield name
 
 
 class Lines:
