@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import cv2
@@ -11,24 +10,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import QR_SAMPLES
+from tests.uplink.test_certificate_qr import CERT
 from vaxflow.cli import main
 from vaxflow.hardware.decode_samples import iter_samples
 from vaxflow.hardware.decoders import load_image
 from vaxflow.hardware.layout import CertificateView, certificate_layout
 from vaxflow.hardware.png_render import render_png
 from vaxflow.queue.core import certificate_qr
-from vaxflow.queue.core.certificate_qr import Certificate
-
-CERT = Certificate(
-    "张*明",
-    "CORONAVAC",
-    "Sinovac",
-    "LOT-2611",
-    2,
-    date(2026, 11, 21),
-    "demo-stadium",
-    "demo-stadium/7",
-)
 
 
 @pytest.fixture(scope="module")
