@@ -255,3 +255,38 @@ async def test_follow_retries_a_server_that_does_not_answer() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_follow_refuses_a_snapshot_that_breaks_the_contract(
+    aiohttp_server: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server whose snapshot is not the route's declared model (a wrong field type, a
+    missing one) is not drawn from: the board stays offline, says why in its log, retries."""
+    from aiohttp import web
+
+    async def now(_request: web.Request) -> web.Response:
+        return web.json_response(
+            {"now": T0.isoformat(), "epoch_ms": 1_763_712_000_000, "timezone": "Asia/Shanghai"}
+        )
+
+    async def broken(_request: web.Request) -> web.Response:
+        return web.json_response({"seq": "not a number", "people": [{"visit_id": 1}]})
+
+    app = web.Application()
+    app.router.add_get("/api/time", now)
+    app.router.add_get("/api/boards/observation", broken)
+    server = await aiohttp_server(app)
+    model = ObservationModel()
+    changes: list[bool] = []
+    task = asyncio.create_task(
+        follow(str(server.make_url("")).rstrip("/"), "t", model, lambda: changes.append(True))
+    )
+    try:
+        await _until(lambda: len(changes) >= 2)
+        assert not task.done() and not model.online and not model.refused
+        assert model.seq == 0 and model.people == {}
+        assert any("ObservationBoardResponse" in r.getMessage() for r in caplog.records)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -22,7 +22,9 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
+from pydantic import BaseModel
 
+from vaxflow.queue.api import models as m
 from vaxflow.queue.api.wire import WS_PROTOCOL_PREFIX
 from vaxflow.queue.core.events import ARRIVALS, CALLS, LIVE
 from vaxflow.site_tls import certificate_problem, pinned_context
@@ -314,6 +316,14 @@ def site_time(epoch: float, zone: str | None) -> str:
     return time.strftime("%H:%M", time.localtime(epoch))
 
 
+#: Each board snapshot's route and the model the server declares for its answer: a snapshot
+#: that does not parse is a broken contract, said in the log and retried like an outage.
+SNAPSHOT_ANSWERS: dict[str, type[BaseModel]] = {
+    "/api/boards/observation": m.ObservationBoardResponse,
+    "/api/boards/calls": m.CallBoardResponse,
+}
+
+
 async def measure_offset(
     http: aiohttp.ClientSession, base: str, samples: int = 3
 ) -> tuple[float | None, str | None]:
@@ -324,9 +334,9 @@ async def measure_offset(
     for _ in range(samples):
         sent = time.time()
         async with http.get(f"{base}/api/time") as response:
-            data = await response.json()
-        taken.append((sent, data["epoch_ms"] / 1000, time.time()))
-        zone = data.get("timezone") or zone
+            answer = m.TimeResponse.model_validate(await response.json())
+        taken.append((sent, answer.epoch_ms / 1000, time.time()))
+        zone = answer.timezone or zone
     return best_offset(taken), zone
 
 
@@ -366,7 +376,9 @@ async def follow(
                 if not loaded:
                     async with http.get(f"{base}{snapshot}", headers=headers) as r:
                         r.raise_for_status()
-                        model.load(await r.json())
+                        data = await r.json()
+                    SNAPSHOT_ANSWERS[snapshot].model_validate(data)
+                    model.load(data)
                     loaded = True
                     changed()
                 await _stream(http, base, token, model, changed)
