@@ -159,4 +159,4 @@ async def test_two_hundred_sign_ins_at_once_leave_the_dashboard_fast(site: Site)
     assert site.app[SCRYPT_GATE].refused == statuses.count(503)
     assert (
         percentile(reads, 99) or 0
-    ) < 1000  # CI machines vary; benchmarks/attack_load.py measures
+    ) < 3000  # a hang bound only: CI machines vary; benchmarks/attack_load.py measures
