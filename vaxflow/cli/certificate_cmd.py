@@ -77,17 +77,7 @@ def _verify(args: argparse.Namespace) -> int:
         answer: dict[str, Any] = {"valid": False, "reason": err.reason, "message": err.message}
         print(json.dumps(answer, ensure_ascii=False) if args.json else f"NOT VALID: {err.message}")
         return 2
-    shown = {
-        "valid": True,
-        "name": found.name,
-        "product": found.product,
-        "manufacturer": found.manufacturer,
-        "lot": found.lot,
-        "dose_number": found.dose_number,
-        "date": found.given_on.isoformat(),
-        "site": found.site_id,
-        "dose": found.dose_key,
-    }
+    shown = {"valid": True, **found.shown()}
     if args.json:
         print(json.dumps(shown, ensure_ascii=False))
     else:

@@ -45,6 +45,19 @@ class Certificate:
     site_id: str
     dose_key: str
 
+    def shown(self) -> dict[str, str | int]:
+        """What a verifier shows (the server's answer and the CLI's JSON use the same keys)."""
+        return {
+            "name": self.name,
+            "product": self.product,
+            "manufacturer": self.manufacturer,
+            "lot": self.lot,
+            "dose_number": self.dose_number,
+            "date": self.given_on.isoformat(),
+            "site": self.site_id,
+            "dose": self.dose_key,
+        }
+
 
 @dataclass(frozen=True)
 class SiteKey:

@@ -45,16 +45,7 @@ async def verify(request: web.Request) -> web.Response:
         found = certificate_qr.verify(body.text, request.app[CERTIFICATE_KEYS].trust)
     except certificate_qr.CertificateRefused as err:
         return json_response({"valid": False, **err.to_json()})
-    certificate = {
-        "name": found.name,
-        "product": found.product,
-        "manufacturer": found.manufacturer,
-        "lot": found.lot,
-        "dose_number": found.dose_number,
-        "date": found.given_on.isoformat(),
-        "site": found.site_id,
-        "dose": found.dose_key,
-    }
+    certificate = found.shown()
     struck = await _struck(request, found.site_id, found.dose_key)
     if struck is not None:  # signed by us, but the dose was given in error and struck out
         refusal = Refused(
