@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,13 @@ def _vaxflow() -> list[str]:
 class Server:
     """`vaxflow server` on a fixed loopback port and SQLite file; can be restarted on both."""
 
-    def __init__(self, db: Path, log: Path, config: Path = DEMO_CONFIG) -> None:
+    def __init__(
+        self, db: Path, log: Path, config: Path = DEMO_CONFIG, extra: Sequence[str] = ()
+    ) -> None:
         self.db = db
         self.log = log
         self.config = config
+        self.extra = tuple(extra)  # more `vaxflow server` options (a rehearsal clock)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -55,6 +58,7 @@ class Server:
                     str(self.port),
                     "--db",
                     str(self.db),
+                    *self.extra,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -99,9 +103,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(where: Path, config: Path = DEMO_CONFIG) -> Iterator[Server]:
+def running_server(
+    where: Path, config: Path = DEMO_CONFIG, extra: Sequence[str] = ()
+) -> Iterator[Server]:
     """A started `vaxflow server` with its database and log in `where`, stopped after."""
-    running = Server(where / "site.sqlite", where / "server.log", config)
+    running = Server(where / "site.sqlite", where / "server.log", config, extra)
     running.start()
     try:
         yield running

@@ -23,7 +23,6 @@ from vaxflow.queue.ops import uplink_summary
 from vaxflow.queue.ops.outbox_rows import registry_targets
 from vaxflow.queue.store import outbox
 from vaxflow.queue.store.db import NotADatabase, read_snapshot
-from vaxflow.queue.store.records import day_bounds
 
 
 def register(sub: Any) -> None:
@@ -113,11 +112,10 @@ def _reconcile(args: argparse.Namespace) -> int:
     settings = load_configs(args)[0]
     db = args.db or settings.server.db
     day = site_day(args, settings)
-    start, end = day_bounds(day, settings.site.timezone, settings.site.day_turns_at)
     targets = [t.value for t in registry_targets(settings)] or ["fhir", "hl7"]
     try:
         with read_snapshot(db) as conn:
-            found = outbox.reconcile(conn, settings.site.id, start, end, targets)
+            found = outbox.reconcile(conn, settings.site.id, day, targets)
     except NotADatabase as err:
         raise CommandError(str(err)) from err
     if args.json:

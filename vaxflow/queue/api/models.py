@@ -320,6 +320,9 @@ class StatsResponse(BaseModel):
     site_day: str
     day_closed: bool = False
     """Staff closed the site day: no check-ins until the next day opens (issue 18)."""
+    carried_over: int = 0
+    """Unfinished visits of the day before, carried over at the day's turn (issue 18): they
+    are not in `by_state` (the open day's), their waiting people are in `waiting`."""
     at: str
     checked_in: int
     tickets_issued: int

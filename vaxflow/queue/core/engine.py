@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -55,6 +55,33 @@ def next_turn(day: date, timezone: str, turns_at: time = DAY_TURNS_AT) -> dateti
     """The instant site day `day` gives way to the next by the schedule (unless staff close
     it sooner)."""
     return day_start(day + timedelta(days=1), timezone, turns_at)
+
+
+#: How long after check-in an unfinished visit of the site day before the open one is still
+#: a person in the building, carried over into the open day (called first, found by ticket,
+#: shown on the call board, no second ticket). A site that runs through its turn (04:00) has
+#: its people inside for minutes to an hour or two; a visit of yesterday evening still
+#: unfinished the next morning is a record nobody closed (the person went home), and it must
+#: neither be called before the morning's queue nor refuse that person a ticket. Eight hours
+#: separates the two for any turn between 00:00 and 12:00 (decision, issue 18).
+CARRY_OVER = timedelta(hours=8)
+
+
+@dataclass(frozen=True)
+class Carry:
+    """Where carried-over visits come from: the site day before the open one, checked in at
+    `since` or later."""
+
+    day: date
+    since: datetime
+
+    def holds(self, site_day: date, checked_in_at: datetime) -> bool:
+        return site_day == self.day and checked_in_at >= self.since
+
+
+def carry(open_day: date, now: datetime) -> Carry:
+    """The carry-over into `open_day` at `now` (see `CARRY_OVER`)."""
+    return Carry(open_day - timedelta(days=1), now - CARRY_OVER)
 
 
 def format_ticket(prefix: str, number: int) -> str:

@@ -133,7 +133,8 @@ def calls_snapshot(conn: Conn, settings: Settings, site_id: str, now: datetime) 
     seq = last_seq(conn, site_id)
     day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     calls = []
-    for visit in views.recent_calls(conn, site_id, day, RECENT_CALLS):
+    carry = engine.carry(day, now)
+    for visit in views.recent_calls(conn, site_id, day, RECENT_CALLS, carry):
         payload = service.visit_payload(visit, settings)
         payload["called_at"] = visit.called_at.isoformat() if visit.called_at else None
         calls.append(payload)
@@ -192,7 +193,8 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
     day = repo.site_day(conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
     stats = service.stats(conn, settings, site_id, now)
     called = views.called_since(conn, site_id, day, now - WAIT_WINDOW)
-    oldest = views.oldest_waiting(conn, site_id, day)
+    carry = engine.carry(day, now)
+    oldest = views.oldest_waiting(conn, site_id, day, carry)
     lanes = []
     lane_names = {lane.prefix: dict(lane.names) for lane in settings.lanes}
     for lane in stats["lanes"]:
@@ -250,7 +252,7 @@ def dashboard(conn: Conn, settings: Settings, site_id: str, now: datetime) -> di
         for r in views.no_shows(conn, site_id, day, 20)
     ]
     skipped = [
-        {"visit_id": r.id, "ticket": r.ticket} for r in views.skipped(conn, site_id, day, 50)
+        {"visit_id": r.id, "ticket": r.ticket} for r in views.skipped(conn, site_id, day, 50, carry)
     ]
     devices = service.device_list(conn, site_id)
     walk_in_lane = next((lane for lane in settings.lanes if lane.kind == "walk_in"), None)

@@ -278,8 +278,10 @@ def open_day(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dat
 _FINAL = frozenset(s.value for s in FINAL_STATES)
 
 
-def _already_here(conn: Conn, site_id: str, day: date, applicant: Applicant) -> None:
-    """One person, one ticket: an unfinished visit today (or this booking's) is reused.
+def _already_here(conn: Conn, site_id: str, day: date, applicant: Applicant, now: datetime) -> None:
+    """One person, one ticket: an unfinished visit today (or this booking's) is reused, and
+    so is one carried over from the day before (`engine.CARRY_OVER`: still in the queue
+    when the schedule turned the day).
 
     Both look-ups go by their own index (person, booking) and filter the few rows here:
     filtering by day and state in SQL made SQLite scan the whole day's visits.
@@ -287,8 +289,10 @@ def _already_here(conn: Conn, site_id: str, day: date, applicant: Applicant) -> 
     rows = repo.visits_of_person(conn, site_id, applicant.id_number)
     if applicant.booking is not None:
         rows += repo.visits_of_booking(conn, site_id, applicant.booking.code)
+    carry = engine.carry(day, now)
     for row in rows:
-        if row.site_day == day and row.state not in _FINAL:
+        here = row.site_day == day or carry.holds(row.site_day, row.checked_in_at)
+        if here and row.state not in _FINAL:
             raise Refused(
                 "already_checked_in",
                 f"Already checked in with ticket {row.ticket}.",
@@ -354,7 +358,7 @@ def precheck(
     """What the kiosk needs before the questions: may this person go on, and what to ask."""
     day = open_day(conn, settings, site_id, now)  # refused while staff have closed it
     applicant = identify(conn, settings, site_id, request, now)
-    _already_here(conn, site_id, day, applicant)
+    _already_here(conn, site_id, day, applicant, now)
     assessment = judge(conn, settings, site_id, applicant, now)
     decision, plan = assessment.decision, assessment.plan
     if not decision.ok:
@@ -427,7 +431,7 @@ def check_in(tx: Tx, settings: Settings, request: CheckInRequest) -> Visit:
     """Identify, decide, and issue the ticket: the lane's next number, in one transaction."""
     day = open_day(tx.conn, settings, tx.site_id, tx.now)  # refused while closed
     applicant = identify(tx.conn, settings, tx.site_id, request, tx.now)
-    _already_here(tx.conn, tx.site_id, day, applicant)
+    _already_here(tx.conn, tx.site_id, day, applicant, tx.now)
     assessment = judge(tx.conn, settings, tx.site_id, applicant, tx.now)
     decision, plan = assessment.decision, assessment.plan
     if not decision.ok:

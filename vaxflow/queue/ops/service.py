@@ -179,7 +179,12 @@ def set_station_state(
 
 
 def call_next(tx: Tx, settings: Settings, station_id: str) -> Visit | None:
-    """Call the head the station can serve, by lane priority; None when nobody waits for it."""
+    """Call the head the station can serve, by lane priority; None when nobody waits for it.
+
+    People carried over from the day before (`engine.CARRY_OVER`: waiting when the schedule
+    turned the day) are called first: they have waited longest, and the new day's queue is
+    numbered afresh, so its order says nothing about theirs.
+    """
     station = _station(tx, settings, station_id)
     engine.require_free_open_station(station)
     assert station.product is not None
@@ -187,7 +192,13 @@ def call_next(tx: Tx, settings: Settings, station_id: str) -> Visit | None:
         tx.conn, tx.site_id, tx.now, settings.site.timezone, settings.site.day_turns_at
     )
     lanes = [lane.prefix for lane in settings.lanes]
-    heads = repo.lane_heads(tx.conn, tx.site_id, day, station.product, lanes)
+    carry = engine.carry(day, tx.now)
+    heads = []
+    if repo.anyone_waiting_since(tx.conn, tx.site_id, carry.day, carry.since):
+        heads = repo.lane_heads(
+            tx.conn, tx.site_id, carry.day, station.product, lanes, since=carry.since
+        )
+    heads = heads or repo.lane_heads(tx.conn, tx.site_id, day, station.product, lanes)
     weights = {lane.prefix: lane.weight for lane in settings.lanes}
     head = engine.choose_next(heads, weights, tx.now)
     if head is None:
@@ -226,21 +237,89 @@ def skip(tx: Tx, settings: Settings, station_id: str) -> Visit:
 
 
 def resolve_ticket(
-    tx_conn: Conn, settings: Settings, site_id: str, now: datetime, code: str
+    tx_conn: Conn,
+    settings: Settings,
+    site_id: str,
+    now: datetime,
+    code: str,
+    prefer: frozenset[VisitState] = frozenset(),
 ) -> Visit:
-    """A visit from a scanned ticket QR or a typed number; refuse another site's or day's ticket."""
+    """A visit from a scanned ticket QR or a typed number; refuse another site's or day's ticket.
+
+    Across the schedule's day turn a number names two people: W001 of the day before (carried
+    over, `engine.CARRY_OVER`) and the new day's W001. A scanned ticket says its day, so it
+    is never ambiguous. A typed number is the open day's visit, unless the carried-over one
+    is unfinished and in a state the caller acts on (`prefer`: observing at the exit, called
+    at a station) while the open day's is not (decision, issue 18): a person observing since
+    03:45 types W001 at the exit and is not told the new day's W001 has not been vaccinated.
+    When both are in such a state the number is refused as `ticket_ambiguous` (scan the
+    ticket): guessing could release the wrong person from observation.
+    """
     parsed = ticket_code.decode(code)
     today = repo.site_day(tx_conn, site_id, now, settings.site.timezone, settings.site.day_turns_at)
+    carry = engine.carry(today, now)
     if parsed.site_id is not None and parsed.site_id != site_id:
         raise Refused("wrong_site", "This ticket is from another site.")
-    if parsed.site_day is not None and parsed.site_day != today:
+    if parsed.site_day is None:
+        return _typed_ticket(tx_conn, site_id, today, carry, parsed.ticket, prefer)
+    if parsed.site_day == today:
+        found = repo.find_ticket(tx_conn, site_id, today, parsed.ticket)
+    elif parsed.site_day == carry.day:
+        found = repo.find_ticket(tx_conn, site_id, carry.day, parsed.ticket)
+        if found is None or not carry.holds(found.site_day, found.checked_in_at):
+            raise Refused("wrong_day", f"This ticket is from {parsed.site_day.isoformat()}.")
+    else:
         raise Refused("wrong_day", f"This ticket is from {parsed.site_day.isoformat()}.")
-    return repo.find_ticket(tx_conn, site_id, today, parsed.ticket)
+    if found is None:
+        raise NotFound("unknown_ticket", f"There is no ticket {parsed.ticket} today.")
+    return found
+
+
+def _typed_ticket(
+    conn: Conn,
+    site_id: str,
+    today: date,
+    carry: engine.Carry,
+    ticket: str,
+    prefer: frozenset[VisitState],
+) -> Visit:
+    """A typed number: the open day's visit or the one carried over (`resolve_ticket`)."""
+    found = repo.find_ticket(conn, site_id, today, ticket)
+    older = _carried_ticket(conn, site_id, carry, ticket) if found is None or prefer else None
+    if found is None:
+        if older is None:
+            raise NotFound("unknown_ticket", f"There is no ticket {ticket} today.")
+        return older
+    if older is None:
+        return found
+    if found.state in prefer and older.state in prefer:
+        raise Refused(
+            "ticket_ambiguous",
+            f"Ticket {ticket} of {today} and of {carry.day} are both {found.state}.",
+            ticket=found.ticket,
+            day=today.isoformat(),
+            carried_day=carry.day.isoformat(),
+            state=found.state.value,
+        )
+    return older if older.state in prefer else found
+
+
+def _carried_ticket(conn: Conn, site_id: str, carry: engine.Carry, ticket: str) -> Visit | None:
+    """The unfinished visit numbered `ticket` carried over from the day before, if any."""
+    older = repo.find_ticket(conn, site_id, carry.day, ticket)
+    if older is None or older.state in FINAL_STATES:
+        return None
+    return older if carry.holds(older.site_day, older.checked_in_at) else None
 
 
 def start_service(tx: Tx, settings: Settings, station_id: str, code: str) -> Visit:
+    before = resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code, CALLED_STATES)
+    return start_service_of(tx, settings, station_id, before)
+
+
+def start_service_of(tx: Tx, settings: Settings, station_id: str, before: Visit) -> Visit:
+    """Start serving a visit already found (verified at the station)."""
     station = _station(tx, settings, station_id)
-    before = resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code)
     after = engine.start_service(before, station, tx.now)
     return _update(tx, before, after, EventKind.SERVICE_STARTED, settings)
 
@@ -380,7 +459,7 @@ def leave_early(tx: Tx, settings: Settings, visit_id: int, reason: str) -> Visit
 
 def exit_scan(tx: Tx, settings: Settings, code: str) -> dict[str, Any]:
     """At the exit: release if the time is up, else say how long is left. Scanning twice is fine."""
-    visit = resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code)
+    visit = resolve_ticket(tx.conn, settings, tx.site_id, tx.now, code, OBSERVATION_STATES)
     if visit.state is VisitState.RELEASED:
         return {"may_leave": True, "remaining_seconds": 0, "visit": visit_view(visit, settings)}
     if visit.state not in OBSERVATION_STATES:
@@ -434,6 +513,11 @@ def stats(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[s
         by_state[state] += count
         if VisitState(state) in WAITING_STATES:
             waiting_by_lane[lane] = waiting_by_lane.get(lane, 0) + count
+    carried_over = 0  # the day before's people still here (engine.CARRY_OVER): they wait too
+    for state, lane, count in views.carried_over_counts(conn, site_id, engine.carry(day, now)):
+        carried_over += count
+        if VisitState(state) in WAITING_STATES:
+            waiting_by_lane[lane] = waiting_by_lane.get(lane, 0) + count
     issued = views.tickets_issued(conn, site_id, day)
     stations = repo.all_stations(conn, site_id)
     open_count = sum(1 for s in stations.values() if s.state is StationState.OPEN)
@@ -443,6 +527,7 @@ def stats(conn: Conn, settings: Settings, site_id: str, now: datetime) -> dict[s
         "site_id": site_id,
         "site_day": day.isoformat(),
         "day_closed": closed,  # staff closed it: no check-ins until the next opens
+        "carried_over": carried_over,
         "at": now.isoformat(),
         "checked_in": sum(by_state.values()) - by_state[VisitState.CANCELLED.value],
         "tickets_issued": int(issued),

@@ -31,9 +31,9 @@ def targets_of(settings: Settings) -> list[str]:
 def daily_summary(conn: Conn, settings: Settings, day: date, now: datetime) -> dict[str, Any]:
     """The summary of `day` as one JSON-ready dict (see the module's words)."""
     site_id = settings.site.id
-    start, end = day_bounds(day, settings.site.timezone)
+    start, end = day_bounds(day, settings.site.timezone, settings.site.day_turns_at)
     targets = targets_of(settings)
-    doses = outbox.day_doses(conn, site_id, start, end, targets)
+    doses = outbox.day_doses(conn, site_id, day, targets)
     groups: dict[tuple[str, int, str], list[outbox.DayDose]] = defaultdict(list)
     for dose in doses:
         if not dose.struck:
@@ -53,7 +53,7 @@ def daily_summary(conn: Conn, settings: Settings, day: date, now: datetime) -> d
                 },
             }
         )
-    reconciliation = outbox.reconcile(conn, site_id, start, end, targets)
+    reconciliation = outbox.reconcile(conn, site_id, day, targets)
     complete = all(
         c[ACKNOWLEDGED] == c["doses"] and c["struck_acknowledged"] == c["struck"]
         for c in reconciliation.values()

@@ -21,8 +21,9 @@ from aiohttp import web
 from vaxflow.config import Settings
 from vaxflow.config.schema import LaneKind
 from vaxflow.queue.api import models as m
+from vaxflow.queue.core import ticket_code
 from vaxflow.queue.core.booking import PriorDose
-from vaxflow.queue.core.errors import NotFound, Refused
+from vaxflow.queue.core.errors import Invalid, NotFound, Refused
 from vaxflow.queue.core.events import EventKind
 from vaxflow.queue.core.guardians import IdSource, is_minor
 from vaxflow.queue.core.history import history_view
@@ -137,6 +138,23 @@ def _masked(visit: Visit) -> dict[str, Any]:
     }
 
 
+def _names(code: str, called: Visit) -> bool:
+    """Whether the scan names the called person: their ID number, or their ticket (of their
+    own day: a person carried over from the day before has yesterday's W001, and the new
+    day's W001 is someone else)."""
+    if is_id_number(code):
+        return code.strip().upper() == called.id_number
+    try:
+        parsed = ticket_code.decode(code)
+    except Invalid:
+        return False
+    return (
+        parsed.ticket == called.ticket
+        and parsed.site_id in (None, called.site_id)
+        and parsed.site_day in (None, called.site_day)
+    )
+
+
 def _find(tx: Tx, settings: Settings, code: str) -> Visit | None:
     """Today's visit a ticket or ID number names; None when nobody today has it."""
     if is_id_number(code):
@@ -172,15 +190,15 @@ def verify(tx: Tx, settings: Settings, station_id: str, body: m.VerifyRequest) -
     if called.state not in AT_STATION_STATES:
         raise Refused("nobody_called", f"Station {station_id} has called nobody to verify.")
     kind = "id_card" if is_id_number(body.code) else "ticket"
-    found = _find(tx, settings, body.code)
-    match = found is not None and found.id == called.id
+    match = _names(body.code, called)
+    found = called if match else _find(tx, settings, body.code)
     tx.emit(
         EventKind.IDENTITY_VERIFIED if match else EventKind.IDENTITY_MISMATCH,
         called.id,
         {"station_id": station_id, "by": body.by, "scanned": kind, "match": match},
     )
     if match and called.state in CALLED_STATES:
-        called = service.start_service(tx, settings, station_id, called.ticket)
+        called = service.start_service_of(tx, settings, station_id, called)
     person = summary(
         called,
         settings,

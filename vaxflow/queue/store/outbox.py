@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -312,15 +312,18 @@ class DayDose:
     standing: dict[str, str]  # target -> acknowledged, waiting, needs_fixing, never_queued
 
 
-def day_doses(
-    conn: Connection, site_id: str, start: datetime, end: datetime, targets: Sequence[str]
-) -> list[DayDose]:
-    """The doses given in [start, end) (struck ones too, marked) and where each stands with
-    each registry, from the states of its outbox rows there."""
-    d, o = t.doses, t.outbox
+def day_doses(conn: Connection, site_id: str, day: date, targets: Sequence[str]) -> list[DayDose]:
+    """The doses of site day `day` (struck ones too, marked) and where each stands with each
+    registry, from the states of its outbox rows there.
+
+    A dose belongs to its visit's site day, as in the daily report: a person carried over
+    at the day's turn and dosed at 04:10 counts on the day they checked in, once, in both.
+    """
+    d, v, o = t.doses, t.visits, t.outbox
     given = conn.execute(
         select(d.c.id, d.c.product, d.c.dose_number, d.c.lot, d.c.struck_at)
-        .where(d.c.site_id == site_id, d.c.given_at >= start, d.c.given_at < end)
+        .join(v, v.c.id == d.c.visit_id)
+        .where(v.c.site_id == site_id, v.c.site_day == day, d.c.site_id == site_id)
         .order_by(d.c.id)
     ).all()
     ids = [r.id for r in given]
@@ -345,14 +348,14 @@ def day_doses(
 
 
 def reconcile(
-    conn: Connection, site_id: str, start: datetime, end: datetime, targets: Sequence[str]
+    conn: Connection, site_id: str, day: date, targets: Sequence[str]
 ) -> dict[str, dict[str, int]]:
-    """The day's doses against what each registry acknowledged: per target, the doses given
-    in [start, end) that stand (struck ones left out), those whose every row was
+    """The day's doses against what each registry acknowledged: per target, the doses of
+    site day `day` that stand (struck ones left out), those whose every row was
     acknowledged, those waiting, those needing fixing, and those with no row at all (given
     before the target was configured); then the doses struck out and how many of those
     strike-outs the registry acknowledged."""
-    doses = day_doses(conn, site_id, start, end, targets)
+    doses = day_doses(conn, site_id, day, targets)
     out: dict[str, dict[str, int]] = {}
     for target in targets:
         standing = [x.standing[target] for x in doses if not x.struck]

@@ -212,11 +212,10 @@ def get_visit(conn: Connection, site_id: str, visit_id: int) -> Visit:
     return visit_from_row(row)
 
 
-def find_ticket(conn: Connection, site_id: str, day: date, ticket: str) -> Visit:
+def find_ticket(conn: Connection, site_id: str, day: date, ticket: str) -> Visit | None:
+    """The visit numbered `ticket` on site day `day`; None when the day has no such number."""
     row = _FIND_TICKET.first(conn, {"site_id": site_id, "day": day, "ticket": ticket.upper()})
-    if row is None:
-        raise NotFound("unknown_ticket", f"There is no ticket {ticket} today.")
-    return visit_from_row(row)
+    return visit_from_row(row) if row is not None else None
 
 
 def insert_visit(conn: Connection, values: dict[str, Any]) -> int:
@@ -301,18 +300,59 @@ _LANE_HEAD = Prepared(
 )
 
 
+#: The same, among people checked in at `since` or later (carried over from the day before).
+_LANE_HEAD_SINCE = Prepared(
+    select(t.visits.c.id, t.visits.c.checked_in_at)
+    .where(
+        t.visits.c.site_id == bindparam("site_id"),
+        t.visits.c.site_day == bindparam("day"),
+        t.visits.c.state == VisitState.CHECKED_IN.value,
+        t.visits.c.lane == bindparam("lane"),
+        t.visits.c.product == bindparam("product"),
+        t.visits.c.checked_in_at >= bindparam("since"),
+    )
+    .order_by(t.visits.c.checked_in_at, t.visits.c.id)
+    .limit(1)
+)
+_WAITING_SINCE = Prepared(
+    select(t.visits.c.id)
+    .where(
+        t.visits.c.site_id == bindparam("site_id"),
+        t.visits.c.site_day == bindparam("day"),
+        t.visits.c.state == VisitState.CHECKED_IN.value,
+        t.visits.c.checked_in_at >= bindparam("since"),
+    )
+    .limit(1)
+)
+
+
 def lane_heads(
-    conn: Connection, site_id: str, day: date, product: str, lanes: list[str]
+    conn: Connection,
+    site_id: str,
+    day: date,
+    product: str,
+    lanes: list[str],
+    *,
+    since: datetime | None = None,
 ) -> list[LaneHead]:
-    """The oldest waiting person of each lane who wants `product`."""
+    """The oldest waiting person of each lane who wants `product` (checked in at `since` or
+    later, when given)."""
+    query = _LANE_HEAD if since is None else _LANE_HEAD_SINCE
     heads = []
     for lane in lanes:
-        row = _LANE_HEAD.first(
-            conn, {"site_id": site_id, "day": day, "lane": lane, "product": product}
+        row = query.first(
+            conn,
+            {"site_id": site_id, "day": day, "lane": lane, "product": product, "since": since},
         )
         if row is not None:
             heads.append(LaneHead(row.id, lane, row.checked_in_at))
     return heads
+
+
+def anyone_waiting_since(conn: Connection, site_id: str, day: date, since: datetime) -> bool:
+    """Whether anyone of site day `day` checked in at `since` or later still waits (one index
+    probe: call-next asks it of the day before on every call)."""
+    return _WAITING_SINCE.first(conn, {"site_id": site_id, "day": day, "since": since}) is not None
 
 
 # --- stations ----------------------------------------------------------------------------
@@ -501,24 +541,36 @@ def save_device_health(conn: Connection, site_id: str, values: dict[str, Any]) -
 
 
 _VISITS_OF_PERSON = Prepared(
-    select(t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day).where(
+    select(
+        t.visits.c.id,
+        t.visits.c.ticket,
+        t.visits.c.state,
+        t.visits.c.site_day,
+        t.visits.c.checked_in_at,
+    ).where(
         t.visits.c.id_number == bindparam("id_number"), t.visits.c.site_id == bindparam("site_id")
     )
 )
 _VISITS_OF_BOOKING = Prepared(
-    select(t.visits.c.id, t.visits.c.ticket, t.visits.c.state, t.visits.c.site_day).where(
+    select(
+        t.visits.c.id,
+        t.visits.c.ticket,
+        t.visits.c.state,
+        t.visits.c.site_day,
+        t.visits.c.checked_in_at,
+    ).where(
         t.visits.c.site_id == bindparam("site_id"), t.visits.c.booking_code == bindparam("code")
     )
 )
 
 
 def visits_of_person(conn: Connection, site_id: str, id_number: str) -> list[Any]:
-    """Every visit of this ID number here (id, ticket, state, site_day), by its own index."""
+    """Every visit of this ID number here (id, ticket, state, day, check-in), by its index."""
     return _VISITS_OF_PERSON.rows(conn, {"id_number": id_number, "site_id": site_id})
 
 
 def visits_of_booking(conn: Connection, site_id: str, code: str) -> list[Any]:
-    """Every visit of this booking here (id, ticket, state, site_day), by its own index."""
+    """Every visit of this booking here (id, ticket, state, day, check-in), by its index."""
     return _VISITS_OF_BOOKING.rows(conn, {"site_id": site_id, "code": code})
 
 

@@ -12,11 +12,18 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, func, or_, select
 
 from vaxflow.config import Settings
+from vaxflow.queue.core import engine
 from vaxflow.queue.core.events import EventKind
-from vaxflow.queue.core.model import CALLED_STATES, OBSERVATION_STATES, Visit, VisitState
+from vaxflow.queue.core.model import (
+    CALLED_STATES,
+    FINAL_STATES,
+    OBSERVATION_STATES,
+    Visit,
+    VisitState,
+)
 from vaxflow.queue.store import tables as t
 from vaxflow.queue.store.prepared import Prepared
 from vaxflow.queue.store.records import day_bounds, seq_window
@@ -93,19 +100,52 @@ def observation_visits(conn: Connection, site_id: str) -> list[Visit]:
     return [visit_from_row(row) for row in rows]
 
 
-def recent_calls(conn: Connection, site_id: str, day: date, limit: int) -> list[Visit]:
-    """The people being called today, newest call first."""
+def _here(day: date, carry: engine.Carry | None) -> ColumnElement[bool]:
+    """Visits of the open day, and with `carry` those carried over from the day before (the
+    caller filters out finished states)."""
+    v = t.visits
+    if carry is None:
+        return v.c.site_day == day
+    # `site_day IN` keeps the (site, day, state, ...) index in use; an OR of the two days
+    # made SQLite scan every day's visits of the site.
+    return and_(
+        v.c.site_day.in_([carry.day, day]),
+        or_(v.c.site_day == day, v.c.checked_in_at >= carry.since),
+    )
+
+
+def recent_calls(
+    conn: Connection, site_id: str, day: date, limit: int, carry: engine.Carry | None = None
+) -> list[Visit]:
+    """The people being called today (and carried over from the day before), newest first."""
+    v = t.visits
+    called = v.c.state.in_([s.value for s in CALLED_STATES])
+    of_day = _here(day, carry)
     rows = conn.execute(
-        select(t.visits)
-        .where(
-            t.visits.c.site_id == site_id,
-            t.visits.c.site_day == day,
-            t.visits.c.state.in_([s.value for s in CALLED_STATES]),
-        )
-        .order_by(t.visits.c.called_at.desc())
+        select(v)
+        .where(v.c.site_id == site_id, of_day, called)
+        .order_by(v.c.called_at.desc())
         .limit(limit)
     )
     return [visit_from_row(row) for row in rows]
+
+
+def carried_over_counts(
+    conn: Connection, site_id: str, carry: engine.Carry
+) -> list[tuple[str, str, int]]:
+    """Unfinished visits carried over from the day before, counted by (state, lane)."""
+    v = t.visits
+    rows = conn.execute(
+        select(v.c.state, v.c.lane, func.count())
+        .where(
+            v.c.site_id == site_id,
+            v.c.site_day == carry.day,
+            v.c.state.not_in([s.value for s in FINAL_STATES]),
+            v.c.checked_in_at >= carry.since,
+        )
+        .group_by(v.c.state, v.c.lane)
+    )
+    return [(state, lane, count) for state, lane, count in rows]
 
 
 _LATEST_CAPACITY = Prepared(
@@ -170,14 +210,16 @@ def called_since(conn: Connection, site_id: str, day: date, since: datetime) -> 
     )
 
 
-def oldest_waiting(conn: Connection, site_id: str, day: date) -> dict[str, datetime]:
-    """Each lane's earliest check-in among the people still waiting."""
+def oldest_waiting(
+    conn: Connection, site_id: str, day: date, carry: engine.Carry | None = None
+) -> dict[str, datetime]:
+    """Each lane's earliest check-in among the people still waiting (carried over too)."""
     v = t.visits
     waiting = conn.execute(
         select(v.c.lane, func.min(v.c.checked_in_at))
         .where(
             v.c.site_id == site_id,
-            v.c.site_day == day,
+            _here(day, carry),
             v.c.state == VisitState.CHECKED_IN.value,
         )
         .group_by(v.c.lane)
@@ -233,15 +275,17 @@ def no_shows(conn: Connection, site_id: str, day: date, limit: int) -> list[Row[
     )
 
 
-def skipped(conn: Connection, site_id: str, day: date, limit: int) -> list[Row[Any]]:
-    """Today's skipped people (they may be recalled), in ticket order."""
+def skipped(
+    conn: Connection, site_id: str, day: date, limit: int, carry: engine.Carry | None = None
+) -> list[Row[Any]]:
+    """Today's skipped people (they may be recalled; carried over ones first), in order."""
     v = t.visits
     return list(
         conn.execute(
             select(v.c.id, v.c.ticket)
             .where(
                 v.c.site_id == site_id,
-                v.c.site_day == day,
+                _here(day, carry),
                 v.c.state == VisitState.SKIPPED.value,
             )
             .order_by(v.c.id)
