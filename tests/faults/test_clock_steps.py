@@ -15,8 +15,10 @@ import contextlib
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -250,3 +252,58 @@ async def test_a_closed_day_stays_closed_until_its_turn(tmp_path: Path) -> None:
             assert (morning["site_day"], morning["ticket"]) == (following, "W001")
             shown = (await staff.get("marshal", "/api/dashboard"))["site_day"]
             assert (shown["day"], shown["closed"]) == (following, False)
+
+
+async def test_the_turn_passes_under_a_running_server_and_nobody_is_stranded(
+    tmp_path: Path,
+) -> None:
+    """The wall clock (libfaketime) set to 03:59:45 site time; people checked in, dosed,
+    called and waiting; the server keeps running over the 04:00 turn. After it: the new
+    day numbers from W001, the waiting person is called first and gets no second ticket, the
+    called one is served by scan, and a typed W001 at the exit is the observing person."""
+    timeout = aiohttp.ClientTimeout(total=15)
+    with stepped_server(tmp_path) as site:
+        settings = load_settings(site.config)
+        zone = ZoneInfo(settings.site.timezone)
+        local = datetime.now(zone)
+        before_turn = datetime.combine(local.date(), dtime(3, 59, 45), zone)
+        await asyncio.to_thread(site.restart_at, f"{int(before_turn.timestamp() - time.time()):+d}")
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            staff = Staff(session, site.url, site.config)
+            for station in ("S01", "S02"):
+                await staff.post(
+                    "station",
+                    f"/api/stations/{station}/open",
+                    {"product": "CORONAVAC", "lot": "LOT-2611", "vaccinator": "Nurse Li"},
+                )
+            observing, _sent = await staff.dose()  # W001, observing
+            called_ticket = await staff.post("kiosk", "/api/checkins", walk_in_body(settings, 2))
+            waiting = await staff.post("kiosk", "/api/checkins", walk_in_body(settings, 3))
+            called = (await staff.post("station", "/api/stations/S02/call-next"))["called"]
+            assert called["visit_id"] == called_ticket["visit_id"]
+            old_day = observing["site_day"]
+            assert waiting["site_day"] == old_day, "the turn came before the test was ready"
+
+            deadline = time.monotonic() + 60
+            while (await staff.get("marshal", "/api/stats"))["site_day"] == old_day:
+                assert time.monotonic() < deadline, "the site day never turned"
+                await asyncio.sleep(0.5)
+
+            new = await staff.post("kiosk", "/api/checkins", walk_in_body(settings, 4))
+            assert (new["ticket"], new["site_day"] > old_day) == ("W001", True)
+            async with session.post(
+                site.url + "/api/checkins", json=walk_in_body(settings, 3), headers=token("kiosk")
+            ) as response:
+                again = await response.json()
+            assert (response.status, again["error"]["reason"]) == (409, "already_checked_in")
+            assert (await staff.get("marshal", "/api/stats"))["carried_over"] == 3
+            first = (await staff.post("station", "/api/stations/S01/call-next"))["called"]
+            assert first["visit_id"] == waiting["visit_id"]
+            await staff.post("station", "/api/stations/S02/start-service", {"code": called["qr"]})
+            body = {"visit_id": called["visit_id"]}
+            assert (await staff.post("station", "/api/stations/S02/record-dose", body))[
+                "state"
+            ] == ("observing")
+            scan = await staff.post("observer", "/api/exit-scan", {"code": "W001"})
+            assert scan["visit"]["visit_id"] == observing["visit_id"]
+            assert scan["may_leave"] is False and scan["remaining_seconds"] > 25 * 60
