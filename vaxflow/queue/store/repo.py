@@ -286,7 +286,7 @@ def walk_in_places_used(conn: Connection, site_id: str, day: date, walk_in_lane:
     )
 
 
-_LANE_HEAD = Prepared(
+_LANE_HEAD_QUERY = (
     select(t.visits.c.id, t.visits.c.checked_in_at)
     .where(
         t.visits.c.site_id == bindparam("site_id"),
@@ -298,22 +298,9 @@ _LANE_HEAD = Prepared(
     .order_by(t.visits.c.checked_in_at, t.visits.c.id)
     .limit(1)
 )
-
-
+_LANE_HEAD = Prepared(_LANE_HEAD_QUERY)
 #: The same, among people checked in at `since` or later (carried over from the day before).
-_LANE_HEAD_SINCE = Prepared(
-    select(t.visits.c.id, t.visits.c.checked_in_at)
-    .where(
-        t.visits.c.site_id == bindparam("site_id"),
-        t.visits.c.site_day == bindparam("day"),
-        t.visits.c.state == VisitState.CHECKED_IN.value,
-        t.visits.c.lane == bindparam("lane"),
-        t.visits.c.product == bindparam("product"),
-        t.visits.c.checked_in_at >= bindparam("since"),
-    )
-    .order_by(t.visits.c.checked_in_at, t.visits.c.id)
-    .limit(1)
-)
+_LANE_HEAD_SINCE = Prepared(_LANE_HEAD_QUERY.where(t.visits.c.checked_in_at >= bindparam("since")))
 _WAITING_SINCE = Prepared(
     select(t.visits.c.id)
     .where(
