@@ -527,25 +527,21 @@ def save_device_health(conn: Connection, site_id: str, values: dict[str, Any]) -
 # --- one person, one ticket ---------------------------------------------------------------
 
 
+#: What one-person-one-ticket needs of a visit (`ops/checkin.py` `_already_here`).
+_HERE_COLUMNS = select(
+    t.visits.c.id,
+    t.visits.c.ticket,
+    t.visits.c.state,
+    t.visits.c.site_day,
+    t.visits.c.checked_in_at,
+)
 _VISITS_OF_PERSON = Prepared(
-    select(
-        t.visits.c.id,
-        t.visits.c.ticket,
-        t.visits.c.state,
-        t.visits.c.site_day,
-        t.visits.c.checked_in_at,
-    ).where(
+    _HERE_COLUMNS.where(
         t.visits.c.id_number == bindparam("id_number"), t.visits.c.site_id == bindparam("site_id")
     )
 )
 _VISITS_OF_BOOKING = Prepared(
-    select(
-        t.visits.c.id,
-        t.visits.c.ticket,
-        t.visits.c.state,
-        t.visits.c.site_day,
-        t.visits.c.checked_in_at,
-    ).where(
+    _HERE_COLUMNS.where(
         t.visits.c.site_id == bindparam("site_id"), t.visits.c.booking_code == bindparam("code")
     )
 )
